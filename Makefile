@@ -1,0 +1,51 @@
+# datadivr — developer commands. `make run` and `make test` set everything up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+# uv from PATH, else the one `make uv` installs with pip into $(PYTHON).
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+SCHEMA ?= schema
+OUT ?= src/datadivr/protocol
+HOST ?= 127.0.0.1
+PORT ?= 8765
+
+.PHONY: help uv install generate generate-check lint format typecheck test test-fast run build clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+uv: ## Install uv with pip when it is missing
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv || $(PYTHON) -m pip install --quiet --user uv
+	@$(UV) --version >/dev/null 2>&1 || { echo "uv could not be installed with $(PYTHON) -m pip"; exit 1; }
+
+install: uv ## Create .venv with every dependency, exactly as locked
+	@$(UV) sync --frozen
+
+generate: install ## Regenerate the protocol package from schema/
+	@$(UV) run --frozen datadivr generate --schema $(SCHEMA) --out $(OUT)
+
+generate-check: install ## Fail when the generated code is stale
+	@$(UV) run --frozen datadivr generate --schema $(SCHEMA) --out $(OUT) --check
+
+lint: install ## ruff format --check, ruff check, mypy --strict (changes nothing)
+	@$(UV) run --frozen ruff format --check src codegen tests
+	@$(UV) run --frozen ruff check src codegen tests
+	@$(UV) run --frozen mypy
+
+format: install ## Format and fix what ruff can
+	@$(UV) run --frozen ruff format src codegen tests
+	@$(UV) run --frozen ruff check --fix src codegen tests
+
+test: install ## Run the whole test suite with coverage
+	@$(UV) run --frozen pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+
+run: install ## Start the server on $(HOST):$(PORT) with the in-memory default
+	@$(UV) run --frozen datadivr serve --host $(HOST) --port $(PORT)
+
+build: install ## Build the sdist and wheel into dist/
+	@$(UV) build
+
+clean: ## Remove caches and build output
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov dist build
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

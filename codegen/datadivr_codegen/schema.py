@@ -1,0 +1,381 @@
+"""Load a folder of JSON Schema files, check it, and describe it as a :class:`SchemaSet`.
+
+A schema folder holds:
+
+- ``envelope.schema.json``: the envelope every message travels in;
+- event files: any ``*.json`` with the ``x-datadivr`` extension keyword, whose root schema is
+  the event's payload;
+- definition files: any other ``*.json``, whose ``$defs`` event files may ``$ref``.
+
+Every failure is a :class:`~datadivr.exceptions.SchemaError` naming the file.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import keyword
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError as MetaSchemaError
+
+from datadivr_codegen.errors import Direction, MessageText, SchemaError
+
+__all__ = [
+    "ENVELOPE_FIELDS",
+    "ENVELOPE_FILE",
+    "EXTENSION",
+    "RESERVED_EVENT_NAMES",
+    "EventDef",
+    "SchemaSet",
+    "load_schema_folder",
+    "pascal_case",
+]
+
+#: The extension keyword that marks a file as an event and describes it.
+EXTENSION = "x-datadivr"
+#: File name of the envelope schema inside a schema folder.
+ENVELOPE_FILE = "envelope.schema.json"
+#: The envelope properties the runtime relies on.
+ENVELOPE_FIELDS = ("event_name", "payload", "to", "from_id", "message", "id", "reply_to")
+#: Names an event may not take: they would shadow the client's own methods and attributes.
+RESERVED_EVENT_NAMES = frozenset(
+    {
+        "client_id",
+        "close",
+        "connect",
+        "messages",
+        "on",
+        "protocol",
+        "receive",
+        "registry",
+        "request",
+        "send",
+        "state",
+        "url",
+        "wait_closed",
+    }
+)
+
+_EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_DEF_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_EXTENSION_KEYS = frozenset({"event", "direction", "reply", "message"})
+
+
+def pascal_case(name: str) -> str:
+    """``sum_event`` → ``SumEvent``."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+
+
+@dataclass(frozen=True)
+class EventDef:
+    """One event, as its schema file declares it.
+
+    Attributes:
+        name: The wire name (``event_name``).
+        direction: Who may send it.
+        reply: The event that answers it, if any.
+        message_text: Whether the envelope's ``message`` text is required.
+        description: The schema's ``description``.
+        file: Path of the schema file, relative to the schema folder.
+        payload_schema: The payload schema, with every ``$ref`` pointing into the bundle.
+        payload_class: Name of the generated payload model.
+        message_class: Name of the generated message model.
+        payload_nullable: Whether ``null`` is a valid payload (the payload is then optional).
+    """
+
+    name: str
+    direction: Direction
+    reply: str | None
+    message_text: MessageText
+    description: str
+    file: str
+    payload_schema: dict[str, Any]
+    payload_class: str
+    message_class: str
+    payload_nullable: bool
+
+
+@dataclass(frozen=True)
+class SchemaSet:
+    """A checked schema folder, ready to generate code from.
+
+    Attributes:
+        envelope: The envelope schema, references rewritten.
+        definitions: Every shared definition by name, references rewritten to ``#/$defs/…``.
+        events: The events, in event-name order.
+        digest: ``sha256:`` hash of every file's path and bytes.
+    """
+
+    envelope: dict[str, Any]
+    definitions: dict[str, dict[str, Any]]
+    events: tuple[EventDef, ...]
+    digest: str
+
+    def event(self, name: str) -> EventDef:
+        """The event called ``name``."""
+        for event in self.events:
+            if event.name == name:
+                return event
+        raise KeyError(name)
+
+
+@dataclass
+class _File:
+    rel: str
+    path: Path
+    data: dict[str, Any]
+
+
+def load_schema_folder(root: Path) -> SchemaSet:
+    """Read and check every ``*.json`` file below ``root``.
+
+    Raises:
+        SchemaError: a file is not JSON, not a valid draft 2020-12 schema, has a bad
+            ``x-datadivr`` block or ``$ref``, or names collide.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise SchemaError("not a directory", root)
+    files = [_read(root, path) for path in sorted(root.rglob("*.json"))]
+    by_path = {f.path.resolve(): f for f in files}
+    envelope_files = [f for f in files if f.path.name == ENVELOPE_FILE]
+    if len(envelope_files) != 1:
+        found = ", ".join(f.rel for f in envelope_files) or "none"
+        raise SchemaError(f"exactly one {ENVELOPE_FILE} is needed (found: {found})", root)
+    envelope_file = envelope_files[0]
+    _check_envelope(envelope_file)
+
+    definitions: dict[str, dict[str, Any]] = {}
+    origins: dict[str, str] = {}
+    for f in files:
+        for name, schema in f.data.get("$defs", {}).items():
+            if not _DEF_NAME.match(name):
+                raise SchemaError(f"$defs name {name!r} is not a valid identifier", f.rel)
+            rewritten = _rewrite_refs(schema, f, by_path)
+            if name in definitions and definitions[name] != rewritten:
+                raise SchemaError(
+                    f"definition {name!r} is also defined, differently, in {origins[name]}",
+                    f.rel,
+                )
+            definitions[name] = rewritten
+            origins[name] = f.rel
+
+    events: dict[str, EventDef] = {}
+    for f in files:
+        if EXTENSION not in f.data:
+            continue
+        event = _event(f, by_path)
+        if event.name in events:
+            raise SchemaError(
+                f"duplicate event name {event.name!r} (also in {events[event.name].file})", f.rel
+            )
+        events[event.name] = event
+
+    if not events:
+        raise SchemaError(f"no event schema (a file with an {EXTENSION!r} block)", root)
+    for event in events.values():
+        if event.reply is not None:
+            reply = events.get(event.reply)
+            if reply is None:
+                raise SchemaError(f"reply event {event.reply!r} is not defined", event.file)
+            if not reply.direction.client_may_receive:
+                raise SchemaError(
+                    f"reply event {event.reply!r} is {reply.direction.value}: clients never receive it",
+                    event.file,
+                )
+
+    _check_class_names(events.values(), definitions, origins)
+    envelope = _rewrite_refs(
+        {k: v for k, v in envelope_file.data.items() if k not in ("$schema", "$id", "$defs")},
+        envelope_file,
+        by_path,
+    )
+    return SchemaSet(
+        envelope=envelope,
+        definitions=dict(sorted(definitions.items())),
+        events=tuple(sorted(events.values(), key=lambda e: e.name)),
+        digest=_digest(files),
+    )
+
+
+def _read(root: Path, path: Path) -> _File:
+    rel = path.relative_to(root).as_posix()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"cannot read: {exc}", rel) from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SchemaError(
+            f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", rel
+        ) from exc
+    if not isinstance(data, dict):
+        raise SchemaError("a schema file must hold a JSON object", rel)
+    declared = data.get("$schema")
+    if declared is not None and "2020-12" not in str(declared):
+        raise SchemaError(f"only JSON Schema draft 2020-12 is supported, not {declared!r}", rel)
+    try:
+        Draft202012Validator.check_schema(data)
+    except MetaSchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+        raise SchemaError(f"not a valid JSON Schema at {where}: {exc.message}", rel) from exc
+    return _File(rel, path, data)
+
+
+def _check_envelope(f: _File) -> None:
+    properties = f.data.get("properties", {})
+    missing = [name for name in ENVELOPE_FIELDS if name not in properties]
+    if f.data.get("type") != "object" or missing:
+        raise SchemaError(
+            "the envelope must be an object schema with the properties "
+            + ", ".join(ENVELOPE_FIELDS)
+            + (f" (missing: {', '.join(missing)})" if missing else ""),
+            f.rel,
+        )
+    if f.data.get("required") != ["event_name"]:
+        raise SchemaError("the envelope must require exactly ['event_name']", f.rel)
+
+
+def _event(f: _File, by_path: Mapping[Path, _File]) -> EventDef:
+    ext = f.data[EXTENSION]
+    if not isinstance(ext, dict):
+        raise SchemaError(f"{EXTENSION} must be an object", f.rel)
+    unknown = sorted(set(ext) - _EXTENSION_KEYS)
+    if unknown:
+        raise SchemaError(
+            f"unknown {EXTENSION} key(s) {', '.join(unknown)}; known: "
+            + ", ".join(sorted(_EXTENSION_KEYS)),
+            f.rel,
+        )
+    name = ext.get("event")
+    if not isinstance(name, str) or not _EVENT_NAME.match(name):
+        raise SchemaError(
+            f"{EXTENSION}.event must be a name like 'sum_event' (lower case, digits, '_'), got {name!r}",
+            f.rel,
+        )
+    if keyword.iskeyword(name) or name in RESERVED_EVENT_NAMES:
+        raise SchemaError(f"event name {name!r} is reserved", f.rel)
+    raw_direction = ext.get("direction")
+    try:
+        direction = Direction(raw_direction)
+    except ValueError:
+        known = ", ".join(d.value for d in Direction)
+        raise SchemaError(
+            f"unknown direction {raw_direction!r}; use one of: {known}", f.rel
+        ) from None
+    reply = ext.get("reply")
+    if reply is not None and (not isinstance(reply, str) or not _EVENT_NAME.match(reply)):
+        raise SchemaError(f"{EXTENSION}.reply must be an event name, got {reply!r}", f.rel)
+    raw_text = ext.get("message", MessageText.OPTIONAL.value)
+    try:
+        message_text = MessageText(raw_text)
+    except ValueError:
+        known = ", ".join(m.value for m in MessageText)
+        raise SchemaError(
+            f"{EXTENSION}.message must be one of: {known}, got {raw_text!r}", f.rel
+        ) from None
+
+    payload = {k: v for k, v in f.data.items() if k not in ("$schema", "$id", "$defs", EXTENSION)}
+    payload = _rewrite_refs(payload, f, by_path)
+    payload_class = payload.get("title") or f"{pascal_case(name)}Payload"
+    payload["title"] = payload_class
+    return EventDef(
+        name=name,
+        direction=direction,
+        reply=reply,
+        message_text=message_text,
+        description=str(f.data.get("description", "")).strip(),
+        file=f.rel,
+        payload_schema=payload,
+        payload_class=payload_class,
+        message_class=f"{pascal_case(name)}Message",
+        payload_nullable=_accepts_null(payload),
+    )
+
+
+def _accepts_null(schema: Mapping[str, Any]) -> bool:
+    kind = schema.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    return any(
+        isinstance(branch, Mapping) and _accepts_null(branch)
+        for key in ("anyOf", "oneOf")
+        for branch in schema.get(key, ())
+    )
+
+
+def _rewrite_refs(schema: Any, f: _File, by_path: Mapping[Path, _File]) -> Any:
+    """A copy of ``schema`` whose every ``$ref`` is ``#/$defs/<Name>`` in the bundle."""
+    if isinstance(schema, list):
+        return [_rewrite_refs(item, f, by_path) for item in schema]
+    if not isinstance(schema, dict):
+        return copy.deepcopy(schema)
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "$ref" and isinstance(value, str):
+            out[key] = _resolve_ref(value, f, by_path)
+        else:
+            out[key] = _rewrite_refs(value, f, by_path)
+    return out
+
+
+def _resolve_ref(ref: str, f: _File, by_path: Mapping[Path, _File]) -> str:
+    target_name, _, fragment = ref.partition("#")
+    if target_name:
+        if "://" in target_name:
+            raise SchemaError(f"$ref {ref!r}: only relative file references are supported", f.rel)
+        target = by_path.get((f.path.parent / target_name).resolve())
+        if target is None:
+            raise SchemaError(f"$ref {ref!r}: no such schema file in the folder", f.rel)
+    else:
+        target = f
+    match = re.fullmatch(r"/\$defs/([A-Za-z_][A-Za-z0-9_]*)", fragment)
+    if match is None:
+        raise SchemaError(
+            f"$ref {ref!r}: only references to '#/$defs/<Name>' (in this or another file) are supported",
+            f.rel,
+        )
+    name = match.group(1)
+    if name not in target.data.get("$defs", {}):
+        raise SchemaError(f"$ref {ref!r}: {target.rel} has no $defs/{name}", f.rel)
+    return f"#/$defs/{name}"
+
+
+def _check_class_names(
+    events: Iterator[EventDef] | Any, definitions: Mapping[str, Any], origins: Mapping[str, str]
+) -> None:
+    owners: dict[str, str] = {"Envelope": ENVELOPE_FILE}
+    for name in definitions:
+        if name in owners:
+            raise SchemaError(
+                f"definition name {name!r} collides with {owners[name]}", origins[name]
+            )
+        owners[name] = origins[name]
+    for event in events:
+        for cls in (event.payload_class, event.message_class):
+            if not _DEF_NAME.match(cls):
+                raise SchemaError(f"class name {cls!r} is not a valid identifier", event.file)
+            if cls in owners:
+                raise SchemaError(
+                    f"generated class name {cls!r} collides with a name from {owners[cls]}",
+                    event.file,
+                )
+            owners[cls] = event.file
+
+
+def _digest(files: list[_File]) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.rel.encode())
+        h.update(b"\0")
+        h.update(f.path.read_bytes())
+        h.update(b"\0")
+    return "sha256:" + h.hexdigest()

@@ -1,0 +1,70 @@
+"""datadivr: a schema-first, code-generated SDK for real-time messaging over WebSocket.
+
+The protocol's typed models, handlers and client are generated from the JSON Schema files
+into :mod:`datadivr.protocol`; everything is re-exported here.
+"""
+
+from datadivr import exceptions, protocol
+from datadivr._client import BaseClient, ClientState
+from datadivr._core import SERVER_ID, Broadcast, Direct, Hub, Route
+from datadivr._error_message import create_error_message
+from datadivr._message import MessageBase, Payload
+from datadivr._protocol import Direction, EventSpec, MessageText, Protocol
+from datadivr._registry import HandlerContext, HandlerType, Registry, ServicerBase, default_registry
+from datadivr._server import Server, create_app
+from datadivr.exceptions import (
+    ConnectionClosedError,
+    DatadivrError,
+    HandlerError,
+    HandlerNotImplementedError,
+    InvalidStateError,
+    MessageValidationError,
+    ProtocolError,
+    RegistrationError,
+    RemoteError,
+    RequestTimeoutError,
+    SchemaError,
+    Violation,
+)
+from datadivr.protocol import *  # noqa: F403
+
+__version__ = "0.4.0.dev0"
+
+__all__ = [
+    "SERVER_ID",
+    "BaseClient",
+    "Broadcast",
+    "ClientState",
+    "ConnectionClosedError",
+    "DatadivrError",
+    "Direct",
+    "Direction",
+    "EventSpec",
+    "HandlerContext",
+    "HandlerError",
+    "HandlerNotImplementedError",
+    "HandlerType",
+    "Hub",
+    "InvalidStateError",
+    "MessageBase",
+    "MessageText",
+    "MessageValidationError",
+    "Payload",
+    "Protocol",
+    "ProtocolError",
+    "RegistrationError",
+    "Registry",
+    "RemoteError",
+    "RequestTimeoutError",
+    "Route",
+    "SchemaError",
+    "Server",
+    "ServicerBase",
+    "Violation",
+    "create_app",
+    "create_error_message",
+    "default_registry",
+    "exceptions",
+    "protocol",
+]
+__all__ += protocol.__all__

@@ -1,0 +1,198 @@
+"""What a generated protocol package tells the runtime: its events and how to parse them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import cached_property
+from importlib import resources
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from datadivr._message import MessageBase
+from datadivr.exceptions import MessageValidationError, ProtocolError, Violation
+
+__all__ = ["Direction", "EventSpec", "MessageText", "Protocol"]
+
+
+class Direction(str, Enum):
+    """Who may send an event."""
+
+    CLIENT_TO_SERVER = "client_to_server"
+    """Clients send it; the server handles it."""
+    SERVER_TO_CLIENT = "server_to_client"
+    """Only the server sends it."""
+    CLIENT_TO_CLIENT = "client_to_client"
+    """Clients send it; the server relays it to the recipients in ``to`` (or handles it)."""
+    BOTH = "both"
+    """Clients and the server both send it."""
+
+    @property
+    def client_may_send(self) -> bool:
+        """Whether a client may send the event."""
+        return self is not Direction.SERVER_TO_CLIENT
+
+    @property
+    def server_may_send(self) -> bool:
+        """Whether the server may send the event to a client."""
+        return self is not Direction.CLIENT_TO_SERVER
+
+    @property
+    def client_may_receive(self) -> bool:
+        """Whether a client may receive the event (from the server or relayed)."""
+        return self is not Direction.CLIENT_TO_SERVER
+
+
+class MessageText(str, Enum):
+    """Whether an event requires the envelope's ``message`` text."""
+
+    OPTIONAL = "optional"
+    REQUIRED = "required"
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One event of a protocol.
+
+    Attributes:
+        name: The wire name.
+        direction: Who may send it.
+        reply: The event that answers it, if any.
+        message_type: The generated message model.
+        description: The schema's description.
+    """
+
+    name: str
+    direction: Direction
+    reply: str | None
+    message_type: type[MessageBase]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A generated protocol: its events, the parser of its frames, and its bundled schema.
+
+    Attributes:
+        events: Every event by name.
+        adapter: Parses a frame into the right message model in one pass.
+        schema_hash: Hash of the schema files the package was generated from.
+        package: The generated package, whose ``schema.json`` holds the bundled schema.
+    """
+
+    events: Mapping[str, EventSpec]
+    adapter: TypeAdapter[Any] = field(repr=False)
+    schema_hash: str
+    package: str
+
+    @classmethod
+    def build(
+        cls,
+        events: Iterable[EventSpec],
+        adapter: TypeAdapter[Any],
+        *,
+        schema_hash: str,
+        package: str,
+    ) -> Protocol:
+        """Build a protocol from its events (used by generated code)."""
+        return cls({e.name: e for e in events}, adapter, schema_hash, package)
+
+    @cached_property
+    def schema(self) -> dict[str, Any]:
+        """The whole protocol as one self-contained JSON Schema (draft 2020-12)."""
+        text = resources.files(self.package).joinpath("schema.json").read_text(encoding="utf-8")
+        data: dict[str, Any] = json.loads(text)
+        return data
+
+    def event_schema(self, name: str) -> dict[str, Any]:
+        """The self-contained schema of one event's message."""
+        bundle = self.schema
+        return {
+            "$schema": bundle["$schema"],
+            **bundle["$defs"][self.events[name].message_type.__name__],
+            "$defs": bundle["$defs"],
+        }
+
+    def parse(self, frame: str | bytes) -> MessageBase:
+        """Parse and validate one frame.
+
+        Raises:
+            ProtocolError: the frame is not JSON (``invalid_json``), not a message
+                (``invalid_message``), or names an unknown event (``unknown_event``).
+            MessageValidationError: the message fails its event's schema (``validation_error``).
+        """
+        try:
+            message: MessageBase = self.adapter.validate_json(frame)
+        except ValidationError as exc:
+            raise self._classify(exc, frame) from None
+        return message
+
+    def validate(self, data: Mapping[str, Any]) -> MessageBase:
+        """Validate a message given as a mapping, as decoded from JSON."""
+        return self.parse(json.dumps(data))
+
+    def _classify(self, exc: ValidationError, frame: str | bytes) -> ProtocolError:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        first = errors[0]
+        kind = first["type"]
+        if kind == "json_invalid":
+            return ProtocolError("invalid_json", f"frame is not valid JSON: {first['msg']}")
+        if kind in ("model_attributes_type", "dict_type", "model_type") and not first["loc"]:
+            return ProtocolError("invalid_message", "a message must be a JSON object")
+        if kind == "union_tag_not_found":
+            return ProtocolError(
+                "invalid_message",
+                "a message must have an 'event_name'",
+                details=[Violation("$.event_name", "field required", "missing")],
+            )
+        if kind == "union_tag_invalid":
+            name = _event_name_of(frame)
+            return ProtocolError(
+                "unknown_event",
+                f"unknown event {name!r}"
+                if isinstance(name, str)
+                else "'event_name' must be a string",
+                event_name=name if isinstance(name, str) else None,
+                details=[
+                    Violation("$.event_name", "expected one of: " + ", ".join(sorted(self.events)))
+                ],
+            )
+        event_name = str(errors[0]["loc"][0]) if errors[0]["loc"] else None
+        details = validation_details(exc, skip=1)
+        summary = "; ".join(f"{d.path}: {d.reason}" for d in details[:3])
+        more = f" (and {len(details) - 3} more)" if len(details) > 3 else ""
+        return MessageValidationError(
+            "validation_error",
+            f"invalid {event_name!r} message: {summary}{more}",
+            event_name=event_name,
+            details=details[:100],
+        )
+
+
+def _event_name_of(frame: str | bytes) -> object:
+    try:
+        data = json.loads(frame)
+    except (ValueError, RecursionError):
+        return None
+    return data.get("event_name") if isinstance(data, dict) else None
+
+
+def json_path(loc: Iterable[int | str]) -> str:
+    """A pydantic error location as a JSON path: ``("payload", "numbers", 2)`` →
+    ``$.payload.numbers[2]``."""
+    path = "$"
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def validation_details(exc: ValidationError, *, skip: int = 0) -> list[Violation]:
+    """One :class:`Violation` per error of ``exc``; ``skip`` leading location parts (the
+    union tag) are dropped."""
+    return [
+        Violation(json_path(error["loc"][skip:]), error["msg"], error["type"])
+        for error in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]

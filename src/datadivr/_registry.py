@@ -1,0 +1,225 @@
+"""Handler registration: the ``@websocket_handler`` decorator, registries and servicers.
+
+Handlers are ``async`` functions that take the message, and optionally a
+:class:`HandlerContext`; they may return a message, which is delivered as the answer.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from datadivr._message import MessageBase
+from datadivr.exceptions import RegistrationError
+
+if TYPE_CHECKING:
+    from datadivr._protocol import Protocol
+
+__all__ = [
+    "Handler",
+    "HandlerContext",
+    "HandlerType",
+    "Registry",
+    "ServicerBase",
+    "default_registry",
+    "not_implemented",
+    "register_handler",
+]
+
+Handler = Callable[[Any, "HandlerContext"], Awaitable[MessageBase | None]]
+"""A handler as the runtime calls it: ``(message, context) -> answer or None``."""
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class HandlerType(str, Enum):
+    """Where a handler runs."""
+
+    SERVER = "server"
+    """On the server, for messages clients send."""
+    CLIENT = "client"
+    """On clients, for messages they receive."""
+    BOTH = "both"
+    """On both sides."""
+
+    def includes(self, side: HandlerType) -> bool:
+        """Whether a handler of this type runs on ``side`` (``SERVER`` or ``CLIENT``)."""
+        return self is HandlerType.BOTH or self is side
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    """What a handler knows besides the message.
+
+    Attributes:
+        side: Where the handler runs: ``HandlerType.SERVER`` or ``HandlerType.CLIENT``.
+        client_id: On the server, the sender's id; on a client, this client's own id.
+        identity: The authenticated identity of the sender, when the server has one.
+    """
+
+    side: HandlerType
+    client_id: str | None
+    send_message: Callable[[MessageBase], Awaitable[None]] = field(repr=False)
+    identity: Any = None
+
+    async def send(self, message: MessageBase) -> None:
+        """Send another message: from the server, delivered per its ``to``; from a client, sent
+        to the server."""
+        await self.send_message(message)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    handler: Handler
+    name: str
+
+
+class Registry:
+    """Handlers by event and side. Module-level ``@websocket_handler`` uses
+    :data:`default_registry`; pass your own to keep applications apart."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, HandlerType], _Entry] = {}
+
+    def register(
+        self, event_name: str, handler_type: HandlerType, func: Callable[..., Any]
+    ) -> None:
+        """Register ``func`` for ``event_name`` on the sides ``handler_type`` names.
+
+        Raises:
+            RegistrationError: ``func`` is not ``async``, takes the wrong number of arguments,
+                or a handler is already registered for that event and side.
+        """
+        handler = _normalize(func)
+        name = getattr(func, "__qualname__", repr(func))
+        sides = [s for s in (HandlerType.SERVER, HandlerType.CLIENT) if handler_type.includes(s)]
+        for side in sides:
+            existing = self._entries.get((event_name, side))
+            if existing is not None and existing.name != name:
+                raise RegistrationError(
+                    f"{side.value} handler for {event_name!r} is already registered ({existing.name})"
+                )
+        for side in sides:
+            self._entries[(event_name, side)] = _Entry(handler, name)
+
+    def unregister(self, event_name: str, handler_type: HandlerType = HandlerType.BOTH) -> None:
+        """Remove the handlers of ``event_name`` on the sides ``handler_type`` names."""
+        for side in (HandlerType.SERVER, HandlerType.CLIENT):
+            if handler_type.includes(side):
+                self._entries.pop((event_name, side), None)
+
+    def get(self, event_name: str, side: HandlerType) -> Handler | None:
+        """The handler of ``event_name`` on ``side`` (``SERVER`` or ``CLIENT``), if any."""
+        entry = self._entries.get((event_name, side))
+        return entry.handler if entry is not None else None
+
+    def events(self, side: HandlerType) -> list[str]:
+        """The events with a handler on ``side``, sorted."""
+        return sorted(event for event, s in self._entries if s is side)
+
+    def __iter__(self) -> Iterator[tuple[str, HandlerType]]:
+        return iter(sorted(self._entries, key=lambda k: (k[0], k[1].value)))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def merged(self, *fallbacks: Registry) -> Registry:
+        """A new registry with this one's handlers, and ``fallbacks``' where this has none."""
+        merged = Registry()
+        for registry in (*reversed(fallbacks), self):
+            merged._entries.update(registry._entries)
+        return merged
+
+
+#: The registry the module-level ``@websocket_handler`` decorator fills.
+default_registry = Registry()
+
+
+def register_handler(
+    protocol: Protocol,
+    event_name: str,
+    handler_type: HandlerType = HandlerType.SERVER,
+    *,
+    registry: Registry | None = None,
+) -> Callable[[_F], _F]:
+    """The untyped core of ``@websocket_handler``: check the event, then register.
+
+    Raises:
+        RegistrationError: the event is unknown, or cannot reach the side ``handler_type`` names.
+    """
+    spec = protocol.events.get(event_name)
+    if spec is None:
+        raise RegistrationError(
+            f"unknown event {event_name!r}; known: {', '.join(sorted(protocol.events))}"
+        )
+    handler_type = HandlerType(handler_type)
+    if handler_type.includes(HandlerType.SERVER) and not spec.direction.client_may_send:
+        raise RegistrationError(
+            f"{event_name!r} is {spec.direction.value}: the server never receives it"
+        )
+    if handler_type.includes(HandlerType.CLIENT) and not spec.direction.client_may_receive:
+        raise RegistrationError(
+            f"{event_name!r} is {spec.direction.value}: clients never receive it"
+        )
+    target = registry if registry is not None else default_registry
+
+    def decorator(func: _F) -> _F:
+        target.register(event_name, handler_type, func)
+        return func
+
+    return decorator
+
+
+def _normalize(func: Callable[..., Any]) -> Handler:
+    if not inspect.iscoroutinefunction(func):
+        raise RegistrationError(f"handler {func!r} must be an async function")
+    try:
+        params = [
+            p
+            for p in inspect.signature(func).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        params = []
+    required = [p for p in params if p.default is p.empty]
+    if len(required) == 1 and len(params) == 1:
+
+        async def one_argument(message: Any, ctx: HandlerContext) -> MessageBase | None:
+            result: MessageBase | None = await func(message)
+            return result
+
+        return one_argument
+    if len(params) >= 2 and len(required) <= 2:
+        return func
+    raise RegistrationError(
+        f"handler {func!r} must take (message) or (message, context), got {len(params)} parameters"
+    )
+
+
+_DEFAULT_MARK = "__datadivr_not_implemented__"
+
+
+def not_implemented(func: _F) -> _F:
+    """Mark a generated servicer method as the not-implemented default (it is not registered)."""
+    setattr(func, _DEFAULT_MARK, True)
+    return func
+
+
+class ServicerBase:
+    """Base of generated servicers: implement the protocol as one class, one method per event."""
+
+    def __mapping__(self) -> Mapping[str, Callable[..., Awaitable[Any]]]:
+        """The handler of each event, by name (generated)."""
+        return {}
+
+    def registry(self) -> Registry:
+        """A registry with the methods this servicer overrides, as server handlers."""
+        registry = Registry()
+        for event_name, method in self.__mapping__().items():
+            if getattr(method, _DEFAULT_MARK, False):
+                continue
+            registry.register(event_name, HandlerType.SERVER, method)
+        return registry

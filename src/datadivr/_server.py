@@ -1,0 +1,196 @@
+"""The FastAPI server: a thin transport around the :class:`~datadivr._core.Hub`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from datadivr._core import Broadcast, Hub, Route, error_frame
+from datadivr._protocol import Protocol
+from datadivr._registry import HandlerType, Registry, ServicerBase, default_registry
+from datadivr.exceptions import ProtocolError
+
+__all__ = ["DEFAULT_QUEUE_SIZE", "Server", "create_app"]
+
+#: Outgoing frames a connection may have waiting before it counts as a stalled reader.
+DEFAULT_QUEUE_SIZE = 1024
+_log = structlog.get_logger("datadivr.server")
+
+
+@dataclass(eq=False)
+class _Connection:
+    """One client's socket and its outbound queue, written by one task."""
+
+    client_id: str
+    websocket: WebSocket
+    queue: asyncio.Queue[str | None]
+    writer: asyncio.Task[None] | None = None
+    overflowed: bool = field(default=False)
+
+    def offer(self, data: str) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(data)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            _log.warning("outbound queue full: disconnecting slow client", client_id=self.client_id)
+            self.queue = asyncio.Queue()  # drop the backlog; the writer only closes now
+            self.queue.put_nowait(None)
+
+    async def write(self) -> None:
+        ws = self.websocket
+        try:
+            while True:
+                data = await self.queue.get()
+                if data is None:
+                    break
+                await ws.send_text(data)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return
+        if self.overflowed and ws.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+                await ws.close(code=1013, reason="outbound queue full: client too slow")
+
+
+class Server:
+    """The server's state: the hub and the open connections. ``app.state.server`` holds it."""
+
+    def __init__(self, protocol: Protocol, registry: Registry, queue_size: int) -> None:
+        self.protocol = protocol
+        self.queue_size = queue_size
+        self.connections: dict[str, _Connection] = {}
+        self.hub = Hub(protocol, registry, self.deliver)
+
+    def deliver(self, route: Route, data: str) -> None:
+        """Queue ``data`` for every connection ``route`` names."""
+        if isinstance(route, Broadcast):
+            for client_id, connection in self.connections.items():
+                if client_id != route.exclude:
+                    connection.offer(data)
+        else:
+            target = self.connections.get(route.client_id)
+            if target is not None:
+                target.offer(data)
+
+    async def serve(self, websocket: WebSocket) -> None:
+        """Run one WebSocket connection until it closes."""
+        await websocket.accept()
+        client_id = self.hub.new_client_id()
+        connection = _Connection(client_id, websocket, asyncio.Queue(self.queue_size))
+        # The socket is known before the hub greets it, so the welcome is queued for it.
+        self.connections[client_id] = connection
+        self.hub.connect(client_id=client_id)
+        connection.writer = asyncio.create_task(connection.write())
+        log = _log.bind(client_id=client_id)
+        log.info("client connected", clients=len(self.connections))
+        try:
+            while not connection.overflowed:
+                event = await websocket.receive()
+                if event["type"] == "websocket.disconnect":
+                    break
+                text = event.get("text")
+                if text is None:
+                    connection.offer(
+                        error_frame(
+                            ProtocolError(
+                                "invalid_message",
+                                "binary frames are not supported: send JSON as text",
+                            ),
+                            to=client_id,
+                        )
+                    )
+                    continue
+                try:
+                    await self.hub.receive(client_id, text)
+                except Exception:
+                    # The hub turns every expected failure into an error message; this is a
+                    # bug, and still only this message fails.
+                    log.exception("unexpected failure while handling a frame")
+                    connection.offer(
+                        error_frame(
+                            ProtocolError(
+                                "internal_error", "the server failed to handle the message"
+                            ),
+                            to=client_id,
+                        )
+                    )
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            self.hub.disconnect(client_id)
+            self.connections.pop(client_id, None)
+            writer = connection.writer
+            if writer is not None and not writer.done():
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
+            log.info("client disconnected", clients=len(self.connections))
+
+
+def create_app(
+    *,
+    protocol: Protocol | None = None,
+    registry: Registry | None = None,
+    servicer: ServicerBase | None = None,
+    builtin_handlers: bool = True,
+    queue_size: int = DEFAULT_QUEUE_SIZE,
+) -> FastAPI:
+    """Create the FastAPI app: the WebSocket at ``/ws`` and ``GET /health``.
+
+    Args:
+        protocol: The generated protocol; datadivr's own when omitted.
+        registry: Server handlers; the default registry (``@websocket_handler``) when omitted.
+        servicer: A servicer whose overridden methods are handlers; they take precedence.
+        builtin_handlers: Also run the built-in ``sum_event`` and ``ping`` handlers where the
+            application has none (only with datadivr's own protocol).
+        queue_size: Outgoing frames a connection may have waiting; a client that falls this
+            far behind is disconnected (close code 1013) so that it cannot hold up others.
+    """
+    if protocol is None:
+        from datadivr.protocol import PROTOCOL
+
+        protocol = PROTOCOL
+    handlers = registry if registry is not None else default_registry
+    fallbacks: list[Registry] = []
+    if builtin_handlers and protocol.package == "datadivr.protocol":
+        from datadivr._builtin import builtin_registry
+
+        fallbacks.append(builtin_registry)
+    if servicer is not None:
+        handlers = servicer.registry().merged(handlers)
+    server = Server(protocol, handlers.merged(*fallbacks), queue_size)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _log.info(
+            "datadivr server ready",
+            events=sorted(protocol.events),
+            server_handlers=server.hub.registry.events(HandlerType.SERVER),
+        )
+        yield
+
+    app = FastAPI(title="datadivr", lifespan=lifespan)
+    app.state.server = server
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        """Liveness, with the number of connected clients."""
+        return {
+            "status": "ok",
+            "clients": len(server.connections),
+            "schema_hash": protocol.schema_hash,
+        }
+
+    @app.websocket("/ws")
+    async def websocket_endpoint(websocket: WebSocket) -> None:
+        await server.serve(websocket)
+
+    return app

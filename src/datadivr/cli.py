@@ -1,0 +1,202 @@
+"""The ``datadivr`` command line: serve, client, generate, events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from datadivr._logging import LogFormat, configure_logging
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="datadivr",
+    help="Schema-first real-time messaging over WebSocket.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class LogLevel(str, Enum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class OutputFormat(str, Enum):
+    TABLE = "table"
+    JSON = "json"
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(envvar="DATADIVR_HOST", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option(envvar="DATADIVR_PORT", min=0, max=65535, help="Port; 0 picks a free one."),
+    ] = 8765,
+    log_level: Annotated[LogLevel, typer.Option(envvar="DATADIVR_LOG_LEVEL")] = LogLevel.INFO,
+    log_format: Annotated[
+        LogFormat, typer.Option(envvar="DATADIVR_LOG_FORMAT", help="console or json lines.")
+    ] = LogFormat.CONSOLE,
+) -> None:
+    """Run the server: WebSocket at /ws, health at /health."""
+    import structlog
+    import uvicorn
+
+    from datadivr._server import create_app
+
+    configure_logging(log_level.value, log_format)
+    log = structlog.get_logger("datadivr.cli")
+    try:
+        sock = _bind(host, port)
+    except OSError as exc:
+        log.error("cannot listen", host=host, port=port, error=str(exc))
+        raise typer.Exit(1) from None
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    application = create_app()
+    config = uvicorn.Config(
+        application,
+        log_level="warning" if log_level is not LogLevel.DEBUG else "debug",
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        lifespan="on",
+    )
+    log.info(
+        "listening",
+        url=f"ws://{shown}:{bound_port}/ws",
+        health=f"http://{shown}:{bound_port}/health",
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+@app.command()
+def events(
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="table or json.")
+    ] = OutputFormat.TABLE,
+) -> None:
+    """List the protocol's events with their direction and reply."""
+    from rich.table import Table
+
+    from datadivr.protocol import PROTOCOL
+
+    specs = sorted(PROTOCOL.events.values(), key=lambda e: e.name)
+    if output is OutputFormat.JSON:
+        rows = [
+            {
+                "event": e.name,
+                "direction": e.direction.value,
+                "reply": e.reply,
+                "description": e.description,
+            }
+            for e in specs
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"datadivr protocol ({PROTOCOL.schema_hash[:19]}…)")
+    for column in ("event", "direction", "reply", "description"):
+        table.add_column(column)
+    for e in specs:
+        table.add_row(e.name, e.direction.value, e.reply or "", e.description)
+    Console(width=160).print(table)
+
+
+@app.command()
+def generate(
+    schema: Annotated[
+        Path, typer.Option(help="Folder of JSON Schema files.", file_okay=False)
+    ] = Path("schema"),
+    out: Annotated[
+        Path, typer.Option(help="Package folder to write the generated code to.", file_okay=False)
+    ] = Path("src/datadivr/protocol"),
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; fail when the output is stale.")
+    ] = False,
+) -> None:
+    """Generate the typed protocol package (models, handlers, client) from a schema folder."""
+    err = Console(stderr=True)
+    try:
+        from datadivr_codegen.errors import SchemaError
+        from datadivr_codegen.generator import check as check_output
+        from datadivr_codegen.generator import generate as write_output
+    except ImportError as exc:
+        err.print(
+            f"[red]error:[/] the generator needs the codegen extra: pip install 'datadivr[codegen]' ({exc})"
+        )
+        raise typer.Exit(2) from None
+    try:
+        if check:
+            problems = check_output(schema, out)
+            if problems:
+                for line in problems:
+                    err.print(f"[red]{line}[/]", highlight=False)
+                err.print(f"{out} is stale: run `make generate` (datadivr generate)")
+                raise typer.Exit(1)
+            typer.echo(f"{out} is up to date with {schema}")
+            return
+        result = write_output(schema, out)
+    except SchemaError as exc:
+        err.print(f"[red]schema error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    for path in result.written:
+        typer.echo(f"wrote {out / path}")
+    for path in result.removed:
+        typer.echo(f"removed {out / path}")
+    typer.echo(
+        f"{len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.removed)} removed"
+    )
+
+
+@app.command()
+def client(
+    url: Annotated[
+        str, typer.Option(envvar="DATADIVR_URL", help="Server WebSocket URL.")
+    ] = "ws://127.0.0.1:8765/ws",
+    linger: Annotated[
+        float, typer.Option(min=0, help="Seconds to keep printing after the end of input.")
+    ] = 1.0,
+) -> None:
+    """Interactive client: type `EVENT [JSON payload]` (or `@TO EVENT …`, or a raw JSON frame).
+
+    Every incoming message is printed, errors included. `/help` lists the commands.
+    """
+    from datadivr._console import run_console
+
+    configure_logging("warning")
+    code = asyncio.run(run_console(url, sys.stdin, linger=linger))
+    raise typer.Exit(code)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the command line."""
+    return app(args=argv)

@@ -1,0 +1,157 @@
+"""The errors datadivr raises, all under one root.
+
+::
+
+    DatadivrError
+    ├── ProtocolError (ValueError)          a frame or message breaks the protocol
+    │   └── MessageValidationError          … with one Violation per failure (JSON path, reason)
+    ├── ConnectionClosedError               the WebSocket closed (code, reason)
+    ├── RequestTimeoutError (TimeoutError)  no reply arrived in time
+    ├── RemoteError                         the other side answered a request with an `error`
+    ├── InvalidStateError (RuntimeError)    an operation in the wrong connection state
+    ├── HandlerError                        raised by a handler: sent to the sender as an `error`
+    │   └── HandlerNotImplementedError (NotImplementedError)
+    └── RegistrationError (ValueError)      a handler registered twice, or for the wrong side
+
+    SchemaError (ValueError)                a schema folder the generator cannot use (file, reason)
+
+``SchemaError`` is the generator's (:mod:`datadivr_codegen.errors`), re-exported here; it stands
+outside the tree because the generator must run without importing the package it regenerates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from datadivr_codegen.errors import SchemaError
+
+__all__ = [
+    "ConnectionClosedError",
+    "DatadivrError",
+    "HandlerError",
+    "HandlerNotImplementedError",
+    "InvalidStateError",
+    "MessageValidationError",
+    "ProtocolError",
+    "RegistrationError",
+    "RemoteError",
+    "RequestTimeoutError",
+    "SchemaError",
+    "Violation",
+]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One reason a message was refused.
+
+    Attributes:
+        path: JSON path of the failing value, e.g. ``$.payload.numbers[2]``.
+        reason: What is wrong with the value, in words.
+        kind: Machine-readable kind of failure, e.g. ``missing`` or ``float_type``.
+    """
+
+    path: str
+    reason: str
+    kind: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        """The detail as the ``error`` payload's ``details`` entry."""
+        data = {"path": self.path, "reason": self.reason}
+        if self.kind is not None:
+            data["kind"] = self.kind
+        return data
+
+
+class DatadivrError(Exception):
+    """Root of every error datadivr raises."""
+
+
+class ProtocolError(DatadivrError, ValueError):
+    """A frame or message breaks the protocol.
+
+    Attributes:
+        code: The ``error`` code the server sends for it (``invalid_json``, ``unknown_event`` …).
+        event_name: The event of the message, when it could be read.
+        details: One entry per failure.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        event_name: str | None = None,
+        details: Sequence[Violation] = (),
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.event_name = event_name
+        self.details = tuple(details)
+
+
+class MessageValidationError(ProtocolError):
+    """A message failed its schema; ``details`` holds the JSON path of each failure."""
+
+
+class ConnectionClosedError(DatadivrError):
+    """The WebSocket connection is closed.
+
+    Attributes:
+        code: The close code (1000 for a normal close), if known.
+        reason: The close reason sent by the peer, if any.
+    """
+
+    def __init__(self, code: int | None = None, reason: str = "") -> None:
+        super().__init__(f"connection closed (code={code}, reason={reason!r})")
+        self.code = code
+        self.reason = reason
+
+
+class RequestTimeoutError(DatadivrError, TimeoutError):
+    """No reply to a request arrived within its timeout."""
+
+
+class RemoteError(DatadivrError):
+    """The other side answered a request with an ``error`` message.
+
+    Attributes:
+        code: The error's machine-readable code.
+        details: The error's details, as sent.
+    """
+
+    def __init__(self, code: str, message: str, details: Sequence[Violation] = ()) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.details = tuple(details)
+
+
+class InvalidStateError(DatadivrError, RuntimeError):
+    """An operation was attempted in a connection state that does not allow it."""
+
+
+class HandlerError(DatadivrError):
+    """Raise it in a handler to answer the sender with an ``error`` (code ``handler_error``).
+
+    Its message is sent to the client as is, so it must not carry secrets.
+    """
+
+    code = "handler_error"
+
+    def __init__(self, message: str, *, details: Sequence[Violation] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = tuple(details)
+
+
+class HandlerNotImplementedError(HandlerError, NotImplementedError):
+    """A generated servicer method that the application did not implement."""
+
+    code = "no_handler"
+
+
+class RegistrationError(DatadivrError, ValueError):
+    """A handler cannot be registered: unknown event, wrong side, or registered twice."""
