@@ -79,10 +79,15 @@ class _Entry:
 
 class Registry:
     """Handlers by event and side. Module-level ``@websocket_handler`` uses
-    :data:`default_registry`; pass your own to keep applications apart."""
+    :data:`default_registry`; pass your own to keep applications apart.
 
-    def __init__(self) -> None:
+    Args:
+        fallbacks: Registries to look in, in order, for events this one has no handler for.
+    """
+
+    def __init__(self, *fallbacks: Registry) -> None:
         self._entries: dict[tuple[str, HandlerType], _Entry] = {}
+        self._fallbacks = fallbacks
 
     def register(
         self, event_name: str, handler_type: HandlerType, func: Callable[..., Any]
@@ -114,24 +119,36 @@ class Registry:
     def get(self, event_name: str, side: HandlerType) -> Handler | None:
         """The handler of ``event_name`` on ``side`` (``SERVER`` or ``CLIENT``), if any."""
         entry = self._entries.get((event_name, side))
-        return entry.handler if entry is not None else None
+        if entry is not None:
+            return entry.handler
+        for fallback in self._fallbacks:
+            handler = fallback.get(event_name, side)
+            if handler is not None:
+                return handler
+        return None
 
     def events(self, side: HandlerType) -> list[str]:
-        """The events with a handler on ``side``, sorted."""
-        return sorted(event for event, s in self._entries if s is side)
+        """The events with a handler on ``side``, sorted (fallbacks included)."""
+        return sorted({event for event, s in self._keys() if s is side})
+
+    def _keys(self) -> set[tuple[str, HandlerType]]:
+        keys = set(self._entries)
+        for fallback in self._fallbacks:
+            keys |= fallback._keys()
+        return keys
 
     def __iter__(self) -> Iterator[tuple[str, HandlerType]]:
-        return iter(sorted(self._entries, key=lambda k: (k[0], k[1].value)))
+        return iter(sorted(self._keys(), key=lambda k: (k[0], k[1].value)))
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._keys())
 
     def merged(self, *fallbacks: Registry) -> Registry:
-        """A new registry with this one's handlers, and ``fallbacks``' where this has none."""
-        merged = Registry()
-        for registry in (*reversed(fallbacks), self):
-            merged._entries.update(registry._entries)
-        return merged
+        """A registry that looks handlers up here first, then in ``fallbacks``, in order.
+
+        It is a live view: handlers registered later in any of them are found.
+        """
+        return Registry(self, *fallbacks)
 
 
 #: The registry the module-level ``@websocket_handler`` decorator fills.

@@ -1,0 +1,78 @@
+"""Shared fixtures: real uvicorn servers on ephemeral loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from datadivr import Registry, create_app
+
+
+@dataclass
+class LiveServer:
+    """A uvicorn server running an app on 127.0.0.1 in a background thread."""
+
+    app: FastAPI
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class _Server(uvicorn.Server):
+    """Tells, through an event, when it is accepting connections."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+def _serve(app: FastAPI) -> Iterator[LiveServer]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, log_level="warning", ws="websockets-sansio", ws_per_message_deflate=False
+    )
+    server = _Server(config)
+    thread = threading.Thread(
+        target=lambda: asyncio.run(server.serve(sockets=[sock])), name="uvicorn", daemon=True
+    )
+    thread.start()
+    assert server.ready.wait(10), "uvicorn did not start"
+    try:
+        yield LiveServer(app, port)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+def registry() -> Registry:
+    """An empty registry for a test's own handlers."""
+    return Registry()
+
+
+@pytest.fixture
+def live_server(registry: Registry) -> Iterator[LiveServer]:
+    """A real server with the built-in handlers plus the test's ``registry``."""
+    yield from _serve(create_app(registry=registry))

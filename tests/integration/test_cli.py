@@ -1,0 +1,180 @@
+"""The command line, as a user runs it: real processes, real sockets, stdin and stdout."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from datadivr import Client, MsgMessage
+from datadivr.protocol import PROTOCOL
+
+TIMEOUT = 10.0
+DATADIVR = [sys.executable, "-m", "datadivr"]
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "COLUMNS": "200"}
+
+
+async def read_until(stream: asyncio.StreamReader, needle: str, lines: list[str]) -> str:
+    """Read lines until one contains ``needle``; every line read is appended to ``lines``."""
+    while True:
+        raw = await asyncio.wait_for(stream.readline(), TIMEOUT)
+        if not raw:
+            raise AssertionError(f"{needle!r} never came; output was:\n" + "".join(lines))
+        line = raw.decode()
+        lines.append(line)
+        if needle in line:
+            return line
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[str]:
+    """``datadivr serve --port 0`` in its own process; yields its WebSocket URL."""
+    proc = await asyncio.create_subprocess_exec(
+        *DATADIVR,
+        "serve",
+        "--port",
+        "0",
+        "--log-format",
+        "json",
+        stdout=subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=ENV,
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    try:
+        listening = json.loads(await read_until(proc.stderr, '"listening"', lines))
+        await read_until(proc.stderr, "server ready", lines)
+        ready = json.loads(lines[-1])
+        assert ready["events"] == sorted(PROTOCOL.events)
+        assert "sum_event" in ready["server_handlers"]
+        yield str(listening["url"])
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), TIMEOUT)
+
+
+async def test_serve_logs_and_serves(served: str) -> None:
+    assert served.startswith("ws://127.0.0.1:")
+    http = served.replace("ws://", "http://").removesuffix("/ws")
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"{http}/health")).json()["status"] == "ok"
+    async with Client(served) as client:
+        assert (await client.sum_event([2, 3], timeout=TIMEOUT)).payload == 5
+
+
+async def test_interactive_client(served: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *DATADIVR,
+        "client",
+        "--url",
+        served,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=ENV,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    out: list[str] = []
+
+    async def type_line(line: str) -> None:
+        assert proc.stdin is not None
+        proc.stdin.write(line.encode() + b"\n")
+        await proc.stdin.drain()
+
+    try:
+        connected = await read_until(proc.stdout, "connected to", out)
+        client_id = connected.split(" as ")[1].split()[0]
+        await type_line('sum_event {"numbers": [1, 2, 3]}')
+        await read_until(proc.stdout, "sum_handler_result from server", out)
+        await read_until(proc.stdout, '"payload": 6.0', out)
+
+        await type_line('{"event_name": "sum_event", "payload": {"numbers": ["x"]}}')
+        await read_until(proc.stdout, "error from server", out)
+        await read_until(proc.stdout, "$.payload.numbers[0]", out)
+
+        await type_line("nope {}")
+        await read_until(proc.stdout, "not sent: unknown_event", out)
+
+        await type_line('ping {"sent_at": "2026-01-01T00:00:00Z", "nonce": "n1"}')
+        await read_until(proc.stdout, "pong from server", out)
+
+        # another client reaches the interactive one, and it prints what arrives
+        async with Client(served) as other:
+            await other.msg("hello console", to=client_id)
+            await read_until(proc.stdout, f"msg from {other.client_id}", out)
+            await read_until(proc.stdout, "hello console", out)
+            await type_line(f"@{other.client_id} msg hello back")
+            reply = await other.receive(timeout=TIMEOUT)
+            assert isinstance(reply, MsgMessage)
+            assert (reply.message, reply.from_id) == ("hello back", client_id)
+
+        await type_line("/events")
+        await read_until(proc.stdout, "sum_handler_result", out)
+        await type_line("/quit")
+        assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*DATADIVR, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_client_reads_piped_input(served: str) -> None:
+    result = run(
+        "client", "--url", served, "--linger", "2", stdin='sum_event {"numbers": [4, 5]}\n'
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"payload": 9.0' in result.stdout
+
+
+def test_client_reports_an_unreachable_server() -> None:
+    result = run("client", "--url", "ws://127.0.0.1:9/ws")
+    assert result.returncode == 1
+    assert "cannot connect" in result.stdout
+
+
+def test_events_lists_every_event() -> None:
+    result = run("events", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rows: list[dict[str, Any]] = json.loads(result.stdout)
+    by_name = {row["event"]: row for row in rows}
+    assert set(by_name) == set(PROTOCOL.events)
+    assert by_name["sum_event"]["direction"] == "client_to_server"
+    assert by_name["sum_event"]["reply"] == "sum_handler_result"
+    table = run("events")
+    assert table.returncode == 0
+    assert "sum_handler_result" in table.stdout
+
+
+def test_serve_refuses_a_busy_port(served: str) -> None:
+    port = served.rsplit(":", 1)[1].split("/")[0]
+    result = run("serve", "--port", port, "--log-format", "json")
+    assert result.returncode == 1
+    assert "cannot listen" in result.stderr
+
+
+def test_help_lists_the_commands() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("serve", "client", "generate", "events"):
+        assert command in result.stdout

@@ -1,0 +1,288 @@
+"""The server over real sockets: a uvicorn server on a loopback port, real clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from datadivr import (
+    Client,
+    ClientState,
+    ConnectionClosedError,
+    HandlerContext,
+    HandlerType,
+    InvalidStateError,
+    MsgMessage,
+    ObjectId,
+    PongMessage,
+    Quaternion,
+    Registry,
+    RemoteError,
+    RequestTimeoutError,
+    SceneObject,
+    SceneUpdateMessage,
+    SumEventMessage,
+    SumEventPayload,
+    SumHandlerResultMessage,
+    Transform,
+    Vector3,
+    websocket_handler,
+)
+from datadivr.protocol import PROTOCOL
+from tests.conftest import LiveServer
+
+TIMEOUT = 5.0
+
+
+async def raw_connect(server: LiveServer) -> tuple[websockets.ClientConnection, str]:
+    """A plain websockets connection that knows nothing of datadivr, and its client id."""
+    ws = await websockets.connect(server.url)
+    welcome = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+    assert welcome["event_name"] == "welcome"
+    return ws, welcome["payload"]["client_id"]
+
+
+async def recv_json(ws: websockets.ClientConnection) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+    PROTOCOL.validate(data)  # everything the server sends is valid against the schema
+    return data
+
+
+async def test_health(live_server: LiveServer) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"{live_server.http}/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "clients": 0, "schema_hash": PROTOCOL.schema_hash}
+
+
+async def test_typed_sum_round_trip(live_server: LiveServer) -> None:
+    async with Client(live_server.url) as client:
+        assert client.state is ClientState.OPEN
+        assert client.client_id
+        result = await client.sum_event([1, 2, 3.5], timeout=TIMEOUT)
+        assert isinstance(result, SumHandlerResultMessage)
+        assert result.payload == 6.5
+        assert result.from_id == "server"
+        assert result.to == client.client_id
+    assert client.state is ClientState.CLOSED
+
+
+async def test_typed_ping_round_trip(live_server: LiveServer) -> None:
+    sent_at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    async with Client(live_server.url) as client:
+        pong = await client.ping(sent_at, nonce="abc", timeout=TIMEOUT)
+    assert isinstance(pong, PongMessage)
+    assert pong.payload.sent_at == sent_at
+    assert pong.payload.nonce == "abc"
+    assert pong.payload.received_at >= sent_at
+
+
+async def test_typed_msg_and_scene_update_are_relayed(live_server: LiveServer) -> None:
+    async with Client(live_server.url) as alice, Client(live_server.url) as bob:
+        await alice.msg("hello bob", to="others")
+        received = await bob.receive(timeout=TIMEOUT)
+        assert isinstance(received, MsgMessage)
+        assert (received.message, received.from_id) == ("hello bob", alice.client_id)
+
+        scene_id = uuid.uuid4()
+        cube = SceneObject(
+            id="cube-1",
+            kind="cube",
+            transform=Transform(
+                position=Vector3(x=1, y=2, z=3), rotation=Quaternion(x=0, y=0, z=0, w=1)
+            ),
+            color="#ff8800",
+        )
+        assert bob.client_id is not None
+        await alice.scene_update(scene_id, 7, [cube], removed=[ObjectId("old-1")], to=bob.client_id)
+        update = await bob.receive(timeout=TIMEOUT)
+        assert isinstance(update, SceneUpdateMessage)
+        assert update.payload.scene_id == scene_id
+        assert update.payload.objects == [cube]
+        assert update.payload.removed == [ObjectId("old-1")]
+
+
+async def test_remote_error_is_raised_by_request(live_server: LiveServer) -> None:
+    async with Client(live_server.url) as client:
+        with pytest.raises(RemoteError) as info:
+            await client.sum_event([1e308, 1e308], timeout=TIMEOUT)
+    assert info.value.code == "handler_error"
+
+
+async def test_routing_rules(live_server: LiveServer) -> None:
+    a, a_id = await raw_connect(live_server)
+    b, b_id = await raw_connect(live_server)
+    c, c_id = await raw_connect(live_server)
+    try:
+        # others: everyone but the sender
+        await a.send(json.dumps({"event_name": "msg", "message": "to others"}))
+        for ws in (b, c):
+            message = await recv_json(ws)
+            assert (message["message"], message["from_id"]) == ("to others", a_id)
+        # all: the sender too
+        await a.send(json.dumps({"event_name": "msg", "message": "to all", "to": "all"}))
+        for ws in (a, b, c):
+            assert (await recv_json(ws))["message"] == "to all"
+        # one client id, with a forged from_id overwritten
+        await a.send(
+            json.dumps({"event_name": "msg", "message": "to c", "to": c_id, "from_id": b_id})
+        )
+        message = await recv_json(c)
+        assert (message["message"], message["from_id"]) == ("to c", a_id)
+        # nobody else got anything: a ping to each proves their queues are empty
+        for ws in (a, b):
+            await ws.send(
+                json.dumps({"event_name": "ping", "payload": {"sent_at": "2026-01-01T00:00:00Z"}})
+            )
+            assert (await recv_json(ws))["event_name"] == "pong"
+    finally:
+        for ws in (a, b, c):
+            await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("not json", "invalid_json"),
+        ("[1]", "invalid_message"),
+        ('{"payload": 1}', "invalid_message"),
+        ('{"event_name": "nope"}', "unknown_event"),
+        ('{"event_name": "sum_handler_result", "payload": 1}', "wrong_direction"),
+        ('{"event_name": "sum_event", "payload": {"numbers": ["1"]}}', "validation_error"),
+        ('{"event_name": "msg", "message": "x", "to": "nobody"}', "unknown_recipient"),
+        ('{"event_name": "msg", "message": "x", "to": "server"}', "no_handler"),
+    ],
+)
+async def test_error_rules_keep_the_connection_open(
+    live_server: LiveServer, raw: str, code: str
+) -> None:
+    ws, _ = await raw_connect(live_server)
+    bystander, _ = await raw_connect(live_server)
+    try:
+        await ws.send(raw)
+        error = await recv_json(ws)
+        assert error["event_name"] == "error"
+        assert error["payload"]["code"] == code
+        # still open, still served
+        await ws.send(json.dumps({"event_name": "sum_event", "payload": {"numbers": [2, 2]}}))
+        assert (await recv_json(ws))["payload"] == 4
+        # the bystander saw nothing of it
+        await bystander.send(json.dumps({"event_name": "sum_event", "payload": {"numbers": [1]}}))
+        assert (await recv_json(bystander))["event_name"] == "sum_handler_result"
+    finally:
+        await ws.close()
+        await bystander.close()
+
+
+async def test_binary_frames_get_an_error(live_server: LiveServer) -> None:
+    ws, _ = await raw_connect(live_server)
+    try:
+        await ws.send(b'{"event_name": "msg", "message": "x"}')
+        error = await recv_json(ws)
+        assert error["payload"]["code"] == "invalid_message"
+    finally:
+        await ws.close()
+
+
+async def test_validation_error_details_over_the_wire(live_server: LiveServer) -> None:
+    ws, _ = await raw_connect(live_server)
+    try:
+        await ws.send(
+            json.dumps({"event_name": "sum_event", "payload": {"numbers": [1, True]}, "id": "r1"})
+        )
+        error = await recv_json(ws)
+        assert error["reply_to"] == "r1"
+        assert error["payload"]["details"][0]["path"] == "$.payload.numbers[1]"
+    finally:
+        await ws.close()
+
+
+async def test_application_handlers_and_client_handlers(
+    live_server: LiveServer, registry: Registry
+) -> None:
+    @websocket_handler("msg", HandlerType.SERVER, registry=registry)
+    async def echo_upper(message: MsgMessage, ctx: HandlerContext) -> MsgMessage:
+        return MsgMessage(message=f"{ctx.client_id}: {message.message.upper()}")
+
+    @websocket_handler("sum_event", HandlerType.SERVER, registry=registry)
+    async def broken(message: SumEventMessage) -> SumHandlerResultMessage:
+        raise KeyError("internal detail")
+
+    async with Client(live_server.url) as client:
+        await client.msg("hi", to="server")
+        answer = await client.receive(timeout=TIMEOUT)
+        assert isinstance(answer, MsgMessage)
+        assert answer.message == f"{client.client_id}: HI"
+        with pytest.raises(RemoteError) as info:
+            await client.sum_event([1], timeout=TIMEOUT)
+        assert info.value.code == "internal_error"
+        assert "internal detail" not in str(info.value)
+
+
+async def test_client_handler_answers_are_sent_back(live_server: LiveServer) -> None:
+    async with Client(live_server.url) as responder, Client(live_server.url) as asker:
+        assert responder.client_id is not None
+
+        @responder.on("msg")
+        async def answer(message: MsgMessage, ctx: HandlerContext) -> MsgMessage:
+            assert ctx.side is HandlerType.CLIENT
+            assert ctx.client_id == responder.client_id
+            return MsgMessage(message=f"re: {message.message}")
+
+        question = MsgMessage(message="anyone?", to=responder.client_id)
+        reply = await asker.request(question, MsgMessage, timeout=TIMEOUT)
+        assert reply.message == "re: anyone?"
+        assert reply.from_id == responder.client_id
+        assert reply.to == asker.client_id
+
+
+async def test_request_timeout(live_server: LiveServer) -> None:
+    async with Client(live_server.url) as client, Client(live_server.url) as silent:
+        assert silent.client_id is not None
+        question = MsgMessage(message="anyone?", to=silent.client_id)
+        with pytest.raises(RequestTimeoutError):
+            await client.request(question, MsgMessage, timeout=0.2)
+        assert isinstance(await silent.receive(timeout=TIMEOUT), MsgMessage)
+
+
+async def test_client_states(live_server: LiveServer) -> None:
+    client = Client(live_server.url)
+    assert client.state is ClientState.IDLE
+    with pytest.raises(InvalidStateError, match="expected open"):
+        await client.msg("too early")
+    await client.connect()
+    with pytest.raises(InvalidStateError, match="expected idle"):
+        await client.connect()
+    await client.close()
+    await client.close()
+    assert client.state is ClientState.CLOSED
+    with pytest.raises(InvalidStateError):
+        await client.send(SumEventMessage(payload=SumEventPayload(numbers=[1])))
+    with pytest.raises(ConnectionClosedError):
+        await client.receive(timeout=TIMEOUT)
+
+
+async def test_connect_to_nothing_fails_cleanly() -> None:
+    with pytest.raises(ConnectionClosedError, match="cannot connect"):
+        await Client("ws://127.0.0.1:9/ws", open_timeout=2).connect()
+
+
+async def test_many_clients_broadcast_counts(live_server: LiveServer) -> None:
+    clients = [await Client(live_server.url).connect() for _ in range(10)]
+    try:
+        for i, client in enumerate(clients):
+            for n in range(20):
+                await client.msg(f"{i}:{n}", to="others")
+        for client in clients:
+            got = [await client.receive(timeout=TIMEOUT) for _ in range(9 * 20)]
+            assert len({m.message for m in got}) == 9 * 20
+            assert all(m.from_id != client.client_id for m in got)
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
