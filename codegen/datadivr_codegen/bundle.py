@@ -16,11 +16,14 @@ from typing import Any
 from datadivr_codegen.errors import MessageText
 from datadivr_codegen.schema import EventDef, SchemaSet
 
-__all__ = ["DRAFT", "MESSAGE_BASE", "model_bundle", "protocol_bundle"]
+__all__ = ["DRAFT", "MESSAGE_BASE", "NOT_NULL", "model_bundle", "protocol_bundle"]
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 #: The runtime class every generated message inherits, through the generated ``Envelope``.
 MESSAGE_BASE = "datadivr._message.MessageBase"
+#: Marks, for datamodel-code-generator, an optional property whose schema refuses ``null``: the
+#: model types it ``T | None = None`` (absent), and the generator makes it refuse an explicit null.
+NOT_NULL = "x-datadivr-not-null"
 
 
 def _message_properties(event: EventDef) -> tuple[dict[str, Any], list[str]]:
@@ -61,7 +64,56 @@ def model_bundle(schemas: SchemaSet) -> dict[str, Any]:
             "required": required,
         }
     root["$defs"] = defs
+    _mark_not_null(root, defs)
     return root
+
+
+def _mark_not_null(schema: Any, defs: dict[str, Any]) -> None:
+    """Mark every optional property that refuses ``null`` with :data:`NOT_NULL`, in place."""
+    if isinstance(schema, list):
+        for item in schema:
+            _mark_not_null(item, defs)
+        return
+    if not isinstance(schema, dict):
+        return
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        required = set(schema.get("required", ()))
+        for name, prop in properties.items():
+            if (
+                name not in required
+                and isinstance(prop, dict)
+                and prop.get("default") is None  # with a default, the field is typed T already
+                and not _nullable(prop, defs)
+            ):
+                prop[NOT_NULL] = True
+    for key, value in schema.items():
+        if key != "const":
+            _mark_not_null(value, defs)
+
+
+def _nullable(
+    schema: dict[str, Any], defs: dict[str, Any], seen: frozenset[str] = frozenset()
+) -> bool:
+    """Whether ``schema`` may accept ``null`` (when unsure, yes: then nothing is marked)."""
+    if "type" in schema:
+        kind = schema["type"]
+        return kind == "null" or (isinstance(kind, list) and "null" in kind)
+    if "const" in schema:
+        return schema["const"] is None
+    if "enum" in schema:
+        return None in schema["enum"]
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        name = ref.removeprefix("#/$defs/")
+        target = defs.get(name)
+        if name in seen or not isinstance(target, dict):
+            return True
+        return _nullable(target, defs, seen | {name})
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return any(isinstance(b, dict) and _nullable(b, defs, seen) for b in schema[key])
+    return True
 
 
 def protocol_bundle(schemas: SchemaSet) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import jinja2
 
-from datadivr_codegen.bundle import model_bundle, protocol_bundle
+from datadivr_codegen.bundle import NOT_NULL, model_bundle, protocol_bundle
 from datadivr_codegen.errors import Direction, MessageText, SchemaError
 from datadivr_codegen.schema import EventDef, SchemaSet, load_schema_folder
 
@@ -82,6 +82,16 @@ class EventView:
     @property
     def payload_class(self) -> str:
         return self.event.payload_class
+
+    @property
+    def handler_type_param(self) -> str:
+        """The ``handler_type`` parameter of this event's ``websocket_handler`` overload: only
+        the sides the event reaches type-check."""
+        if self.event.direction is Direction.CLIENT_TO_SERVER:
+            return "handler_type: Literal[HandlerType.SERVER] = ..."
+        if self.event.direction is Direction.SERVER_TO_CLIENT:
+            return "handler_type: Literal[HandlerType.CLIENT]"
+        return "handler_type: HandlerType = ..."
 
     @property
     def handler_alias(self) -> str:
@@ -166,7 +176,9 @@ def plan(schema_dir: Path) -> Plan:
         "header": header,
         "events": views,
         "schemas": schemas,
-        "definitions": list(schemas.definitions),
+        # A definition datamodel-code-generator inlined (an enum, a constrained string) has
+        # no class to export.
+        "definitions": [name for name in schemas.definitions if name in model_names],
         "Direction": Direction,
     }
     python = {"models.py": models}
@@ -273,12 +285,77 @@ def _models_source(schemas: SchemaSet, header: str) -> str:
         use_schema_description=True,
         use_field_description=True,
         strict_nullable=True,
+        field_extra_keys={NOT_NULL},
     )
     if not isinstance(source, str):
         raise SchemaError("datamodel-code-generator returned more than one module")
+    source = _refuse_null(source)
     names = sorted(node.name for node in ast.parse(source).body if isinstance(node, ast.ClassDef))
     listing = "".join(f"    {name!r},\n" for name in names)
     return f"{source.rstrip()}\n\n\n__all__ = [\n{listing}]\n"
+
+
+def _refuse_null(source: str) -> str:
+    """Turn each ``Field(json_schema_extra={NOT_NULL: True}, …)`` into ``Field(…)`` plus the
+    runtime's ``NotNull`` check, editing the text in place so the layout stays as generated."""
+    data = source.encode()
+    starts = [0]
+    for line in data.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+
+    def offset(line: int, col: int) -> int:
+        return starts[line - 1] + col
+
+    edits: list[tuple[int, int, bytes]] = []
+    for node in ast.walk(ast.parse(source)):
+        if not (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "Annotated"
+            and isinstance(node.slice, ast.Tuple)
+        ):
+            continue
+        for element in node.slice.elts[1:]:
+            if not (isinstance(element, ast.Call) and isinstance(element.func, ast.Name)):
+                continue
+            marker = next((kw for kw in element.keywords if _is_not_null(kw)), None)
+            if marker is None:
+                continue
+            assert element.end_lineno is not None
+            assert element.end_col_offset is not None
+            if len(element.keywords) == 1 and not element.args:
+                start = offset(element.lineno, element.col_offset)
+                end = offset(element.end_lineno, element.end_col_offset)
+                edits.append((start, end, b"NotNull"))
+                continue
+            assert marker.end_lineno is not None
+            assert marker.end_col_offset is not None
+            start = offset(marker.lineno, marker.col_offset)
+            end = offset(marker.end_lineno, marker.end_col_offset)
+            rest = data[end:].lstrip()
+            if rest.startswith(b","):
+                end = len(data) - len(rest) + 1
+            edits.append((start, end, b""))
+            call_end = offset(element.end_lineno, element.end_col_offset)
+            edits.append((call_end, call_end, b", NotNull"))
+    if not edits:
+        return source
+    for start, end, text in sorted(edits, reverse=True):
+        data = data[:start] + text + data[end:]
+    out = data.decode()
+    return out.replace(
+        "from datadivr._message import ", "from datadivr._message import NotNull, ", 1
+    )
+
+
+def _is_not_null(keyword: ast.keyword) -> bool:
+    return (
+        keyword.arg == "json_schema_extra"
+        and isinstance(keyword.value, ast.Dict)
+        and len(keyword.value.keys) == 1
+        and isinstance(keyword.value.keys[0], ast.Constant)
+        and keyword.value.keys[0].value == NOT_NULL
+    )
 
 
 def _model_names_and_imports(source: str) -> tuple[list[str], list[tuple[str, list[str]]]]:

@@ -31,6 +31,7 @@ __all__ = [
     "ENVELOPE_FIELDS",
     "ENVELOPE_FILE",
     "EXTENSION",
+    "PACKAGE_NAMES",
     "RESERVED_EVENT_NAMES",
     "EventDef",
     "SchemaSet",
@@ -44,22 +45,42 @@ EXTENSION = "x-datadivr"
 ENVELOPE_FILE = "envelope.schema.json"
 #: The envelope properties the runtime relies on.
 ENVELOPE_FIELDS = ("event_name", "payload", "to", "from_id", "message", "id", "reply_to")
-#: Names an event may not take: they would shadow the client's own methods and attributes.
+#: Names an event may not take: they would shadow the client's own methods and attributes
+#: (``datadivr._client.BaseClient``) or the servicer's (``datadivr._registry.ServicerBase``).
 RESERVED_EVENT_NAMES = frozenset(
     {
+        "build",
+        "build_payload",
         "client_id",
         "close",
         "connect",
         "messages",
         "on",
+        "open_timeout",
         "protocol",
         "receive",
+        "register_on",
         "registry",
         "request",
+        "request_timeout",
         "send",
+        "send_raw",
         "state",
         "url",
         "wait_closed",
+    }
+)
+#: Names the generated package defines besides the models; no model may take them.
+PACKAGE_NAMES = frozenset(
+    {
+        "AnyMessage",
+        "Client",
+        "Envelope",
+        "EventName",
+        "PROTOCOL",
+        "Servicer",
+        "create_message",
+        "websocket_handler",
     }
 )
 
@@ -352,7 +373,7 @@ def _resolve_ref(ref: str, f: _File, by_path: Mapping[Path, _File]) -> str:
 def _check_class_names(
     events: Iterator[EventDef] | Any, definitions: Mapping[str, Any], origins: Mapping[str, str]
 ) -> None:
-    owners: dict[str, str] = {"Envelope": ENVELOPE_FILE}
+    owners: dict[str, str] = dict.fromkeys(PACKAGE_NAMES, "the generated package")
     for name in definitions:
         if name in owners:
             raise SchemaError(
@@ -360,7 +381,8 @@ def _check_class_names(
             )
         owners[name] = origins[name]
     for event in events:
-        for cls in (event.payload_class, event.message_class):
+        handler_alias = f"{pascal_case(event.name)}Handler"
+        for cls in (event.payload_class, event.message_class, handler_alias):
             if not _DEF_NAME.match(cls):
                 raise SchemaError(f"class name {cls!r} is not a valid identifier", event.file)
             if cls in owners:

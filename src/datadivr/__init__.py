@@ -8,10 +8,17 @@ from datadivr import exceptions, protocol
 from datadivr._client import BaseClient, ClientState
 from datadivr._core import SERVER_ID, Broadcast, Direct, Hub, Route
 from datadivr._error_message import create_error_message
-from datadivr._message import MessageBase, Payload
+from datadivr._message import MessageBase, NotNull, Payload
 from datadivr._protocol import Direction, EventSpec, MessageText, Protocol
-from datadivr._registry import HandlerContext, HandlerType, Registry, ServicerBase, default_registry
-from datadivr._server import Server, create_app
+from datadivr._registry import (
+    Handler,
+    HandlerContext,
+    HandlerType,
+    Registry,
+    ServicerBase,
+    default_registry,
+)
+from datadivr._server import DEFAULT_QUEUE_SIZE, Server, create_app
 from datadivr.exceptions import (
     ConnectionClosedError,
     DatadivrError,
@@ -31,6 +38,7 @@ from datadivr.protocol import *  # noqa: F403
 __version__ = "0.4.0.dev0"
 
 __all__ = [
+    "DEFAULT_QUEUE_SIZE",
     "SERVER_ID",
     "BaseClient",
     "Broadcast",
@@ -40,6 +48,7 @@ __all__ = [
     "Direct",
     "Direction",
     "EventSpec",
+    "Handler",
     "HandlerContext",
     "HandlerError",
     "HandlerNotImplementedError",
@@ -49,6 +58,7 @@ __all__ = [
     "MessageBase",
     "MessageText",
     "MessageValidationError",
+    "NotNull",
     "Payload",
     "Protocol",
     "ProtocolError",

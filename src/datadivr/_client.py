@@ -12,10 +12,11 @@ from typing import Any, ClassVar, TypeVar
 
 import structlog
 import websockets
+from pydantic import BaseModel, ValidationError
 from websockets.asyncio.client import ClientConnection
 
 from datadivr._message import MessageBase
-from datadivr._protocol import Protocol
+from datadivr._protocol import Protocol, validation_details
 from datadivr._registry import (
     HandlerContext,
     HandlerType,
@@ -27,6 +28,7 @@ from datadivr.exceptions import (
     ConnectionClosedError,
     DatadivrError,
     InvalidStateError,
+    MessageValidationError,
     ProtocolError,
     RemoteError,
     RequestTimeoutError,
@@ -36,6 +38,7 @@ from datadivr.exceptions import (
 __all__ = ["BaseClient", "ClientState", "present"]
 
 _M = TypeVar("_M", bound=MessageBase)
+_P = TypeVar("_P", bound=BaseModel)
 _C = TypeVar("_C", bound="BaseClient")
 _log = structlog.get_logger("datadivr.client")
 
@@ -208,13 +211,25 @@ class BaseClient:
     def build(
         self, message_type: type[_M], payload: Any, *, to: str, message: str | None = None
     ) -> _M:
-        """A validated ``message_type`` with ``payload``; ``None`` fields stay off the wire."""
+        """A validated ``message_type`` with ``payload``; ``None`` fields stay off the wire.
+
+        Raises:
+            MessageValidationError: the message fails its schema (nothing is sent).
+        """
         data: dict[str, Any] = {"to": to}
         if payload is not None:
             data["payload"] = payload
         if message is not None:
             data["message"] = message
-        return message_type.model_validate(data)
+        return _validated(message_type, data, prefix=())
+
+    def build_payload(self, payload_type: type[_P], data: Mapping[str, Any]) -> _P:
+        """A validated payload.
+
+        Raises:
+            MessageValidationError: the payload fails its schema (nothing is sent).
+        """
+        return _validated(payload_type, data, prefix=("payload",))
 
     async def send(self, message: MessageBase) -> None:
         """Send a message.
@@ -394,6 +409,18 @@ class BaseClient:
     def _closed_error(self, exc: websockets.ConnectionClosed) -> ConnectionClosedError:
         frame = exc.rcvd or exc.sent
         return ConnectionClosedError(frame.code if frame else None, frame.reason if frame else "")
+
+
+def _validated(model: type[_P], data: Mapping[str, Any], *, prefix: tuple[str, ...]) -> _P:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = validation_details(exc, prefix=prefix)
+        raise MessageValidationError(
+            "validation_error",
+            f"invalid {model.__name__}: " + "; ".join(f"{d.path}: {d.reason}" for d in details),
+            details=details,
+        ) from None
 
 
 def _remote_error(reply: MessageBase) -> RemoteError:

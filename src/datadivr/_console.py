@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.json import JSON
 
+from datadivr._client import BaseClient
 from datadivr._factories import build_message
 from datadivr._message import MessageBase
 from datadivr._protocol import Protocol
@@ -72,7 +73,12 @@ def _text_event(message_type: type[MessageBase]) -> bool:
 
 
 async def run_console(
-    url: str, stdin: TextIO, console: Console | None = None, *, linger: float = 1.0
+    url: str,
+    stdin: TextIO,
+    console: Console | None = None,
+    *,
+    linger: float = 1.0,
+    client_type: type[BaseClient] | None = None,
 ) -> int:
     """Connect to ``url``, send what is typed on ``stdin``, print what arrives.
 
@@ -82,11 +88,13 @@ async def run_console(
     Returns:
         The exit status: 0 after ``/quit`` or the end of input, 1 when the connection failed.
     """
-    from datadivr.protocol import Client
+    if client_type is None:
+        from datadivr.protocol import Client
 
+        client_type = Client
     out = console if console is not None else Console(highlight=False, soft_wrap=True)
     lines = _read_lines(stdin)
-    client = Client(url)
+    client = client_type(url)
     try:
         await client.connect()
     except DatadivrError as exc:
@@ -112,7 +120,7 @@ async def run_console(
     return 0
 
 
-async def _handle(client: Any, line: str, out: Console) -> bool:
+async def _handle(client: BaseClient, line: str, out: Console) -> bool:
     command = line.strip()
     if command == "/help":
         out.print(_HELP, markup=False)
@@ -143,7 +151,7 @@ async def _handle(client: Any, line: str, out: Console) -> bool:
     return True
 
 
-async def _print_incoming(client: Any, out: Console) -> None:
+async def _print_incoming(client: BaseClient, out: Console) -> None:
     async for message in client:
         data = json.loads(message.to_json())
         sender = message.from_id or "?"

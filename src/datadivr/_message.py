@@ -4,16 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic_core import PydanticCustomError
 
-__all__ = ["MessageBase", "Payload"]
+__all__ = ["MessageBase", "NotNull", "Payload"]
 
 _STRICT = ConfigDict(
     # Never laxer than the schema: no "1" -> 1, no false -> 0, no NaN or Infinity.
     strict=True,
     allow_inf_nan=False,
     validate_default=False,
+    # Wire names (aliases, e.g. "from") on the way in and out; Python names in constructors too.
+    validate_by_alias=True,
+    validate_by_name=True,
+    serialize_by_alias=True,
 )
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise PydanticCustomError(
+            "not_null", "Input should not be null (leave the field out instead)"
+        )
+    return value
+
+
+NotNull = AfterValidator(_not_null)
+"""Metadata for an optional field whose schema refuses ``null``: absent is fine, null is not.
+
+Defaults are not validated, so the field's default ``None`` (absent) passes.
+"""
 
 
 class Payload(BaseModel):

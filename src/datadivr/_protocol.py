@@ -189,10 +189,12 @@ def json_path(loc: Iterable[int | str]) -> str:
     return path
 
 
-def validation_details(exc: ValidationError, *, skip: int = 0) -> list[Violation]:
+def validation_details(
+    exc: ValidationError, *, skip: int = 0, prefix: tuple[str, ...] = ()
+) -> list[Violation]:
     """One :class:`Violation` per error of ``exc``; ``skip`` leading location parts (the
-    union tag) are dropped."""
+    union tag) are dropped and ``prefix`` is put before the rest."""
     return [
-        Violation(json_path(error["loc"][skip:]), error["msg"], error["type"])
+        Violation(json_path((*prefix, *error["loc"][skip:])), error["msg"], error["type"])
         for error in exc.errors(include_url=False, include_context=False, include_input=False)
     ]

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import socket
 import sys
 from enum import Enum
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from datadivr._logging import LogFormat, configure_logging
+from datadivr._protocol import Protocol
 
 __all__ = ["app", "main"]
 
@@ -24,6 +28,32 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+ProtocolOption = Annotated[
+    str,
+    typer.Option(
+        "--protocol",
+        envvar="DATADIVR_PROTOCOL",
+        help="Import path of a generated protocol package.",
+    ),
+]
+DEFAULT_PROTOCOL = "datadivr.protocol"
+
+
+def _load_protocol(package: str) -> ModuleType:
+    """Import a generated protocol package, or exit 2 with the reason."""
+    try:
+        module = importlib.import_module(package)
+    except ImportError as exc:
+        Console(stderr=True).print(f"[red]error:[/] cannot import protocol {package!r}: {exc}")
+        raise typer.Exit(2) from None
+    if not isinstance(getattr(module, "PROTOCOL", None), Protocol):
+        Console(stderr=True).print(
+            f"[red]error:[/] {package!r} is not a generated protocol package"
+        )
+        raise typer.Exit(2)
+    return module
 
 
 class LogLevel(str, Enum):
@@ -51,6 +81,15 @@ def serve(
     log_format: Annotated[
         LogFormat, typer.Option(envvar="DATADIVR_LOG_FORMAT", help="console or json lines.")
     ] = LogFormat.CONSOLE,
+    protocol: ProtocolOption = DEFAULT_PROTOCOL,
+    imports: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--import",
+            help="Module to import first, e.g. one whose @websocket_handler functions register "
+            "handlers (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Run the server: WebSocket at /ws, health at /health."""
     import structlog
@@ -67,7 +106,14 @@ def serve(
         raise typer.Exit(1) from None
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    application = create_app()
+    package = _load_protocol(protocol)
+    for name in imports or []:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            log.error("cannot import", module=name, error=str(exc))
+            raise typer.Exit(2) from None
+    application = create_app(protocol=package.PROTOCOL)
     config = uvicorn.Config(
         application,
         log_level="warning" if log_level is not LogLevel.DEBUG else "debug",
@@ -104,12 +150,12 @@ def events(
     output: Annotated[
         OutputFormat, typer.Option("--format", help="table or json.")
     ] = OutputFormat.TABLE,
+    protocol: ProtocolOption = DEFAULT_PROTOCOL,
 ) -> None:
     """List the protocol's events with their direction and reply."""
     from rich.table import Table
 
-    from datadivr.protocol import PROTOCOL
-
+    PROTOCOL = _load_protocol(protocol).PROTOCOL
     specs = sorted(PROTOCOL.events.values(), key=lambda e: e.name)
     if output is OutputFormat.JSON:
         rows = [
@@ -151,7 +197,8 @@ def generate(
         from datadivr_codegen.generator import generate as write_output
     except ImportError as exc:
         err.print(
-            f"[red]error:[/] the generator needs the codegen extra: pip install 'datadivr[codegen]' ({exc})"
+            "[red]error:[/] the generator needs the codegen extra: "
+            + escape(f"pip install 'datadivr[codegen]' ({exc})")
         )
         raise typer.Exit(2) from None
     try:
@@ -185,6 +232,7 @@ def client(
     linger: Annotated[
         float, typer.Option(min=0, help="Seconds to keep printing after the end of input.")
     ] = 1.0,
+    protocol: ProtocolOption = DEFAULT_PROTOCOL,
 ) -> None:
     """Interactive client: type `EVENT [JSON payload]` (or `@TO EVENT …`, or a raw JSON frame).
 
@@ -193,7 +241,8 @@ def client(
     from datadivr._console import run_console
 
     configure_logging("warning")
-    code = asyncio.run(run_console(url, sys.stdin, linger=linger))
+    client_type = _load_protocol(protocol).Client
+    code = asyncio.run(run_console(url, sys.stdin, linger=linger, client_type=client_type))
     raise typer.Exit(code)
 
 

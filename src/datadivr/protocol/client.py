@@ -12,7 +12,8 @@ from uuid import UUID
 
 from pydantic import AwareDatetime
 
-from datadivr._client import BaseClient, present
+from datadivr._client import BaseClient
+from datadivr._client import present as _present
 from datadivr._protocol import Protocol
 
 from .events import PROTOCOL, EventName
@@ -73,15 +74,16 @@ class Client(BaseClient):
         timeout: float | None = None,
     ) -> PongMessage:
         """Check that the other side is alive and measure the round trip; answered with `pong`. Either side may send it."""
-        payload = PingPayload.model_validate(
+        payload = self.build_payload(
+            PingPayload,
             {
                 "sent_at": sent_at,
-                **present(
+                **_present(
                     {
                         "nonce": nonce,
                     }
                 ),
-            }
+            },
         )
         outgoing = self.build(PingMessage, payload, to=to, message=message)
         return await self.request(outgoing, PongMessage, timeout=timeout)
@@ -96,16 +98,17 @@ class Client(BaseClient):
         message: str | None = None,
     ) -> None:
         """The answer to `ping`."""
-        payload = PongPayload.model_validate(
+        payload = self.build_payload(
+            PongPayload,
             {
                 "sent_at": sent_at,
                 "received_at": received_at,
-                **present(
+                **_present(
                     {
                         "nonce": nonce,
                     }
                 ),
-            }
+            },
         )
         outgoing = self.build(PongMessage, payload, to=to, message=message)
         await self.send(outgoing)
@@ -121,17 +124,18 @@ class Client(BaseClient):
         message: str | None = None,
     ) -> None:
         """Share changes to a 3D scene with other clients (VR headsets, browsers)."""
-        payload = SceneUpdatePayload.model_validate(
+        payload = self.build_payload(
+            SceneUpdatePayload,
             {
                 "scene_id": scene_id,
                 "revision": revision,
                 "objects": objects,
-                **present(
+                **_present(
                     {
                         "removed": removed,
                     }
                 ),
-            }
+            },
         )
         outgoing = self.build(SceneUpdateMessage, payload, to=to, message=message)
         await self.send(outgoing)
@@ -145,11 +149,12 @@ class Client(BaseClient):
         timeout: float | None = None,
     ) -> SumHandlerResultMessage:
         """Ask the server to add up a list of numbers; it answers with `sum_handler_result`."""
-        payload = SumEventPayload.model_validate(
+        payload = self.build_payload(
+            SumEventPayload,
             {
                 "numbers": numbers,
-                **present({}),
-            }
+                **_present({}),
+            },
         )
         outgoing = self.build(SumEventMessage, payload, to=to, message=message)
         return await self.request(outgoing, SumHandlerResultMessage, timeout=timeout)

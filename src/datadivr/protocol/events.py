@@ -121,7 +121,7 @@ PROTOCOL = Protocol.build(
 def create_message(
     event_name: Literal["error"],
     payload: ErrorPayload,
-    to: str = "others",
+    to: str | None = None,
     *,
     message: str,
     id: str | None = None,
@@ -133,7 +133,7 @@ def create_message(
 def create_message(
     event_name: Literal["msg"],
     payload: None = None,
-    to: str = "others",
+    to: str | None = None,
     *,
     message: str,
     id: str | None = None,
@@ -145,7 +145,7 @@ def create_message(
 def create_message(
     event_name: Literal["ping"],
     payload: PingPayload,
-    to: str = "server",
+    to: str | None = None,
     *,
     message: str | None = None,
     id: str | None = None,
@@ -157,7 +157,7 @@ def create_message(
 def create_message(
     event_name: Literal["pong"],
     payload: PongPayload,
-    to: str = "server",
+    to: str | None = None,
     *,
     message: str | None = None,
     id: str | None = None,
@@ -169,7 +169,7 @@ def create_message(
 def create_message(
     event_name: Literal["scene_update"],
     payload: SceneUpdatePayload,
-    to: str = "others",
+    to: str | None = None,
     *,
     message: str | None = None,
     id: str | None = None,
@@ -181,7 +181,7 @@ def create_message(
 def create_message(
     event_name: Literal["sum_event"],
     payload: SumEventPayload,
-    to: str = "server",
+    to: str | None = None,
     *,
     message: str | None = None,
     id: str | None = None,
@@ -193,7 +193,7 @@ def create_message(
 def create_message(
     event_name: Literal["sum_handler_result"],
     payload: float,
-    to: str = "others",
+    to: str | None = None,
     *,
     message: str | None = None,
     id: str | None = None,
@@ -205,7 +205,7 @@ def create_message(
 def create_message(
     event_name: Literal["welcome"],
     payload: WelcomePayload,
-    to: str = "others",
+    to: str | None = None,
     *,
     message: str | None = None,
     id: str | None = None,

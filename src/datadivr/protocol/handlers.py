@@ -105,7 +105,7 @@ _WelcomeHandlerT = TypeVar("_WelcomeHandlerT", bound=WelcomeHandler)
 @overload
 def websocket_handler(
     event_name: Literal["error"],
-    handler_type: HandlerType = ...,
+    handler_type: Literal[HandlerType.CLIENT],
     *,
     registry: Registry | None = ...,
 ) -> Callable[[_ErrorHandlerT], _ErrorHandlerT]: ...
@@ -150,7 +150,7 @@ def websocket_handler(
 @overload
 def websocket_handler(
     event_name: Literal["sum_event"],
-    handler_type: HandlerType = ...,
+    handler_type: Literal[HandlerType.SERVER] = ...,
     *,
     registry: Registry | None = ...,
 ) -> Callable[[_SumEventHandlerT], _SumEventHandlerT]: ...
@@ -159,7 +159,7 @@ def websocket_handler(
 @overload
 def websocket_handler(
     event_name: Literal["sum_handler_result"],
-    handler_type: HandlerType = ...,
+    handler_type: Literal[HandlerType.CLIENT],
     *,
     registry: Registry | None = ...,
 ) -> Callable[[_SumHandlerResultHandlerT], _SumHandlerResultHandlerT]: ...
@@ -168,7 +168,7 @@ def websocket_handler(
 @overload
 def websocket_handler(
     event_name: Literal["welcome"],
-    handler_type: HandlerType = ...,
+    handler_type: Literal[HandlerType.CLIENT],
     *,
     registry: Registry | None = ...,
 ) -> Callable[[_WelcomeHandlerT], _WelcomeHandlerT]: ...

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, ConfigDict, Field, RootModel
 
-from datadivr._message import MessageBase, Payload
+from datadivr._message import MessageBase, NotNull, Payload
 
 
 class Envelope(MessageBase):
@@ -67,7 +67,7 @@ class ErrorDetail(Payload):
     """
     What is wrong with the value.
     """
-    kind: str | None = None
+    kind: Annotated[str | None, NotNull] = None
     """
     Machine-readable kind of failure, e.g. `missing` or `float_type`.
     """
@@ -135,7 +135,7 @@ class ErrorPayload(Payload):
     """
     The event of the refused message, when it could be read.
     """
-    details: Annotated[list[ErrorDetail] | None, Field(max_length=100)] = None
+    details: Annotated[list[ErrorDetail] | None, Field(max_length=100), NotNull] = None
     """
     One entry per failure, e.g. each validation error with its JSON path.
     """
@@ -293,7 +293,7 @@ class WelcomePayload(Payload):
     """
     The id the server gave this connection; others reach it with `to` set to this id.
     """
-    schema_hash: str | None = None
+    schema_hash: Annotated[str | None, NotNull] = None
     """
     Hash of the schema files the server's protocol was generated from.
     """
@@ -321,7 +321,7 @@ class Transform(Payload):
     )
     position: Vector3
     rotation: Quaternion
-    scale: Vector3 | None = None
+    scale: Annotated[Vector3 | None, NotNull] = None
     """
     Scale per axis; 1 when absent.
     """
@@ -345,11 +345,11 @@ class SceneObject(Payload):
     """
     sRGB colour as #rrggbb, or null for the default material.
     """
-    label: Annotated[str | None, Field(max_length=64)] = None
+    label: Annotated[str | None, Field(max_length=64), NotNull] = None
     """
     Text shown next to the object.
     """
-    opacity: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    opacity: Annotated[float | None, Field(ge=0.0, le=1.0), NotNull] = None
     """
     0 is invisible, 1 is opaque.
     """
@@ -375,7 +375,7 @@ class SceneUpdatePayload(Payload):
     """
     Objects added or changed.
     """
-    removed: Annotated[list[ObjectId] | None, Field(max_length=1000)] = None
+    removed: Annotated[list[ObjectId] | None, Field(max_length=1000), NotNull] = None
     """
     Ids of objects removed from the scene.
     """

@@ -1,0 +1,1 @@
+"""Tests of the code generator (``datadivr_codegen``) and of the packages it generates."""

@@ -1,0 +1,105 @@
+"""Generation is deterministic: same schema, same bytes; an up-to-date folder is not touched."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from datadivr_codegen.generator import HEADER_MARK, generate, plan
+
+from .conftest import CASES, GENERATED_FILES, case_schema, copy_case, snapshot
+
+HASH_LINE = re.compile(r"^# schema-hash: (sha256:[0-9a-f]{64})$", re.MULTILINE)
+#: Anything that looks like a date or a time of day.
+CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}(:\d{2})?")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_generating_twice_gives_identical_bytes(case: str, tmp_path: Path) -> None:
+    first = generate(case_schema(case), tmp_path / "one")
+    # Another copy of the schema folder, somewhere else: the output does not depend on where.
+    second = generate(copy_case(case, tmp_path / "elsewhere" / "schema"), tmp_path / "two")
+
+    assert sorted(first.written) == sorted(second.written) == sorted(GENERATED_FILES)
+    one, two = snapshot(tmp_path / "one"), snapshot(tmp_path / "two")
+    assert sorted(one) == sorted(GENERATED_FILES)
+    assert one == two
+    assert {f.path: f.content.encode() for f in plan(case_schema(case)).files} == one
+
+
+def test_generate_on_an_up_to_date_folder_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    generate(case_schema("nested"), out)
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    inodes = {p.name: p.stat().st_ino for p in out.iterdir()}
+
+    result = generate(case_schema("nested"), out)
+
+    assert result.written == ()
+    assert result.removed == ()
+    assert sorted(result.unchanged) == sorted(GENERATED_FILES)
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert {p.name: p.stat().st_ino for p in out.iterdir()} == inodes
+
+
+def test_generate_rewrites_only_what_changed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    generate(case_schema("reply"), out)
+    (out / "events.py").write_text("# hand-edited\n", encoding="utf-8")
+
+    result = generate(case_schema("reply"), out)
+
+    assert result.written == ("events.py",)
+    assert sorted(result.unchanged) == sorted(set(GENERATED_FILES) - {"events.py"})
+    assert snapshot(out) == {f.path: f.content.encode() for f in plan(case_schema("reply")).files}
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_plan_is_pure_and_sorted(tmp_path: Path) -> None:
+    schema = copy_case("nested", tmp_path / "schema")
+    before = snapshot(tmp_path)
+    first, second = plan(schema), plan(schema)
+    assert first.files == second.files
+    assert [f.path for f in first.files] == sorted(GENERATED_FILES)
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_header_holds_the_schema_hash_and_no_timestamp(case: str) -> None:
+    result = plan(case_schema(case))
+    digest = result.schemas.digest
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
+    for f in result.files:
+        if f.path.endswith(".py"):
+            comments = f.content.split('"""', 1)[0].strip().splitlines()
+            assert comments[0].startswith(f"# {HEADER_MARK} "), f.path
+            assert len(comments) == 3, f.path
+            assert HASH_LINE.findall("\n".join(comments)) == [digest], f.path
+            assert not CLOCK.search(HASH_LINE.sub("", "\n".join(comments))), f.path
+            assert "timestamp" not in f.content.lower(), f.path
+        else:
+            bundle = json.loads(f.content)
+            assert bundle["x-datadivr"]["schema_hash"] == digest
+    events = next(f.content for f in result.files if f.path == "events.py")
+    assert f'schema_hash="{digest}"' in events
+
+
+def test_schema_hash_follows_the_schema_files(tmp_path: Path) -> None:
+    schema = copy_case("minimal", tmp_path / "schema")
+    original = plan(schema).schemas.digest
+    event_file = schema / "events" / "hello.schema.json"
+
+    # Same JSON, other bytes: still another hash (the hash is of the files, as written).
+    event_file.write_text(event_file.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    reformatted = plan(schema).schemas.digest
+    assert reformatted != original
+
+    # A renamed file changes the hash too.
+    event_file.rename(schema / "events" / "greeting.schema.json")
+    assert plan(schema).schemas.digest not in (original, reformatted)
+
+    # And the hash does not depend on where the folder is.
+    assert plan(copy_case("minimal", tmp_path / "copy")).schemas.digest == original

@@ -1,0 +1,114 @@
+"""``datadivr generate`` on the command line, run as ``python -m datadivr``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from datadivr_codegen.generator import generate, plan
+
+from .conftest import GENERATED_FILES, case_schema, copy_case, snapshot
+
+
+def _datadivr(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+    return subprocess.run(
+        [sys.executable, "-m", "datadivr", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def generated(tmp_path: Path) -> Path:
+    """The ``reply`` case, generated through the API (the CLI is slow to start)."""
+    out = tmp_path / "out"
+    generate(case_schema("reply"), out)
+    return out
+
+
+def test_generate_writes_the_package(tmp_path: Path) -> None:
+    out = tmp_path / "pkg"
+    result = _datadivr("generate", "--schema", case_schema("minimal"), "--out", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(GENERATED_FILES)
+    for name in GENERATED_FILES:
+        assert f"wrote {out / name}" in result.stdout
+    assert "6 written, 0 unchanged, 0 removed" in result.stdout
+    assert result.stderr == ""
+    assert snapshot(out) == {f.path: f.content.encode() for f in plan(case_schema("minimal")).files}
+
+
+def test_broken_schema_exits_1_naming_the_file(tmp_path: Path) -> None:
+    schema = copy_case("minimal", tmp_path / "schema")
+    event = schema / "events" / "hello.schema.json"
+    data = json.loads(event.read_text(encoding="utf-8"))
+    data["x-datadivr"]["direction"] = "sideways"
+    event.write_text(json.dumps(data), encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sentinel.txt").write_text("untouched\n", encoding="utf-8")
+
+    result = _datadivr("generate", "--schema", schema, "--out", out, cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert "schema error" in result.stderr
+    assert "events/hello.schema.json" in result.stderr
+    assert "unknown direction 'sideways'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(out) == {"sentinel.txt": b"untouched\n"}
+
+
+def test_invalid_json_is_reported_with_its_position(tmp_path: Path) -> None:
+    schema = copy_case("minimal", tmp_path / "schema")
+    (schema / "events" / "hello.schema.json").write_text('{"type": }', encoding="utf-8")
+    result = _datadivr("generate", "--schema", schema, "--out", tmp_path / "out", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "schema error" in result.stderr
+    assert "events/hello.schema.json: invalid JSON at line 1, column 10" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_check_fails_when_stale(tmp_path: Path, generated: Path) -> None:
+    models = generated / "models.py"
+    models.write_text(models.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    (generated / "client.py").unlink()
+    before = snapshot(generated)
+
+    result = _datadivr(
+        "generate", "--schema", case_schema("reply"), "--out", generated, "--check", cwd=tmp_path
+    )
+
+    assert result.returncode == 1
+    assert "stale: models.py" in result.stderr
+    assert "missing: client.py" in result.stderr
+    assert snapshot(generated) == before
+
+
+def test_check_passes_when_fresh(tmp_path: Path, generated: Path) -> None:
+    before = snapshot(generated)
+    result = _datadivr(
+        "generate", "--schema", case_schema("reply"), "--out", generated, "--check", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
+    assert "stale" not in result.stderr
+    assert snapshot(generated) == before
+
+
+def test_check_on_a_broken_schema_exits_1(tmp_path: Path, generated: Path) -> None:
+    schema = copy_case("reply", tmp_path / "schema")
+    (schema / "envelope.schema.json").unlink()
+    result = _datadivr("generate", "--schema", schema, "--out", generated, "--check", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "schema error" in result.stderr
+    assert "envelope.schema.json" in result.stderr

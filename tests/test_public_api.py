@@ -1,0 +1,296 @@
+"""The public surface of ``datadivr``: ``__all__``, re-exports, ``py.typed``, exceptions."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib
+import inspect
+import re
+from importlib import resources
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import datadivr
+import datadivr._protocol
+import datadivr_codegen.errors
+from datadivr import exceptions
+
+PACKAGE_DIR = Path(datadivr.__file__).resolve().parent
+
+#: Names in a re-exported module's ``__all__`` that ``datadivr`` deliberately does not export:
+#: plumbing that only generated code imports (``from datadivr._client import present`` …).
+GENERATED_CODE_PLUMBING = {
+    "datadivr._client": {"present"},
+    "datadivr._registry": {"not_implemented", "register_handler"},
+}
+
+
+def _init_imports() -> tuple[dict[str, set[str]], set[str]]:
+    """What ``datadivr/__init__.py`` imports: the names it takes from each ``datadivr.*``
+    module (``*`` for a star import), and the submodules it imports as names."""
+    tree = ast.parse((PACKAGE_DIR / "__init__.py").read_text(encoding="utf-8"))
+    from_modules: dict[str, set[str]] = {}
+    submodules: set[str] = set()
+    for node in tree.body:
+        if not isinstance(node, ast.ImportFrom) or node.level or node.module is None:
+            continue
+        if node.module == "datadivr":
+            submodules.update(alias.name for alias in node.names)
+        elif node.module.startswith("datadivr."):
+            from_modules.setdefault(node.module, set()).update(a.name for a in node.names)
+    return from_modules, submodules
+
+
+def _reexported_modules() -> list[str]:
+    return sorted(_init_imports()[0])
+
+
+def _module_name(path: Path) -> str:
+    relative = path.relative_to(PACKAGE_DIR.parent).with_suffix("")
+    return ".".join(relative.parts).removesuffix(".__init__")
+
+
+#: ``datadivr/_*.py`` (not ``__init__``/``__main__``) and ``datadivr/protocol/*.py``.
+MODULES_WITH_ALL = sorted(
+    [
+        *(_module_name(p) for p in PACKAGE_DIR.glob("_*.py") if not p.name.startswith("__")),
+        *(_module_name(p) for p in (PACKAGE_DIR / "protocol").glob("*.py")),
+        "datadivr.exceptions",
+    ]
+)
+
+
+# -- __all__ -------------------------------------------------------------------------------
+
+
+def test_all_has_no_duplicates() -> None:
+    duplicates = sorted({name for name in datadivr.__all__ if datadivr.__all__.count(name) > 1})
+    assert duplicates == []
+
+
+def test_every_name_in_all_exists() -> None:
+    missing = sorted(name for name in datadivr.__all__ if not hasattr(datadivr, name))
+    assert missing == []
+
+
+def test_reexported_modules_are_found() -> None:
+    """Guards the parsing of ``__init__.py`` the tests below rely on."""
+    from_modules, submodules = _init_imports()
+    assert set(from_modules) == {
+        "datadivr._client",
+        "datadivr._core",
+        "datadivr._error_message",
+        "datadivr._message",
+        "datadivr._protocol",
+        "datadivr._registry",
+        "datadivr._server",
+        "datadivr.exceptions",
+        "datadivr.protocol",
+    }
+    assert submodules == {"exceptions", "protocol"}
+
+
+def test_all_is_the_union_of_the_reexported_modules_all() -> None:
+    """``datadivr.__all__`` is exactly what its modules declare public, nothing more or less:
+    a name added to a module's ``__all__`` must be re-exported (or listed as plumbing)."""
+    from_modules, submodules = _init_imports()
+    expected = set(submodules)
+    for name in from_modules:
+        declared = set(importlib.import_module(name).__all__)
+        plumbing = GENERATED_CODE_PLUMBING.get(name, set())
+        assert plumbing <= declared, f"{name}: stale plumbing entry {plumbing - declared}"
+        expected |= declared - plumbing
+    assert sorted(set(datadivr.__all__) - expected) == [], "exported but declared nowhere"
+    assert sorted(expected - set(datadivr.__all__)) == [], "declared public but not exported"
+
+
+def test_explicit_imports_are_exported() -> None:
+    """Every name ``__init__.py`` imports by name is in ``__all__`` (none imported unused)."""
+    from_modules, submodules = _init_imports()
+    imported = set(submodules).union(*(n for n in from_modules.values() if "*" not in n))
+    assert sorted(imported - set(datadivr.__all__)) == []
+
+
+def test_plumbing_stays_private() -> None:
+    for names in GENERATED_CODE_PLUMBING.values():
+        assert names.isdisjoint(datadivr.__all__)
+
+
+@pytest.mark.parametrize("name", sorted(_reexported_modules()))
+def test_reexports_are_the_modules_own_objects(name: str) -> None:
+    """No star import shadows another module's name: each export is its module's object."""
+    module = importlib.import_module(name)
+    for exported in set(module.__all__) - GENERATED_CODE_PLUMBING.get(name, set()):
+        assert getattr(datadivr, exported) is getattr(module, exported), exported
+
+
+def test_reexported_modules_do_not_overlap() -> None:
+    seen: dict[str, str] = {}
+    for name in sorted(_reexported_modules()):
+        if name == "datadivr.protocol":
+            continue  # its __all__ re-exports its own submodules'; checked below
+        for exported in importlib.import_module(name).__all__:
+            assert exported not in seen, f"{exported!r} in both {seen[exported]} and {name}"
+            seen[exported] = name
+    protocol_all = set(datadivr.protocol.__all__)
+    assert protocol_all.isdisjoint(seen), sorted(protocol_all & set(seen))
+
+
+def test_version_matches_the_distribution() -> None:
+    from importlib.metadata import version
+
+    assert datadivr.__version__ == version("datadivr")
+
+
+# -- the modules' own __all__ ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", MODULES_WITH_ALL)
+def test_module_declares_all(name: str) -> None:
+    module = importlib.import_module(name)
+    declared = getattr(module, "__all__", None)
+    assert isinstance(declared, list), f"{name} has no __all__ list"
+    assert len(declared) == len(set(declared)), f"{name}.__all__ has duplicates"
+    missing = sorted(entry for entry in declared if not hasattr(module, entry))
+    assert missing == [], f"{name}.__all__ names what it does not define"
+
+
+def test_modules_with_all_were_found() -> None:
+    assert "datadivr._client" in MODULES_WITH_ALL
+    assert "datadivr.protocol" in MODULES_WITH_ALL
+    assert "datadivr.protocol.handlers" in MODULES_WITH_ALL
+    assert not any(name.endswith("__main__") for name in MODULES_WITH_ALL)
+
+
+def test_protocol_all_is_the_union_of_its_submodules() -> None:
+    union: set[str] = set()
+    for sub in ("client", "events", "handlers", "models"):
+        module: ModuleType = importlib.import_module(f"datadivr.protocol.{sub}")
+        union |= set(module.__all__)
+    assert sorted(datadivr.protocol.__all__) == sorted(union)
+
+
+# -- packaging -------------------------------------------------------------------------------
+
+
+def test_py_typed_ships() -> None:
+    assert resources.files("datadivr").joinpath("py.typed").is_file()
+
+
+def test_bundled_schema_ships() -> None:
+    assert resources.files("datadivr.protocol").joinpath("schema.json").is_file()
+
+
+def test_codegen_py_typed_ships() -> None:
+    assert resources.files("datadivr_codegen").joinpath("py.typed").is_file()
+
+
+# -- exceptions ------------------------------------------------------------------------------
+
+_TREE_LINE = re.compile(
+    r"^(?P<prefix>[ │├└─]*?)(?P<name>[A-Z]\w*Error)(?:\s+\((?P<bases>[\w, ]+)\))?(?:\s|$)"
+)
+
+
+def _drawn_hierarchy() -> dict[str, tuple[str | None, tuple[str, ...]]]:
+    """The tree in ``exceptions``' docstring: each class's drawn parent and named bases."""
+    doc = inspect.getdoc(exceptions) or ""
+    block = doc.split("::", 1)[1].split("``SchemaError`` is", 1)[0]
+    drawn: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+    stack: list[str] = []
+    indent: int | None = None  # the roots' indentation
+    for line in block.splitlines():
+        match = _TREE_LINE.match(line)
+        if match is None:
+            continue
+        indent = len(match["prefix"]) if indent is None else indent
+        depth = (len(match["prefix"]) - indent) // 4
+        del stack[depth:]
+        parent = stack[-1] if stack else None
+        bases = tuple(b.strip() for b in (match["bases"] or "").split(",") if b.strip())
+        drawn[match["name"]] = (parent, bases)
+        stack.append(match["name"])
+    return drawn
+
+
+DRAWN = _drawn_hierarchy()
+EXCEPTION_CLASSES = {
+    name: obj
+    for name in exceptions.__all__
+    if isinstance(obj := getattr(exceptions, name), type) and issubclass(obj, BaseException)
+}
+
+
+def test_drawing_was_parsed() -> None:
+    assert DRAWN["DatadivrError"] == (None, ())
+    assert DRAWN["MessageValidationError"] == ("ProtocolError", ())
+    assert DRAWN["HandlerNotImplementedError"] == ("HandlerError", ("NotImplementedError",))
+    assert DRAWN["SchemaError"] == (None, ("ValueError",))
+
+
+def test_every_exception_is_drawn() -> None:
+    assert sorted(DRAWN) == sorted(EXCEPTION_CLASSES)
+
+
+@pytest.mark.parametrize("name", sorted(DRAWN))
+def test_exception_matches_the_drawing(name: str) -> None:
+    cls = EXCEPTION_CLASSES[name]
+    parent, named_bases = DRAWN[name]
+    drawn_bases = [b for b in cls.__bases__ if b.__name__ in DRAWN]
+    assert [b.__name__ for b in drawn_bases] == ([parent] if parent else [])
+    other_bases = {b.__name__ for b in cls.__bases__ if b.__name__ not in DRAWN}
+    assert other_bases == (set(named_bases) or ({"Exception"} if parent is None else set()))
+    for base in named_bases:
+        assert issubclass(cls, getattr(builtins, base))
+
+
+@pytest.mark.parametrize("name", sorted(EXCEPTION_CLASSES))
+def test_everything_but_schema_error_is_a_datadivr_error(name: str) -> None:
+    assert issubclass(EXCEPTION_CLASSES[name], exceptions.DatadivrError) == (name != "SchemaError")
+
+
+@pytest.mark.parametrize(
+    ("cls", "builtin"),
+    [
+        (exceptions.ProtocolError, ValueError),
+        (exceptions.MessageValidationError, ValueError),
+        (exceptions.MessageValidationError, exceptions.ProtocolError),
+        (exceptions.RequestTimeoutError, TimeoutError),
+        (exceptions.InvalidStateError, RuntimeError),
+        (exceptions.HandlerNotImplementedError, NotImplementedError),
+        (exceptions.HandlerNotImplementedError, exceptions.HandlerError),
+        (exceptions.RegistrationError, ValueError),
+        (exceptions.SchemaError, ValueError),
+    ],
+)
+def test_exception_is_also_a(cls: type[BaseException], builtin: type[BaseException]) -> None:
+    assert issubclass(cls, builtin)
+
+
+def test_schema_error_is_the_generators() -> None:
+    assert exceptions.SchemaError is datadivr_codegen.errors.SchemaError
+    assert datadivr.SchemaError is datadivr_codegen.errors.SchemaError
+
+
+def test_violation_is_not_an_exception() -> None:
+    assert not issubclass(exceptions.Violation, BaseException)
+
+
+# -- the vocabulary the generator and the runtime share --------------------------------------
+
+
+@pytest.mark.parametrize("enum_name", ["Direction", "MessageText"])
+def test_generator_and_runtime_enums_agree(enum_name: str) -> None:
+    runtime = getattr(datadivr._protocol, enum_name)
+    generator = getattr(datadivr_codegen.errors, enum_name)
+    assert {m.name: m.value for m in runtime} == {m.name: m.value for m in generator}
+
+
+@pytest.mark.parametrize("prop", ["client_may_send", "client_may_receive"])
+def test_direction_properties_agree(prop: str) -> None:
+    for member in datadivr_codegen.errors.Direction:
+        runtime = datadivr._protocol.Direction(member.value)
+        assert getattr(runtime, prop) == getattr(member, prop), member

@@ -1,0 +1,7 @@
+"""``sum_event`` takes numbers."""
+
+from datadivr import Client
+
+
+async def ask(client: Client) -> None:
+    await client.sum_event(["a"])  # E: list-item

@@ -1,0 +1,11 @@
+"""A ``sum_event`` handler may only answer with ``sum_handler_result`` (or nothing)."""
+
+from datetime import datetime, timezone
+
+from datadivr import PongMessage, PongPayload, SumEventMessage, websocket_handler
+
+
+@websocket_handler("sum_event")  # E: type-var
+async def add_up(message: SumEventMessage) -> PongMessage:
+    now = datetime.now(timezone.utc)
+    return PongMessage(payload=PongPayload(sent_at=now, received_at=now))
