@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,33 +261,38 @@ def _atomic_write(target: Path, content: str) -> None:
 
 
 def _models_source(schemas: SchemaSet, header: str) -> str:
-    from datamodel_code_generator import InputFileType, LiteralType, PythonVersion
-    from datamodel_code_generator import generate as dcg_generate
-    from datamodel_code_generator.enums import DataModelType
+    with warnings.catch_warnings():
+        # A warning about the Python it runs on (3.10) is not about the code it writes.
+        warnings.filterwarnings(
+            "ignore", "Running datamodel-code-generator on Python 3.10", FutureWarning
+        )
+        from datamodel_code_generator import InputFileType, LiteralType, PythonVersion
+        from datamodel_code_generator import generate as dcg_generate
+        from datamodel_code_generator.enums import DataModelType
 
-    source = dcg_generate(
-        model_bundle(schemas),
-        input_file_type=InputFileType.JsonSchema,
-        output_model_type=DataModelType.PydanticV2BaseModel,
-        target_python_version=PythonVersion.PY_310,
-        base_class="datadivr._message.Payload",
-        custom_file_header=header.rstrip("\n")
-        + '\n"""Models of every payload, shared definition and message."""',
-        disable_timestamp=True,
-        formatters=[],
-        use_annotated=True,
-        field_constraints=True,
-        collapse_root_models=True,
-        use_title_as_name=True,
-        use_standard_collections=True,
-        use_union_operator=True,
-        enum_field_as_literal=LiteralType.All,
-        use_one_literal_as_default=True,
-        use_schema_description=True,
-        use_field_description=True,
-        strict_nullable=True,
-        field_extra_keys={NOT_NULL},
-    )
+        source = dcg_generate(
+            model_bundle(schemas),
+            input_file_type=InputFileType.JsonSchema,
+            output_model_type=DataModelType.PydanticV2BaseModel,
+            target_python_version=PythonVersion.PY_310,
+            base_class="datadivr._message.Payload",
+            custom_file_header=header.rstrip("\n")
+            + '\n"""Models of every payload, shared definition and message."""',
+            disable_timestamp=True,
+            formatters=[],
+            use_annotated=True,
+            field_constraints=True,
+            collapse_root_models=True,
+            use_title_as_name=True,
+            use_standard_collections=True,
+            use_union_operator=True,
+            enum_field_as_literal=LiteralType.All,
+            use_one_literal_as_default=True,
+            use_schema_description=True,
+            use_field_description=True,
+            strict_nullable=True,
+            field_extra_keys={NOT_NULL},
+        )
     if not isinstance(source, str):
         raise SchemaError("datamodel-code-generator returned more than one module")
     source = _refuse_null(source)

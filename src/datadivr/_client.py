@@ -142,7 +142,7 @@ class BaseClient:
                 additional_headers=self._headers or None,
                 compression=None,
             )
-        except TimeoutError as exc:
+        except (TimeoutError, asyncio.TimeoutError) as exc:  # distinct before 3.11
             self._state = ClientState.CLOSED
             raise RequestTimeoutError(
                 f"no connection to {self.url} within {self.open_timeout}s"
@@ -157,7 +157,7 @@ class BaseClient:
         if self._welcome is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._welcome), self.open_timeout)
-            except TimeoutError:
+            except (TimeoutError, asyncio.TimeoutError):
                 await self.close()
                 raise RequestTimeoutError(
                     f"no welcome from {self.url} within {self.open_timeout}s"
@@ -281,7 +281,7 @@ class BaseClient:
             wait = self.request_timeout if timeout is None else timeout
             try:
                 reply = await asyncio.wait_for(future, wait)
-            except TimeoutError:
+            except (TimeoutError, asyncio.TimeoutError):
                 raise RequestTimeoutError(
                     f"no reply to {message.event_name!r} (id {message.id}) within {wait}s"
                 ) from None
@@ -317,7 +317,7 @@ class BaseClient:
             raise ConnectionClosedError(self._close_code, self._close_reason)
         try:
             item = await asyncio.wait_for(self._inbox.get(), timeout)
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):
             raise RequestTimeoutError(f"no message within {timeout}s") from None
         if item is None:
             self._inbox.put_nowait(None)  # keep the end mark for later readers
