@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import pytest
@@ -70,6 +72,12 @@ def _serve(app: FastAPI) -> Iterator[LiveServer]:
 def registry() -> Registry:
     """An empty registry for a test's own handlers."""
     return Registry()
+
+
+@pytest.fixture
+def serve_app() -> Callable[[FastAPI], AbstractContextManager[LiveServer]]:
+    """Serve any app: ``with serve_app(create_app(...)) as server: ...``."""
+    return contextlib.contextmanager(_serve)
 
 
 @pytest.fixture

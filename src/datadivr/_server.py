@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -26,38 +26,29 @@ _log = structlog.get_logger("datadivr.server")
 
 @dataclass(eq=False)
 class _Connection:
-    """One client's socket and its outbound queue, written by one task."""
+    """One client's socket and its bounded outbound queue, written by one task."""
 
     client_id: str
     websocket: WebSocket
-    queue: asyncio.Queue[str | None]
+    queue: asyncio.Queue[str]
+    on_overflow: Callable[[_Connection], None]
     writer: asyncio.Task[None] | None = None
-    overflowed: bool = field(default=False)
+    evicted: bool = False
 
     def offer(self, data: str) -> None:
-        if self.overflowed:
+        """Queue a frame; a full queue means the client stopped reading."""
+        if self.evicted:
             return
         try:
             self.queue.put_nowait(data)
         except asyncio.QueueFull:
-            self.overflowed = True
-            _log.warning("outbound queue full: disconnecting slow client", client_id=self.client_id)
-            self.queue = asyncio.Queue()  # drop the backlog; the writer only closes now
-            self.queue.put_nowait(None)
+            self.on_overflow(self)
 
     async def write(self) -> None:
         ws = self.websocket
-        try:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             while True:
-                data = await self.queue.get()
-                if data is None:
-                    break
-                await ws.send_text(data)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            return
-        if self.overflowed and ws.application_state is WebSocketState.CONNECTED:
-            with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
-                await ws.close(code=1013, reason="outbound queue full: client too slow")
+                await ws.send_text(await self.queue.get())
 
 
 class Server:
@@ -68,6 +59,34 @@ class Server:
         self.queue_size = queue_size
         self.connections: dict[str, _Connection] = {}
         self.hub = Hub(protocol, registry, self.deliver)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _evict(self, connection: _Connection) -> None:
+        """Disconnect a client whose queue is full, so that it holds up no one else.
+
+        Called while a broadcast may be iterating over the connections: the removal itself
+        runs in a task of its own.
+        """
+        connection.evicted = True
+        _log.warning(
+            "outbound queue full: disconnecting slow client",
+            client_id=connection.client_id,
+            queue_size=self.queue_size,
+        )
+        task = asyncio.get_running_loop().create_task(self._close_evicted(connection))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _close_evicted(self, connection: _Connection) -> None:
+        self.hub.disconnect(connection.client_id)
+        self.connections.pop(connection.client_id, None)
+        if connection.writer is not None:
+            connection.writer.cancel()
+        if connection.websocket.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    connection.websocket.close(1013, "outbound queue full: client too slow"), 5.0
+                )
 
     def deliver(self, route: Route, data: str) -> None:
         """Queue ``data`` for every connection ``route`` names."""
@@ -84,7 +103,7 @@ class Server:
         """Run one WebSocket connection until it closes."""
         await websocket.accept()
         client_id = self.hub.new_client_id()
-        connection = _Connection(client_id, websocket, asyncio.Queue(self.queue_size))
+        connection = _Connection(client_id, websocket, asyncio.Queue(self.queue_size), self._evict)
         # The socket is known before the hub greets it, so the welcome is queued for it.
         self.connections[client_id] = connection
         self.hub.connect(client_id=client_id)
@@ -92,7 +111,7 @@ class Server:
         log = _log.bind(client_id=client_id)
         log.info("client connected", clients=len(self.connections))
         try:
-            while not connection.overflowed:
+            while not connection.evicted:
                 event = await websocket.receive()
                 if event["type"] == "websocket.disconnect":
                     break
@@ -126,7 +145,8 @@ class Server:
             pass
         finally:
             self.hub.disconnect(client_id)
-            self.connections.pop(client_id, None)
+            if self.connections.get(client_id) is connection:
+                del self.connections[client_id]
             writer = connection.writer
             if writer is not None and not writer.done():
                 writer.cancel()

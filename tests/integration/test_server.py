@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 import pytest
 import websockets
+from fastapi import FastAPI
 
 from datadivr import (
     Client,
@@ -33,6 +37,7 @@ from datadivr import (
     SumHandlerResultMessage,
     Transform,
     Vector3,
+    create_app,
     websocket_handler,
 )
 from datadivr.protocol import PROTOCOL
@@ -286,3 +291,38 @@ async def test_many_clients_broadcast_counts(live_server: LiveServer) -> None:
             assert all(m.from_id != client.client_id for m in got)
     finally:
         await asyncio.gather(*(c.close() for c in clients))
+
+
+async def test_a_stalled_reader_is_disconnected_and_others_carry_on(
+    serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]],
+) -> None:
+    count, text = 400, "x" * 32_000
+    with serve_app(create_app(queue_size=8)) as server:
+        # A client that never reads: its library stops reading from TCP, the socket fills up,
+        # then its queue on the server.
+        stalled, stalled_id = await raw_connect(server)
+        async with Client(server.url) as sender, Client(server.url) as listener:
+            got: list[str] = []
+            for batch in range(0, count, 4):  # the listener keeps up: at most 4 waiting for it
+                for n in range(batch, batch + 4):
+                    await sender.msg(f"{n}:{text}", to="others")
+                for _ in range(4):
+                    message = await listener.receive(timeout=TIMEOUT)
+                    assert isinstance(message, MsgMessage)
+                    got.append(message.message.split(":")[0])
+            assert got == [str(n) for n in range(count)]
+            # the stalled client is gone from routing: a direct message to it is refused
+            with pytest.raises(RemoteError) as info:
+                await sender.request(
+                    MsgMessage(message="still there?", to=stalled_id), timeout=TIMEOUT
+                )
+            assert info.value.code == "unknown_recipient"
+        # and it was told why, once it reads what is left
+        frames = 0
+        with contextlib.suppress(websockets.ConnectionClosed):
+            while frames < count:
+                await asyncio.wait_for(stalled.recv(), TIMEOUT)
+                frames += 1
+        assert frames < count  # it did not get everything: it was cut off
+        assert stalled.close_code == 1013
+        assert "too slow" in (stalled.close_reason or "")
