@@ -71,6 +71,11 @@ class EventSpec:
     message_type: type[MessageBase]
     description: str = ""
 
+    @property
+    def payload_type(self) -> Any:
+        """The type of the message's ``payload`` (a model, a plain type, or ``None``)."""
+        return self.message_type.model_fields["payload"].annotation
+
 
 @dataclass(frozen=True)
 class Protocol:
