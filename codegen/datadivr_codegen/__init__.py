@@ -4,7 +4,8 @@ It needs the ``codegen`` extra (``pip install 'datadivr[codegen]'``). Entry poin
 :func:`generate`, :func:`check` and :func:`plan`, and ``datadivr generate`` on the command line.
 """
 
-from datadivr_codegen.errors import Direction, MessageText, SchemaError
+from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.terms import Direction, MessageText
 
 __all__ = ["Direction", "MessageText", "SchemaError", "check", "generate", "plan"]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from datadivr_codegen.errors import MessageText
 from datadivr_codegen.schema import EventDef, SchemaSet
+from datadivr_codegen.terms import MessageText
 
 __all__ = ["DRAFT", "MESSAGE_BASE", "NOT_NULL", "model_bundle", "protocol_bundle"]
 

@@ -20,8 +20,9 @@ from pathlib import Path
 import jinja2
 
 from datadivr_codegen.bundle import NOT_NULL, model_bundle, protocol_bundle
-from datadivr_codegen.errors import Direction, MessageText, SchemaError
+from datadivr_codegen.errors import SchemaError
 from datadivr_codegen.schema import EventDef, SchemaSet, load_schema_folder
+from datadivr_codegen.terms import Direction, MessageText
 
 __all__ = ["GeneratedFile", "Plan", "StubField", "WriteResult", "check", "generate", "plan"]
 

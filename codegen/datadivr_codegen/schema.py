@@ -25,7 +25,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError as MetaSchemaError
 
-from datadivr_codegen.errors import Direction, MessageText, SchemaError
+from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.terms import Direction, MessageText
 
 __all__ = [
     "ENVELOPE_FIELDS",

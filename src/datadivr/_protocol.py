@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from functools import cached_property
 from importlib import resources
 from typing import Any
@@ -14,43 +13,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from datadivr._message import MessageBase
 from datadivr.exceptions import MessageValidationError, ProtocolError, Violation
+from datadivr_codegen.terms import Direction, MessageText
 
 __all__ = ["Direction", "EventSpec", "MessageText", "Protocol"]
-
-
-class Direction(str, Enum):
-    """Who may send an event."""
-
-    CLIENT_TO_SERVER = "client_to_server"
-    """Clients send it; the server handles it."""
-    SERVER_TO_CLIENT = "server_to_client"
-    """Only the server sends it."""
-    CLIENT_TO_CLIENT = "client_to_client"
-    """Clients send it; the server relays it to the recipients in ``to`` (or handles it)."""
-    BOTH = "both"
-    """Clients and the server both send it."""
-
-    @property
-    def client_may_send(self) -> bool:
-        """Whether a client may send the event."""
-        return self is not Direction.SERVER_TO_CLIENT
-
-    @property
-    def server_may_send(self) -> bool:
-        """Whether the server may send the event to a client."""
-        return self is not Direction.CLIENT_TO_SERVER
-
-    @property
-    def client_may_receive(self) -> bool:
-        """Whether a client may receive the event (from the server or relayed)."""
-        return self is not Direction.CLIENT_TO_SERVER
-
-
-class MessageText(str, Enum):
-    """Whether an event requires the envelope's ``message`` text."""
-
-    OPTIONAL = "optional"
-    REQUIRED = "required"
 
 
 @dataclass(frozen=True)
