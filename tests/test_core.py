@@ -181,7 +181,7 @@ class TestErrors:
             ("42", "invalid_message"),
             ("{}", "invalid_message"),
             ('{"event_name": "nope"}', "unknown_event"),
-            ('{"event_name": 5}', "unknown_event"),
+            ('{"event_name": 5}', "invalid_message"),
             ('{"event_name": "msg"}', "validation_error"),
             ('{"event_name": "sum_event", "payload": {"numbers": ["1"]}}', "validation_error"),
             ('{"event_name": "sum_event", "payload": {"numbers": [true]}}', "validation_error"),
@@ -335,7 +335,7 @@ class TestHandlers:
         )
 
     async def test_crashing_handler_leaks_nothing(
-        self, hub: Hub, wire: Wire, registry: Registry, capsys: pytest.CaptureFixture[str]
+        self, hub: Hub, wire: Wire, registry: Registry, caplog: pytest.LogCaptureFixture
     ) -> None:
         @websocket_handler("msg", HandlerType.SERVER, registry=registry)
         async def crash(message: MsgMessage) -> None:
@@ -346,7 +346,9 @@ class TestHandlers:
         error = error_of(wire.take(), "a")
         assert error["payload"]["code"] == "internal_error"
         assert "secret" not in json.dumps(error)
-        assert "secret database password" in capsys.readouterr().out  # logged with traceback
+        [record] = [r for r in caplog.records if r.name == "datadivr.core" and r.exc_info]
+        assert "secret database password" in caplog.text  # logged, with its traceback
+        assert record.levelname == "ERROR"
 
     async def test_handler_returning_a_non_message_is_an_internal_error(
         self, hub: Hub, wire: Wire, registry: Registry

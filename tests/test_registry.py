@@ -157,3 +157,17 @@ async def test_servicer_defaults_raise_not_implemented() -> None:
     assert set(Servicer().__mapping__()) == {
         name for name, spec in PROTOCOL.events.items() if spec.direction.client_may_send
     }
+
+
+def test_same_name_in_another_module_is_another_handler(registry: Registry) -> None:
+    async def handle(message: Any) -> None:
+        return None
+
+    async def other(message: Any) -> None:
+        return None
+
+    other.__qualname__ = handle.__qualname__
+    other.__module__ = "somewhere.else"
+    registry.register("msg", HandlerType.SERVER, handle)
+    with pytest.raises(RegistrationError, match="already registered"):
+        registry.register("msg", HandlerType.SERVER, other)

@@ -20,6 +20,7 @@ from datadivr._registry import (
 )
 from datadivr._server import DEFAULT_QUEUE_SIZE, Server, create_app
 from datadivr.exceptions import (
+    ConnectError,
     ConnectionClosedError,
     DatadivrError,
     HandlerError,
@@ -43,6 +44,7 @@ __all__ = [
     "BaseClient",
     "Broadcast",
     "ClientState",
+    "ConnectError",
     "ConnectionClosedError",
     "DatadivrError",
     "Direct",

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from enum import Enum
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
-import structlog
 import websockets
 from pydantic import BaseModel, ValidationError
 from websockets.asyncio.client import ClientConnection
 
+from datadivr._logging import get_logger
 from datadivr._message import MessageBase
 from datadivr._protocol import Protocol, validation_details
 from datadivr._registry import (
@@ -25,6 +26,7 @@ from datadivr._registry import (
     register_handler,
 )
 from datadivr.exceptions import (
+    ConnectError,
     ConnectionClosedError,
     DatadivrError,
     InvalidStateError,
@@ -40,7 +42,7 @@ __all__ = ["BaseClient", "ClientState", "present"]
 _M = TypeVar("_M", bound=MessageBase)
 _P = TypeVar("_P", bound=BaseModel)
 _C = TypeVar("_C", bound="BaseClient")
-_log = structlog.get_logger("datadivr.client")
+_log = get_logger("datadivr.client")
 
 
 class ClientState(str, Enum):
@@ -87,6 +89,8 @@ class BaseClient:
         inbox_size: int = 1000,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        if inbox_size < 1:
+            raise ValueError(f"inbox_size must be at least 1, got {inbox_size}")
         self.url = url
         self.request_timeout = request_timeout
         self.open_timeout = open_timeout
@@ -98,6 +102,7 @@ class BaseClient:
         self._reader: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending: dict[str, asyncio.Future[MessageBase]] = {}
+        self._expected: dict[str, type[MessageBase]] = {}
         self._inbox: asyncio.Queue[MessageBase | None] = asyncio.Queue()
         self._inbox_size = inbox_size
         self._welcome: asyncio.Future[str] | None = None
@@ -129,8 +134,9 @@ class BaseClient:
 
         Raises:
             InvalidStateError: the client was already connected.
-            ConnectionClosedError: the server refused or closed the connection.
-            RequestTimeoutError: no connection or ``welcome`` within ``open_timeout``.
+            ConnectError: no connection (refused, unreachable, bad URL, refused handshake) or
+                no ``welcome`` within ``open_timeout``.
+            ConnectionClosedError: the server closed the connection before its ``welcome``.
         """
         self._expect(ClientState.IDLE)
         self._state = ClientState.CONNECTING
@@ -144,12 +150,10 @@ class BaseClient:
             )
         except (TimeoutError, asyncio.TimeoutError) as exc:  # distinct before 3.11
             self._state = ClientState.CLOSED
-            raise RequestTimeoutError(
-                f"no connection to {self.url} within {self.open_timeout}s"
-            ) from exc
-        except (OSError, websockets.InvalidHandshake) as exc:
+            raise ConnectError(f"no connection to {self.url} within {self.open_timeout}s") from exc
+        except (OSError, websockets.InvalidHandshake, websockets.InvalidURI) as exc:
             self._state = ClientState.CLOSED
-            raise ConnectionClosedError(None, f"cannot connect to {self.url}: {exc}") from exc
+            raise ConnectError(f"cannot connect to {self.url}: {exc}") from exc
         self._state = ClientState.OPEN
         if "welcome" in self.protocol.events:
             self._welcome = loop.create_future()
@@ -159,7 +163,7 @@ class BaseClient:
                 await asyncio.wait_for(asyncio.shield(self._welcome), self.open_timeout)
             except (TimeoutError, asyncio.TimeoutError):
                 await self.close()
-                raise RequestTimeoutError(
+                raise ConnectError(
                     f"no welcome from {self.url} within {self.open_timeout}s"
                 ) from None
             except ConnectionClosedError:
@@ -168,26 +172,27 @@ class BaseClient:
         return self
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection (idempotent) and fail pending requests."""
-        if self._state in (ClientState.CLOSING, ClientState.CLOSED):
-            if self._reader is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._reader
-            return
+        """Close the connection (idempotent): pending requests fail, handler tasks are
+        cancelled. A handler may call it too."""
         if self._state is ClientState.IDLE:
             self._state = ClientState.CLOSED
             return
-        self._state = ClientState.CLOSING
-        if self._ws is not None:
-            await self._ws.close(code, reason)
-        if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._state = ClientState.CLOSED
+        if self._state is ClientState.OPEN:
+            self._state = ClientState.CLOSING
+        try:
+            if self._ws is not None:
+                await self._ws.close(code, reason)
+            if self._reader is not None and self._reader is not asyncio.current_task():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._reader
+            current = asyncio.current_task()
+            others = [task for task in self._tasks if task is not current]
+            for task in others:
+                task.cancel()
+            if others:
+                await asyncio.gather(*others, return_exceptions=True)
+        finally:
+            self._state = ClientState.CLOSED
 
     async def wait_closed(self) -> None:
         """Wait until the server or :meth:`close` ends the connection."""
@@ -247,6 +252,8 @@ class BaseClient:
             InvalidStateError: the client is not connected.
             ConnectionClosedError: the connection closed.
         """
+        if self._state is not ClientState.OPEN and self._close_code is not None:
+            raise ConnectionClosedError(self._close_code, self._close_reason)
         self._expect(ClientState.OPEN)
         assert self._ws is not None
         try:
@@ -274,8 +281,11 @@ class BaseClient:
         if message.id is None:
             message = message.model_copy(update={"id": uuid.uuid4().hex})
         assert message.id is not None
+        if message.id in self._pending:
+            raise InvalidStateError(f"a request with id {message.id!r} is already waiting")
         future: asyncio.Future[MessageBase] = asyncio.get_running_loop().create_future()
         self._pending[message.id] = future
+        self._expected[message.id] = reply_type
         try:
             await self.send(message)
             wait = self.request_timeout if timeout is None else timeout
@@ -287,6 +297,7 @@ class BaseClient:
                 ) from None
         finally:
             self._pending.pop(message.id, None)
+            self._expected.pop(message.id, None)
         if reply.event_name == "error":
             raise _remote_error(reply)
         if not isinstance(reply, reply_type):
@@ -338,7 +349,10 @@ class BaseClient:
     async def _read(self, ws: ClientConnection) -> None:
         try:
             async for frame in ws:
-                self._on_frame(frame)
+                try:
+                    self._on_frame(frame)
+                except Exception:  # a bug must not silently stop the reading
+                    _log.exception("failed to process a message from the server")
         except websockets.ConnectionClosed:
             pass
         finally:
@@ -360,6 +374,10 @@ class BaseClient:
             message = self.protocol.parse(frame)
         except ProtocolError as exc:
             _log.warning("invalid message from server", code=exc.code, error=exc.message)
+            # A request it answers must not wait for a reply that will never parse.
+            future = self._pending.get(_reply_to_of(frame) or "")
+            if future is not None and not future.done():
+                future.set_exception(exc)
             return
         if message.event_name == "welcome" and self._welcome is not None:
             client_id = getattr(message.payload, "client_id", None)
@@ -370,7 +388,14 @@ class BaseClient:
             return
         if message.reply_to is not None:
             future = self._pending.get(message.reply_to)
-            if future is not None and not future.done():
+            expected = self._expected.get(message.reply_to, MessageBase)
+            # Only the expected answer or an error settles a request; anything else that
+            # happens to carry its id is an ordinary message.
+            if (
+                future is not None
+                and not future.done()
+                and (isinstance(message, expected) or message.event_name == "error")
+            ):
                 future.set_result(message)
                 return
         handler = self._handlers.get(message.event_name, HandlerType.CLIENT) or self._registry.get(
@@ -382,7 +407,7 @@ class BaseClient:
             task.add_done_callback(self._tasks.discard)
             return
         if self._inbox.qsize() >= self._inbox_size:
-            dropped = self._inbox.get_nowait()
+            dropped = self._inbox.get_nowait()  # inbox_size >= 1: there is one
             _log.warning(
                 "inbox full: oldest message dropped",
                 event_name=dropped.event_name if dropped else None,
@@ -421,6 +446,15 @@ def _validated(model: type[_P], data: Mapping[str, Any], *, prefix: tuple[str, .
             f"invalid {model.__name__}: " + "; ".join(f"{d.path}: {d.reason}" for d in details),
             details=details,
         ) from None
+
+
+def _reply_to_of(frame: str | bytes) -> str | None:
+    try:
+        data = json.loads(frame)
+    except (ValueError, RecursionError):
+        return None
+    value = data.get("reply_to") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _remote_error(reply: MessageBase) -> RemoteError:

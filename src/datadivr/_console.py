@@ -148,6 +148,9 @@ async def _handle(client: BaseClient, line: str, out: Console) -> bool:
     except ConnectionClosedError as exc:
         out.print(f"[red]connection closed: {exc}[/]")
         return False
+    except DatadivrError as exc:
+        out.print(f"[red]not sent: {exc}[/]")
+        return False
     return True
 
 

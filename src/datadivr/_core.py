@@ -11,10 +11,9 @@ import json
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
-import structlog
-
+from datadivr._logging import get_logger
 from datadivr._message import MessageBase
 from datadivr._protocol import Direction, Protocol
 from datadivr._registry import HandlerContext, HandlerType, Registry
@@ -25,7 +24,7 @@ __all__ = ["SERVER_ID", "Broadcast", "Direct", "Hub", "Route"]
 #: The ``from_id`` of messages the server itself sends.
 SERVER_ID = "server"
 _RESERVED_IDS = frozenset({"all", "others", SERVER_ID})
-_log = structlog.get_logger("datadivr.core")
+_log = get_logger("datadivr.core")
 
 
 @dataclass(frozen=True)
@@ -69,6 +68,7 @@ class Hub:
         self._deliver = deliver
         self._clients: dict[str, _Client] = {}
         self._has_welcome = "welcome" in protocol.events
+        self._error_codes = _error_codes(protocol)
 
     # -- membership ----------------------------------------------------------------------
 
@@ -187,24 +187,8 @@ class Hub:
     async def _dispatch(
         self, client_id: str, message: MessageBase, handler: Callable[..., Any]
     ) -> None:
-        def answer(out: MessageBase) -> None:
-            update: dict[str, Any] = {}
-            if "to" not in out.model_fields_set:
-                update["to"] = client_id
-            if message.id is not None and out.reply_to is None:
-                update["reply_to"] = message.id
-            if out.from_id is None:
-                update["from_id"] = SERVER_ID
-            out = out.model_copy(update=update) if update else out
-            target = out.to
-            if target == "others":
-                route: Route = Broadcast(exclude=client_id)
-            else:
-                route = self._route(target, sender=client_id)
-            self._deliver(route, out.to_json())
-
         async def send_message(out: MessageBase) -> None:
-            answer(out)
+            self._from_handler(out, client_id, reply_to=None)
 
         client = self._clients.get(client_id)
         ctx = HandlerContext(
@@ -216,9 +200,7 @@ class Hub:
         try:
             result = await handler(message, ctx)
             if result is not None:
-                if not isinstance(result, MessageBase):
-                    raise TypeError(f"handler returned {type(result).__name__}, not a message")
-                answer(result)
+                self._from_handler(result, client_id, reply_to=message.id)
         except ProtocolError as exc:
             self._error(client_id, exc, reply_to=message.id)
         except HandlerError as exc:
@@ -230,7 +212,7 @@ class Hub:
                 reply_to=message.id,
             )
         except Exception:
-            _log.exception("handler raised", event_name=message.event_name, client_id=client_id)
+            _log.exception("handler failed", event_name=message.event_name, client_id=client_id)
             self._error(
                 client_id,
                 ProtocolError(
@@ -241,33 +223,103 @@ class Hub:
                 reply_to=message.id,
             )
 
+    def _from_handler(self, out: object, sender: str, *, reply_to: str | None) -> None:
+        """Deliver what a handler returned (``reply_to`` set) or sent with ``ctx.send``.
+
+        Without an explicit ``to`` it goes to the sender; ``others`` means all but the sender.
+
+        Raises:
+            TypeError: it is not a message, or one the server may not send, or its recipient is
+                not connected: a bug in the handler, reported to the sender as ``internal_error``.
+        """
+        if not isinstance(out, MessageBase):
+            raise TypeError(f"a handler produced {type(out).__name__}, not a message")
+        spec = self.protocol.events.get(out.event_name)
+        if spec is None or not spec.direction.server_may_send:
+            raise TypeError(f"a handler produced {out.event_name!r}, which the server may not send")
+        update: dict[str, Any] = {}
+        if "to" not in out.model_fields_set:
+            update["to"] = sender
+        if reply_to is not None and out.reply_to is None:
+            update["reply_to"] = reply_to
+        if out.from_id is None:
+            update["from_id"] = SERVER_ID
+        out = out.model_copy(update=update) if update else out
+        try:
+            route = self._route(out.to, sender=sender)
+        except ProtocolError as exc:
+            raise TypeError(
+                f"a handler addressed {out.event_name!r} badly: {exc.message}"
+            ) from None
+        self._deliver(route, out.to_json())
+
     def _error(self, client_id: str, exc: ProtocolError, *, reply_to: str | None) -> None:
         _log.info(
             "message refused",
             client_id=client_id,
             code=exc.code,
-            event_name=exc.event_name,
-            reason=exc.message,
+            event_name=_clip(exc.event_name, 128),
+            reason=_clip(exc.message, 512),
         )
+        code = exc.code if self._error_codes is None or exc.code in self._error_codes else None
+        if code is None:
+            # A handler's own code the schema does not know: the sender still gets a valid error.
+            exc = ProtocolError(
+                "handler_error", exc.message, event_name=exc.event_name, details=exc.details
+            )
         self._deliver(Direct(client_id), error_frame(exc, to=client_id, reply_to=reply_to))
 
 
 def error_frame(exc: ProtocolError, *, to: str, reply_to: str | None = None) -> str:
-    """The ``error`` message for ``exc``, serialized."""
+    """The ``error`` message for ``exc``, serialized; echoed text is clipped, so that the frame
+    stays small and within the schema's bounds whatever the input was."""
     payload: dict[str, Any] = {"code": exc.code}
     if exc.event_name is not None:
-        payload["event_name"] = exc.event_name
+        payload["event_name"] = _clip(exc.event_name, 128)
     if exc.details:
-        payload["details"] = [d.as_dict() for d in exc.details[:100]]
+        payload["details"] = [
+            {
+                **detail.as_dict(),
+                "path": _clip(detail.path, 1024),
+                "reason": _clip(detail.reason, 1024),
+            }
+            for detail in exc.details[:100]
+        ]
     return _frame(
-        "error", payload, from_id=SERVER_ID, to=to, message=exc.message, reply_to=reply_to
+        "error",
+        payload,
+        from_id=SERVER_ID,
+        to=to,
+        message=_clip(exc.message, 4096),
+        reply_to=reply_to,
     )
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    """``text`` cut to ``limit`` characters, lone surrogates replaced (JSON parsers refuse them)."""
+    if text is None:
+        return None
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _frame(event_name: str, payload: Any, **envelope: str | None) -> str:
     data: dict[str, Any] = {"event_name": event_name, "payload": payload}
     data.update((k, v) for k, v in envelope.items() if v is not None)
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    # ASCII escapes: any str, even one with a lone surrogate, makes valid JSON text.
+    return json.dumps(data, separators=(",", ":"))
+
+
+def _error_codes(protocol: Protocol) -> frozenset[str] | None:
+    """The codes the protocol's ``error`` payload allows, when it lists them."""
+    spec = protocol.events.get("error")
+    if spec is None or not isinstance(spec.payload_type, type):
+        return None
+    field = getattr(spec.payload_type, "model_fields", {}).get("code")
+    if field is None or get_origin(field.annotation) is not Literal:
+        return None
+    return frozenset(str(code) for code in get_args(field.annotation))
 
 
 def _id_of(frame: str | bytes) -> str | None:

@@ -1,16 +1,22 @@
-"""Structured logging with structlog: readable lines on a terminal, JSON lines when asked."""
+"""Logging: the library logs through the standard library; the CLI renders with structlog.
+
+datadivr's modules log structured events (``log.info("client connected", client_id=…)``) to
+standard-library loggers named ``datadivr.*``. A library must not print on its own: until the
+application configures logging, only warnings and errors reach standard error (through
+:mod:`logging`'s last resort). :func:`configure_logging` (what ``datadivr serve`` calls) renders
+every record, uvicorn's included, as aligned console lines or JSON lines.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
 from enum import Enum
-from typing import TextIO
+from typing import Any, TextIO
 
 import structlog
 
-__all__ = ["LogFormat", "configure_logging"]
-
+__all__ = ["LogFormat", "configure_logging", "get_logger"]
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -29,10 +35,25 @@ class LogFormat(str, Enum):
     """One JSON object per line: for machines."""
 
 
+def get_logger(name: str) -> Any:
+    """A structlog logger writing to the standard library's logger ``name``.
+
+    Events below the logger's level cost a level check and nothing more.
+    """
+    return structlog.wrap_logger(
+        logging.getLogger(name),
+        processors=[
+            structlog.stdlib.filter_by_level,
+            structlog.stdlib.render_to_log_kwargs,
+        ],
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
+
+
 def configure_logging(
     level: str = "info", fmt: LogFormat = LogFormat.CONSOLE, stream: TextIO | None = None
 ) -> None:
-    """Configure structlog (and the standard library's root logger) for a process.
+    """Render every log record of the process with structlog.
 
     Args:
         level: ``debug``, ``info``, ``warning`` or ``error``.
@@ -40,23 +61,27 @@ def configure_logging(
         stream: Where to write; standard error when omitted.
     """
     out = stream if stream is not None else sys.stderr
-    numeric = _LEVELS[level.lower()]
     renderer: structlog.typing.Processor
     if fmt is LogFormat.JSON:
         renderer = structlog.processors.JSONRenderer()
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=out.isatty())
-    processors: list[structlog.typing.Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
-    if fmt is LogFormat.JSON:
-        processors.append(structlog.processors.dict_tracebacks)
-    structlog.configure(
-        processors=[*processors, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(out),
-        cache_logger_on_first_use=False,
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.ExtraAdder(),
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *([structlog.processors.dict_tracebacks] if fmt is LogFormat.JSON else []),
+                renderer,
+            ],
+        )
     )
-    logging.basicConfig(level=numeric, stream=out, format="%(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(_LEVELS[level.lower()])

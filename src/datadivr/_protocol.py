@@ -17,6 +17,9 @@ from datadivr_codegen.terms import Direction, MessageText
 
 __all__ = ["Direction", "EventSpec", "MessageText", "Protocol"]
 
+#: At most this many failures are reported for one message.
+MAX_DETAILS = 100
+
 
 @dataclass(frozen=True)
 class EventSpec:
@@ -87,7 +90,7 @@ class Protocol:
         }
 
     def parse(self, frame: str | bytes) -> MessageBase:
-        """Parse and validate one frame.
+        """Parse and validate one frame, by its wire names only.
 
         Raises:
             ProtocolError: the frame is not JSON (``invalid_json``), not a message
@@ -95,7 +98,7 @@ class Protocol:
             MessageValidationError: the message fails its event's schema (``validation_error``).
         """
         try:
-            message: MessageBase = self.adapter.validate_json(frame)
+            message: MessageBase = self.adapter.validate_json(frame, by_alias=True, by_name=False)
         except ValidationError as exc:
             raise self._classify(exc, frame) from None
         return message
@@ -105,7 +108,9 @@ class Protocol:
         return self.parse(json.dumps(data))
 
     def _classify(self, exc: ValidationError, frame: str | bytes) -> ProtocolError:
-        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        # Only the first errors are reported: a frame with a million bad items must not cost
+        # a million error objects here.
+        errors = _first_errors(exc, MAX_DETAILS)
         first = errors[0]
         kind = first["type"]
         if kind == "json_invalid":
@@ -120,26 +125,51 @@ class Protocol:
             )
         if kind == "union_tag_invalid":
             name = _event_name_of(frame)
+            if not isinstance(name, str):
+                return ProtocolError(
+                    "invalid_message",
+                    "'event_name' must be a string",
+                    details=[Violation("$.event_name", "Input should be a valid string")],
+                )
+            shown = name if len(name) <= 64 else name[:63] + "…"
             return ProtocolError(
                 "unknown_event",
-                f"unknown event {name!r}"
-                if isinstance(name, str)
-                else "'event_name' must be a string",
-                event_name=name if isinstance(name, str) else None,
+                f"unknown event {shown!r}",
+                event_name=shown,
                 details=[
                     Violation("$.event_name", "expected one of: " + ", ".join(sorted(self.events)))
                 ],
             )
-        event_name = str(errors[0]["loc"][0]) if errors[0]["loc"] else None
-        details = validation_details(exc, skip=1)
+        event_name = str(first["loc"][0]) if first["loc"] else None
+        details = [
+            Violation(json_path(error["loc"][1:]), error["msg"], error["type"]) for error in errors
+        ]
+        total = exc.error_count()
         summary = "; ".join(f"{d.path}: {d.reason}" for d in details[:3])
-        more = f" (and {len(details) - 3} more)" if len(details) > 3 else ""
+        more = f" (and {total - 3} more)" if total > 3 else ""
         return MessageValidationError(
             "validation_error",
             f"invalid {event_name!r} message: {summary}{more}",
             event_name=event_name,
-            details=details[:100],
+            details=details,
         )
+
+
+def _first_errors(exc: ValidationError, limit: int) -> list[Any]:
+    """The first ``limit`` errors of ``exc``, without building a Python object for every one
+    of the others (read from the error JSON, which pydantic writes in Rust)."""
+    if exc.error_count() <= limit:
+        return list(exc.errors(include_url=False, include_context=False, include_input=False))
+    text = exc.json(include_url=False, include_context=False, include_input=False)
+    decoder = json.JSONDecoder()
+    errors: list[Any] = []
+    index = text.index("[") + 1
+    while len(errors) < limit:
+        while text[index] in " ,\n\t":
+            index += 1
+        error, index = decoder.raw_decode(text, index)
+        errors.append(error)
+    return errors
 
 
 def _event_name_of(frame: str | bytes) -> object:

@@ -99,7 +99,8 @@ class Registry:
                 or a handler is already registered for that event and side.
         """
         handler = _normalize(func)
-        name = getattr(func, "__qualname__", repr(func))
+        # The same function registered again (a module reloaded) is fine; another one is not.
+        name = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
         sides = [s for s in (HandlerType.SERVER, HandlerType.CLIENT) if handler_type.includes(s)]
         for side in sides:
             existing = self._entries.get((event_name, side))

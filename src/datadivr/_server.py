@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from datadivr._core import Broadcast, Hub, Route, error_frame
+from datadivr._logging import get_logger
 from datadivr._protocol import Protocol
 from datadivr._registry import HandlerType, Registry, ServicerBase, default_registry
 from datadivr.exceptions import ProtocolError
@@ -21,7 +21,7 @@ __all__ = ["DEFAULT_QUEUE_SIZE", "Server", "create_app"]
 
 #: Outgoing frames a connection may have waiting before it counts as a stalled reader.
 DEFAULT_QUEUE_SIZE = 1024
-_log = structlog.get_logger("datadivr.server")
+_log = get_logger("datadivr.server")
 
 
 @dataclass(eq=False)
@@ -31,7 +31,7 @@ class _Connection:
     client_id: str
     websocket: WebSocket
     queue: asyncio.Queue[str]
-    on_overflow: Callable[[_Connection], None]
+    evict: Callable[[_Connection, int, str], None]
     writer: asyncio.Task[None] | None = None
     evicted: bool = False
 
@@ -42,13 +42,18 @@ class _Connection:
         try:
             self.queue.put_nowait(data)
         except asyncio.QueueFull:
-            self.on_overflow(self)
+            self.evict(self, 1013, "outbound queue full: client too slow")
 
     async def write(self) -> None:
         ws = self.websocket
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+        try:
             while True:
                 await ws.send_text(await self.queue.get())
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return  # the connection is gone; the reading side cleans up
+        except Exception:
+            _log.exception("cannot write to the client", client_id=self.client_id)
+            self.evict(self, 1011, "internal error")
 
 
 class Server:
@@ -61,32 +66,33 @@ class Server:
         self.hub = Hub(protocol, registry, self.deliver)
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def _evict(self, connection: _Connection) -> None:
-        """Disconnect a client whose queue is full, so that it holds up no one else.
+    def _evict(self, connection: _Connection, code: int, reason: str) -> None:
+        """Disconnect a client: its queue is full (it stopped reading) or writing to it failed.
 
-        Called while a broadcast may be iterating over the connections: the removal itself
-        runs in a task of its own.
+        It leaves the routing at once, so it holds up no one else. Called while a broadcast
+        may be iterating over the connections, so the removal runs in a task of its own.
         """
+        if connection.evicted:
+            return
         connection.evicted = True
         _log.warning(
-            "outbound queue full: disconnecting slow client",
-            client_id=connection.client_id,
-            queue_size=self.queue_size,
+            "disconnecting client", client_id=connection.client_id, code=code, reason=reason
         )
-        task = asyncio.get_running_loop().create_task(self._close_evicted(connection))
+        task = asyncio.get_running_loop().create_task(self._close_evicted(connection, code, reason))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _close_evicted(self, connection: _Connection) -> None:
+    async def _close_evicted(self, connection: _Connection, code: int, reason: str) -> None:
         self.hub.disconnect(connection.client_id)
-        self.connections.pop(connection.client_id, None)
-        if connection.writer is not None:
+        if self.connections.get(connection.client_id) is connection:
+            del self.connections[connection.client_id]
+        if connection.writer is not None and connection.writer is not asyncio.current_task():
             connection.writer.cancel()
         if connection.websocket.application_state is WebSocketState.CONNECTED:
+            # The close frame goes out once the client reads what is in flight; a client that
+            # never reads again is dropped by the transport's keep-alive.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    connection.websocket.close(1013, "outbound queue full: client too slow"), 5.0
-                )
+                await connection.websocket.close(code, reason)
 
     def deliver(self, route: Route, data: str) -> None:
         """Queue ``data`` for every connection ``route`` names."""

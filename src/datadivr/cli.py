@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from datadivr._logging import LogFormat, configure_logging
+from datadivr._logging import LogFormat, configure_logging, get_logger
 from datadivr._protocol import Protocol
 
 __all__ = ["app", "main"]
@@ -92,13 +92,12 @@ def serve(
     ] = None,
 ) -> None:
     """Run the server: WebSocket at /ws, health at /health."""
-    import structlog
     import uvicorn
 
     from datadivr._server import create_app
 
     configure_logging(log_level.value, log_format)
-    log = structlog.get_logger("datadivr.cli")
+    log = get_logger("datadivr.cli")
     try:
         sock = _bind(host, port)
     except OSError as exc:
@@ -120,6 +119,7 @@ def serve(
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         lifespan="on",
+        log_config=None,  # uvicorn's records go through the handler configure_logging set up
     )
     log.info(
         "listening",

@@ -5,6 +5,7 @@
     DatadivrError
     ├── ProtocolError (ValueError)          a frame or message breaks the protocol
     │   └── MessageValidationError          … with one Violation per failure (JSON path, reason)
+    ├── ConnectError (ConnectionError)      the client could not connect (refused, bad URL, no welcome)
     ├── ConnectionClosedError               the WebSocket closed (code, reason)
     ├── RequestTimeoutError (TimeoutError)  no reply arrived in time
     ├── RemoteError                         the other side answered a request with an `error`
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from datadivr_codegen.errors import SchemaError
 
 __all__ = [
+    "ConnectError",
     "ConnectionClosedError",
     "DatadivrError",
     "HandlerError",
@@ -94,6 +96,11 @@ class ProtocolError(DatadivrError, ValueError):
 
 class MessageValidationError(ProtocolError):
     """A message failed its schema; ``details`` holds the JSON path of each failure."""
+
+
+class ConnectError(DatadivrError, ConnectionError):
+    """The client could not connect: refused, unreachable, a bad URL, a refused handshake, or
+    no ``welcome`` in time."""
 
 
 class ConnectionClosedError(DatadivrError):

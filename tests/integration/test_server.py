@@ -19,8 +19,10 @@ from fastapi import FastAPI
 from datadivr import (
     Client,
     ClientState,
+    ConnectError,
     ConnectionClosedError,
     HandlerContext,
+    HandlerError,
     HandlerType,
     InvalidStateError,
     MsgMessage,
@@ -268,15 +270,21 @@ async def test_client_states(live_server: LiveServer) -> None:
     await client.close()
     await client.close()
     assert client.state is ClientState.CLOSED
-    with pytest.raises(InvalidStateError):
+    with pytest.raises(ConnectionClosedError) as info:  # closed, with the code it closed with
         await client.send(SumEventMessage(payload=SumEventPayload(numbers=[1])))
+    assert info.value.code == 1000
     with pytest.raises(ConnectionClosedError):
         await client.receive(timeout=TIMEOUT)
 
 
 async def test_connect_to_nothing_fails_cleanly() -> None:
-    with pytest.raises(ConnectionClosedError, match="cannot connect"):
-        await Client("ws://127.0.0.1:9/ws", open_timeout=2).connect()
+    client = Client("ws://127.0.0.1:9/ws", open_timeout=2)
+    with pytest.raises(ConnectError, match="cannot connect"):
+        await client.connect()
+    assert client.state is ClientState.CLOSED
+    for url in ("not-a-url", "http://127.0.0.1:9/ws"):
+        with pytest.raises(ConnectError):
+            await Client(url, open_timeout=2).connect()
 
 
 async def test_many_clients_broadcast_counts(live_server: LiveServer) -> None:
@@ -326,3 +334,112 @@ async def test_a_stalled_reader_is_disconnected_and_others_carry_on(
         assert frames < count  # it did not get everything: it was cut off
         assert stalled.close_code == 1013
         assert "too slow" in (stalled.close_reason or "")
+
+
+async def test_a_handler_may_close_its_client(live_server: LiveServer) -> None:
+    async with Client(live_server.url) as sender:
+        client = await Client(live_server.url).connect()
+        closed = asyncio.Event()
+
+        @client.on("msg")
+        async def bye(message: MsgMessage) -> None:
+            await client.close()
+            closed.set()
+
+        assert client.client_id is not None
+        await sender.msg("bye", to=client.client_id)
+        await asyncio.wait_for(closed.wait(), TIMEOUT)
+        assert client.state is ClientState.CLOSED
+
+
+async def test_side_messages_do_not_answer_the_request(
+    live_server: LiveServer, registry: Registry
+) -> None:
+    @websocket_handler("sum_event", HandlerType.SERVER, registry=registry)
+    async def chatty(message: SumEventMessage, ctx: HandlerContext) -> SumHandlerResultMessage:
+        await ctx.send(MsgMessage(message="working on it"))  # to the sender, not a reply
+        await ctx.send(MsgMessage(message="someone is summing", to="others"))
+        return SumHandlerResultMessage(payload=sum(message.payload.numbers))
+
+    async with Client(live_server.url) as client, Client(live_server.url) as bystander:
+        result = await client.sum_event([1, 2], timeout=TIMEOUT)
+        assert result.payload == 3
+        progress = await client.receive(timeout=TIMEOUT)
+        assert isinstance(progress, MsgMessage)
+        assert (progress.message, progress.reply_to) == ("working on it", None)
+        notice = await bystander.receive(timeout=TIMEOUT)
+        assert isinstance(notice, MsgMessage)
+        assert (notice.message, notice.reply_to) == ("someone is summing", None)
+
+
+async def test_errors_stay_valid_whatever_the_handler_raises(
+    live_server: LiveServer, registry: Registry
+) -> None:
+    class Forbidden(HandlerError):
+        code = "forbidden"  # not an error code of the schema
+
+    @websocket_handler("msg", HandlerType.SERVER, registry=registry)
+    async def strict(message: MsgMessage) -> None:
+        if message.message == "long":
+            raise HandlerError("x" * 70_000)
+        if message.message == "surrogate":
+            raise HandlerError("bad input: \udcff")
+        raise Forbidden("not for you")
+
+    ws, _ = await raw_connect(live_server)
+    try:
+        for text, code in [
+            ("other", "handler_error"),
+            ("long", "handler_error"),
+            ("surrogate", "handler_error"),
+        ]:
+            await ws.send(
+                json.dumps({"event_name": "msg", "message": text, "to": "server", "id": text})
+            )
+            error = await recv_json(ws)  # valid against the schema, or this fails
+            assert (error["payload"]["code"], error["reply_to"]) == (code, text)
+            assert len(error["message"]) <= 4096
+        # an echo of a huge unknown event name is clipped too
+        await ws.send(json.dumps({"event_name": "e" * 70_000}))
+        error = await recv_json(ws)
+        assert error["payload"]["code"] == "unknown_event"
+        assert len(error["message"]) < 200
+    finally:
+        await ws.close()
+
+
+async def test_request_ids_must_be_unique_while_waiting(live_server: LiveServer) -> None:
+    async with Client(live_server.url) as client, Client(live_server.url) as silent:
+        assert silent.client_id is not None
+        question = MsgMessage(message="?", to=silent.client_id, id="same")
+        waiting = asyncio.create_task(client.request(question, MsgMessage, timeout=TIMEOUT))
+        await silent.receive(timeout=TIMEOUT)
+        with pytest.raises(InvalidStateError, match="already waiting"):
+            await client.request(question, MsgMessage, timeout=TIMEOUT)
+        waiting.cancel()
+
+
+async def test_send_after_the_server_closed(live_server: LiveServer) -> None:
+    client = await Client(live_server.url).connect()
+    server = live_server.app.state.server
+    connection = server.connections[client.client_id]
+    await asyncio.wrap_future(
+        asyncio.run_coroutine_threadsafe(
+            connection.websocket.close(1001, "going away"), _server_loop(connection)
+        )
+    )
+    await client.wait_closed()
+    with pytest.raises(ConnectionClosedError) as info:
+        await client.msg("anyone?")
+    assert (info.value.code, info.value.reason) == (1001, "going away")
+    await client.close()
+
+
+def _server_loop(connection: Any) -> asyncio.AbstractEventLoop:
+    loop: asyncio.AbstractEventLoop = connection.writer.get_loop()
+    return loop
+
+
+def test_inbox_size_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="inbox_size"):
+        Client("ws://127.0.0.1:9/ws", inbox_size=0)
