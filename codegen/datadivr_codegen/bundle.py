@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from datadivr_codegen.schema import EventDef, SchemaSet
+from datadivr_codegen.schema import EventDef, SchemaSet, accepts_null
 from datadivr_codegen.terms import MessageText
 
 __all__ = ["DRAFT", "MESSAGE_BASE", "NOT_NULL", "model_bundle", "protocol_bundle"]
@@ -84,36 +84,12 @@ def _mark_not_null(schema: Any, defs: dict[str, Any]) -> None:
                 name not in required
                 and isinstance(prop, dict)
                 and prop.get("default") is None  # with a default, the field is typed T already
-                and not _nullable(prop, defs)
+                and not accepts_null(prop, defs)
             ):
                 prop[NOT_NULL] = True
     for key, value in schema.items():
         if key != "const":
             _mark_not_null(value, defs)
-
-
-def _nullable(
-    schema: dict[str, Any], defs: dict[str, Any], seen: frozenset[str] = frozenset()
-) -> bool:
-    """Whether ``schema`` may accept ``null`` (when unsure, yes: then nothing is marked)."""
-    if "type" in schema:
-        kind = schema["type"]
-        return kind == "null" or (isinstance(kind, list) and "null" in kind)
-    if "const" in schema:
-        return schema["const"] is None
-    if "enum" in schema:
-        return None in schema["enum"]
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        name = ref.removeprefix("#/$defs/")
-        target = defs.get(name)
-        if name in seen or not isinstance(target, dict):
-            return True
-        return _nullable(target, defs, seen | {name})
-    for key in ("anyOf", "oneOf"):
-        if key in schema:
-            return any(isinstance(b, dict) and _nullable(b, defs, seen) for b in schema[key])
-    return True
 
 
 def protocol_bundle(schemas: SchemaSet) -> dict[str, Any]:

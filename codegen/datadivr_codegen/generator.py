@@ -21,6 +21,7 @@ import jinja2
 
 from datadivr_codegen.bundle import NOT_NULL, model_bundle, protocol_bundle
 from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.names import check_model_names
 from datadivr_codegen.schema import EventDef, SchemaSet, load_schema_folder
 from datadivr_codegen.terms import Direction, MessageText
 
@@ -120,6 +121,19 @@ class EventView:
         return self.fields is not None
 
     @property
+    def has_payload_parameters(self) -> bool:
+        """Whether the client stub takes the payload (or its fields) as parameters."""
+        if self.fields is not None:
+            return bool(self.fields)
+        return not self.event.payload_nullable
+
+    @property
+    def text_positional(self) -> bool:
+        """Whether the stub takes the required ``message`` text positionally: only as its one
+        parameter (no payload parameters); otherwise ``message`` is keyword-only."""
+        return self.text_required and not self.has_payload_parameters
+
+    @property
     def payload_optional(self) -> bool:
         return self.event.payload_nullable
 
@@ -186,6 +200,7 @@ def plan(schema_dir: Path) -> Plan:
     python = {"models.py": models}
     for name in ("events.py", "handlers.py", "client.py", "__init__.py"):
         python[name] = env.get_template(name + ".jinja").render(context)
+    check_model_names(schemas, python)
     formatted = _format(python)
     files = [GeneratedFile(name, text) for name, text in sorted(formatted.items())]
     bundle = json.dumps(protocol_bundle(schemas), indent=2, ensure_ascii=False) + "\n"
@@ -261,8 +276,17 @@ def _atomic_write(target: Path, content: str) -> None:
         raise
 
 
+#: The runtime's stricter versions of pydantic's types for ``date-time`` and ``uuid`` strings.
+_TYPE_MODULE = "datadivr._message"
+_IMPORT_OVERRIDES = {"AwareDatetime": _TYPE_MODULE, "UUID": _TYPE_MODULE}
+#: Names of the runtime the generator writes into ``models.py`` itself.
+_NOT_NULL = "NotNull"
+_EXACT_LITERAL = "ExactLiteral"
+
+
 def _models_source(schemas: SchemaSet, header: str) -> str:
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         # A warning about the Python it runs on (3.10) is not about the code it writes.
         warnings.filterwarnings(
             "ignore", "Running datamodel-code-generator on Python 3.10", FutureWarning
@@ -288,39 +312,76 @@ def _models_source(schemas: SchemaSet, header: str) -> str:
             use_standard_collections=True,
             use_union_operator=True,
             enum_field_as_literal=LiteralType.All,
-            use_one_literal_as_default=True,
             use_schema_description=True,
             use_field_description=True,
             strict_nullable=True,
             field_extra_keys={NOT_NULL},
+            import_overrides=_IMPORT_OVERRIDES,
         )
+    for warning in caught:
+        # datamodel-code-generator warns when it leaves a constraint out of the models.
+        if not issubclass(warning.category, (DeprecationWarning, FutureWarning)):
+            raise SchemaError(
+                f"datamodel-code-generator: {warning.message} "
+                "(the models would not enforce the schema)"
+            )
     if not isinstance(source, str):
         raise SchemaError("datamodel-code-generator returned more than one module")
-    source = _refuse_null(source)
-    names = sorted(node.name for node in ast.parse(source).body if isinstance(node, ast.ClassDef))
+    source = _runtime_checks(source)
+    source = _default_event_names(source, {e.message_class: e.name for e in schemas.events})
+    names = _model_names(source)
     listing = "".join(f"    {name!r},\n" for name in names)
     return f"{source.rstrip()}\n\n\n__all__ = [\n{listing}]\n"
 
 
-def _refuse_null(source: str) -> str:
-    """Turn each ``Field(json_schema_extra={NOT_NULL: True}, …)`` into ``Field(…)`` plus the
-    runtime's ``NotNull`` check, editing the text in place so the layout stays as generated."""
+def _model_names(source: str) -> list[str]:
+    """The names ``models.py`` defines: classes, and type aliases (``X = TypeAliasType(...)``)."""
+    names: list[str] = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ClassDef):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            names.extend(
+                t.id for t in node.targets if isinstance(t, ast.Name) and t.id != "__all__"
+            )
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.append(node.target.id)
+    return sorted(names)
+
+
+def _runtime_checks(source: str) -> str:
+    """Add the runtime's checks where pydantic alone is laxer than the schema, editing the text
+    in place so the layout stays as generated:
+
+    - each ``Field(json_schema_extra={NOT_NULL: True}, …)`` becomes ``Field(…)`` plus
+      ``NotNull`` (an optional property that refuses ``null``);
+    - each ``Literal[…]`` that holds a number or a boolean becomes
+      ``Annotated[Literal[…], ExactLiteral]`` (pydantic takes ``true`` for ``1``).
+    """
     data = source.encode()
     starts = [0]
     for line in data.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
 
-    def offset(line: int, col: int) -> int:
+    def offset(line: int | None, col: int | None) -> int:
+        # ast gives columns as UTF-8 byte offsets.
+        assert line is not None
+        assert col is not None
         return starts[line - 1] + col
 
     edits: list[tuple[int, int, bytes]] = []
+    used: set[str] = set()
     for node in ast.walk(ast.parse(source)):
-        if not (
-            isinstance(node, ast.Subscript)
-            and isinstance(node.value, ast.Name)
-            and node.value.id == "Annotated"
-            and isinstance(node.slice, ast.Tuple)
-        ):
+        if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
+            continue
+        if node.value.id == "Literal" and _needs_exact(node):
+            start = offset(node.lineno, node.col_offset)
+            edits.append((start, start, b"Annotated["))
+            end = offset(node.end_lineno, node.end_col_offset)
+            edits.append((end, end, f", {_EXACT_LITERAL}]".encode()))
+            used.add(_EXACT_LITERAL)
+            continue
+        if node.value.id != "Annotated" or not isinstance(node.slice, ast.Tuple):
             continue
         for element in node.slice.elts[1:]:
             if not (isinstance(element, ast.Call) and isinstance(element.func, ast.Name)):
@@ -328,15 +389,12 @@ def _refuse_null(source: str) -> str:
             marker = next((kw for kw in element.keywords if _is_not_null(kw)), None)
             if marker is None:
                 continue
-            assert element.end_lineno is not None
-            assert element.end_col_offset is not None
+            used.add(_NOT_NULL)
             if len(element.keywords) == 1 and not element.args:
                 start = offset(element.lineno, element.col_offset)
                 end = offset(element.end_lineno, element.end_col_offset)
-                edits.append((start, end, b"NotNull"))
+                edits.append((start, end, _NOT_NULL.encode()))
                 continue
-            assert marker.end_lineno is not None
-            assert marker.end_col_offset is not None
             start = offset(marker.lineno, marker.col_offset)
             end = offset(marker.end_lineno, marker.end_col_offset)
             rest = data[end:].lstrip()
@@ -344,15 +402,57 @@ def _refuse_null(source: str) -> str:
                 end = len(data) - len(rest) + 1
             edits.append((start, end, b""))
             call_end = offset(element.end_lineno, element.end_col_offset)
-            edits.append((call_end, call_end, b", NotNull"))
+            edits.append((call_end, call_end, f", {_NOT_NULL}".encode()))
     if not edits:
         return source
     for start, end, text in sorted(edits, reverse=True):
         data = data[:start] + text + data[end:]
     out = data.decode()
-    return out.replace(
-        "from datadivr._message import ", "from datadivr._message import NotNull, ", 1
-    )
+    imports = f"from {_TYPE_MODULE} import " + "".join(f"{name}, " for name in sorted(used))
+    if _EXACT_LITERAL in used:
+        # ruff merges it with the other typing imports.
+        imports = "from typing import Annotated\n" + imports
+    return out.replace(f"from {_TYPE_MODULE} import ", imports, 1)
+
+
+def _default_event_names(source: str, events: dict[str, str]) -> str:
+    """Give each message's ``event_name`` its event's name as default, so that a message built
+    in Python needs none (parsing still requires it: it picks the model)."""
+    data = source.encode()
+    starts = [0]
+    for line in data.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    inserts: list[tuple[int, bytes]] = []
+    for node in ast.parse(source).body:
+        if not (isinstance(node, ast.ClassDef) and node.name in events):
+            continue
+        for item in node.body:
+            if (
+                isinstance(item, ast.AnnAssign)
+                and isinstance(item.target, ast.Name)
+                and item.target.id == "event_name"
+                and item.value is None
+                and item.end_lineno is not None
+                and item.end_col_offset is not None
+            ):
+                end = starts[item.end_lineno - 1] + item.end_col_offset
+                inserts.append((end, f" = {events[node.name]!r}".encode()))
+    for end, text in sorted(inserts, reverse=True):
+        data = data[:end] + text + data[end:]
+    return data.decode()
+
+
+def _needs_exact(node: ast.Subscript) -> bool:
+    """Whether ``Literal[…]`` holds a number or a boolean."""
+    elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    for element in elements:
+        try:
+            value = ast.literal_eval(element)
+        except ValueError:
+            continue
+        if isinstance(value, (bool, int, float)):
+            return True
+    return False
 
 
 def _is_not_null(keyword: ast.keyword) -> bool:
@@ -366,21 +466,23 @@ def _is_not_null(keyword: ast.keyword) -> bool:
 
 
 def _model_names_and_imports(source: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """The classes ``models.py`` defines, and the imports it makes, for the other modules.
+    """The names ``models.py`` defines, and the imports it makes, for the other modules.
 
-    The other modules import every model and every name the models import; ruff then drops
-    the ones a module does not use.
+    The other modules import every model and every name the models import (the runtime's
+    types too, which annotations use); ruff then drops the ones a module does not use.
     """
-    classes: list[str] = []
     imports: dict[str, list[str]] = {}
     for node in ast.parse(source).body:
-        if isinstance(node, ast.ClassDef):
-            classes.append(node.name)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module in ("__future__", "datadivr._message"):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "__future__":
                 continue
-            imports.setdefault(node.module, []).extend(alias.name for alias in node.names)
-    return sorted(classes), sorted(
+            names = [alias.name for alias in node.names]
+            if node.module == _TYPE_MODULE:
+                # The bases are the models' business; the templates import MessageBase.
+                names = [n for n in names if n not in ("MessageBase", "Payload")]
+            if names:
+                imports.setdefault(node.module, []).extend(names)
+    return _model_names(source), sorted(
         (module, sorted(set(names))) for module, names in imports.items()
     )
 
@@ -413,10 +515,16 @@ def _views(schemas: SchemaSet, models: str) -> list[EventView]:
 
 
 def _classes(source: str) -> dict[str, list[StubField]]:
-    """Fields of every class in ``source``, in order, read from its annotations."""
-    tree = ast.parse(source)
-    out: dict[str, list[StubField]] = {}
-    for node in tree.body:
+    """Fields of every class in ``source``, in order, read from its annotations.
+
+    A class also has the fields of its bases defined in ``source`` (datamodel-code-generator
+    writes ``class Child(Base)`` for an ``allOf`` of a ``$ref``), as pydantic collects them:
+    the bases' first, the last base's before the first's, and a field the class declares again
+    replaces the base's in its place.
+    """
+    own: dict[str, list[StubField]] = {}
+    bases: dict[str, list[str]] = {}
+    for node in ast.parse(source).body:
         if not isinstance(node, ast.ClassDef):
             continue
         fields = []
@@ -429,8 +537,18 @@ def _classes(source: str) -> dict[str, list[StubField]]:
             annotation, alias = _unwrap(item.annotation, source)
             default = ast.get_source_segment(source, item.value) if item.value else None
             fields.append(StubField(name, alias or name, annotation, item.value is None, default))
-        out[node.name] = fields
-    return out
+        own[node.name] = fields
+        bases[node.name] = [b.id for b in node.bases if isinstance(b, ast.Name)]
+
+    def collect(name: str, seen: frozenset[str]) -> list[StubField]:
+        merged: dict[str, StubField] = {}
+        for base in reversed(bases[name]):
+            if base in own and base not in seen:
+                merged.update((f.name, f) for f in collect(base, seen | {name}))
+        merged.update((f.name, f) for f in own[name])
+        return list(merged.values())
+
+    return {name: collect(name, frozenset()) for name in own}
 
 
 def _unwrap(node: ast.expr, source: str) -> tuple[str, str | None]:

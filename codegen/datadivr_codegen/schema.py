@@ -7,7 +7,8 @@ A schema folder holds:
   the event's payload;
 - definition files: any other ``*.json``, whose ``$defs`` event files may ``$ref``.
 
-Every failure is a :class:`~datadivr.exceptions.SchemaError` naming the file.
+Every failure is a :class:`~datadivr.exceptions.SchemaError` naming the file. Keywords the
+generated models could not enforce are refused (:mod:`datadivr_codegen.keywords`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import keyword
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError as MetaSchemaError
 
 from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.keywords import check_file
 from datadivr_codegen.terms import Direction, MessageText
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "RESERVED_EVENT_NAMES",
     "EventDef",
     "SchemaSet",
+    "accepts_null",
     "load_schema_folder",
     "pascal_case",
 ]
@@ -133,12 +136,14 @@ class SchemaSet:
         definitions: Every shared definition by name, references rewritten to ``#/$defs/…``.
         events: The events, in event-name order.
         digest: ``sha256:`` hash of every file's path and bytes.
+        definition_files: The file each definition comes from, by name.
     """
 
     envelope: dict[str, Any]
     definitions: dict[str, dict[str, Any]]
     events: tuple[EventDef, ...]
     digest: str
+    definition_files: dict[str, str] = field(default_factory=dict)
 
     def event(self, name: str) -> EventDef:
         """The event called ``name``."""
@@ -167,12 +172,15 @@ def load_schema_folder(root: Path) -> SchemaSet:
         raise SchemaError("not a directory", root)
     files = [_read(root, path) for path in sorted(root.rglob("*.json"))]
     by_path = {f.path.resolve(): f for f in files}
+    by_rel = {f.rel: f for f in files}
     envelope_files = [f for f in files if f.path.name == ENVELOPE_FILE]
     if len(envelope_files) != 1:
         found = ", ".join(f.rel for f in envelope_files) or "none"
         raise SchemaError(f"exactly one {ENVELOPE_FILE} is needed (found: {found})", root)
     envelope_file = envelope_files[0]
     _check_envelope(envelope_file)
+    for f in files:
+        check_file(f.data, f.rel, lambda ref, rel: _ref_target(ref, by_rel[rel], by_path))
 
     definitions: dict[str, dict[str, Any]] = {}
     origins: dict[str, str] = {}
@@ -193,7 +201,7 @@ def load_schema_folder(root: Path) -> SchemaSet:
     for f in files:
         if EXTENSION not in f.data:
             continue
-        event = _event(f, by_path)
+        event = _event(f, by_path, definitions)
         if event.name in events:
             raise SchemaError(
                 f"duplicate event name {event.name!r} (also in {events[event.name].file})", f.rel
@@ -224,6 +232,7 @@ def load_schema_folder(root: Path) -> SchemaSet:
         definitions=dict(sorted(definitions.items())),
         events=tuple(sorted(events.values(), key=lambda e: e.name)),
         digest=_digest(files),
+        definition_files=dict(sorted(origins.items())),
     )
 
 
@@ -266,7 +275,7 @@ def _check_envelope(f: _File) -> None:
         raise SchemaError("the envelope must require exactly ['event_name']", f.rel)
 
 
-def _event(f: _File, by_path: Mapping[Path, _File]) -> EventDef:
+def _event(f: _File, by_path: Mapping[Path, _File], definitions: Mapping[str, Any]) -> EventDef:
     ext = f.data[EXTENSION]
     if not isinstance(ext, dict):
         raise SchemaError(f"{EXTENSION} must be an object", f.rel)
@@ -319,18 +328,46 @@ def _event(f: _File, by_path: Mapping[Path, _File]) -> EventDef:
         payload_schema=payload,
         payload_class=payload_class,
         message_class=f"{pascal_case(name)}Message",
-        payload_nullable=_accepts_null(payload),
+        payload_nullable=accepts_null(payload, definitions),
     )
 
 
-def _accepts_null(schema: Mapping[str, Any]) -> bool:
-    kind = schema.get("type")
-    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+def accepts_null(
+    schema: Any, definitions: Mapping[str, Any], seen: frozenset[str] = frozenset()
+) -> bool:
+    """Whether ``schema`` may accept ``null``, following each ``#/$defs/<Name>`` reference into
+    ``definitions``: the one rule for a nullable payload and for a nullable property.
+
+    Only ``type``, ``const``, ``enum``, ``$ref``, ``allOf`` and ``anyOf`` (or ``oneOf``) can
+    refuse ``null`` among the keywords the generator accepts; the answer is "yes" when unsure (a
+    reference that loops, or that is not to a definition).
+    """
+    if isinstance(schema, bool):
+        return schema
+    if not isinstance(schema, Mapping):
         return True
-    return any(
-        isinstance(branch, Mapping) and _accepts_null(branch)
+    kind = schema.get("type")
+    if kind is not None and kind != "null" and not (isinstance(kind, list) and "null" in kind):
+        return False
+    if "const" in schema and schema["const"] is not None:
+        return False
+    if "enum" in schema and not any(value is None for value in schema["enum"]):
+        return False
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        name = ref.removeprefix("#/$defs/")
+        if (
+            name not in seen
+            and name in definitions
+            and not accepts_null(definitions[name], definitions, seen | {name})
+        ):
+            return False
+    if not all(accepts_null(part, definitions, seen) for part in schema.get("allOf", ())):
+        return False
+    return all(
+        any(accepts_null(branch, definitions, seen) for branch in schema[key])
         for key in ("anyOf", "oneOf")
-        for branch in schema.get(key, ())
+        if key in schema
     )
 
 
@@ -350,6 +387,12 @@ def _rewrite_refs(schema: Any, f: _File, by_path: Mapping[Path, _File]) -> Any:
 
 
 def _resolve_ref(ref: str, f: _File, by_path: Mapping[Path, _File]) -> str:
+    _, name, _ = _ref_target(ref, f, by_path)
+    return f"#/$defs/{name}"
+
+
+def _ref_target(ref: str, f: _File, by_path: Mapping[Path, _File]) -> tuple[str, str, Any]:
+    """Where ``ref``, written in ``f``, points: (file, definition name, schema)."""
     target_name, _, fragment = ref.partition("#")
     if target_name:
         if "://" in target_name:
@@ -366,9 +409,10 @@ def _resolve_ref(ref: str, f: _File, by_path: Mapping[Path, _File]) -> str:
             f.rel,
         )
     name = match.group(1)
-    if name not in target.data.get("$defs", {}):
+    defs = target.data.get("$defs", {})
+    if name not in defs:
         raise SchemaError(f"$ref {ref!r}: {target.rel} has no $defs/{name}", f.rel)
-    return f"#/$defs/{name}"
+    return target.rel, name, defs[name]
 
 
 def _check_class_names(

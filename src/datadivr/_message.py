@@ -1,11 +1,32 @@
-"""Runtime bases of the generated models."""
+"""Runtime bases of the generated models, and the types and checks they use.
+
+Besides the bases (:class:`Payload`, :class:`MessageBase`) and :data:`NotNull`, generated
+``models.py`` files import plumbing that is not part of the public API:
+
+- :data:`AwareDatetime` and :data:`UUID`, the types of ``"format": "date-time"`` and
+  ``"format": "uuid"`` strings: pydantic's own types with the text checked as the schema's
+  format defines it (pydantic alone also takes a Unix time or a UUID without hyphens);
+- :data:`ExactLiteral`, the marker of an ``enum`` or ``const`` that holds a number or a boolean:
+  pydantic's ``Literal`` alone takes ``true`` for ``1`` and ``0`` for ``false``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+import uuid as _uuid
+from datetime import datetime
+from typing import Annotated, Any, TypeAlias
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    Strict,
+)
+from pydantic import AwareDatetime as _AwareDatetime
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 __all__ = ["MessageBase", "NotNull", "Payload"]
 
@@ -18,6 +39,9 @@ _STRICT = ConfigDict(
     validate_by_alias=True,
     validate_by_name=True,
     serialize_by_alias=True,
+    # An object schema without "additionalProperties": false allows other properties: keep
+    # them, so that a relayed message loses nothing. Closed schemas generate extra="forbid".
+    extra="allow",
 )
 
 
@@ -34,6 +58,97 @@ NotNull = AfterValidator(_not_null)
 
 Defaults are not validated, so the field's default ``None`` (absent) passes.
 """
+
+# RFC 3339 ``date-time``, as JSON Schema's format defines it: a "T" (or "t") between date and
+# time, seconds, and a "Z" or a numeric offset. Values (month 13, second 61...) are pydantic's.
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+# RFC 4122 (9562) text form: 32 hex digits in groups of 8-4-4-4-12, nothing around them.
+_UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+
+
+def _text_check(
+    python_type: type, pattern: re.Pattern[str], kind: str, expected: str
+) -> BeforeValidator:
+    """Take a ``python_type`` object, or text that matches ``pattern`` (which pydantic, in lax
+    mode, then parses); refuse anything else."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, python_type):
+            return value
+        if isinstance(value, str) and pattern.fullmatch(value) is not None:
+            return value
+        raise PydanticCustomError(kind, "Input should be " + expected)
+
+    return BeforeValidator(check)
+
+
+# A validator function hands pydantic a Python str, which strict mode refuses for a datetime or
+# a UUID: hence lax parsing (Strict(False)) behind a check that lets only the right text through.
+AwareDatetime: TypeAlias = Annotated[
+    _AwareDatetime,
+    Strict(False),
+    _text_check(
+        datetime,
+        _DATE_TIME,
+        "datetime_parsing",
+        "an RFC 3339 date-time with a time zone, e.g. 2024-05-01T12:00:00Z",
+    ),
+]
+"""A ``"format": "date-time"`` value: a timezone-aware ``datetime``, from RFC 3339 text only."""
+
+UUID: TypeAlias = Annotated[
+    _uuid.UUID,
+    Strict(False),
+    _text_check(
+        _uuid.UUID,
+        _UUID,
+        "uuid_parsing",
+        "a UUID as 8-4-4-4-12 hex digits, e.g. 0b5e5c8e-2f64-4c39-9a8b-6a1f0f5d2c11",
+    ),
+]
+"""A ``"format": "uuid"`` value: a ``uuid.UUID``, from its hyphenated text form only."""
+
+
+def _expected(values: tuple[Any, ...]) -> str:
+    shown = [repr(v) for v in values]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+class _ExactLiteral:
+    """Makes a ``Literal`` with numbers or booleans tell ``true`` from ``1``, ``false`` from ``0``.
+
+    A boolean input must be one of the literal's booleans, a number one of its numbers (``1.0``
+    is ``1``, as in JSON Schema); anything else is left to pydantic's ``Literal``.
+    """
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        values: tuple[Any, ...] = getattr(source, "__args__", ())
+        booleans = [v for v in values if isinstance(v, bool)]
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        message = "Input should be " + _expected(values)
+
+        def validate(value: Any, inner: core_schema.ValidatorFunctionWrapHandler) -> Any:
+            if isinstance(value, bool):
+                for candidate in booleans:
+                    if candidate is value:
+                        return value
+                raise PydanticCustomError("literal_error", message)
+            if isinstance(value, (int, float)):
+                for number in numbers:
+                    if number == value:
+                        return number
+                raise PydanticCustomError("literal_error", message)
+            return inner(value)
+
+        return core_schema.no_info_wrap_validator_function(validate, handler(source))
+
+
+ExactLiteral = _ExactLiteral()
+"""Metadata of a generated ``Literal`` that holds a number or a boolean."""
 
 
 class Payload(BaseModel):

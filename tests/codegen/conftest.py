@@ -23,7 +23,7 @@ HERE = Path(__file__).parent
 CASES_DIR = HERE / "cases"
 PROJECT_ROOT = HERE.parents[1]
 PROJECT_SCHEMA = PROJECT_ROOT / "schema"
-CASES = ("minimal", "nested", "reply", "echo")
+CASES = ("minimal", "nested", "reply", "echo", "features")
 GENERATED_FILES = (
     "__init__.py",
     "client.py",

@@ -9,7 +9,11 @@ The cases (``cases/<case>/schema``):
   with ``"message": "required"``;
 - ``reply``: requests with replies, in the ``client_to_server`` and ``both`` directions;
 - ``echo``: one request and its reply (a bare-string payload): exactly one event a client
-  receives.
+  receives;
+- ``features``: payloads composed with ``allOf`` (inherited stub parameters), a required
+  ``message`` beside optional payload fields, one property per keyword the generator accepts
+  (``check``, see ``test_keywords.py``), open objects, maps, and a payload that is a ``$ref`` to a
+  nullable definition.
 """
 
 from __future__ import annotations
@@ -94,6 +98,13 @@ SHAPE_FULL = {
         {"name": "overlay", "visible": False},
     ],
     "parent": {"name": "root", "visible": True, "anchors": []},
+}
+RECORD = {
+    "count": 0,
+    "name": "n",
+    "at": "2024-05-01T12:00:00Z",
+    "note": "x",
+    "kind": "a",
 }
 SHAPE_NULLS = {
     **SHAPE_MINIMAL,
@@ -273,6 +284,108 @@ CASE_SPECS: dict[str, Case] = {
             {"EchoBackHandler", "EchoBackMessage", "EchoHandler", "EchoMessage", "EchoPayload"}
         ),
         models=frozenset({"Envelope", "EchoBackMessage", "EchoMessage", "EchoPayload"}),
+    ),
+    "features": Case(
+        events={
+            "check": EventCase(
+                "client_to_server",
+                None,
+                "CheckMessage",
+                (
+                    {"event_name": "check", "payload": {}},
+                    {
+                        "event_name": "check",
+                        "payload": {
+                            "t_nullable": None,
+                            "open": {"a": 1, "kept": {"deep": [1, None]}},
+                            "typed_extra": {"a": "x", "n": 3},
+                            "map": {"k": True},
+                            "enum_numbers": 0,
+                            "enum_mixed": None,
+                            "const_one": 1,
+                            "const_false": False,
+                            "date_time": "2024-05-01T12:00:00Z",
+                            "uuid": "0b5e5c8e-2f64-4c39-9a8b-6a1f0f5d2c11",
+                            "ref": {"name": "n", "other": 1},
+                            "composed": {"count": 1, "extra": True},
+                        },
+                    },
+                ),
+            ),
+            "maybe": EventCase(
+                "server_to_client",
+                None,
+                "MaybeMessage",
+                (
+                    {"event_name": "maybe"},
+                    {"event_name": "maybe", "payload": "abc"},
+                    {"event_name": "maybe", "payload": None},
+                ),
+            ),
+            "note": EventCase(
+                "client_to_client",
+                None,
+                "NoteMessage",
+                (
+                    {"event_name": "note", "payload": {}, "message": "hi"},
+                    {"event_name": "note", "payload": {"level": 2}, "message": ""},
+                ),
+                message_text="required",
+            ),
+            "record": EventCase(
+                "client_to_server",
+                None,
+                "RecordMessage",
+                (
+                    {"event_name": "record", "payload": RECORD},
+                    {
+                        "event_name": "record",
+                        "payload": {**RECORD, "tags": {"a": 1}, "unknown": [1, {"x": None}]},
+                    },
+                ),
+            ),
+        },
+        exports=frozenset(
+            {
+                "CheckHandler",
+                "CheckMessage",
+                "CheckPayload",
+                "Counted",
+                "MaybeHandler",
+                "MaybeMessage",
+                "Named",
+                "NoteHandler",
+                "NoteMessage",
+                "NotePayload",
+                "RecordHandler",
+                "RecordMessage",
+                "RecordPayload",
+                "Stamped",
+            }
+        ),
+        models=frozenset(
+            {
+                "AnyOf",
+                "AnyOf1",
+                "CheckMessage",
+                "CheckPayload",
+                "Closed",
+                "Composed",
+                "Counted",
+                "Envelope",
+                "MaybeMessage",
+                "Named",
+                "NoteMessage",
+                "NotePayload",
+                "Open",
+                "RecordMessage",
+                "RecordPayload",
+                "Stamped",
+                "TagsAdditionalProperty",
+                "TypedExtra",
+                "TypedExtraAdditionalProperty",
+            }
+        ),
     ),
 }
 
@@ -475,11 +588,15 @@ def _public_names(module: ModuleType) -> set[str]:
     }
 
 
-def _defined_classes(module: ModuleType) -> set[str]:
+def _defined_models(module: ModuleType) -> set[str]:
+    """The classes ``module`` defines, and its type aliases (``TypeAliasType``); not the
+    parametrized generics pydantic registers there (``RootModel[int]``)."""
     return {
         name
         for name, value in vars(module).items()
-        if isinstance(value, type) and value.__module__ == module.__name__
+        if name.isidentifier()
+        and getattr(value, "__module__", None) == module.__name__
+        and (isinstance(value, type) or type(value).__name__ == "TypeAliasType")
     }
 
 
@@ -521,7 +638,7 @@ def test_package_exports_exactly_its_public_names(case: str, generate_package: G
         assert getattr(package, name) is not None
 
     models = gen.submodule("models")
-    assert set(models.__all__) == _defined_classes(models) == spec.models
+    assert set(models.__all__) == _defined_models(models) == spec.models
     assert gen.submodule("events").__all__ == [
         "PROTOCOL",
         "AnyMessage",
@@ -664,7 +781,7 @@ def test_strictness(
             "nested", '{"event_name": "nope"}', "unknown_event", ["$.event_name"], id="unknown"
         ),
         pytest.param(
-            "nested", '{"event_name": 5}', "unknown_event", ["$.event_name"], id="not-a-name"
+            "nested", '{"event_name": 5}', "invalid_message", ["$.event_name"], id="not-a-name"
         ),
         pytest.param(
             "nested",

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal, overload
-from uuid import UUID
-
-from pydantic import AwareDatetime
 
 from datadivr._client import BaseClient
 from datadivr._client import present as _present
+from datadivr._message import UUID, AwareDatetime
 from datadivr._protocol import Protocol
 
 from .events import PROTOCOL, EventName

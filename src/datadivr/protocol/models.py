@@ -6,11 +6,10 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from uuid import UUID
 
-from pydantic import AwareDatetime, ConfigDict, Field, RootModel
+from pydantic import ConfigDict, Field, RootModel
 
-from datadivr._message import MessageBase, NotNull, Payload
+from datadivr._message import UUID, AwareDatetime, MessageBase, NotNull, Payload
 
 
 class Envelope(MessageBase):
