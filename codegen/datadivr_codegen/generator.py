@@ -7,23 +7,22 @@ deterministic: no timestamps, sorted inputs, a fixed formatter configuration.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
-import subprocess
 import tempfile
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 
-from datadivr_codegen.bundle import NOT_NULL, model_bundle, protocol_bundle
-from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.bundle import protocol_bundle
+from datadivr_codegen.formatting import format_sources
+from datadivr_codegen.models import model_names_and_imports, models_source
 from datadivr_codegen.names import check_model_names
-from datadivr_codegen.schema import EventDef, SchemaSet, load_schema_folder
-from datadivr_codegen.terms import Direction, MessageText
+from datadivr_codegen.schema import SchemaSet, load_schema_folder
+from datadivr_codegen.terms import Direction
+from datadivr_codegen.views import StubField, views
 
 __all__ = ["GeneratedFile", "Plan", "StubField", "WriteResult", "check", "generate", "plan"]
 
@@ -33,16 +32,6 @@ _PY_HEADER = (
     "# Regenerate with `make generate` (or `datadivr generate`).\n"
     "# schema-hash: {digest}\n"
 )
-#: Options of the client stubs; a payload field with one of these names makes the stub take
-#: the payload model instead of its fields.
-STUB_OPTIONS = frozenset({"self", "to", "message", "timeout", "payload"})
-#: ruff settings fixed here, so that output does not depend on the project it lands in.
-_RUFF_SETTINGS = (
-    "--line-length",
-    "100",
-    "--target-version",
-    "py310",
-)
 
 
 @dataclass(frozen=True)
@@ -51,95 +40,6 @@ class GeneratedFile:
 
     path: str
     content: str
-
-
-@dataclass(frozen=True)
-class StubField:
-    """One parameter of a client stub: a payload field."""
-
-    name: str
-    key: str
-    annotation: str
-    required: bool
-    default: str | None
-
-
-@dataclass(frozen=True)
-class EventView:
-    """What the templates need to know of one event."""
-
-    event: EventDef
-    reply_class: str | None
-    payload_annotation: str
-    fields: tuple[StubField, ...] | None
-    default_to: str
-
-    @property
-    def name(self) -> str:
-        return self.event.name
-
-    @property
-    def message_class(self) -> str:
-        return self.event.message_class
-
-    @property
-    def payload_class(self) -> str:
-        return self.event.payload_class
-
-    @property
-    def handler_type_param(self) -> str:
-        """The ``handler_type`` parameter of this event's ``websocket_handler`` overload: only
-        the sides the event reaches type-check."""
-        if self.event.direction is Direction.CLIENT_TO_SERVER:
-            return "handler_type: Literal[HandlerType.SERVER] = ..."
-        if self.event.direction is Direction.SERVER_TO_CLIENT:
-            return "handler_type: Literal[HandlerType.CLIENT]"
-        return "handler_type: HandlerType = ..."
-
-    @property
-    def handler_alias(self) -> str:
-        return self.message_class.removesuffix("Message") + "Handler"
-
-    @property
-    def return_annotation(self) -> str:
-        return f"{self.reply_class} | None" if self.reply_class else "MessageBase | None"
-
-    @property
-    def client_sends(self) -> bool:
-        return self.event.direction.client_may_send
-
-    @property
-    def client_receives(self) -> bool:
-        return self.event.direction.client_may_receive
-
-    @property
-    def text_required(self) -> bool:
-        return self.event.message_text is MessageText.REQUIRED
-
-    @property
-    def has_payload_model(self) -> bool:
-        return self.fields is not None
-
-    @property
-    def has_payload_parameters(self) -> bool:
-        """Whether the client stub takes the payload (or its fields) as parameters."""
-        if self.fields is not None:
-            return bool(self.fields)
-        return not self.event.payload_nullable
-
-    @property
-    def text_positional(self) -> bool:
-        """Whether the stub takes the required ``message`` text positionally: only as its one
-        parameter (no payload parameters); otherwise ``message`` is keyword-only."""
-        return self.text_required and not self.has_payload_parameters
-
-    @property
-    def payload_optional(self) -> bool:
-        return self.event.payload_nullable
-
-    @property
-    def doc(self) -> str:
-        return _docstring(self.event.description or f"Send a ``{self.name}`` message.")
 
 
 @dataclass(frozen=True)
@@ -174,8 +74,8 @@ def plan(schema_dir: Path) -> Plan:
     """
     schemas = load_schema_folder(Path(schema_dir))
     header = _PY_HEADER.format(mark=HEADER_MARK, digest=schemas.digest)
-    models = _models_source(schemas, header)
-    views = _views(schemas, models)
+    models = models_source(schemas, header)
+    event_views = views(schemas, models)
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("datadivr_codegen", "templates"),
         undefined=jinja2.StrictUndefined,
@@ -185,12 +85,12 @@ def plan(schema_dir: Path) -> Plan:
         autoescape=False,
     )
     env.filters["pyrepr"] = repr
-    model_names, annotation_imports = _model_names_and_imports(models)
+    model_names, annotation_imports = model_names_and_imports(models)
     context = {
         "model_names": model_names,
         "annotation_imports": annotation_imports,
         "header": header,
-        "events": views,
+        "events": event_views,
         "schemas": schemas,
         # A definition datamodel-code-generator inlined (an enum, a constrained string) has
         # no class to export.
@@ -201,7 +101,7 @@ def plan(schema_dir: Path) -> Plan:
     for name in ("events.py", "handlers.py", "client.py", "__init__.py"):
         python[name] = env.get_template(name + ".jinja").render(context)
     check_model_names(schemas, python)
-    formatted = _format(python)
+    formatted = format_sources(python)
     files = [GeneratedFile(name, text) for name, text in sorted(formatted.items())]
     bundle = json.dumps(protocol_bundle(schemas), indent=2, ensure_ascii=False) + "\n"
     files.append(GeneratedFile("schema.json", bundle))
@@ -274,347 +174,3 @@ def _atomic_write(target: Path, content: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-#: The runtime's stricter versions of pydantic's types for ``date-time`` and ``uuid`` strings.
-_TYPE_MODULE = "datadivr._message"
-_IMPORT_OVERRIDES = {"AwareDatetime": _TYPE_MODULE, "UUID": _TYPE_MODULE}
-#: Names of the runtime the generator writes into ``models.py`` itself.
-_NOT_NULL = "NotNull"
-_EXACT_LITERAL = "ExactLiteral"
-
-
-def _models_source(schemas: SchemaSet, header: str) -> str:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        # A warning about the Python it runs on (3.10) is not about the code it writes.
-        warnings.filterwarnings(
-            "ignore", "Running datamodel-code-generator on Python 3.10", FutureWarning
-        )
-        from datamodel_code_generator import InputFileType, LiteralType, PythonVersion
-        from datamodel_code_generator import generate as dcg_generate
-        from datamodel_code_generator.enums import DataModelType
-
-        source = dcg_generate(
-            model_bundle(schemas),
-            input_file_type=InputFileType.JsonSchema,
-            output_model_type=DataModelType.PydanticV2BaseModel,
-            target_python_version=PythonVersion.PY_310,
-            base_class="datadivr._message.Payload",
-            custom_file_header=header.rstrip("\n")
-            + '\n"""Models of every payload, shared definition and message."""',
-            disable_timestamp=True,
-            formatters=[],
-            use_annotated=True,
-            field_constraints=True,
-            collapse_root_models=True,
-            use_title_as_name=True,
-            use_standard_collections=True,
-            use_union_operator=True,
-            enum_field_as_literal=LiteralType.All,
-            use_schema_description=True,
-            use_field_description=True,
-            strict_nullable=True,
-            field_extra_keys={NOT_NULL},
-            import_overrides=_IMPORT_OVERRIDES,
-        )
-    for warning in caught:
-        # datamodel-code-generator warns when it leaves a constraint out of the models.
-        if not issubclass(warning.category, (DeprecationWarning, FutureWarning)):
-            raise SchemaError(
-                f"datamodel-code-generator: {warning.message} "
-                "(the models would not enforce the schema)"
-            )
-    if not isinstance(source, str):
-        raise SchemaError("datamodel-code-generator returned more than one module")
-    source = _runtime_checks(source)
-    source = _default_event_names(source, {e.message_class: e.name for e in schemas.events})
-    names = _model_names(source)
-    listing = "".join(f"    {name!r},\n" for name in names)
-    return f"{source.rstrip()}\n\n\n__all__ = [\n{listing}]\n"
-
-
-def _model_names(source: str) -> list[str]:
-    """The names ``models.py`` defines: classes, and type aliases (``X = TypeAliasType(...)``)."""
-    names: list[str] = []
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.ClassDef):
-            names.append(node.name)
-        elif isinstance(node, ast.Assign):
-            names.extend(
-                t.id for t in node.targets if isinstance(t, ast.Name) and t.id != "__all__"
-            )
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.append(node.target.id)
-    return sorted(names)
-
-
-def _runtime_checks(source: str) -> str:
-    """Add the runtime's checks where pydantic alone is laxer than the schema, editing the text
-    in place so the layout stays as generated:
-
-    - each ``Field(json_schema_extra={NOT_NULL: True}, …)`` becomes ``Field(…)`` plus
-      ``NotNull`` (an optional property that refuses ``null``);
-    - each ``Literal[…]`` that holds a number or a boolean becomes
-      ``Annotated[Literal[…], ExactLiteral]`` (pydantic takes ``true`` for ``1``).
-    """
-    data = source.encode()
-    starts = [0]
-    for line in data.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
-
-    def offset(line: int | None, col: int | None) -> int:
-        # ast gives columns as UTF-8 byte offsets.
-        assert line is not None
-        assert col is not None
-        return starts[line - 1] + col
-
-    edits: list[tuple[int, int, bytes]] = []
-    used: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
-            continue
-        if node.value.id == "Literal" and _needs_exact(node):
-            start = offset(node.lineno, node.col_offset)
-            edits.append((start, start, b"Annotated["))
-            end = offset(node.end_lineno, node.end_col_offset)
-            edits.append((end, end, f", {_EXACT_LITERAL}]".encode()))
-            used.add(_EXACT_LITERAL)
-            continue
-        if node.value.id != "Annotated" or not isinstance(node.slice, ast.Tuple):
-            continue
-        for element in node.slice.elts[1:]:
-            if not (isinstance(element, ast.Call) and isinstance(element.func, ast.Name)):
-                continue
-            marker = next((kw for kw in element.keywords if _is_not_null(kw)), None)
-            if marker is None:
-                continue
-            used.add(_NOT_NULL)
-            if len(element.keywords) == 1 and not element.args:
-                start = offset(element.lineno, element.col_offset)
-                end = offset(element.end_lineno, element.end_col_offset)
-                edits.append((start, end, _NOT_NULL.encode()))
-                continue
-            start = offset(marker.lineno, marker.col_offset)
-            end = offset(marker.end_lineno, marker.end_col_offset)
-            rest = data[end:].lstrip()
-            if rest.startswith(b","):
-                end = len(data) - len(rest) + 1
-            edits.append((start, end, b""))
-            call_end = offset(element.end_lineno, element.end_col_offset)
-            edits.append((call_end, call_end, f", {_NOT_NULL}".encode()))
-    if not edits:
-        return source
-    for start, end, text in sorted(edits, reverse=True):
-        data = data[:start] + text + data[end:]
-    out = data.decode()
-    imports = f"from {_TYPE_MODULE} import " + "".join(f"{name}, " for name in sorted(used))
-    if _EXACT_LITERAL in used:
-        # ruff merges it with the other typing imports.
-        imports = "from typing import Annotated\n" + imports
-    return out.replace(f"from {_TYPE_MODULE} import ", imports, 1)
-
-
-def _default_event_names(source: str, events: dict[str, str]) -> str:
-    """Give each message's ``event_name`` its event's name as default, so that a message built
-    in Python needs none (parsing still requires it: it picks the model)."""
-    data = source.encode()
-    starts = [0]
-    for line in data.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
-    inserts: list[tuple[int, bytes]] = []
-    for node in ast.parse(source).body:
-        if not (isinstance(node, ast.ClassDef) and node.name in events):
-            continue
-        for item in node.body:
-            if (
-                isinstance(item, ast.AnnAssign)
-                and isinstance(item.target, ast.Name)
-                and item.target.id == "event_name"
-                and item.value is None
-                and item.end_lineno is not None
-                and item.end_col_offset is not None
-            ):
-                end = starts[item.end_lineno - 1] + item.end_col_offset
-                inserts.append((end, f" = {events[node.name]!r}".encode()))
-    for end, text in sorted(inserts, reverse=True):
-        data = data[:end] + text + data[end:]
-    return data.decode()
-
-
-def _needs_exact(node: ast.Subscript) -> bool:
-    """Whether ``Literal[…]`` holds a number or a boolean."""
-    elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-    for element in elements:
-        try:
-            value = ast.literal_eval(element)
-        except ValueError:
-            continue
-        if isinstance(value, (bool, int, float)):
-            return True
-    return False
-
-
-def _is_not_null(keyword: ast.keyword) -> bool:
-    return (
-        keyword.arg == "json_schema_extra"
-        and isinstance(keyword.value, ast.Dict)
-        and len(keyword.value.keys) == 1
-        and isinstance(keyword.value.keys[0], ast.Constant)
-        and keyword.value.keys[0].value == NOT_NULL
-    )
-
-
-def _model_names_and_imports(source: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """The names ``models.py`` defines, and the imports it makes, for the other modules.
-
-    The other modules import every model and every name the models import (the runtime's
-    types too, which annotations use); ruff then drops the ones a module does not use.
-    """
-    imports: dict[str, list[str]] = {}
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "__future__":
-                continue
-            names = [alias.name for alias in node.names]
-            if node.module == _TYPE_MODULE:
-                # The bases are the models' business; the templates import MessageBase.
-                names = [n for n in names if n not in ("MessageBase", "Payload")]
-            if names:
-                imports.setdefault(node.module, []).extend(names)
-    return _model_names(source), sorted(
-        (module, sorted(set(names))) for module, names in imports.items()
-    )
-
-
-def _views(schemas: SchemaSet, models: str) -> list[EventView]:
-    classes = _classes(models)
-    views = []
-    for event in schemas.events:
-        reply = schemas.event(event.reply).message_class if event.reply else None
-        payload_fields = classes.get(event.payload_class)
-        message_fields = {f.name: f for f in classes.get(event.message_class, ())}
-        payload_annotation = (
-            event.payload_class
-            if payload_fields is not None
-            else message_fields["payload"].annotation
-            if "payload" in message_fields
-            else "None"
-        )
-        fields: tuple[StubField, ...] | None = None
-        if payload_fields is not None:
-            fields = tuple(payload_fields)
-            if any(f.name in STUB_OPTIONS for f in fields):
-                fields = None
-        if event.direction in (Direction.CLIENT_TO_SERVER, Direction.BOTH):
-            default_to = "server"
-        else:
-            default_to = "others"
-        views.append(EventView(event, reply, payload_annotation, fields, default_to))
-    return views
-
-
-def _classes(source: str) -> dict[str, list[StubField]]:
-    """Fields of every class in ``source``, in order, read from its annotations.
-
-    A class also has the fields of its bases defined in ``source`` (datamodel-code-generator
-    writes ``class Child(Base)`` for an ``allOf`` of a ``$ref``), as pydantic collects them:
-    the bases' first, the last base's before the first's, and a field the class declares again
-    replaces the base's in its place.
-    """
-    own: dict[str, list[StubField]] = {}
-    bases: dict[str, list[str]] = {}
-    for node in ast.parse(source).body:
-        if not isinstance(node, ast.ClassDef):
-            continue
-        fields = []
-        for item in node.body:
-            if not (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)):
-                continue
-            name = item.target.id
-            if name == "model_config":
-                continue
-            annotation, alias = _unwrap(item.annotation, source)
-            default = ast.get_source_segment(source, item.value) if item.value else None
-            fields.append(StubField(name, alias or name, annotation, item.value is None, default))
-        own[node.name] = fields
-        bases[node.name] = [b.id for b in node.bases if isinstance(b, ast.Name)]
-
-    def collect(name: str, seen: frozenset[str]) -> list[StubField]:
-        merged: dict[str, StubField] = {}
-        for base in reversed(bases[name]):
-            if base in own and base not in seen:
-                merged.update((f.name, f) for f in collect(base, seen | {name}))
-        merged.update((f.name, f) for f in own[name])
-        return list(merged.values())
-
-    return {name: collect(name, frozenset()) for name in own}
-
-
-def _unwrap(node: ast.expr, source: str) -> tuple[str, str | None]:
-    """``Annotated[T, Field(alias='x')]`` → (``T``, ``'x'``)."""
-    alias = None
-    if (
-        isinstance(node, ast.Subscript)
-        and isinstance(node.value, ast.Name)
-        and node.value.id == "Annotated"
-        and isinstance(node.slice, ast.Tuple)
-    ):
-        for meta in node.slice.elts[1:]:
-            if isinstance(meta, ast.Call):
-                for kw in meta.keywords:
-                    if kw.arg == "alias" and isinstance(kw.value, ast.Constant):
-                        alias = str(kw.value.value)
-        node = node.slice.elts[0]
-    segment = ast.get_source_segment(source, node)
-    return (segment or ast.unparse(node)), alias
-
-
-def _docstring(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
-
-
-def _format(sources: dict[str, str]) -> dict[str, str]:
-    """Sort imports, drop unused ones, format; then prove each file parses."""
-    from ruff.__main__ import find_ruff_bin
-
-    ruff = os.fsdecode(find_ruff_bin())
-    out = {}
-    for name, text in sources.items():
-        text = _ruff(
-            [
-                ruff,
-                "check",
-                "--isolated",
-                *_RUFF_SETTINGS,
-                "--select",
-                "I,F401,UP,RUF022",
-                "--config",
-                "lint.isort.known-first-party=['datadivr']",
-                "--fix-only",
-                "--exit-zero",
-                "--stdin-filename",
-                name,
-                "-",
-            ],
-            text,
-            name,
-        )
-        text = _ruff(
-            [ruff, "format", "--isolated", *_RUFF_SETTINGS, "--stdin-filename", name, "-"],
-            text,
-            name,
-        )
-        try:
-            ast.parse(text, filename=name)
-        except SyntaxError as exc:
-            raise SchemaError(f"generated code does not parse: {exc}", name) from exc
-        out[name] = text
-    return out
-
-
-def _ruff(argv: list[str], text: str, name: str) -> str:
-    proc = subprocess.run(argv, input=text, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise SchemaError(f"ruff failed on generated code: {proc.stderr.strip()}", name)
-    return proc.stdout

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from enum import Enum
@@ -17,7 +16,7 @@ from websockets.asyncio.client import ClientConnection
 
 from datadivr._logging import get_logger
 from datadivr._message import MessageBase
-from datadivr._protocol import Protocol, validation_details
+from datadivr._protocol import Protocol, frame_field, validation_details
 from datadivr._registry import (
     HandlerContext,
     HandlerType,
@@ -375,7 +374,8 @@ class BaseClient:
         except ProtocolError as exc:
             _log.warning("invalid message from server", code=exc.code, error=exc.message)
             # A request it answers must not wait for a reply that will never parse.
-            future = self._pending.get(_reply_to_of(frame) or "")
+            reply_to = frame_field(frame, "reply_to")
+            future = self._pending.get(reply_to) if isinstance(reply_to, str) else None
             if future is not None and not future.done():
                 future.set_exception(exc)
             return
@@ -446,15 +446,6 @@ def _validated(model: type[_P], data: Mapping[str, Any], *, prefix: tuple[str, .
             f"invalid {model.__name__}: " + "; ".join(f"{d.path}: {d.reason}" for d in details),
             details=details,
         ) from None
-
-
-def _reply_to_of(frame: str | bytes) -> str | None:
-    try:
-        data = json.loads(frame)
-    except (ValueError, RecursionError):
-        return None
-    value = data.get("reply_to") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
 
 
 def _remote_error(reply: MessageBase) -> RemoteError:

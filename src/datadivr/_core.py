@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from datadivr._logging import get_logger
 from datadivr._message import MessageBase
-from datadivr._protocol import Direction, Protocol
+from datadivr._protocol import Direction, Protocol, frame_field
 from datadivr._registry import HandlerContext, HandlerType, Registry
 from datadivr.exceptions import HandlerError, ProtocolError
 
@@ -324,9 +324,5 @@ def _error_codes(protocol: Protocol) -> frozenset[str] | None:
 
 def _id_of(frame: str | bytes) -> str | None:
     """The ``id`` of a refused frame, when it has a usable one, to correlate the error."""
-    try:
-        data = json.loads(frame)
-    except (ValueError, RecursionError):
-        return None
-    value = data.get("id") if isinstance(data, dict) else None
+    value = frame_field(frame, "id")
     return value if isinstance(value, str) and 0 < len(value) <= 128 else None

@@ -124,7 +124,7 @@ class Protocol:
                 details=[Violation("$.event_name", "field required", "missing")],
             )
         if kind == "union_tag_invalid":
-            name = _event_name_of(frame)
+            name = frame_field(frame, "event_name")
             if not isinstance(name, str):
                 return ProtocolError(
                     "invalid_message",
@@ -172,12 +172,14 @@ def _first_errors(exc: ValidationError, limit: int) -> list[Any]:
     return errors
 
 
-def _event_name_of(frame: str | bytes) -> object:
+def frame_field(frame: str | bytes, key: str) -> object:
+    """The top-level ``key`` of a frame that failed to parse as a message, if it is a JSON
+    object that has one (for correlating and naming the error)."""
     try:
         data = json.loads(frame)
     except (ValueError, RecursionError):
         return None
-    return data.get("event_name") if isinstance(data, dict) else None
+    return data.get(key) if isinstance(data, dict) else None
 
 
 def json_path(loc: Iterable[int | str]) -> str:

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from datadivr_codegen.generator import _classes, plan
+from datadivr_codegen.generator import plan
+from datadivr_codegen.views import _classes
 
 from .conftest import Generated, GenerateFn, copy_case
 from .test_generated_package import _Recorder

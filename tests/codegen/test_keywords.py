@@ -20,7 +20,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import TypeAdapter
 
-import datadivr_codegen.generator as generator
+import datadivr_codegen.models
 from datadivr.exceptions import MessageValidationError
 from datadivr_codegen.bundle import model_bundle
 from datadivr_codegen.errors import SchemaError
@@ -375,7 +375,7 @@ def test_what_datamodel_code_generator_leaves_out_is_refused(
         }
         return out
 
-    monkeypatch.setattr(generator, "model_bundle", bundle)
+    monkeypatch.setattr(datadivr_codegen.models, "model_bundle", bundle)
     with pytest.raises(SchemaError, match=r"datamodel-code-generator: .*max_length") as info:
         plan(case_schema("minimal"))
     assert "the models would not enforce the schema" in info.value.reason

@@ -1,0 +1,227 @@
+"""Run datamodel-code-generator on the model bundle and fit its output to the runtime.
+
+Its output is edited in place (the layout stays as generated): optional fields whose schema
+refuses ``null`` get the runtime's ``NotNull`` check, literals with numbers or booleans get
+``ExactLiteral``, message classes get their ``event_name`` as default, and ``__all__`` is added.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+
+from datadivr_codegen.bundle import NOT_NULL, model_bundle
+from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.schema import SchemaSet
+
+__all__ = ["model_names_and_imports", "models_source"]
+
+#: The runtime's stricter versions of pydantic's types for ``date-time`` and ``uuid`` strings.
+_TYPE_MODULE = "datadivr._message"
+_IMPORT_OVERRIDES = {"AwareDatetime": _TYPE_MODULE, "UUID": _TYPE_MODULE}
+#: Names of the runtime the generator writes into ``models.py`` itself.
+_NOT_NULL = "NotNull"
+_EXACT_LITERAL = "ExactLiteral"
+
+
+def models_source(schemas: SchemaSet, header: str) -> str:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # A warning about the Python it runs on (3.10) is not about the code it writes.
+        warnings.filterwarnings(
+            "ignore", "Running datamodel-code-generator on Python 3.10", FutureWarning
+        )
+        from datamodel_code_generator import InputFileType, LiteralType, PythonVersion
+        from datamodel_code_generator import generate as dcg_generate
+        from datamodel_code_generator.enums import DataModelType
+
+        source = dcg_generate(
+            model_bundle(schemas),
+            input_file_type=InputFileType.JsonSchema,
+            output_model_type=DataModelType.PydanticV2BaseModel,
+            target_python_version=PythonVersion.PY_310,
+            base_class="datadivr._message.Payload",
+            custom_file_header=header.rstrip("\n")
+            + '\n"""Models of every payload, shared definition and message."""',
+            disable_timestamp=True,
+            formatters=[],
+            use_annotated=True,
+            field_constraints=True,
+            collapse_root_models=True,
+            use_title_as_name=True,
+            use_standard_collections=True,
+            use_union_operator=True,
+            enum_field_as_literal=LiteralType.All,
+            use_schema_description=True,
+            use_field_description=True,
+            strict_nullable=True,
+            field_extra_keys={NOT_NULL},
+            import_overrides=_IMPORT_OVERRIDES,
+        )
+    for warning in caught:
+        # datamodel-code-generator warns when it leaves a constraint out of the models.
+        if not issubclass(warning.category, (DeprecationWarning, FutureWarning)):
+            raise SchemaError(
+                f"datamodel-code-generator: {warning.message} "
+                "(the models would not enforce the schema)"
+            )
+    if not isinstance(source, str):
+        raise SchemaError("datamodel-code-generator returned more than one module")
+    source = _runtime_checks(source)
+    source = _default_event_names(source, {e.message_class: e.name for e in schemas.events})
+    names = _model_names(source)
+    listing = "".join(f"    {name!r},\n" for name in names)
+    return f"{source.rstrip()}\n\n\n__all__ = [\n{listing}]\n"
+
+
+def _model_names(source: str) -> list[str]:
+    """The names ``models.py`` defines: classes, and type aliases (``X = TypeAliasType(...)``)."""
+    names: list[str] = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ClassDef):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            names.extend(
+                t.id for t in node.targets if isinstance(t, ast.Name) and t.id != "__all__"
+            )
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.append(node.target.id)
+    return sorted(names)
+
+
+def _runtime_checks(source: str) -> str:
+    """Add the runtime's checks where pydantic alone is laxer than the schema, editing the text
+    in place so the layout stays as generated:
+
+    - each ``Field(json_schema_extra={NOT_NULL: True}, …)`` becomes ``Field(…)`` plus
+      ``NotNull`` (an optional property that refuses ``null``);
+    - each ``Literal[…]`` that holds a number or a boolean becomes
+      ``Annotated[Literal[…], ExactLiteral]`` (pydantic takes ``true`` for ``1``).
+    """
+    data = source.encode()
+    starts = [0]
+    for line in data.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+
+    def offset(line: int | None, col: int | None) -> int:
+        # ast gives columns as UTF-8 byte offsets.
+        assert line is not None
+        assert col is not None
+        return starts[line - 1] + col
+
+    edits: list[tuple[int, int, bytes]] = []
+    used: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
+            continue
+        if node.value.id == "Literal" and _needs_exact(node):
+            start = offset(node.lineno, node.col_offset)
+            edits.append((start, start, b"Annotated["))
+            end = offset(node.end_lineno, node.end_col_offset)
+            edits.append((end, end, f", {_EXACT_LITERAL}]".encode()))
+            used.add(_EXACT_LITERAL)
+            continue
+        if node.value.id != "Annotated" or not isinstance(node.slice, ast.Tuple):
+            continue
+        for element in node.slice.elts[1:]:
+            if not (isinstance(element, ast.Call) and isinstance(element.func, ast.Name)):
+                continue
+            marker = next((kw for kw in element.keywords if _is_not_null(kw)), None)
+            if marker is None:
+                continue
+            used.add(_NOT_NULL)
+            if len(element.keywords) == 1 and not element.args:
+                start = offset(element.lineno, element.col_offset)
+                end = offset(element.end_lineno, element.end_col_offset)
+                edits.append((start, end, _NOT_NULL.encode()))
+                continue
+            start = offset(marker.lineno, marker.col_offset)
+            end = offset(marker.end_lineno, marker.end_col_offset)
+            rest = data[end:].lstrip()
+            if rest.startswith(b","):
+                end = len(data) - len(rest) + 1
+            edits.append((start, end, b""))
+            call_end = offset(element.end_lineno, element.end_col_offset)
+            edits.append((call_end, call_end, f", {_NOT_NULL}".encode()))
+    if not edits:
+        return source
+    for start, end, text in sorted(edits, reverse=True):
+        data = data[:start] + text + data[end:]
+    out = data.decode()
+    imports = f"from {_TYPE_MODULE} import " + "".join(f"{name}, " for name in sorted(used))
+    if _EXACT_LITERAL in used:
+        # ruff merges it with the other typing imports.
+        imports = "from typing import Annotated\n" + imports
+    return out.replace(f"from {_TYPE_MODULE} import ", imports, 1)
+
+
+def _default_event_names(source: str, events: dict[str, str]) -> str:
+    """Give each message's ``event_name`` its event's name as default, so that a message built
+    in Python needs none (parsing still requires it: it picks the model)."""
+    data = source.encode()
+    starts = [0]
+    for line in data.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    inserts: list[tuple[int, bytes]] = []
+    for node in ast.parse(source).body:
+        if not (isinstance(node, ast.ClassDef) and node.name in events):
+            continue
+        for item in node.body:
+            if (
+                isinstance(item, ast.AnnAssign)
+                and isinstance(item.target, ast.Name)
+                and item.target.id == "event_name"
+                and item.value is None
+                and item.end_lineno is not None
+                and item.end_col_offset is not None
+            ):
+                end = starts[item.end_lineno - 1] + item.end_col_offset
+                inserts.append((end, f" = {events[node.name]!r}".encode()))
+    for end, text in sorted(inserts, reverse=True):
+        data = data[:end] + text + data[end:]
+    return data.decode()
+
+
+def _needs_exact(node: ast.Subscript) -> bool:
+    """Whether ``Literal[…]`` holds a number or a boolean."""
+    elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    for element in elements:
+        try:
+            value = ast.literal_eval(element)
+        except ValueError:
+            continue
+        if isinstance(value, (bool, int, float)):
+            return True
+    return False
+
+
+def _is_not_null(keyword: ast.keyword) -> bool:
+    return (
+        keyword.arg == "json_schema_extra"
+        and isinstance(keyword.value, ast.Dict)
+        and len(keyword.value.keys) == 1
+        and isinstance(keyword.value.keys[0], ast.Constant)
+        and keyword.value.keys[0].value == NOT_NULL
+    )
+
+
+def model_names_and_imports(source: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """The names ``models.py`` defines, and the imports it makes, for the other modules.
+
+    The other modules import every model and every name the models import (the runtime's
+    types too, which annotations use); ruff then drops the ones a module does not use.
+    """
+    imports: dict[str, list[str]] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "__future__":
+                continue
+            names = [alias.name for alias in node.names]
+            if node.module == _TYPE_MODULE:
+                # The bases are the models' business; the templates import MessageBase.
+                names = [n for n in names if n not in ("MessageBase", "Payload")]
+            if names:
+                imports.setdefault(node.module, []).extend(names)
+    return _model_names(source), sorted(
+        (module, sorted(set(names))) for module, names in imports.items()
+    )

@@ -1,0 +1,192 @@
+"""What the templates know of each event: names, types and the client stub's parameters,
+read from the generated ``models.py``."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from datadivr_codegen.schema import EventDef, SchemaSet
+from datadivr_codegen.terms import Direction, MessageText
+
+__all__ = ["STUB_OPTIONS", "EventView", "StubField", "views"]
+
+#: Options of the client stubs; a payload field with one of these names makes the stub take
+#: the payload model instead of its fields.
+STUB_OPTIONS = frozenset({"self", "to", "message", "timeout", "payload"})
+
+
+@dataclass(frozen=True)
+class StubField:
+    """One parameter of a client stub: a payload field."""
+
+    name: str
+    key: str
+    annotation: str
+    required: bool
+    default: str | None
+
+
+@dataclass(frozen=True)
+class EventView:
+    """What the templates need to know of one event."""
+
+    event: EventDef
+    reply_class: str | None
+    payload_annotation: str
+    fields: tuple[StubField, ...] | None
+    default_to: str
+
+    @property
+    def name(self) -> str:
+        return self.event.name
+
+    @property
+    def message_class(self) -> str:
+        return self.event.message_class
+
+    @property
+    def payload_class(self) -> str:
+        return self.event.payload_class
+
+    @property
+    def handler_type_param(self) -> str:
+        """The ``handler_type`` parameter of this event's ``websocket_handler`` overload: only
+        the sides the event reaches type-check."""
+        if self.event.direction is Direction.CLIENT_TO_SERVER:
+            return "handler_type: Literal[HandlerType.SERVER] = ..."
+        if self.event.direction is Direction.SERVER_TO_CLIENT:
+            return "handler_type: Literal[HandlerType.CLIENT]"
+        return "handler_type: HandlerType = ..."
+
+    @property
+    def handler_alias(self) -> str:
+        return self.message_class.removesuffix("Message") + "Handler"
+
+    @property
+    def return_annotation(self) -> str:
+        return f"{self.reply_class} | None" if self.reply_class else "MessageBase | None"
+
+    @property
+    def client_sends(self) -> bool:
+        return self.event.direction.client_may_send
+
+    @property
+    def client_receives(self) -> bool:
+        return self.event.direction.client_may_receive
+
+    @property
+    def text_required(self) -> bool:
+        return self.event.message_text is MessageText.REQUIRED
+
+    @property
+    def has_payload_model(self) -> bool:
+        return self.fields is not None
+
+    @property
+    def has_payload_parameters(self) -> bool:
+        """Whether the client stub takes the payload (or its fields) as parameters."""
+        if self.fields is not None:
+            return bool(self.fields)
+        return not self.event.payload_nullable
+
+    @property
+    def text_positional(self) -> bool:
+        """Whether the stub takes the required ``message`` text positionally: only as its one
+        parameter (no payload parameters); otherwise ``message`` is keyword-only."""
+        return self.text_required and not self.has_payload_parameters
+
+    @property
+    def payload_optional(self) -> bool:
+        return self.event.payload_nullable
+
+    @property
+    def doc(self) -> str:
+        return _docstring(self.event.description or f"Send a ``{self.name}`` message.")
+
+
+def views(schemas: SchemaSet, models: str) -> list[EventView]:
+    classes = _classes(models)
+    views = []
+    for event in schemas.events:
+        reply = schemas.event(event.reply).message_class if event.reply else None
+        payload_fields = classes.get(event.payload_class)
+        message_fields = {f.name: f for f in classes.get(event.message_class, ())}
+        payload_annotation = (
+            event.payload_class
+            if payload_fields is not None
+            else message_fields["payload"].annotation
+            if "payload" in message_fields
+            else "None"
+        )
+        fields: tuple[StubField, ...] | None = None
+        if payload_fields is not None:
+            fields = tuple(payload_fields)
+            if any(f.name in STUB_OPTIONS for f in fields):
+                fields = None
+        if event.direction in (Direction.CLIENT_TO_SERVER, Direction.BOTH):
+            default_to = "server"
+        else:
+            default_to = "others"
+        views.append(EventView(event, reply, payload_annotation, fields, default_to))
+    return views
+
+
+def _classes(source: str) -> dict[str, list[StubField]]:
+    """Fields of every class in ``source``, in order, read from its annotations.
+
+    A class also has the fields of its bases defined in ``source`` (datamodel-code-generator
+    writes ``class Child(Base)`` for an ``allOf`` of a ``$ref``), as pydantic collects them:
+    the bases' first, the last base's before the first's, and a field the class declares again
+    replaces the base's in its place.
+    """
+    own: dict[str, list[StubField]] = {}
+    bases: dict[str, list[str]] = {}
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        fields = []
+        for item in node.body:
+            if not (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)):
+                continue
+            name = item.target.id
+            if name == "model_config":
+                continue
+            annotation, alias = _unwrap(item.annotation, source)
+            default = ast.get_source_segment(source, item.value) if item.value else None
+            fields.append(StubField(name, alias or name, annotation, item.value is None, default))
+        own[node.name] = fields
+        bases[node.name] = [b.id for b in node.bases if isinstance(b, ast.Name)]
+
+    def collect(name: str, seen: frozenset[str]) -> list[StubField]:
+        merged: dict[str, StubField] = {}
+        for base in reversed(bases[name]):
+            if base in own and base not in seen:
+                merged.update((f.name, f) for f in collect(base, seen | {name}))
+        merged.update((f.name, f) for f in own[name])
+        return list(merged.values())
+
+    return {name: collect(name, frozenset()) for name in own}
+
+
+def _unwrap(node: ast.expr, source: str) -> tuple[str, str | None]:
+    """``Annotated[T, Field(alias='x')]`` → (``T``, ``'x'``)."""
+    alias = None
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "Annotated"
+        and isinstance(node.slice, ast.Tuple)
+    ):
+        for meta in node.slice.elts[1:]:
+            if isinstance(meta, ast.Call):
+                for kw in meta.keywords:
+                    if kw.arg == "alias" and isinstance(kw.value, ast.Constant):
+                        alias = str(kw.value.value)
+        node = node.slice.elts[0]
+    segment = ast.get_source_segment(source, node)
+    return (segment or ast.unparse(node)), alias
+
+
+def _docstring(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
