@@ -246,6 +246,58 @@ def client(
     raise typer.Exit(code)
 
 
+schema_app = typer.Typer(
+    help="Export the protocol's schema for other languages.", no_args_is_help=True
+)
+app.add_typer(schema_app, name="schema")
+
+
+@schema_app.command("bundle")
+def schema_bundle(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="File to write; standard output when omitted."),
+    ] = None,
+    protocol: ProtocolOption = DEFAULT_PROTOCOL,
+) -> None:
+    """Write one self-contained JSON Schema (draft 2020-12) of every message of the protocol,
+    discriminated by event_name, with no external $ref."""
+    bundle = _load_protocol(protocol).PROTOCOL.schema
+    text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)
+
+
+@app.command()
+def validate(
+    capture: Annotated[
+        str, typer.Argument(help="A JSON Lines file of messages, one per line; - for stdin.")
+    ],
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="table (text) or json.")
+    ] = OutputFormat.TABLE,
+    protocol: ProtocolOption = DEFAULT_PROTOCOL,
+) -> None:
+    """Validate captured messages against the schema: one report line per violation (line
+    number, event, JSON path, reason). Exit 0 if all are valid, 1 if any is not, 2 if the
+    capture cannot be read."""
+    from datadivr._capture import CaptureError, validate_capture
+    from datadivr.validation import Validator
+
+    validator = Validator(_load_protocol(protocol).PROTOCOL)
+    fmt = "json" if output is OutputFormat.JSON else "text"
+    try:
+        summary = validate_capture(capture, validator, sys.stdout, fmt=fmt)
+    except CaptureError as exc:
+        sys.stdout.flush()
+        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    raise typer.Exit(1 if summary.invalid else 0)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Run the command line."""
     return app(args=argv)

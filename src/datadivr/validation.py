@@ -1,0 +1,124 @@
+"""Reference validation: check any message against the protocol's JSON Schema with
+:mod:`jsonschema` (draft 2020-12, formats asserted), independently of the generated models.
+
+This is what a third-party client (a browser page, a Unity or Unreal client, a service in
+another language) is held to: the bundled ``schema.json`` that ships inside the generated
+package, so an installed SDK validates without the repository::
+
+    from datadivr.validation import Validator
+
+    report = Validator().validate('{"event_name": "sum_event", "payload": {"numbers": ["1"]}}')
+    for violation in report.violations:
+        print(violation.path, violation.kind, violation.reason)  # $.payload.numbers[0] type …
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from datadivr._protocol import Protocol
+from datadivr.exceptions import Violation
+
+__all__ = ["Report", "Validator"]
+
+_BUNDLE_URI = "urn:datadivr:protocol"
+
+
+@dataclass(frozen=True)
+class Report:
+    """The verdict on one message.
+
+    Attributes:
+        event_name: The message's event, when it names a known one.
+        violations: Every violation: JSON path, failing keyword (``kind``) and reason.
+    """
+
+    event_name: str | None
+    violations: tuple[Violation, ...]
+
+    @property
+    def valid(self) -> bool:
+        """Whether the message is valid."""
+        return not self.violations
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as plain data (for JSON output)."""
+        return {
+            "valid": self.valid,
+            "event_name": self.event_name,
+            "violations": [v.as_dict() for v in self.violations],
+        }
+
+
+class Validator:
+    """Validates messages against a protocol's bundled JSON Schema.
+
+    Args:
+        protocol: The generated protocol; datadivr's own when omitted.
+    """
+
+    def __init__(self, protocol: Protocol | None = None) -> None:
+        if protocol is None:
+            from datadivr.protocol import PROTOCOL
+
+            protocol = PROTOCOL
+        self.protocol = protocol
+        bundle = protocol.schema
+        registry: Registry[Any] = Registry().with_resource(
+            _BUNDLE_URI, Resource.from_contents(bundle)
+        )
+        events = bundle["x-datadivr"]["events"]
+        self._validators = {
+            name: Draft202012Validator(
+                {"$ref": f"{_BUNDLE_URI}{info['schema']}"},
+                registry=registry,
+                format_checker=Draft202012Validator.FORMAT_CHECKER,
+            )
+            for name, info in events.items()
+        }
+
+    @property
+    def events(self) -> list[str]:
+        """The events this validator knows."""
+        return sorted(self._validators)
+
+    def validate(self, message: Mapping[str, Any] | str | bytes) -> Report:
+        """Validate one message: a decoded object, or a frame's JSON text."""
+        data: Any = message
+        if isinstance(message, str | bytes):
+            try:
+                data = json.loads(message)
+            except (ValueError, RecursionError) as exc:
+                return Report(None, (Violation("$", f"not valid JSON: {exc}", "json"),))
+        if not isinstance(data, Mapping):
+            return Report(None, (Violation("$", "a message must be a JSON object", "type"),))
+        name = data.get("event_name")
+        if name is None:
+            return Report(
+                None, (Violation("$", "'event_name' is a required property", "required"),)
+            )
+        validator = self._validators.get(name) if isinstance(name, str) else None
+        if validator is None:
+            return Report(
+                None,
+                (
+                    Violation(
+                        "$.event_name",
+                        f"{name!r} is not one of the events: {', '.join(self.events)}",
+                        "enum",
+                    ),
+                ),
+            )
+        violations = tuple(
+            Violation(error.json_path, error.message, str(error.validator))
+            for error in sorted(
+                validator.iter_errors(data), key=lambda e: (e.json_path, str(e.validator))
+            )
+        )
+        return Report(name, violations)

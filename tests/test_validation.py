@@ -1,0 +1,178 @@
+"""Reference validation with jsonschema, and its agreement with the generated models."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from datadivr import PROTOCOL, ProtocolError
+from datadivr._capture import CaptureError, validate_capture
+from datadivr.validation import Validator
+
+VALID: list[dict[str, Any]] = [
+    {"event_name": "sum_event", "payload": {"numbers": [1, 2.5, -3e5]}, "to": "server", "id": "q"},
+    {"event_name": "sum_handler_result", "payload": 3.5, "from_id": "server", "reply_to": "q"},
+    {"event_name": "msg", "message": "hello", "to": "all"},
+    {"event_name": "error", "message": "no", "payload": {"code": "invalid_json"}},
+    {"event_name": "ping", "payload": {"sent_at": "2026-01-01T00:00:00Z", "nonce": None}},
+    {
+        "event_name": "pong",
+        "payload": {"sent_at": "2026-01-01T00:00:00+02:00", "received_at": "2026-01-01T00:00:01Z"},
+    },
+    {
+        "event_name": "scene_update",
+        "payload": {
+            "scene_id": "6f1c1c5e-8d7b-4b7e-9a51-3f6f2b1d9c10",
+            "revision": 0,
+            "objects": [
+                {
+                    "id": "a",
+                    "kind": "light",
+                    "transform": {
+                        "position": {"x": 0, "y": 0, "z": 0},
+                        "rotation": {"x": 0, "y": 0, "z": 0, "w": 1},
+                    },
+                    "color": None,
+                    "opacity": 1,
+                }
+            ],
+            "removed": ["b-2"],
+        },
+    },
+    {"event_name": "welcome", "payload": {"client_id": "abc"}},
+]
+
+INVALID: list[tuple[dict[str, Any], str, str]] = [
+    ({"event_name": "sum_event", "payload": {"numbers": ["1"]}}, "$.payload.numbers[0]", "type"),
+    ({"event_name": "sum_event", "payload": {"numbers": [True]}}, "$.payload.numbers[0]", "type"),
+    ({"event_name": "sum_event", "payload": {}}, "$.payload", "required"),
+    (
+        {"event_name": "sum_event", "payload": {"numbers": [], "x": 1}},
+        "$.payload",
+        "additionalProperties",
+    ),
+    (
+        {"event_name": "sum_event", "payload": {"numbers": []}, "extra": 1},
+        "$",
+        "additionalProperties",
+    ),
+    ({"event_name": "msg"}, "$", "required"),
+    ({"event_name": "msg", "message": "x", "to": ""}, "$.to", "minLength"),
+    (
+        {"event_name": "error", "message": "x", "payload": {"code": "nope"}},
+        "$.payload.code",
+        "enum",
+    ),
+    ({"event_name": "ping", "payload": {"sent_at": "1700000000"}}, "$.payload.sent_at", "format"),
+    (
+        {"event_name": "ping", "payload": {"sent_at": "2026-01-01T00:00:00Z", "nonce": "a b"}},
+        "$.payload.nonce",
+        "pattern",
+    ),
+    (
+        {"event_name": "welcome", "payload": {"client_id": "x", "schema_hash": None}},
+        "$.payload.schema_hash",
+        "type",
+    ),
+    (
+        {
+            "event_name": "scene_update",
+            "payload": {"scene_id": "not-a-uuid", "revision": 0, "objects": []},
+        },
+        "$.payload.scene_id",
+        "format",
+    ),
+    (
+        {
+            "event_name": "scene_update",
+            "payload": {
+                "scene_id": "6f1c1c5e-8d7b-4b7e-9a51-3f6f2b1d9c10",
+                "revision": -1,
+                "objects": [],
+            },
+        },
+        "$.payload.revision",
+        "minimum",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def validator() -> Validator:
+    return Validator()
+
+
+def test_every_event_has_a_valid_sample() -> None:
+    assert {m["event_name"] for m in VALID} == set(PROTOCOL.events)
+
+
+@pytest.mark.parametrize("message", VALID, ids=lambda m: m["event_name"])
+def test_valid_messages_pass_both(validator: Validator, message: dict[str, Any]) -> None:
+    report = validator.validate(message)
+    assert report.valid, report.violations
+    assert report.event_name == message["event_name"]
+    assert validator.validate(json.dumps(message)).valid
+    assert validator.validate(json.dumps(message).encode()).valid
+    PROTOCOL.validate(message)  # the generated models agree
+
+
+@pytest.mark.parametrize(("message", "path", "keyword"), INVALID, ids=lambda x: str(x)[:40])
+def test_invalid_messages_fail_both(
+    validator: Validator, message: dict[str, Any], path: str, keyword: str
+) -> None:
+    report = validator.validate(message)
+    assert not report.valid
+    assert (path, keyword) in [(v.path, v.kind) for v in report.violations], report.violations
+    with pytest.raises(ProtocolError):
+        PROTOCOL.validate(message)
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "keyword"),
+    [
+        ("not json", "$", "json"),
+        ("[1]", "$", "type"),
+        ("{}", "$", "required"),
+        ('{"event_name": "nope"}', "$.event_name", "enum"),
+        ('{"event_name": 5}', "$.event_name", "enum"),
+    ],
+)
+def test_frames_that_are_not_messages(
+    validator: Validator, raw: str, path: str, keyword: str
+) -> None:
+    report = validator.validate(raw)
+    assert [(v.path, v.kind) for v in report.violations] == [(path, keyword)]
+    assert report.as_dict()["valid"] is False
+
+
+def test_capture_report(validator: Validator, tmp_path: Path) -> None:
+    capture = tmp_path / "capture.jsonl"
+    lines = [json.dumps(m) for m in VALID] + ["", "oops", json.dumps(INVALID[0][0])]
+    capture.write_text("\n".join(lines) + "\n")
+    out = io.StringIO()
+    summary = validate_capture(str(capture), validator, out, show_progress=True)
+    assert (summary.messages, summary.invalid) == (len(VALID) + 2, 2)
+    text = out.getvalue().splitlines()
+    assert text[0].startswith(f"line {len(VALID) + 2}: ?: $: not valid JSON")
+    assert text[1].startswith(f"line {len(VALID) + 3}: sum_event: $.payload.numbers[0]:")
+    assert text[-1] == f"{len(VALID) + 2} messages: {len(VALID)} valid, 2 invalid"
+
+    out = io.StringIO()
+    validate_capture(str(capture), validator, out, fmt="json")
+    data = json.loads(out.getvalue())
+    assert [r["line"] for r in data["results"]] == [len(VALID) + 2, len(VALID) + 3]
+    assert data["summary"]["invalid"] == 2
+    assert data["summary"]["violations_per_kind"] == {"json": 1, "type": 1}
+
+
+def test_unreadable_captures(validator: Validator, tmp_path: Path) -> None:
+    with pytest.raises(CaptureError, match="cannot read"):
+        validate_capture(str(tmp_path / "missing.jsonl"), validator, io.StringIO())
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b'{"event_name": "msg", "message": "x"}\n\xff\xfe\n')
+    with pytest.raises(CaptureError, match="line 2 is not UTF-8"):
+        validate_capture(str(binary), validator, io.StringIO())
