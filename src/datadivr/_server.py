@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from datadivr._core import Broadcast, Hub, Route, error_frame
+from datadivr._http import HealthModel, schema_router
 from datadivr._logging import get_logger
 from datadivr._protocol import Protocol
 from datadivr._registry import HandlerType, Registry, ServicerBase, default_registry
@@ -203,17 +203,21 @@ def create_app(
         )
         yield
 
-    app = FastAPI(title="datadivr", lifespan=lifespan)
+    app = FastAPI(
+        title="datadivr",
+        description="Real-time messaging over WebSocket at `/ws`; the protocol's schema and a "
+        "validator over HTTP.",
+        lifespan=lifespan,
+    )
     app.state.server = server
+    app.include_router(schema_router(protocol))
 
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
+    @app.get("/health", response_model=HealthModel)
+    async def health() -> HealthModel:
         """Liveness, with the number of connected clients."""
-        return {
-            "status": "ok",
-            "clients": len(server.connections),
-            "schema_hash": protocol.schema_hash,
-        }
+        return HealthModel(
+            status="ok", clients=len(server.connections), schema_hash=protocol.schema_hash
+        )
 
     @app.websocket("/ws")
     async def websocket_endpoint(websocket: WebSocket) -> None:

@@ -1,0 +1,130 @@
+"""The server's HTTP side for third parties: the schema, per-event schemas, and validation."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from datadivr._protocol import Protocol
+from datadivr.validation import Report, Validator
+
+__all__ = [
+    "MAX_BATCH",
+    "HealthModel",
+    "ReportModel",
+    "ValidationResponse",
+    "ViolationModel",
+    "schema_router",
+]
+
+#: At most this many messages in one ``POST /validate``.
+MAX_BATCH = 1000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class ViolationModel(_Strict):
+    """One reason a message is invalid."""
+
+    path: str = Field(
+        description="JSON path of the failing value.", examples=["$.payload.numbers[0]"]
+    )
+    reason: str = Field(description="What is wrong, in words.")
+    kind: str | None = Field(None, description="The failing JSON Schema keyword, e.g. `type`.")
+
+
+class ReportModel(_Strict):
+    """The verdict on one message."""
+
+    valid: bool
+    event_name: str | None = Field(description="The message's event, when it names a known one.")
+    violations: list[ViolationModel]
+
+
+class ValidationResponse(_Strict):
+    """The verdicts on the messages sent, in order."""
+
+    valid: bool = Field(description="Whether every message is valid.")
+    reports: list[ReportModel]
+
+
+class HealthModel(_Strict):
+    """The server is up."""
+
+    status: str = Field(examples=["ok"])
+    clients: int = Field(ge=0, description="Connected WebSocket clients.")
+    schema_hash: str = Field(description="Hash of the schema files the protocol came from.")
+
+
+class ErrorModel(_Strict):
+    """An HTTP error."""
+
+    detail: str
+
+
+_EXAMPLE = {"event_name": "sum_event", "payload": {"numbers": [1, 2, 3]}}
+
+
+def _report(report: Report) -> ReportModel:
+    return ReportModel(
+        valid=report.valid,
+        event_name=report.event_name,
+        violations=[
+            ViolationModel(path=v.path, reason=v.reason, kind=v.kind) for v in report.violations
+        ],
+    )
+
+
+def schema_router(protocol: Protocol) -> APIRouter:
+    """Routes: ``GET /schema``, ``GET /schema/events/{event_name}``, ``POST /validate``."""
+    router = APIRouter(tags=["schema"])
+    validator = Validator(protocol)
+
+    @router.get(
+        "/schema",
+        summary="The whole protocol as one self-contained JSON Schema (draft 2020-12)",
+        response_model=dict[str, Any],
+    )
+    async def get_schema() -> dict[str, Any]:
+        return protocol.schema
+
+    @router.get(
+        "/schema/events/{event_name}",
+        summary="The self-contained JSON Schema of one event's message",
+        response_model=dict[str, Any],
+        responses={404: {"model": ErrorModel, "description": "No such event."}},
+    )
+    async def get_event_schema(event_name: str) -> dict[str, Any]:
+        if event_name not in protocol.events:
+            raise HTTPException(
+                404, f"no event {event_name!r}; known: {', '.join(sorted(protocol.events))}"
+            )
+        return protocol.event_schema(event_name)
+
+    @router.post(
+        "/validate",
+        summary="Validate one message, or a list of messages, against the schema",
+        response_model=ValidationResponse,
+        responses={400: {"model": ErrorModel, "description": "The body is not UTF-8 text."}},
+    )
+    async def validate(
+        messages: Annotated[
+            dict[str, Any] | Annotated[list[Any], Field(max_length=MAX_BATCH)],
+            Body(
+                description=f"A message (a JSON object), or a list of at most {MAX_BATCH} messages.",
+                examples=[_EXAMPLE, [_EXAMPLE, {"event_name": "msg"}]],
+            ),
+        ],
+    ) -> ValidationResponse:
+        batch = messages if isinstance(messages, list) else [messages]
+        reports = [
+            _report(validator.validate(m if isinstance(m, dict) else json.dumps(m))) for m in batch
+        ]
+        return ValidationResponse(valid=all(r.valid for r in reports), reports=reports)
+
+    return router

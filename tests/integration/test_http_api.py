@@ -1,0 +1,66 @@
+"""The server's HTTP side: the schema endpoints and POST /validate, by hand and by schemathesis
+(in process, over ASGI, with its default checks and negative cases)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from jsonschema import Draft202012Validator
+
+from datadivr import PROTOCOL, create_app
+
+app = create_app()
+schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+@schema.parametrize()
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_openapi_conformance(case: Any) -> None:
+    """No 5xx, every response matches its declared schema, bad requests are refused."""
+    case.call_and_validate()
+
+
+@pytest.fixture
+async def http() -> Any:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def test_schema_endpoints(http: httpx.AsyncClient) -> None:
+    bundle = (await http.get("/schema")).json()
+    assert bundle == PROTOCOL.schema
+    event = (await http.get("/schema/events/sum_event")).json()
+    validator = Draft202012Validator(event)
+    assert validator.is_valid({"event_name": "sum_event", "payload": {"numbers": [1]}})
+    assert not validator.is_valid({"event_name": "sum_event", "payload": {"numbers": ["1"]}})
+    missing = await http.get("/schema/events/nope")
+    assert missing.status_code == 404
+    assert "sum_event" in missing.json()["detail"]
+
+
+async def test_validate_one_and_many(http: httpx.AsyncClient) -> None:
+    one = await http.post("/validate", json={"event_name": "msg", "message": "hi"})
+    assert one.json() == {
+        "valid": True,
+        "reports": [{"valid": True, "event_name": "msg", "violations": []}],
+    }
+    many = await http.post(
+        "/validate",
+        json=[{"event_name": "sum_event", "payload": {"numbers": ["1"]}}, 5, {"event_name": "msg"}],
+    )
+    data = many.json()
+    assert data["valid"] is False
+    assert [r["valid"] for r in data["reports"]] == [False, False, False]
+    assert data["reports"][0]["violations"][0]["path"] == "$.payload.numbers[0]"
+    assert data["reports"][1]["violations"][0]["kind"] == "type"
+    bad = await http.post(
+        "/validate", content=b'"just a string"', headers={"content-type": "application/json"}
+    )
+    assert bad.status_code == 422
+    too_many = await http.post("/validate", json=[{}] * 1001)
+    assert too_many.status_code == 422
