@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jinja2
 
+from datadivr_codegen.asyncapi import asyncapi_document
 from datadivr_codegen.bundle import protocol_bundle
 from datadivr_codegen.formatting import format_sources
 from datadivr_codegen.models import model_names_and_imports, models_source
@@ -103,9 +104,14 @@ def plan(schema_dir: Path) -> Plan:
     check_model_names(schemas, python)
     formatted = format_sources(python)
     files = [GeneratedFile(name, text) for name, text in sorted(formatted.items())]
-    bundle = json.dumps(protocol_bundle(schemas), indent=2, ensure_ascii=False) + "\n"
-    files.append(GeneratedFile("schema.json", bundle))
+    bundle = protocol_bundle(schemas)
+    files.append(GeneratedFile("schema.json", _json(bundle)))
+    files.append(GeneratedFile("asyncapi.json", _json(asyncapi_document(schemas, bundle))))
     return Plan(schemas, tuple(sorted(files, key=lambda f: f.path)))
+
+
+def _json(document: object) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def generate(schema_dir: Path, out_dir: Path) -> WriteResult:

@@ -81,7 +81,8 @@ def _report(report: Report) -> ReportModel:
 
 
 def schema_router(protocol: Protocol) -> APIRouter:
-    """Routes: ``GET /schema``, ``GET /schema/events/{event_name}``, ``POST /validate``."""
+    """Routes: ``GET /schema``, ``GET /asyncapi.json``, ``GET /schema/events/{event_name}``,
+    ``POST /validate``."""
     router = APIRouter(tags=["schema"])
     validator = Validator(protocol)
 
@@ -92,6 +93,14 @@ def schema_router(protocol: Protocol) -> APIRouter:
     )
     async def get_schema() -> dict[str, Any]:
         return protocol.schema
+
+    @router.get(
+        "/asyncapi.json",
+        summary="The protocol as an AsyncAPI 3.0 document (the /ws channel and its messages)",
+        response_model=dict[str, Any],
+    )
+    async def get_asyncapi() -> dict[str, Any]:
+        return protocol.asyncapi
 
     @router.get(
         "/schema/events/{event_name}",

@@ -53,7 +53,8 @@ class Protocol:
         events: Every event by name.
         adapter: Parses a frame into the right message model in one pass.
         schema_hash: Hash of the schema files the package was generated from.
-        package: The generated package, whose ``schema.json`` holds the bundled schema.
+        package: The generated package, whose ``schema.json`` holds the bundled schema and
+            ``asyncapi.json`` the AsyncAPI document.
     """
 
     events: Mapping[str, EventSpec]
@@ -77,6 +78,13 @@ class Protocol:
     def schema(self) -> dict[str, Any]:
         """The whole protocol as one self-contained JSON Schema (draft 2020-12)."""
         text = resources.files(self.package).joinpath("schema.json").read_text(encoding="utf-8")
+        data: dict[str, Any] = json.loads(text)
+        return data
+
+    @cached_property
+    def asyncapi(self) -> dict[str, Any]:
+        """The protocol as an AsyncAPI 3.0.0 document (the package's ``asyncapi.json``)."""
+        text = resources.files(self.package).joinpath("asyncapi.json").read_text(encoding="utf-8")
         data: dict[str, Any] = json.loads(text)
         return data
 

@@ -271,6 +271,33 @@ def schema_bundle(
         typer.echo(f"wrote {out}", err=True)
 
 
+@schema_app.command("asyncapi")
+def schema_asyncapi(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="File to write; standard output when omitted."),
+    ] = None,
+    protocol: ProtocolOption = DEFAULT_PROTOCOL,
+) -> None:
+    """Write an AsyncAPI 3.0.0 document of the protocol: the /ws channel, one message per
+    event, the server's send and receive operations with their replies."""
+    package = _load_protocol(protocol)
+    try:
+        document = package.PROTOCOL.asyncapi
+    except FileNotFoundError:
+        Console(stderr=True).print(
+            f"[red]error:[/] {protocol!r} has no asyncapi.json: regenerate it with a newer "
+            "datadivr generate"
+        )
+        raise typer.Exit(2) from None
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)
+
+
 @app.command()
 def validate(
     capture: Annotated[
@@ -296,6 +323,68 @@ def validate(
         Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     raise typer.Exit(1 if summary.invalid else 0)
+
+
+@app.command()
+def proxy(
+    upstream: Annotated[
+        str, typer.Option(help="The server's WebSocket URL, e.g. ws://127.0.0.1:8765/ws.")
+    ],
+    listen: Annotated[
+        str, typer.Option(help="HOST:PORT to listen on; port 0 picks a free one.")
+    ] = "127.0.0.1:8766",
+    enforce: Annotated[
+        bool,
+        typer.Option(help="Stop a client's invalid frames and answer with the server's error."),
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="Also write the conformance summary to this JSON file.")
+    ] = None,
+    log_format: Annotated[
+        LogFormat, typer.Option(help="console or json lines.")
+    ] = LogFormat.CONSOLE,
+    protocol: ProtocolOption = DEFAULT_PROTOCOL,
+) -> None:
+    """Validating proxy: forward every frame between clients and a server unchanged, check
+    each against the schema and its direction, log violations, and print a conformance
+    summary on exit (Ctrl-C or SIGTERM)."""
+    from datadivr._proxy import ValidatingProxy
+
+    host, _, port_text = listen.rpartition(":")
+    if not host or not port_text.isdigit():
+        Console(stderr=True).print(f"[red]error:[/] --listen must be HOST:PORT, got {listen!r}")
+        raise typer.Exit(2)
+    configure_logging("info", log_format)
+    relay = ValidatingProxy(upstream, protocol=_load_protocol(protocol).PROTOCOL, enforce=enforce)
+    try:
+        asyncio.run(_run_proxy(relay, host.strip("[]"), int(port_text)))
+    except OSError as exc:
+        get_logger("datadivr.cli").error("cannot listen", listen=listen, error=str(exc))
+        raise typer.Exit(1) from None
+    typer.echo(relay.conformance.summary())
+    if report is not None:
+        report.write_text(
+            json.dumps(relay.conformance.as_dict(), indent=2) + "\n", encoding="utf-8"
+        )
+
+
+async def _run_proxy(relay: Any, host: str, port: int) -> None:
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    bound_host, bound_port = await relay.start(host, port)
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    get_logger("datadivr.cli").info(
+        "proxy listening",
+        url=f"ws://{shown}:{bound_port}/ws",
+        upstream=relay.upstream,
+        enforce=relay.enforce,
+    )
+    await stop.wait()
+    await relay.stop()
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -26,6 +26,7 @@ PROJECT_SCHEMA = PROJECT_ROOT / "schema"
 CASES = ("minimal", "nested", "reply", "echo", "features")
 GENERATED_FILES = (
     "__init__.py",
+    "asyncapi.json",
     "client.py",
     "events.py",
     "handlers.py",

@@ -38,6 +38,9 @@ async def test_schema_endpoints(http: httpx.AsyncClient) -> None:
     validator = Draft202012Validator(event)
     assert validator.is_valid({"event_name": "sum_event", "payload": {"numbers": [1]}})
     assert not validator.is_valid({"event_name": "sum_event", "payload": {"numbers": ["1"]}})
+    asyncapi = (await http.get("/asyncapi.json")).json()
+    assert asyncapi == PROTOCOL.asyncapi
+    assert asyncapi["asyncapi"].startswith("3.")
     missing = await http.get("/schema/events/nope")
     assert missing.status_code == 404
     assert "sum_event" in missing.json()["detail"]

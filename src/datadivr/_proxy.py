@@ -1,0 +1,217 @@
+"""``datadivr proxy``: a validating WebSocket proxy between any client and a datadivr server.
+
+Every frame is forwarded unchanged, both ways, and checked against the schema and its
+direction on the way. Violations are logged as they happen and counted; with ``enforce``,
+invalid frames from a client stop at the proxy, which answers with the ``error`` message the
+server would have sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.server import Server, ServerConnection, serve
+
+from datadivr._core import error_frame
+from datadivr._logging import get_logger
+from datadivr._protocol import Protocol, frame_field
+from datadivr.exceptions import ProtocolError, Violation
+from datadivr.validation import Report, Validator
+
+__all__ = ["DOWNSTREAM", "UPSTREAM", "Conformance", "ValidatingProxy"]
+
+#: A frame from the client to the server.
+UPSTREAM = "client_to_server"
+#: A frame from the server to the client.
+DOWNSTREAM = "server_to_client"
+_log = get_logger("datadivr.proxy")
+
+_CODES = {"json": "invalid_json", "type": "invalid_message", "enum": "unknown_event"}
+
+
+@dataclass
+class Conformance:
+    """What the proxy saw: frames per event and direction, violations per kind."""
+
+    frames: Counter[tuple[str, str]] = field(default_factory=Counter)
+    violations: Counter[str] = field(default_factory=Counter)
+    blocked: int = 0
+    connections: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        frames: dict[str, dict[str, int]] = {}
+        for (event, direction), count in sorted(self.frames.items()):
+            frames.setdefault(direction, {})[event] = count
+        return {
+            "connections": self.connections,
+            "frames": frames,
+            "violations": dict(sorted(self.violations.items())),
+            "blocked": self.blocked,
+        }
+
+    def summary(self) -> str:
+        """The report for people."""
+        lines = [f"datadivr proxy: {self.connections} connections"]
+        for direction, events in self.as_dict()["frames"].items():
+            for event, count in events.items():
+                lines.append(f"  {direction:<17} {event:<24} {count:>8} frames")
+        total = sum(self.violations.values())
+        lines.append(
+            f"  violations: {total}"
+            + (
+                " ("
+                + ", ".join(f"{kind}: {count}" for kind, count in sorted(self.violations.items()))
+                + ")"
+                if total
+                else ""
+            )
+        )
+        if self.blocked:
+            lines.append(f"  blocked frames: {self.blocked}")
+        return "\n".join(lines)
+
+
+class ValidatingProxy:
+    """Relays WebSocket connections to ``upstream``, checking every frame.
+
+    Args:
+        upstream: The server's WebSocket URL.
+        protocol: The protocol to check against; datadivr's own when omitted.
+        enforce: Stop a client's invalid frames and answer with an ``error``.
+    """
+
+    def __init__(
+        self, upstream: str, *, protocol: Protocol | None = None, enforce: bool = False
+    ) -> None:
+        self.validator = Validator(protocol)
+        self.protocol = self.validator.protocol
+        self.upstream = upstream
+        self.enforce = enforce
+        self.conformance = Conformance()
+        self._server: Server | None = None
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        """Listen on ``host:port`` (0 picks a free port); return the bound address."""
+        self._server = await serve(self._relay, host, port, compression=None, max_size=None)
+        address = next(iter(self._server.sockets)).getsockname()
+        return str(address[0]), int(address[1])
+
+    async def stop(self) -> None:
+        """Stop listening and close every relayed connection."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def check(self, frame: str | bytes, direction: str) -> Report:
+        """Check one frame travelling in ``direction``; count and log what is wrong."""
+        report = self.validator.validate(frame)
+        violations = list(report.violations)
+        event = report.event_name
+        if event is not None and report.valid:
+            spec = self.protocol.events[event]
+            allowed = (
+                spec.direction.client_may_send
+                if direction == UPSTREAM
+                else spec.direction.server_may_send
+            )
+            if not allowed:
+                violations.append(
+                    Violation("$.event_name", f"{event!r} is {spec.direction.value}", "direction")
+                )
+        self.conformance.frames[(event or "?", direction)] += 1
+        for violation in violations:
+            self.conformance.violations[violation.kind or "?"] += 1
+            _log.warning(
+                "protocol violation",
+                direction=direction,
+                event_name=event,
+                path=violation.path,
+                kind=violation.kind,
+                reason=violation.reason[:300],
+            )
+        return Report(event, tuple(violations))
+
+    async def _relay(self, client: ServerConnection) -> None:
+        self.conformance.connections += 1
+        try:
+            upstream = await websockets.connect(self.upstream, compression=None, max_size=None)
+        except (OSError, websockets.InvalidHandshake, TimeoutError) as exc:
+            _log.error("cannot reach upstream", upstream=self.upstream, error=str(exc))
+            await client.close(1011, "upstream unavailable")
+            return
+        async with upstream:
+            peer = _Peer()
+            tasks = [
+                asyncio.create_task(self._pump(client, upstream, UPSTREAM, peer)),
+                asyncio.create_task(self._pump(upstream, client, DOWNSTREAM, peer)),
+            ]
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for task in done:
+                task.result()
+
+    async def _pump(
+        self,
+        source: ServerConnection | ClientConnection,
+        target: ServerConnection | ClientConnection,
+        direction: str,
+        peer: _Peer,
+    ) -> None:
+        try:
+            async for frame in source:
+                report = self.check(frame, direction)
+                if report.event_name == "welcome" and direction == DOWNSTREAM:
+                    payload = frame_field(frame, "payload")
+                    if isinstance(payload, dict) and isinstance(payload.get("client_id"), str):
+                        peer.client_id = payload["client_id"]
+                if self.enforce and not report.valid and direction == UPSTREAM:
+                    self.conformance.blocked += 1
+                    await source.send(_error_for(report, frame, to=peer.client_id))
+                    continue
+                await target.send(frame)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            # One side is gone: close the other the same way.
+            code = source.close_code or 1000
+            reason = source.close_reason or ""
+            with contextlib.suppress(Exception):
+                await target.close(code if code not in (1005, 1006) else 1000, reason)
+
+
+@dataclass
+class _Peer:
+    """What the proxy knows of one relayed client: its id, from the server's ``welcome``."""
+
+    client_id: str = "client"
+
+
+def _error_for(report: Report, frame: str | bytes, *, to: str) -> str:
+    """The ``error`` message the server would send for this frame."""
+    first = report.violations[0]
+    if first.kind == "direction":
+        code = "wrong_direction"
+    elif first.path == "$" and first.kind in _CODES:
+        code = _CODES[first.kind]
+    elif first.path == "$.event_name" and first.kind == "enum":
+        code = "unknown_event"
+    elif first.path == "$" and first.kind == "required" and "event_name" in first.reason:
+        code = "invalid_message"
+    else:
+        code = "validation_error"
+    reply_to = frame_field(frame, "id")
+    error = ProtocolError(
+        code,
+        f"refused by the validating proxy: {first.path}: {first.reason}",
+        event_name=report.event_name,
+        details=report.violations,
+    )
+    return error_frame(error, to=to, reply_to=reply_to if isinstance(reply_to, str) else None)
