@@ -262,13 +262,7 @@ def schema_bundle(
 ) -> None:
     """Write one self-contained JSON Schema (draft 2020-12) of every message of the protocol,
     discriminated by event_name, with no external $ref."""
-    bundle = _load_protocol(protocol).PROTOCOL.schema
-    text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
-    if out is None:
-        typer.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {out}", err=True)
+    _write_json(_load_protocol(protocol).PROTOCOL.schema, out)
 
 
 @schema_app.command("asyncapi")
@@ -290,6 +284,11 @@ def schema_asyncapi(
             "datadivr generate"
         )
         raise typer.Exit(2) from None
+    _write_json(document, out)
+
+
+def _write_json(document: Any, out: Path | None) -> None:
+    """``document`` as indented JSON, to ``out`` or standard output."""
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if out is None:
         typer.echo(text, nl=False)
