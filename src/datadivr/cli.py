@@ -251,13 +251,15 @@ schema_app = typer.Typer(
 )
 app.add_typer(schema_app, name="schema")
 
+OutOption = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="File to write; standard output when omitted."),
+]
+
 
 @schema_app.command("bundle")
 def schema_bundle(
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="File to write; standard output when omitted."),
-    ] = None,
+    out: OutOption = None,
     protocol: ProtocolOption = DEFAULT_PROTOCOL,
 ) -> None:
     """Write one self-contained JSON Schema (draft 2020-12) of every message of the protocol,
@@ -267,10 +269,7 @@ def schema_bundle(
 
 @schema_app.command("asyncapi")
 def schema_asyncapi(
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="File to write; standard output when omitted."),
-    ] = None,
+    out: OutOption = None,
     protocol: ProtocolOption = DEFAULT_PROTOCOL,
 ) -> None:
     """Write an AsyncAPI 3.0.0 document of the protocol: the /ws channel, one message per

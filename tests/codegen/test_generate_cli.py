@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from datadivr_codegen.generator import generate, plan
+from tests.commands import run_datadivr
 
 from .conftest import GENERATED_FILES, case_schema, copy_case, snapshot
-
-
-def _datadivr(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
-    return subprocess.run(
-        [sys.executable, "-m", "datadivr", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -38,7 +23,9 @@ def generated(tmp_path: Path) -> Path:
 
 def test_generate_writes_the_package(tmp_path: Path) -> None:
     out = tmp_path / "pkg"
-    result = _datadivr("generate", "--schema", case_schema("minimal"), "--out", out, cwd=tmp_path)
+    result = run_datadivr(
+        "generate", "--schema", case_schema("minimal"), "--out", out, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(GENERATED_FILES)
     for name in GENERATED_FILES:
@@ -58,7 +45,7 @@ def test_broken_schema_exits_1_naming_the_file(tmp_path: Path) -> None:
     out.mkdir()
     (out / "sentinel.txt").write_text("untouched\n", encoding="utf-8")
 
-    result = _datadivr("generate", "--schema", schema, "--out", out, cwd=tmp_path)
+    result = run_datadivr("generate", "--schema", schema, "--out", out, cwd=tmp_path)
 
     assert result.returncode == 1
     assert "schema error" in result.stderr
@@ -71,7 +58,7 @@ def test_broken_schema_exits_1_naming_the_file(tmp_path: Path) -> None:
 def test_invalid_json_is_reported_with_its_position(tmp_path: Path) -> None:
     schema = copy_case("minimal", tmp_path / "schema")
     (schema / "events" / "hello.schema.json").write_text('{"type": }', encoding="utf-8")
-    result = _datadivr("generate", "--schema", schema, "--out", tmp_path / "out", cwd=tmp_path)
+    result = run_datadivr("generate", "--schema", schema, "--out", tmp_path / "out", cwd=tmp_path)
     assert result.returncode == 1
     assert "schema error" in result.stderr
     assert "events/hello.schema.json: invalid JSON at line 1, column 10" in result.stderr
@@ -84,7 +71,7 @@ def test_check_fails_when_stale(tmp_path: Path, generated: Path) -> None:
     (generated / "client.py").unlink()
     before = snapshot(generated)
 
-    result = _datadivr(
+    result = run_datadivr(
         "generate", "--schema", case_schema("reply"), "--out", generated, "--check", cwd=tmp_path
     )
 
@@ -96,7 +83,7 @@ def test_check_fails_when_stale(tmp_path: Path, generated: Path) -> None:
 
 def test_check_passes_when_fresh(tmp_path: Path, generated: Path) -> None:
     before = snapshot(generated)
-    result = _datadivr(
+    result = run_datadivr(
         "generate", "--schema", case_schema("reply"), "--out", generated, "--check", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
@@ -108,7 +95,9 @@ def test_check_passes_when_fresh(tmp_path: Path, generated: Path) -> None:
 def test_check_on_a_broken_schema_exits_1(tmp_path: Path, generated: Path) -> None:
     schema = copy_case("reply", tmp_path / "schema")
     (schema / "envelope.schema.json").unlink()
-    result = _datadivr("generate", "--schema", schema, "--out", generated, "--check", cwd=tmp_path)
+    result = run_datadivr(
+        "generate", "--schema", schema, "--out", generated, "--check", cwd=tmp_path
+    )
     assert result.returncode == 1
     assert "schema error" in result.stderr
     assert "envelope.schema.json" in result.stderr

@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from importlib import resources
 from pathlib import Path
 
 from datadivr import PROTOCOL
 from datadivr_codegen.generator import generate
+from tests.commands import CLI_ENV, run_datadivr
 
 CASES = Path(__file__).parents[1] / "codegen" / "cases"
-ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-
-
-def run(*args: str, env: dict[str, str] = ENV) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "datadivr", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
 
 
 def packaged() -> str:
@@ -32,7 +19,7 @@ def packaged() -> str:
 
 
 def test_prints_the_packaged_document() -> None:
-    result = run("schema", "asyncapi")
+    result = run_datadivr("schema", "asyncapi")
     assert result.returncode == 0, result.stderr
     assert result.stdout == packaged()
     document = json.loads(result.stdout)
@@ -44,7 +31,7 @@ def test_prints_the_packaged_document() -> None:
 def test_out_writes_the_file(tmp_path: Path) -> None:
     for option in ("--out", "-o"):
         out = tmp_path / f"asyncapi{option}.json"
-        result = run("schema", "asyncapi", option, str(out))
+        result = run_datadivr("schema", "asyncapi", option, str(out))
         assert result.returncode == 0, result.stderr
         assert result.stdout == ""
         assert result.stderr.strip() == f"wrote {out}"
@@ -54,22 +41,22 @@ def test_out_writes_the_file(tmp_path: Path) -> None:
 def test_other_protocol_package(tmp_path: Path) -> None:
     generate(CASES / "reply" / "schema", tmp_path / "reply_protocol")
     path = [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**ENV, "PYTHONPATH": os.pathsep.join(path)}
+    env = {**CLI_ENV, "PYTHONPATH": os.pathsep.join(path)}
 
-    result = run("schema", "asyncapi", "--protocol", "reply_protocol", env=env)
+    result = run_datadivr("schema", "asyncapi", "--protocol", "reply_protocol", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == (tmp_path / "reply_protocol" / "asyncapi.json").read_text("utf-8")
     assert "receive_add" in json.loads(result.stdout)["operations"]
 
     # A package generated before asyncapi.json existed.
     (tmp_path / "reply_protocol" / "asyncapi.json").unlink()
-    missing = run("schema", "asyncapi", "--protocol", "reply_protocol", env=env)
+    missing = run_datadivr("schema", "asyncapi", "--protocol", "reply_protocol", env=env)
     assert missing.returncode == 2
     assert "has no asyncapi.json" in missing.stderr
     assert missing.stdout == ""
 
 
 def test_unknown_protocol_package() -> None:
-    result = run("schema", "asyncapi", "--protocol", "no_such_protocol_package")
+    result = run_datadivr("schema", "asyncapi", "--protocol", "no_such_protocol_package")
     assert result.returncode == 2
     assert "cannot import protocol" in result.stderr

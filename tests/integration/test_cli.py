@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,10 +13,9 @@ import pytest
 
 from datadivr import Client, MsgMessage
 from datadivr.protocol import PROTOCOL
+from tests.commands import CLI_ENV, DATADIVR, run_datadivr
 
 TIMEOUT = 10.0
-DATADIVR = [sys.executable, "-m", "datadivr"]
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "COLUMNS": "200"}
 
 
 async def read_until(stream: asyncio.StreamReader, needle: str, lines: list[str]) -> str:
@@ -45,7 +42,7 @@ async def served() -> AsyncIterator[str]:
         "json",
         stdout=subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
-        env=ENV,
+        env=CLI_ENV,
     )
     assert proc.stderr is not None
     lines: list[str] = []
@@ -79,7 +76,7 @@ async def test_interactive_client(served: str) -> None:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env=ENV,
+        env=CLI_ENV,
     )
     assert proc.stdin is not None
     assert proc.stdout is not None
@@ -127,20 +124,8 @@ async def test_interactive_client(served: str) -> None:
             await proc.wait()
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*DATADIVR, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_client_reads_piped_input(served: str) -> None:
-    result = run(
+    result = run_datadivr(
         "client", "--url", served, "--linger", "2", stdin='sum_event {"numbers": [4, 5]}\n'
     )
     assert result.returncode == 0, result.stderr
@@ -148,33 +133,33 @@ def test_client_reads_piped_input(served: str) -> None:
 
 
 def test_client_reports_an_unreachable_server() -> None:
-    result = run("client", "--url", "ws://127.0.0.1:9/ws")
+    result = run_datadivr("client", "--url", "ws://127.0.0.1:9/ws")
     assert result.returncode == 1
     assert "cannot connect" in result.stdout
 
 
 def test_events_lists_every_event() -> None:
-    result = run("events", "--format", "json")
+    result = run_datadivr("events", "--format", "json")
     assert result.returncode == 0, result.stderr
     rows: list[dict[str, Any]] = json.loads(result.stdout)
     by_name = {row["event"]: row for row in rows}
     assert set(by_name) == set(PROTOCOL.events)
     assert by_name["sum_event"]["direction"] == "client_to_server"
     assert by_name["sum_event"]["reply"] == "sum_handler_result"
-    table = run("events")
+    table = run_datadivr("events")
     assert table.returncode == 0
     assert "sum_handler_result" in table.stdout
 
 
 def test_serve_refuses_a_busy_port(served: str) -> None:
     port = served.rsplit(":", 1)[1].split("/")[0]
-    result = run("serve", "--port", port, "--log-format", "json")
+    result = run_datadivr("serve", "--port", port, "--log-format", "json")
     assert result.returncode == 1
     assert "cannot listen" in result.stderr
 
 
 def test_help_lists_the_commands() -> None:
-    result = run("--help")
+    result = run_datadivr("--help")
     assert result.returncode == 0
     for command in ("serve", "client", "generate", "events"):
         assert command in result.stdout

@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
 from datadivr import PROTOCOL
-
-ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-
-
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "datadivr", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=60,
-        check=False,
-    )
+from tests.commands import run_datadivr
 
 
 def test_validate_exit_statuses(tmp_path: Path) -> None:
@@ -33,28 +17,28 @@ def test_validate_exit_statuses(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"event_name": "msg", "message": "hi"}\n{"event_name": "msg"}\n')
 
-    ok = run("validate", str(good))
+    ok = run_datadivr("validate", str(good))
     assert (ok.returncode, ok.stdout) == (0, "1 messages: 1 valid, 0 invalid\n")
 
-    failed = run("validate", str(bad))
+    failed = run_datadivr("validate", str(bad))
     assert failed.returncode == 1
     assert "line 2: msg: $: 'message' is a required property [required]" in failed.stdout
 
-    as_json = run("validate", str(bad), "--format", "json")
+    as_json = run_datadivr("validate", str(bad), "--format", "json")
     assert as_json.returncode == 1
     assert json.loads(as_json.stdout)["summary"]["invalid"] == 1
 
-    piped = run("validate", "-", stdin=bad.read_text())
+    piped = run_datadivr("validate", "-", stdin=bad.read_text())
     assert piped.returncode == 1
 
-    missing = run("validate", str(tmp_path / "nope.jsonl"))
+    missing = run_datadivr("validate", str(tmp_path / "nope.jsonl"))
     assert missing.returncode == 2
     assert "cannot read" in missing.stderr
 
 
 def test_schema_bundle_is_self_contained(tmp_path: Path) -> None:
     out = tmp_path / "protocol.schema.json"
-    result = run("schema", "bundle", "--out", str(out))
+    result = run_datadivr("schema", "bundle", "--out", str(out))
     assert result.returncode == 0, result.stderr
     bundle = json.loads(out.read_text())
     Draft202012Validator.check_schema(bundle)
@@ -66,5 +50,5 @@ def test_schema_bundle_is_self_contained(tmp_path: Path) -> None:
     assert not validator.is_valid({"event_name": "msg"})
     assert not validator.is_valid({"event_name": "nope"})
     assert set(bundle["x-datadivr"]["events"]) == set(PROTOCOL.events)
-    printed = run("schema", "bundle")
+    printed = run_datadivr("schema", "bundle")
     assert json.loads(printed.stdout) == bundle
