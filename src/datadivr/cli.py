@@ -262,8 +262,10 @@ def schema_bundle(
     out: OutOption = None,
     protocol: ProtocolOption = DEFAULT_PROTOCOL,
 ) -> None:
-    """Write one self-contained JSON Schema (draft 2020-12) of every message of the protocol,
-    discriminated by event_name, with no external $ref."""
+    """Write one self-contained JSON Schema (draft 2020-12) of the whole protocol.
+
+    Every message, discriminated by event_name, with no external $ref.
+    """
     _write_json(_load_protocol(protocol).PROTOCOL.schema, out)
 
 
@@ -272,8 +274,11 @@ def schema_asyncapi(
     out: OutOption = None,
     protocol: ProtocolOption = DEFAULT_PROTOCOL,
 ) -> None:
-    """Write an AsyncAPI 3.0.0 document of the protocol: the /ws channel, one message per
-    event, the server's send and receive operations with their replies."""
+    """Write an AsyncAPI 3.0.0 document of the protocol.
+
+    The /ws channel, one message per event, the server's send and receive operations with
+    their replies.
+    """
     package = _load_protocol(protocol)
     try:
         document = package.PROTOCOL.asyncapi
@@ -306,9 +311,11 @@ def validate(
     ] = OutputFormat.TABLE,
     protocol: ProtocolOption = DEFAULT_PROTOCOL,
 ) -> None:
-    """Validate captured messages against the schema: one report line per violation (line
-    number, event, JSON path, reason). Exit 0 if all are valid, 1 if any is not, 2 if the
-    capture cannot be read."""
+    """Validate captured messages (JSON Lines) against the schema.
+
+    One report line per violation: line number, event, JSON path, reason. Exit status 0 if all
+    are valid, 1 if any is not, 2 if the capture cannot be read.
+    """
     from datadivr._capture import CaptureError, validate_capture
     from datadivr.validation import Validator
 
@@ -343,9 +350,11 @@ def proxy(
     ] = LogFormat.CONSOLE,
     protocol: ProtocolOption = DEFAULT_PROTOCOL,
 ) -> None:
-    """Validating proxy: forward every frame between clients and a server unchanged, check
-    each against the schema and its direction, log violations, and print a conformance
-    summary on exit (Ctrl-C or SIGTERM)."""
+    """Validating proxy between any WebSocket client and a datadivr server.
+
+    Every frame is forwarded unchanged and checked against the schema and its direction;
+    violations are logged, and a conformance summary is printed on exit (Ctrl-C or SIGTERM).
+    """
     from datadivr._proxy import ValidatingProxy
 
     host, _, port_text = listen.rpartition(":")
