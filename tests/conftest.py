@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from datadivr import Registry, create_app
+from datadivr._serving import UvicornServer, uvicorn_config
 
 
 @dataclass
@@ -33,7 +34,7 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
 
-class _Server(uvicorn.Server):
+class _Server(UvicornServer):
     """Tells, through an event, when it is accepting connections."""
 
     def __init__(self, config: uvicorn.Config) -> None:
@@ -51,9 +52,7 @@ def _serve(app: FastAPI) -> Iterator[LiveServer]:
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", ws="websockets-sansio", ws_per_message_deflate=False
-    )
+    config = uvicorn_config(app, log_level="warning")
     server = _Server(config)
     thread = threading.Thread(
         target=lambda: asyncio.run(server.serve(sockets=[sock])), name="uvicorn", daemon=True

@@ -81,13 +81,16 @@ def test_reexported_modules_are_found() -> None:
     """Guards the parsing of ``__init__.py`` the tests below rely on."""
     from_modules, submodules = _init_imports()
     assert set(from_modules) == {
+        "datadivr._auth",
         "datadivr._client",
         "datadivr._core",
         "datadivr._error_message",
+        "datadivr._limits",
         "datadivr._message",
         "datadivr._protocol",
         "datadivr._registry",
         "datadivr._server",
+        "datadivr._serving",
         "datadivr.exceptions",
         "datadivr.protocol",
     }

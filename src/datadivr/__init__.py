@@ -5,9 +5,11 @@ into :mod:`datadivr.protocol`; everything is re-exported here.
 """
 
 from datadivr import exceptions, protocol
+from datadivr._auth import Authenticate, Identity, token_authenticator
 from datadivr._client import BaseClient, ClientState
 from datadivr._core import SERVER_ID, Broadcast, Direct, Hub, Route
 from datadivr._error_message import create_error_message
+from datadivr._limits import Limits
 from datadivr._message import MessageBase, NotNull, Payload
 from datadivr._protocol import Direction, EventSpec, MessageText, Protocol
 from datadivr._registry import (
@@ -19,6 +21,7 @@ from datadivr._registry import (
     default_registry,
 )
 from datadivr._server import DEFAULT_QUEUE_SIZE, Server, create_app
+from datadivr._serving import UvicornServer, run, uvicorn_config
 from datadivr.exceptions import (
     ConnectError,
     ConnectionClosedError,
@@ -41,6 +44,7 @@ __version__ = "0.4.0.dev0"
 __all__ = [
     "DEFAULT_QUEUE_SIZE",
     "SERVER_ID",
+    "Authenticate",
     "BaseClient",
     "Broadcast",
     "ClientState",
@@ -56,7 +60,9 @@ __all__ = [
     "HandlerNotImplementedError",
     "HandlerType",
     "Hub",
+    "Identity",
     "InvalidStateError",
+    "Limits",
     "MessageBase",
     "MessageText",
     "MessageValidationError",
@@ -72,11 +78,15 @@ __all__ = [
     "SchemaError",
     "Server",
     "ServicerBase",
+    "UvicornServer",
     "Violation",
     "create_app",
     "create_error_message",
     "default_registry",
     "exceptions",
     "protocol",
+    "run",
+    "token_authenticator",
+    "uvicorn_config",
 ]
 __all__ += protocol.__all__

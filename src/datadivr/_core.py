@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
+from datadivr._limits import Limits, TokenBucket, check_structure
 from datadivr._logging import get_logger
 from datadivr._message import MessageBase
 from datadivr._protocol import Direction, Protocol, frame_field
@@ -51,6 +53,7 @@ Deliver = Callable[[Route, str], None]
 @dataclass
 class _Client:
     identity: Any
+    bucket: TokenBucket | None
 
 
 class Hub:
@@ -60,11 +63,23 @@ class Hub:
         protocol: The protocol to parse and validate frames with.
         registry: The server handlers.
         deliver: Called with each outgoing frame and its route.
+        limits: The message limits (nesting, element count, rate); the defaults when omitted.
+        clock: Monotonic seconds, for the rate limit.
     """
 
-    def __init__(self, protocol: Protocol, registry: Registry, deliver: Deliver) -> None:
+    def __init__(
+        self,
+        protocol: Protocol,
+        registry: Registry,
+        deliver: Deliver,
+        *,
+        limits: Limits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.protocol = protocol
         self.registry = registry
+        self.limits = limits if limits is not None else Limits()
+        self._clock = clock
         self._deliver = deliver
         self._clients: dict[str, _Client] = {}
         self._has_welcome = "welcome" in protocol.events
@@ -89,7 +104,7 @@ class Hub:
             client_id = self.new_client_id()
         elif client_id in self._clients or client_id in _RESERVED_IDS:
             raise ValueError(f"client id {client_id!r} is taken or reserved")
-        self._clients[client_id] = _Client(identity)
+        self._clients[client_id] = _Client(identity, self.limits.bucket(self._clock))
         if self._has_welcome:
             payload = {"client_id": client_id, "schema_hash": self.protocol.schema_hash}
             self._deliver(Direct(client_id), _frame("welcome", payload, from_id=SERVER_ID))
@@ -112,8 +127,18 @@ class Hub:
 
     async def receive(self, client_id: str, frame: str | bytes) -> None:
         """Handle one frame from ``client_id``: every failure becomes an ``error`` to it."""
+        client = self._clients.get(client_id)
+        if client is not None and client.bucket is not None and not client.bucket.take():
+            limit = ProtocolError(
+                "rate_limited",
+                f"more than {client.bucket.rate:g} messages a second "
+                f"(bursts of {client.bucket.burst}): this message was not handled",
+            )
+            self._error(client_id, limit, reply_to=_id_of(frame))
+            return
         try:
             message = self.protocol.parse(frame)
+            check_structure(frame, max_depth=self.limits.max_depth, max_items=self.limits.max_items)
         except ProtocolError as exc:
             self._error(client_id, exc, reply_to=_id_of(frame))
             return

@@ -10,13 +10,14 @@ every record, uvicorn's included, as aligned console lines or JSON lines.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from enum import Enum
 from typing import Any, TextIO
 
 import structlog
 
-__all__ = ["LogFormat", "configure_logging", "get_logger"]
+__all__ = ["LogFormat", "configure_logging", "get_logger", "redact_tokens"]
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -67,6 +68,7 @@ def configure_logging(
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=out.isatty())
     handler = logging.StreamHandler(out)
+    handler.addFilter(_redact_record)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[
@@ -85,3 +87,23 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS[level.lower()])
+
+
+_TOKEN_IN_TEXT = re.compile(r"([?&]token=)[^&\s\"']*|(datadivr\.token\.)[^,\s\"']*")
+
+
+def redact_tokens(text: str) -> str:
+    """``text`` with every token in a query string or subprotocol replaced by ``***``."""
+    return _TOKEN_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
+
+
+def _redact_record(record: logging.LogRecord) -> bool:
+    """Keep tokens out of the log (uvicorn logs each handshake's path with its query)."""
+    if record.args and isinstance(record.msg, str):
+        text = record.getMessage()
+        redacted = redact_tokens(text)
+        if redacted != text:
+            record.msg, record.args = redacted, None
+    elif isinstance(record.msg, str) and "token" in record.msg:
+        record.msg = redact_tokens(record.msg)
+    return True

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocketState
 
+from datadivr._auth import (
+    SUBPROTOCOL,
+    Authenticate,
+    Identity,
+    origin_allowed,
+    token_authenticator,
+)
 from datadivr._core import Broadcast, Hub, Route, error_frame
 from datadivr._http import HealthModel, schema_router
+from datadivr._limits import Limits
 from datadivr._logging import get_logger
 from datadivr._protocol import Protocol
 from datadivr._registry import HandlerType, Registry, ServicerBase, default_registry
@@ -20,8 +31,16 @@ from datadivr.exceptions import ProtocolError
 __all__ = ["DEFAULT_QUEUE_SIZE", "Server", "create_app"]
 
 #: Outgoing frames a connection may have waiting before it counts as a stalled reader.
-DEFAULT_QUEUE_SIZE = 1024
+DEFAULT_QUEUE_SIZE = Limits.queue_size
 _log = get_logger("datadivr.server")
+
+
+@dataclass(frozen=True)
+class _Close:
+    """Queued after the last frame: the writer closes the connection once it got that far."""
+
+    code: int
+    reason: str
 
 
 @dataclass(eq=False)
@@ -30,25 +49,42 @@ class _Connection:
 
     client_id: str
     websocket: WebSocket
-    queue: asyncio.Queue[str]
+    queue: asyncio.Queue[str | _Close]
     evict: Callable[[_Connection, int, str], None]
     writer: asyncio.Task[None] | None = None
     evicted: bool = False
+    closing: bool = False
 
     def offer(self, data: str) -> None:
         """Queue a frame; a full queue means the client stopped reading."""
-        if self.evicted:
+        if self.evicted or self.closing:
             return
         try:
             self.queue.put_nowait(data)
         except asyncio.QueueFull:
             self.evict(self, 1013, "outbound queue full: client too slow")
 
+    def finish(self, code: int, reason: str) -> None:
+        """Close once every frame already queued is written."""
+        if self.evicted or self.closing:
+            return
+        self.closing = True
+        try:
+            self.queue.put_nowait(_Close(code, reason))
+        except asyncio.QueueFull:
+            # It is a full queue behind: a reader too slow to flush it to in time anyway.
+            self.closing = False
+            self.evict(self, code, reason)
+
     async def write(self) -> None:
         ws = self.websocket
         try:
             while True:
-                await ws.send_text(await self.queue.get())
+                item = await self.queue.get()
+                if isinstance(item, _Close):
+                    await ws.close(item.code, item.reason)
+                    return
+                await ws.send_text(item)
         except (WebSocketDisconnect, RuntimeError, OSError):
             return  # the connection is gone; the reading side cleans up
         except Exception:
@@ -57,14 +93,44 @@ class _Connection:
 
 
 class Server:
-    """The server's state: the hub and the open connections. ``app.state.server`` holds it."""
+    """The server's state: the hub and the open connections. ``app.state.server`` holds it.
 
-    def __init__(self, protocol: Protocol, registry: Registry, queue_size: int) -> None:
+    Args:
+        protocol: The protocol to speak.
+        registry: The server handlers.
+        limits: What the server accepts.
+        authenticate: Decides who may connect; everyone when ``None``.
+        allowed_origins: The ``Origin`` values browsers may connect from; any when ``None``.
+    """
+
+    def __init__(
+        self,
+        protocol: Protocol,
+        registry: Registry,
+        limits: Limits | None = None,
+        *,
+        authenticate: Authenticate | None = None,
+        allowed_origins: Collection[str] | None = None,
+    ) -> None:
         self.protocol = protocol
-        self.queue_size = queue_size
+        self.limits = limits if limits is not None else Limits()
+        self.authenticate = authenticate
+        self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
         self.connections: dict[str, _Connection] = {}
-        self.hub = Hub(protocol, registry, self.deliver)
+        self.hub = Hub(protocol, registry, self.deliver, limits=self.limits)
+        self.closing = False
+        self._per_address: Counter[str] = Counter()
+        self._admitted = 0
+        self._busy = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._runs: set[asyncio.Task[Any]] = set()
+
+    @property
+    def queue_size(self) -> int:
+        """Outgoing frames a connection may have waiting (``limits.queue_size``)."""
+        return self.limits.queue_size
 
     def _evict(self, connection: _Connection, code: int, reason: str) -> None:
         """Disconnect a client: its queue is full (it stopped reading) or writing to it failed.
@@ -90,7 +156,7 @@ class Server:
             connection.writer.cancel()
         if connection.websocket.application_state is WebSocketState.CONNECTED:
             # The close frame goes out once the client reads what is in flight; a client that
-            # never reads again is dropped by the transport's keep-alive.
+            # never reads again is dropped by the server's pings.
             with contextlib.suppress(Exception):
                 await connection.websocket.close(code, reason)
 
@@ -105,24 +171,78 @@ class Server:
             if target is not None:
                 target.offer(data)
 
+    async def _refusal(self, websocket: WebSocket) -> tuple[int, str] | Identity | None:
+        """Why ``websocket`` may not connect (HTTP status and reason), else its identity."""
+        if self.closing:
+            return 503, "the server is shutting down"
+        if not origin_allowed(websocket.headers.get("origin"), self.allowed_origins):
+            return 403, "origin not allowed"
+        if self._admitted >= self.limits.max_connections:
+            return 503, "the server is full"
+        address = _address(websocket)
+        if self._per_address[address] >= self.limits.max_connections_per_address:
+            return 503, "too many connections from this address"
+        if self.authenticate is None:
+            return None
+        try:
+            identity = await self.authenticate(websocket)
+        except Exception:
+            _log.exception("the authentication hook failed")
+            return 403, "not authenticated"
+        if identity is None:
+            return 403, "not authenticated"
+        return identity
+
     async def serve(self, websocket: WebSocket) -> None:
-        """Run one WebSocket connection until it closes."""
-        await websocket.accept()
+        """Admit one WebSocket connection and run it until it closes."""
+        address = _address(websocket)
+        # Counted before the hook's await, so that concurrent handshakes see each other.
+        self._admitted += 1
+        self._per_address[address] += 1
+        try:
+            verdict = await self._refusal(websocket)
+            if isinstance(verdict, tuple):
+                status, reason = verdict
+                _log.info("connection refused", status=status, reason=reason, address=address)
+                await _deny(websocket, status, reason)
+                return
+            offered = websocket.scope.get("subprotocols", ())
+            await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+            run = asyncio.current_task()
+            if run is not None:
+                self._runs.add(run)
+            try:
+                await self._run(websocket, verdict)
+            finally:
+                self._runs.discard(run)
+        finally:
+            self._admitted -= 1
+            self._per_address[address] -= 1
+            if not self._per_address[address]:
+                del self._per_address[address]
+
+    async def _run(self, websocket: WebSocket, identity: Identity | None) -> None:
         client_id = self.hub.new_client_id()
         connection = _Connection(client_id, websocket, asyncio.Queue(self.queue_size), self._evict)
         # The socket is known before the hub greets it, so the welcome is queued for it.
         self.connections[client_id] = connection
-        self.hub.connect(client_id=client_id)
+        self.hub.connect(identity, client_id=client_id)
         connection.writer = asyncio.create_task(connection.write())
         log = _log.bind(client_id=client_id)
         log.info("client connected", clients=len(self.connections))
+        max_size = self.limits.max_frame_size
         try:
             while not connection.evicted:
                 event = await websocket.receive()
                 if event["type"] == "websocket.disconnect":
                     break
+                if connection.closing:
+                    continue  # shutting down: what arrives now is not accepted
                 text = event.get("text")
                 if text is None:
+                    if len(event.get("bytes") or b"") > max_size:
+                        self._evict(connection, 1009, "frame too large")
+                        break
                     connection.offer(
                         error_frame(
                             ProtocolError(
@@ -133,6 +253,13 @@ class Server:
                         )
                     )
                     continue
+                # Characters take 1 to 4 bytes: only count the bytes where it can matter.
+                if len(text) * 4 > max_size and len(text.encode()) > max_size:
+                    # Only when the transport's own limit is higher than the app's.
+                    self._evict(connection, 1009, f"frame larger than {max_size} bytes")
+                    break
+                self._busy += 1
+                self._quiet.clear()
                 try:
                     await self.hub.receive(client_id, text)
                 except Exception:
@@ -147,6 +274,10 @@ class Server:
                             to=client_id,
                         )
                     )
+                finally:
+                    self._busy -= 1
+                    if not self._busy:
+                        self._quiet.set()
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
@@ -155,10 +286,53 @@ class Server:
                 del self.connections[client_id]
             writer = connection.writer
             if writer is not None and not writer.done():
+                if connection.closing:
+                    # Shutting down: let the writer flush what was accepted, in bounded time.
+                    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                        await asyncio.wait_for(asyncio.shield(writer), self.limits.shutdown_timeout)
                 writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await writer
             log.info("client disconnected", clients=len(self.connections))
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        """Close gracefully: refuse new connections, finish the messages being handled,
+        deliver what is queued, and close every connection with code 1001.
+
+        Args:
+            timeout: Seconds to wait, ``limits.shutdown_timeout`` when omitted; connections
+                still open after it are left to the transport to close.
+        """
+        wait = self.limits.shutdown_timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        self.closing = True
+        _log.info("shutting down", clients=len(self.connections))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._quiet.wait(), wait)
+        for connection in list(self.connections.values()):
+            connection.finish(1001, "server shutting down")
+        writers = [c.writer for c in self.connections.values() if c.writer is not None]
+        if writers:
+            await asyncio.wait(writers, timeout=max(0.0, deadline - loop.time()))
+        runs = [task for task in self._runs if task is not asyncio.current_task()]
+        if runs:
+            # The reading side of each connection sees its close and cleans up.
+            await asyncio.wait(runs, timeout=max(0.0, deadline - loop.time()))
+
+
+def _address(websocket: WebSocket) -> str:
+    client = websocket.client
+    return client.host if client is not None else "unknown"
+
+
+async def _deny(websocket: WebSocket, status: int, reason: str) -> None:
+    """Refuse the handshake with an HTTP response, or with a bare 403 where the server cannot
+    send one."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(PlainTextResponse(reason + "\n", status_code=status))
+    else:
+        await websocket.close(1008 if status == 403 else 1013, reason)
 
 
 def create_app(
@@ -167,7 +341,10 @@ def create_app(
     registry: Registry | None = None,
     servicer: ServicerBase | None = None,
     builtin_handlers: bool = True,
-    queue_size: int = DEFAULT_QUEUE_SIZE,
+    limits: Limits | None = None,
+    authenticate: Authenticate | None = None,
+    token: str | None = None,
+    allowed_origins: Collection[str] | None = None,
 ) -> FastAPI:
     """Create the FastAPI app: the WebSocket at ``/ws`` and ``GET /health``.
 
@@ -177,9 +354,23 @@ def create_app(
         servicer: A servicer whose overridden methods are handlers; they take precedence.
         builtin_handlers: Also run the built-in ``sum_event`` and ``ping`` handlers where the
             application has none (only with datadivr's own protocol).
-        queue_size: Outgoing frames a connection may have waiting; a client that falls this
-            far behind is disconnected (close code 1013) so that it cannot hold up others.
+        limits: Frame size, nesting, element count, connections, outbound queue, rate,
+            pings and shutdown time (:class:`~datadivr.Limits`); the defaults when omitted.
+        authenticate: Decides who may connect: returns an :class:`~datadivr.Identity`, or
+            ``None`` to refuse with HTTP 403. Handlers see the identity as ``ctx.identity``.
+        token: A shared secret clients must present (``Authorization: Bearer``, a ``token``
+            query parameter, or a ``datadivr.token.…`` subprotocol); an ``authenticate``
+            hook of its own. Use one or the other.
+        allowed_origins: ``Origin`` values browsers may connect from (``*`` for any); any
+            when omitted. Clients that send no ``Origin`` are not browsers and are admitted.
+
+    Raises:
+        ValueError: both ``authenticate`` and ``token`` are given, or ``token`` is empty.
     """
+    if token is not None:
+        if authenticate is not None:
+            raise ValueError("pass either authenticate or token, not both")
+        authenticate = token_authenticator(token)
     if protocol is None:
         from datadivr.protocol import PROTOCOL
 
@@ -192,7 +383,13 @@ def create_app(
         fallbacks.append(builtin_registry)
     if servicer is not None:
         handlers = servicer.registry().merged(handlers)
-    server = Server(protocol, handlers.merged(*fallbacks), queue_size)
+    server = Server(
+        protocol,
+        handlers.merged(*fallbacks),
+        limits,
+        authenticate=authenticate,
+        allowed_origins=allowed_origins,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from datadivr._limits import Limits
 from datadivr._logging import LogFormat, configure_logging, get_logger
 from datadivr._protocol import Protocol
 
@@ -68,6 +69,11 @@ class OutputFormat(str, Enum):
     JSON = "json"
 
 
+_LIMITS = "Limits"
+_ACCESS = "Access"
+_DEFAULT = Limits()
+
+
 @app.command()
 def serve(
     host: Annotated[
@@ -90,14 +96,158 @@ def serve(
             "handlers (repeatable).",
         ),
     ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DATADIVR_TOKEN",
+            rich_help_panel=_ACCESS,
+            show_default=False,
+            help="Shared token clients must present: Authorization: Bearer, ?token=, or the "
+            "subprotocol datadivr.token.<token>. Prefer the environment variable.",
+        ),
+    ] = None,
+    allowed_origins: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DATADIVR_ALLOWED_ORIGINS",
+            rich_help_panel=_ACCESS,
+            help="Comma-separated Origin values browsers may connect from; any when unset.",
+        ),
+    ] = None,
+    max_frame_size: Annotated[
+        int,
+        typer.Option(
+            envvar="DATADIVR_MAX_FRAME_SIZE",
+            min=1,
+            rich_help_panel=_LIMITS,
+            help="Bytes per frame; larger frames close the connection (1009).",
+        ),
+    ] = _DEFAULT.max_frame_size,
+    max_depth: Annotated[
+        int,
+        typer.Option(
+            envvar="DATADIVR_MAX_DEPTH",
+            min=1,
+            rich_help_panel=_LIMITS,
+            help="Nesting levels per message.",
+        ),
+    ] = _DEFAULT.max_depth,
+    max_items: Annotated[
+        int,
+        typer.Option(
+            envvar="DATADIVR_MAX_ITEMS",
+            min=1,
+            rich_help_panel=_LIMITS,
+            help="Array elements and object members per message.",
+        ),
+    ] = _DEFAULT.max_items,
+    max_connections: Annotated[
+        int,
+        typer.Option(
+            envvar="DATADIVR_MAX_CONNECTIONS",
+            min=1,
+            rich_help_panel=_LIMITS,
+            help="Open connections; more are refused with HTTP 503.",
+        ),
+    ] = _DEFAULT.max_connections,
+    max_connections_per_address: Annotated[
+        int,
+        typer.Option(
+            envvar="DATADIVR_MAX_CONNECTIONS_PER_ADDRESS",
+            min=1,
+            rich_help_panel=_LIMITS,
+            help="Open connections from one address.",
+        ),
+    ] = _DEFAULT.max_connections_per_address,
+    queue_size: Annotated[
+        int,
+        typer.Option(
+            envvar="DATADIVR_QUEUE_SIZE",
+            min=1,
+            rich_help_panel=_LIMITS,
+            help="Outgoing frames waiting per connection; a reader this far behind is "
+            "dropped (1013).",
+        ),
+    ] = _DEFAULT.queue_size,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            envvar="DATADIVR_RATE",
+            min=0.001,
+            rich_help_panel=_LIMITS,
+            show_default="no limit",
+            help="Messages per second per connection; excess ones get rate_limited.",
+        ),
+    ] = None,
+    burst: Annotated[
+        int | None,
+        typer.Option(
+            envvar="DATADIVR_BURST",
+            min=1,
+            rich_help_panel=_LIMITS,
+            show_default="one second's worth",
+            help="Messages a connection may send at once above --rate.",
+        ),
+    ] = None,
+    ping_interval: Annotated[
+        float,
+        typer.Option(
+            envvar="DATADIVR_PING_INTERVAL",
+            min=0,
+            rich_help_panel=_LIMITS,
+            help="Seconds between pings to each client; 0 for none.",
+        ),
+    ] = _DEFAULT.ping_interval or 0,
+    ping_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="DATADIVR_PING_TIMEOUT",
+            min=0,
+            rich_help_panel=_LIMITS,
+            help="Seconds to wait for a pong before dropping the client; 0 to wait forever.",
+        ),
+    ] = _DEFAULT.ping_timeout or 0,
+    shutdown_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="DATADIVR_SHUTDOWN_TIMEOUT",
+            min=0,
+            rich_help_panel=_LIMITS,
+            help="Seconds a graceful shutdown waits for clients to take what was accepted.",
+        ),
+    ] = _DEFAULT.shutdown_timeout,
 ) -> None:
     """Run the server: WebSocket at /ws, health at /health."""
-    import uvicorn
-
     from datadivr._server import create_app
+    from datadivr._serving import run
 
     configure_logging(log_level.value, log_format)
     log = get_logger("datadivr.cli")
+    try:
+        limits = Limits(
+            max_frame_size=max_frame_size,
+            max_depth=max_depth,
+            max_items=max_items,
+            max_connections=max_connections,
+            max_connections_per_address=max_connections_per_address,
+            queue_size=queue_size,
+            rate=rate,
+            burst=burst,
+            ping_interval=ping_interval or None,
+            ping_timeout=ping_timeout or None,
+            shutdown_timeout=shutdown_timeout,
+        )
+    except ValueError as exc:
+        log.error("invalid limits", error=str(exc))
+        raise typer.Exit(2) from None
+    if token is not None and not token:
+        log.error("invalid token", error="the token must not be empty")
+        raise typer.Exit(2)
+    origins = (
+        None
+        if allowed_origins is None
+        else [entry.strip() for entry in allowed_origins.split(",") if entry.strip()]
+    )
     try:
         sock = _bind(host, port)
     except OSError as exc:
@@ -112,21 +262,23 @@ def serve(
         except ImportError as exc:
             log.error("cannot import", module=name, error=str(exc))
             raise typer.Exit(2) from None
-    application = create_app(protocol=package.PROTOCOL)
-    config = uvicorn.Config(
-        application,
-        log_level="warning" if log_level is not LogLevel.DEBUG else "debug",
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        lifespan="on",
-        log_config=None,  # uvicorn's records go through the handler configure_logging set up
+    application = create_app(
+        protocol=package.PROTOCOL, limits=limits, token=token, allowed_origins=origins
     )
     log.info(
         "listening",
         url=f"ws://{shown}:{bound_port}/ws",
         health=f"http://{shown}:{bound_port}/health",
+        authentication="token" if token else "none",
+        allowed_origins=origins or "any",
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    run(
+        application,
+        sockets=[sock],
+        log_level="warning" if log_level is not LogLevel.DEBUG else "debug",
+        lifespan="on",
+        log_config=None,  # uvicorn's records go through the handler configure_logging set up
+    )
 
 
 def _bind(host: str, port: int) -> socket.socket:

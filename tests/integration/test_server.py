@@ -25,6 +25,7 @@ from datadivr import (
     HandlerError,
     HandlerType,
     InvalidStateError,
+    Limits,
     MsgMessage,
     ObjectId,
     PongMessage,
@@ -305,7 +306,7 @@ async def test_a_stalled_reader_is_disconnected_and_others_carry_on(
     serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]],
 ) -> None:
     count, text = 400, "x" * 32_000
-    with serve_app(create_app(queue_size=8)) as server:
+    with serve_app(create_app(limits=Limits(queue_size=8))) as server:
         # A client that never reads: its library stops reading from TCP, the socket fills up,
         # then its queue on the server.
         stalled, stalled_id = await raw_connect(server)

@@ -1,0 +1,159 @@
+"""The server's limits, and the plain checks that enforce them (no I/O)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from datadivr.exceptions import ProtocolError
+
+__all__ = ["Limits"]
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one server accepts. Every limit has a default; ``datadivr serve`` sets each from a
+    flag or a ``DATADIVR_…`` environment variable (see ``datadivr serve --help``).
+
+    Attributes:
+        max_frame_size: Bytes in one frame. A larger frame closes its connection with code
+            1009; the transport never buffers more than this for it.
+        max_depth: Nesting of arrays and objects in one message (the envelope counts as one);
+            deeper messages get an ``error`` with code ``message_too_large``.
+        max_items: Array elements and object members in one message, all containers
+            together; more get an ``error`` with code ``message_too_large``.
+        max_connections: Open connections on the server; more are refused with HTTP 503
+            before the handshake completes.
+        max_connections_per_address: Open connections from one remote address; more are
+            refused with HTTP 503.
+        queue_size: Outgoing frames a connection may have waiting. A reader that falls this
+            far behind is disconnected with code 1013, so that it holds up no one else.
+        rate: Messages per second one connection may send (a token bucket), or ``None`` for no
+            limit. Excess messages get an ``error`` with code ``rate_limited``.
+        burst: Messages one connection may send at once above ``rate``; defaults to one
+            second's worth.
+        ping_interval: Seconds between the server's pings (``None``: no pings).
+        ping_timeout: Seconds to wait for the pong; a peer that does not answer is dropped.
+            A half-open connection is thus gone within ``ping_interval + ping_timeout``.
+        shutdown_timeout: Seconds a graceful shutdown waits for clients to take what was
+            already accepted before it closes the rest.
+    """
+
+    max_frame_size: int = MiB
+    max_depth: int = 32
+    max_items: int = 100_000
+    max_connections: int = 10_000
+    max_connections_per_address: int = 1_000
+    queue_size: int = 1024
+    rate: float | None = None
+    burst: int | None = None
+    ping_interval: float | None = 20.0
+    ping_timeout: float | None = 20.0
+    shutdown_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_frame_size",
+            "max_depth",
+            "max_items",
+            "max_connections",
+            "max_connections_per_address",
+            "queue_size",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("rate", "ping_interval", "ping_timeout"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive or None, got {value!r}")
+        if self.burst is not None and self.burst < 1:
+            raise ValueError(f"burst must be at least 1, got {self.burst!r}")
+        if self.shutdown_timeout < 0:
+            raise ValueError(f"shutdown_timeout must not be negative, got {self.shutdown_timeout}")
+
+    def bucket(self, clock: Callable[[], float] = time.monotonic) -> TokenBucket | None:
+        """A fresh token bucket for one connection, or ``None`` when there is no rate limit."""
+        if self.rate is None:
+            return None
+        burst = self.burst if self.burst is not None else max(1, round(self.rate))
+        return TokenBucket(self.rate, burst, clock)
+
+
+class TokenBucket:
+    """``rate`` tokens a second, at most ``burst`` saved up; each message takes one.
+
+    Args:
+        rate: Tokens added per second.
+        burst: The bucket's size, and its content at the start.
+        clock: Seconds, monotonic.
+    """
+
+    __slots__ = ("_clock", "_last", "_tokens", "burst", "rate")
+
+    def __init__(
+        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._last = clock()
+
+    def take(self) -> bool:
+        """Take a token if there is one; ``False`` means over the limit."""
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+
+# A JSON string, escapes included (unrolled so that long strings cost no backtracking).
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_EMPTY = re.compile(r"\[\s*\]|\{\s*\}")
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_INNERMOST = re.compile(r"\[\]|\{\}")
+
+
+def check_structure(frame: str | bytes, *, max_depth: int, max_items: int) -> None:
+    """Refuse a well-formed JSON frame that nests deeper than ``max_depth`` or holds more than
+    ``max_items`` array elements and object members.
+
+    It runs at C speed: a frame with few brackets and commas, which is nearly every frame,
+    costs two ``str.count`` calls; others are measured with regular expressions, never with a
+    Python loop per character.
+
+    Raises:
+        ProtocolError: ``message_too_large``, saying which limit was passed.
+    """
+    text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+    opens = text.count("[") + text.count("{")
+    if opens <= max_depth and opens + text.count(",") <= max_items:
+        return  # the counts bound both depth and items from above
+    bare = _STRING.sub('""', text)
+    empty = len(_EMPTY.findall(bare)) if "[" in bare or "{" in bare else 0
+    opens = bare.count("[") + bare.count("{")
+    items = bare.count(",") + opens - empty  # each non-empty container: its commas + 1
+    if items > max_items:
+        raise ProtocolError(
+            "message_too_large",
+            f"the message holds {items} array elements and object members; "
+            f"the limit is {max_items}",
+        )
+    if opens <= max_depth:
+        return
+    brackets = _NOT_BRACKET.sub("", bare)
+    for _ in range(max_depth):
+        brackets, removed = _INNERMOST.subn("", brackets)
+        if not brackets or not removed:
+            return
+    raise ProtocolError(
+        "message_too_large", f"the message nests deeper than the limit of {max_depth} levels"
+    )

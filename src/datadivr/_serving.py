@@ -1,0 +1,69 @@
+"""Running an app under uvicorn with its limits, and shutting it down gracefully."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from datadivr._server import Server
+
+__all__ = ["UvicornServer", "run", "uvicorn_config"]
+
+
+def uvicorn_config(app: FastAPI, **options: Any) -> uvicorn.Config:
+    """A uvicorn configuration that applies the app's :class:`~datadivr.Limits` in the
+    transport: the frame size (a larger frame is closed with 1009 before it is buffered),
+    the pings that drop half-open connections, and no per-message compression.
+
+    Args:
+        app: An app made by :func:`~datadivr.create_app`.
+        options: Any other ``uvicorn.Config`` argument (``log_level``, ``host``, ``port`` …).
+    """
+    limits = _server_of(app).limits
+    settings: dict[str, Any] = {
+        "ws": "websockets-sansio",
+        "ws_per_message_deflate": False,
+        "ws_max_size": limits.max_frame_size,
+        "ws_ping_interval": limits.ping_interval,
+        "ws_ping_timeout": limits.ping_timeout,
+        "timeout_graceful_shutdown": limits.shutdown_timeout + 1,
+        **options,
+    }
+    return uvicorn.Config(app, **settings)
+
+
+class UvicornServer(uvicorn.Server):
+    """uvicorn's server, with datadivr's graceful shutdown: on SIGTERM or SIGINT it stops
+    listening, finishes the messages being handled, delivers what is queued and closes every
+    connection with 1001 (uvicorn on its own closes them at once with 1012)."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        app = self.config.app
+        if isinstance(app, FastAPI) and isinstance(getattr(app.state, "server", None), Server):
+            await app.state.server.shutdown()
+        await super().shutdown(sockets)
+
+
+def run(app: FastAPI, *, sockets: list[socket.socket] | None = None, **options: Any) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT, then shut down gracefully.
+
+    Args:
+        app: An app made by :func:`~datadivr.create_app`.
+        sockets: Sockets already bound and listening; else uvicorn binds ``host``/``port``.
+        options: Any other ``uvicorn.Config`` argument.
+    """
+    UvicornServer(uvicorn_config(app, **options)).run(sockets=sockets)
+
+
+def _server_of(app: FastAPI) -> Server:
+    server = getattr(app.state, "server", None)
+    if not isinstance(server, Server):
+        raise TypeError("not an app made by datadivr.create_app")
+    return server
