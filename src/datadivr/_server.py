@@ -177,10 +177,10 @@ class Server:
             return 503, "the server is shutting down"
         if not origin_allowed(websocket.headers.get("origin"), self.allowed_origins):
             return 403, "origin not allowed"
-        if self._admitted >= self.limits.max_connections:
+        if self._admitted > self.limits.max_connections:  # itself included
             return 503, "the server is full"
         address = _address(websocket)
-        if self._per_address[address] >= self.limits.max_connections_per_address:
+        if self._per_address[address] > self.limits.max_connections_per_address:
             return 503, "too many connections from this address"
         if self.authenticate is None:
             return None

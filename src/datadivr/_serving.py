@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -38,7 +40,26 @@ def uvicorn_config(app: FastAPI, **options: Any) -> uvicorn.Config:
 class UvicornServer(uvicorn.Server):
     """uvicorn's server, with datadivr's graceful shutdown: on SIGTERM or SIGINT it stops
     listening, finishes the messages being handled, delivers what is queued and closes every
-    connection with 1001 (uvicorn on its own closes them at once with 1012)."""
+    connection with 1001 (uvicorn on its own closes them at once with 1012).
+
+    Args:
+        config: The uvicorn configuration, e.g. from :func:`uvicorn_config`.
+        reraise_signals: After a shutdown on a signal, raise it again, as uvicorn does, so
+            that the process ends as killed by it; ``False`` returns normally instead.
+    """
+
+    def __init__(self, config: uvicorn.Config, *, reraise_signals: bool = True) -> None:
+        super().__init__(config)
+        self.reraise_signals = reraise_signals
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                if not self.reraise_signals:
+                    self._captured_signals.clear()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
@@ -52,14 +73,14 @@ class UvicornServer(uvicorn.Server):
 
 
 def run(app: FastAPI, *, sockets: list[socket.socket] | None = None, **options: Any) -> None:
-    """Serve ``app`` until SIGTERM or SIGINT, then shut down gracefully.
+    """Serve ``app`` until SIGTERM or SIGINT, then shut down gracefully and return.
 
     Args:
         app: An app made by :func:`~datadivr.create_app`.
         sockets: Sockets already bound and listening; else uvicorn binds ``host``/``port``.
         options: Any other ``uvicorn.Config`` argument.
     """
-    UvicornServer(uvicorn_config(app, **options)).run(sockets=sockets)
+    UvicornServer(uvicorn_config(app, **options), reraise_signals=False).run(sockets=sockets)
 
 
 def _server_of(app: FastAPI) -> Server:

@@ -1,0 +1,217 @@
+"""Who may connect, over real sockets: tokens, origins, identities and connection limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from collections.abc import Callable
+from contextlib import AbstractContextManager, AsyncExitStack
+
+import pytest
+import websockets
+from fastapi import FastAPI, WebSocket
+
+from datadivr import (
+    Client,
+    HandlerContext,
+    HandlerType,
+    Identity,
+    Limits,
+    MsgMessage,
+    Registry,
+    create_app,
+    websocket_handler,
+)
+from tests.commands import CLI_ENV, DATADIVR
+from tests.conftest import LiveServer
+
+TIMEOUT = 5.0
+TOKEN = "s3cr3t-T0ken_with.chars~"
+
+ServeApp = Callable[[FastAPI], AbstractContextManager[LiveServer]]
+
+
+async def status_of(url: str, **options: object) -> int:
+    """The HTTP status a refused handshake got (101 when it was accepted)."""
+    try:
+        ws = await websockets.connect(url, open_timeout=TIMEOUT, **options)  # type: ignore[arg-type]
+    except websockets.InvalidStatus as exc:
+        return exc.response.status_code
+    async with ws:
+        welcome = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+        assert welcome["event_name"] == "welcome"
+    return 101
+
+
+async def eventually_admitted(url: str) -> bool:
+    """Whether a connection is admitted within a few seconds (polled: the server learns of a
+    closed connection a moment after the client)."""
+    for _ in range(100):
+        if await status_of(url) == 101:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_shared_token_in_each_supported_place(serve_app: ServeApp) -> None:
+    with serve_app(create_app(token=TOKEN)) as server:
+        assert await status_of(server.url) == 403
+        assert await status_of(server.url, additional_headers={"Authorization": "Bearer no"}) == 403
+        assert await status_of(server.url + "?token=" + TOKEN[:-1]) == 403
+        assert await status_of(server.url + "?token=") == 403
+        assert await status_of(server.url, additional_headers={"Authorization": TOKEN}) == 403
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+        assert await status_of(server.url, additional_headers=bearer) == 101
+        assert await status_of(server.url + "?token=" + TOKEN) == 101
+        offered = ["datadivr", f"datadivr.token.{TOKEN}"]
+        assert await status_of(server.url, subprotocols=offered) == 101
+        assert await status_of(server.url, subprotocols=["datadivr", "datadivr.token.x"]) == 403
+        # the typed client sends headers
+        async with Client(server.url, headers=bearer) as client:
+            assert client.client_id is not None
+
+
+async def test_the_server_selects_the_datadivr_subprotocol(serve_app: ServeApp) -> None:
+    with serve_app(create_app(token=TOKEN)) as server:
+        offered = [f"datadivr.token.{TOKEN}", "datadivr"]
+        async with websockets.connect(server.url, subprotocols=offered) as ws:  # type: ignore[list-item]
+            assert ws.subprotocol == "datadivr"
+
+
+async def test_refusals_say_why(serve_app: ServeApp) -> None:
+    with serve_app(create_app(token=TOKEN)) as server:
+        with pytest.raises(websockets.InvalidStatus) as info:
+            await websockets.connect(server.url, open_timeout=TIMEOUT)
+        assert info.value.response.status_code == 403
+        assert info.value.response.body == b"not authenticated\n"
+
+
+async def test_origin_allowlist(serve_app: ServeApp) -> None:
+    app = create_app(allowed_origins=["https://app.example.com", "http://localhost:5173/"])
+    with serve_app(app) as server:
+        assert await status_of(server.url, origin="https://app.example.com") == 101
+        assert await status_of(server.url, origin="http://localhost:5173") == 101
+        assert await status_of(server.url, origin="https://evil.example.com") == 403
+        assert await status_of(server.url, origin="http://app.example.com") == 403
+        assert await status_of(server.url, origin="null") == 403
+        # no Origin header: not a browser, admitted (and left to authentication)
+        assert await status_of(server.url) == 101
+
+
+async def test_handlers_see_the_identity(serve_app: ServeApp, registry: Registry) -> None:
+    async def authenticate(websocket: WebSocket) -> Identity | None:
+        user = websocket.headers.get("x-user")
+        return Identity(user, {"role": "tester"}) if user else None
+
+    @websocket_handler("msg", HandlerType.SERVER, registry=registry)
+    async def whoami(message: MsgMessage, ctx: HandlerContext) -> MsgMessage:
+        assert isinstance(ctx.identity, Identity)
+        return MsgMessage(message=f"{ctx.identity.subject} ({ctx.identity.claims['role']})")
+
+    with serve_app(create_app(registry=registry, authenticate=authenticate)) as server:
+        assert await status_of(server.url) == 403
+        async with Client(server.url, headers={"X-User": "ada"}) as client:
+            await client.msg("who am I?", to="server")
+            answer = await client.receive(timeout=TIMEOUT)
+            assert isinstance(answer, MsgMessage)
+            assert answer.message == "ada (tester)"
+
+
+async def test_a_failing_hook_refuses_and_the_server_carries_on(serve_app: ServeApp) -> None:
+    calls = 0
+
+    async def authenticate(websocket: WebSocket) -> Identity | None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("the user database is down")
+        return Identity("ok")
+
+    with serve_app(create_app(authenticate=authenticate)) as server:
+        assert await status_of(server.url) == 403
+        assert await status_of(server.url) == 101
+
+
+def test_token_and_hook_are_exclusive() -> None:
+    async def authenticate(websocket: WebSocket) -> Identity | None:
+        return None
+
+    with pytest.raises(ValueError, match="either"):
+        create_app(token="x", authenticate=authenticate)
+    with pytest.raises(ValueError, match="empty"):
+        create_app(token="")
+
+
+async def test_connection_limits_refuse_with_503(serve_app: ServeApp) -> None:
+    app = create_app(limits=Limits(max_connections=3, max_connections_per_address=2))
+    with serve_app(app) as server:
+        async with AsyncExitStack() as stack:
+            first = await stack.enter_async_context(Client(server.url))
+            await stack.enter_async_context(Client(server.url))
+            with pytest.raises(websockets.InvalidStatus) as info:
+                await websockets.connect(server.url, open_timeout=TIMEOUT)
+            assert info.value.response.status_code == 503
+            assert b"too many connections from this address" in info.value.response.body
+            # the refused one took nothing: the open ones still talk
+            await first.msg("still here", to="all")
+            assert isinstance(await first.receive(timeout=TIMEOUT), MsgMessage)
+        # closed connections free their places, once the server has seen them close
+        assert await eventually_admitted(server.url)
+    app = create_app(limits=Limits(max_connections=1))
+    with serve_app(app) as server:
+        async with Client(server.url):
+            with pytest.raises(websockets.InvalidStatus) as info:
+                await websockets.connect(server.url, open_timeout=TIMEOUT)
+            assert info.value.response.status_code == 503
+            assert b"the server is full" in info.value.response.body
+
+
+@pytest.mark.timeout(60)
+async def test_the_command_line_token_is_enforced_and_never_logged() -> None:
+    env = {**CLI_ENV, "DATADIVR_TOKEN": TOKEN}
+    proc = await asyncio.create_subprocess_exec(
+        *DATADIVR,
+        "serve",
+        "--port",
+        "0",
+        "--log-format",
+        "json",
+        "--log-level",
+        "debug",
+        "--allowed-origins",
+        "https://app.example.com, https://other.example.com",
+        stdout=subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    try:
+        while True:
+            raw = await asyncio.wait_for(proc.stderr.readline(), TIMEOUT * 2)
+            assert raw, "the server stopped: " + "".join(lines)
+            lines.append(raw.decode())
+            if '"listening"' in lines[-1]:
+                listening = json.loads(lines[-1])
+                break
+        url = listening["url"]
+        assert listening["authentication"] == "token"
+        assert listening["allowed_origins"] == [
+            "https://app.example.com",
+            "https://other.example.com",
+        ]
+        assert await status_of(url) == 403
+        assert await status_of(url + "?token=" + TOKEN) == 101
+        assert await status_of(url, subprotocols=["datadivr", f"datadivr.token.{TOKEN}"]) == 101
+        assert await status_of(url + "?token=wrong" + TOKEN) == 403
+        assert await status_of(url + "?token=" + TOKEN, origin="https://evil.example") == 403
+        assert await status_of(url + "?token=" + TOKEN, origin="https://other.example.com") == 101
+    finally:
+        proc.terminate()
+        rest = await asyncio.wait_for(proc.stderr.read(), TIMEOUT * 2)
+        await asyncio.wait_for(proc.wait(), TIMEOUT * 2)
+    text = "".join(lines) + rest.decode()
+    assert proc.returncode == 0
+    assert "WebSocket /ws?token=***" in text  # uvicorn logs each handshake, redacted
+    assert TOKEN not in text

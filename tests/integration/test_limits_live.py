@@ -1,0 +1,245 @@
+"""The limits over real sockets: frame size, nesting, rate, large frames beside small ones,
+half-open peers."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+from fastapi import FastAPI
+
+from datadivr import Client, Limits, SumHandlerResultMessage, create_app
+from datadivr.protocol import PROTOCOL
+from tests.conftest import LiveServer
+
+TIMEOUT = 10.0
+ServeApp = Callable[[FastAPI], AbstractContextManager[LiveServer]]
+
+
+async def welcomed(url: str, **options: object) -> websockets.ClientConnection:
+    ws = await websockets.connect(url, max_size=None, **options)  # type: ignore[arg-type]
+    welcome = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+    assert welcome["event_name"] == "welcome"
+    return ws
+
+
+async def close_code_after(ws: websockets.ClientConnection, frame: str | bytes) -> int | None:
+    await ws.send(frame)
+    for _ in range(100):  # whatever was in flight, then the close
+        try:
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+        except websockets.ConnectionClosed:
+            return ws.close_code
+    raise AssertionError("the connection stayed open")
+
+
+async def test_a_frame_over_the_limit_closes_its_connection_with_1009(
+    serve_app: ServeApp,
+) -> None:
+    with serve_app(create_app(limits=Limits(max_frame_size=4096))) as server:
+        bystander = await welcomed(server.url)
+        big = await welcomed(server.url)
+        message = json.dumps({"event_name": "msg", "message": "x" * 4000, "payload": None})
+        assert len(message) <= 4096
+        await big.send(message)  # at the limit: relayed
+        assert json.loads(await asyncio.wait_for(bystander.recv(), TIMEOUT))["message"] == (
+            "x" * 4000
+        )
+        assert await close_code_after(big, "x" * 4097) == 1009
+        binary = await welcomed(server.url)
+        assert await close_code_after(binary, b"\0" * 4097) == 1009
+        # the bystander carries on
+        await bystander.send(json.dumps({"event_name": "sum_event", "payload": {"numbers": [1]}}))
+        answer = json.loads(await asyncio.wait_for(bystander.recv(), TIMEOUT))
+        assert answer["event_name"] == "sum_handler_result"
+        await bystander.close()
+
+
+async def test_the_app_enforces_the_frame_size_under_any_asgi_server(
+    serve_app: ServeApp,
+) -> None:
+    """Under a server configured without the app's limit (uvicorn's own 16 MiB), the app
+    still closes an oversized frame's connection with 1009."""
+    app = create_app(limits=Limits(max_frame_size=1000))
+    config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio")
+    assert config.ws_max_size > 1000
+    import socket
+    import threading
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve([sock])), daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.025)
+        ws = await welcomed(f"ws://127.0.0.1:{port}/ws")
+        assert await close_code_after(ws, "é" * 501) == 1009  # 1002 bytes
+        ok = await welcomed(f"ws://127.0.0.1:{port}/ws")
+        await ok.send("é" * 499)  # 998 bytes: not JSON, but within the limit
+        error = json.loads(await asyncio.wait_for(ok.recv(), TIMEOUT))
+        assert error["payload"]["code"] == "invalid_json"
+        await ok.close()
+    finally:
+        server.should_exit = True
+        thread.join(TIMEOUT)
+        sock.close()
+
+
+async def test_nesting_and_element_limits_over_the_wire(serve_app: ServeApp) -> None:
+    with serve_app(create_app(limits=Limits(max_depth=5, max_items=100))) as server:
+        ws = await welcomed(server.url)
+        scene = {
+            "scene_id": "6f1c1c5e-8d7b-4b7e-9a51-3f6f2b1d9c10",
+            "revision": 1,
+            "objects": [
+                {
+                    "id": "cube-1",
+                    "kind": "cube",
+                    "transform": {
+                        "position": {"x": 1.5, "y": 0.0, "z": -2.0},
+                        "rotation": {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0},
+                    },
+                }
+            ],
+        }
+        frames = {
+            "deep": json.dumps({"event_name": "scene_update", "payload": scene}),  # 6 levels
+            "wide": json.dumps({"event_name": "sum_event", "payload": {"numbers": [1] * 101}}),
+            "very deep": "[" * 100_000 + "]" * 100_000,
+        }
+        codes = {}
+        for name, frame in frames.items():
+            await ws.send(frame)
+            error = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+            PROTOCOL.validate(error)
+            codes[name] = error["payload"]["code"]
+        assert codes == {
+            "deep": "message_too_large",
+            "wide": "message_too_large",
+            "very deep": "invalid_json",  # the parser's own recursion limit, at 200 levels
+        }
+        await ws.close()
+
+
+async def test_the_rate_limit_answers_rate_limited_and_spares_others(
+    serve_app: ServeApp,
+) -> None:
+    with serve_app(create_app(limits=Limits(rate=5, burst=5))) as server:
+        async with Client(server.url) as flooder, Client(server.url) as calm:
+            for n in range(20):
+                await flooder.send_raw(
+                    json.dumps(
+                        {"event_name": "sum_event", "id": f"f{n}", "payload": {"numbers": [n]}}
+                    )
+                )
+            answers = [await flooder.receive(timeout=TIMEOUT) for _ in range(20)]
+            kinds = [a.event_name for a in answers]
+            assert kinds.count("sum_handler_result") >= 5
+            assert kinds.count("error") >= 10  # 20 sent at once, about 5 allowed
+            assert {a.payload.code for a in answers if a.event_name == "error"} == {  # type: ignore[union-attr]
+                "rate_limited"
+            }
+            result = await calm.sum_event([1, 2], timeout=TIMEOUT)
+            assert isinstance(result, SumHandlerResultMessage)
+            assert result.payload == 3
+
+
+@pytest.mark.timeout(120)
+async def test_large_frames_do_not_stall_small_requests(serve_app: ServeApp) -> None:
+    """Four clients send frames at the 1 MiB limit (100,000 numbers each, all summed) while a
+    bystander runs request/reply: its worst latency stays under a bound."""
+    bound = 2.0  # seconds; measured well under it (see the printed figures with -s)
+    numbers = [123456.789] * 85_000
+    heavy_frame = json.dumps({"event_name": "sum_event", "payload": {"numbers": numbers}})
+    assert 0.9 * (1 << 20) < len(heavy_frame) <= 1 << 20
+    with serve_app(create_app()) as server:
+        heavy = [await welcomed(server.url) for _ in range(4)]
+        async with Client(server.url) as bystander:
+            stop = asyncio.Event()
+            latencies: list[float] = []
+
+            async def small_requests() -> None:
+                while not stop.is_set() and len(latencies) < 10_000:
+                    started = time.perf_counter()
+                    await bystander.sum_event([1, 2, 3], timeout=TIMEOUT)
+                    latencies.append(time.perf_counter() - started)
+
+            async def send_heavy(ws: websockets.ClientConnection) -> None:
+                for _ in range(5):
+                    await ws.send(heavy_frame)
+                    answer = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT * 3))
+                    assert answer["event_name"] == "sum_handler_result"
+
+            requests = asyncio.create_task(small_requests())
+            await asyncio.wait_for(asyncio.gather(*(send_heavy(ws) for ws in heavy)), 90)
+            stop.set()
+            await asyncio.wait_for(requests, TIMEOUT)
+        for ws in heavy:
+            await ws.close()
+    assert latencies
+    worst = max(latencies)
+    print(
+        f"\nbystander: {len(latencies)} requests, median {statistics.median(latencies) * 1e3:.1f}"
+        f" ms, worst {worst * 1e3:.1f} ms"
+    )
+    assert worst < bound
+
+
+async def handshake_and_go_silent(port: int) -> asyncio.StreamWriter:
+    """Open a WebSocket by hand, then never read or answer again: a peer that vanished."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readline(), TIMEOUT)
+    assert status.startswith(b"HTTP/1.1 101"), status
+    return writer
+
+
+async def clients(http: str) -> int:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{http}/health", timeout=TIMEOUT)
+    count: int = response.json()["clients"]
+    return count
+
+
+async def test_a_half_open_peer_is_dropped_by_the_pings(serve_app: ServeApp) -> None:
+    limits = Limits(ping_interval=0.3, ping_timeout=0.3)
+    with serve_app(create_app(limits=limits)) as server:
+        async with Client(server.url) as alive:
+            writer = await handshake_and_go_silent(server.port)
+            started = time.monotonic()
+            assert await clients(server.http) == 2
+            while await clients(server.http) != 1:
+                assert time.monotonic() - started < 5, "the silent peer was never dropped"
+                await asyncio.sleep(0.05)
+            gone_after = time.monotonic() - started
+            # a ping after 0.3 s, no pong by 0.6 s: dropped within two intervals, plus slack
+            assert gone_after < 2 * (0.3 + 0.3) + 0.5
+            # the live client answers the pings (the websockets library does) and stays
+            await asyncio.sleep(1.0)
+            result = await alive.sum_event([2, 2], timeout=TIMEOUT)
+            assert result.payload == 4
+        writer.close()
