@@ -88,6 +88,7 @@ def test_reexported_modules_are_found() -> None:
         "datadivr._limits",
         "datadivr._message",
         "datadivr._protocol",
+        "datadivr._reconnect",
         "datadivr._registry",
         "datadivr._server",
         "datadivr._serving",

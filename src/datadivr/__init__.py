@@ -12,6 +12,7 @@ from datadivr._error_message import create_error_message
 from datadivr._limits import Limits
 from datadivr._message import MessageBase, NotNull, Payload
 from datadivr._protocol import Direction, EventSpec, MessageText, Protocol
+from datadivr._reconnect import Reconnect
 from datadivr._registry import (
     Handler,
     HandlerContext,
@@ -25,16 +26,22 @@ from datadivr._serving import UvicornServer, run, uvicorn_config
 from datadivr.exceptions import (
     ConnectError,
     ConnectionClosedError,
+    ConnectRefusedError,
     DatadivrError,
     HandlerError,
     HandlerNotImplementedError,
     InvalidStateError,
+    MessageTooBigError,
     MessageValidationError,
+    PolicyViolationError,
     ProtocolError,
     RegistrationError,
     RemoteError,
     RequestTimeoutError,
     SchemaError,
+    SendBufferFullError,
+    ServerOverloadedError,
+    ServerShutdownError,
     Violation,
 )
 from datadivr.protocol import *  # noqa: F403
@@ -49,6 +56,7 @@ __all__ = [
     "Broadcast",
     "ClientState",
     "ConnectError",
+    "ConnectRefusedError",
     "ConnectionClosedError",
     "DatadivrError",
     "Direct",
@@ -65,18 +73,24 @@ __all__ = [
     "Limits",
     "MessageBase",
     "MessageText",
+    "MessageTooBigError",
     "MessageValidationError",
     "NotNull",
     "Payload",
+    "PolicyViolationError",
     "Protocol",
     "ProtocolError",
+    "Reconnect",
     "RegistrationError",
     "Registry",
     "RemoteError",
     "RequestTimeoutError",
     "Route",
     "SchemaError",
+    "SendBufferFullError",
     "Server",
+    "ServerOverloadedError",
+    "ServerShutdownError",
     "ServicerBase",
     "UvicornServer",
     "Violation",

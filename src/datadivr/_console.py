@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -79,11 +80,13 @@ async def run_console(
     *,
     linger: float = 1.0,
     client_type: type[BaseClient] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> int:
     """Connect to ``url``, send what is typed on ``stdin``, print what arrives.
 
     At the end of input, messages keep being printed for ``linger`` seconds (answers to what
-    was just sent); ``/quit`` leaves at once.
+    was just sent); ``/quit`` leaves at once. ``headers`` go with the handshake (e.g.
+    ``Authorization``).
 
     Returns:
         The exit status: 0 after ``/quit`` or the end of input, 1 when the connection failed.
@@ -94,7 +97,7 @@ async def run_console(
         client_type = Client
     out = console if console is not None else Console(highlight=False, soft_wrap=True)
     lines = _read_lines(stdin)
-    client = client_type(url)
+    client = client_type(url, headers=headers)
     try:
         await client.connect()
     except DatadivrError as exc:

@@ -384,6 +384,14 @@ def client(
     linger: Annotated[
         float, typer.Option(min=0, help="Seconds to keep printing after the end of input.")
     ] = 1.0,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DATADIVR_TOKEN",
+            show_default=False,
+            help="Token to present (Authorization: Bearer). Prefer the environment variable.",
+        ),
+    ] = None,
     protocol: ProtocolOption = DEFAULT_PROTOCOL,
 ) -> None:
     """Interactive client: type `EVENT [JSON payload]` (or `@TO EVENT …`, or a raw JSON frame).
@@ -394,7 +402,10 @@ def client(
 
     configure_logging("warning")
     client_type = _load_protocol(protocol).Client
-    code = asyncio.run(run_console(url, sys.stdin, linger=linger, client_type=client_type))
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    code = asyncio.run(
+        run_console(url, sys.stdin, linger=linger, client_type=client_type, headers=headers)
+    )
     raise typer.Exit(code)
 
 

@@ -6,7 +6,13 @@
     ├── ProtocolError (ValueError)          a frame or message breaks the protocol
     │   └── MessageValidationError          … with one Violation per failure (JSON path, reason)
     ├── ConnectError (ConnectionError)      the client could not connect (refused, bad URL, no welcome)
-    ├── ConnectionClosedError               the WebSocket closed (code, reason)
+    │   └── ConnectRefusedError             … the server refused the handshake (HTTP status: 403, 503)
+    ├── ConnectionClosedError               the WebSocket closed (code, reason); by code:
+    │   ├── ServerShutdownError             1001 going away, 1012 service restart
+    │   ├── PolicyViolationError            1008 policy violation (not authorised, not allowed)
+    │   ├── MessageTooBigError              1009 a message was over the peer's size limit
+    │   └── ServerOverloadedError           1013 try again later (server full, client too slow)
+    ├── SendBufferFullError                 too many messages sent while reconnecting
     ├── RequestTimeoutError (TimeoutError)  no reply arrived in time
     ├── RemoteError                         the other side answered a request with an `error`
     ├── InvalidStateError (RuntimeError)    an operation in the wrong connection state
@@ -29,17 +35,23 @@ from datadivr_codegen.errors import SchemaError
 
 __all__ = [
     "ConnectError",
+    "ConnectRefusedError",
     "ConnectionClosedError",
     "DatadivrError",
     "HandlerError",
     "HandlerNotImplementedError",
     "InvalidStateError",
+    "MessageTooBigError",
     "MessageValidationError",
+    "PolicyViolationError",
     "ProtocolError",
     "RegistrationError",
     "RemoteError",
     "RequestTimeoutError",
     "SchemaError",
+    "SendBufferFullError",
+    "ServerOverloadedError",
+    "ServerShutdownError",
     "Violation",
 ]
 
@@ -100,11 +112,32 @@ class MessageValidationError(ProtocolError):
 
 class ConnectError(DatadivrError, ConnectionError):
     """The client could not connect: refused, unreachable, a bad URL, a refused handshake, or
-    no ``welcome`` in time."""
+    no ``welcome`` in time.
+
+    Attributes:
+        status: The HTTP status with which the server refused the handshake (e.g. 403 for a
+            wrong token or origin, 503 when it is full), or ``None`` when there was no answer.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ConnectRefusedError(ConnectError):
+    """The server answered the WebSocket handshake with an HTTP error status (``status``)."""
+
+    status: int
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message, status=status)
 
 
 class ConnectionClosedError(DatadivrError):
     """The WebSocket connection is closed.
+
+    The client raises the subclass that names the close code, when there is one; build it
+    with :meth:`from_code`.
 
     Attributes:
         code: The close code (1000 for a normal close), if known.
@@ -115,6 +148,68 @@ class ConnectionClosedError(DatadivrError):
         super().__init__(f"connection closed (code={code}, reason={reason!r})")
         self.code = code
         self.reason = reason
+
+    @classmethod
+    def from_code(cls, code: int | None, reason: str = "") -> ConnectionClosedError:
+        """The error for a close with ``code``: the subclass that names it, or this class.
+
+        Args:
+            code: The close code, if known.
+            reason: The close reason, if any.
+
+        Returns:
+            A :class:`ServerShutdownError` for 1001 and 1012, a :class:`PolicyViolationError`
+            for 1008, a :class:`MessageTooBigError` for 1009, a :class:`ServerOverloadedError`
+            for 1013, and a plain :class:`ConnectionClosedError` for any other code (whichever
+            class it is called on).
+        """
+        error_type = ConnectionClosedError
+        if code is not None:
+            error_type = _CLOSED_ERRORS.get(code, ConnectionClosedError)
+        return error_type(code, reason)
+
+
+class ServerShutdownError(ConnectionClosedError):
+    """The server is going away (1001) or restarting (1012): reconnecting may succeed."""
+
+
+class PolicyViolationError(ConnectionClosedError):
+    """The server closed with 1008 (policy violation): e.g. not authorised, or not allowed."""
+
+
+class MessageTooBigError(ConnectionClosedError):
+    """The peer closed with 1009: a message was over its size limit."""
+
+
+class ServerOverloadedError(ConnectionClosedError):
+    """The server closed with 1013 (try again later): it is full, or this client was too slow
+    to read what it was sent."""
+
+
+#: The error raised for each close code that has its own.
+_CLOSED_ERRORS: dict[int, type[ConnectionClosedError]] = {
+    1001: ServerShutdownError,
+    1008: PolicyViolationError,
+    1009: MessageTooBigError,
+    1012: ServerShutdownError,
+    1013: ServerOverloadedError,
+}
+
+
+class SendBufferFullError(DatadivrError):
+    """A message was sent while the client is reconnecting and its send buffer is full; that
+    message is not sent (the ones already buffered still are).
+
+    Attributes:
+        buffer_size: How many messages the buffer holds.
+    """
+
+    def __init__(self, buffer_size: int) -> None:
+        super().__init__(
+            f"the send buffer is full ({buffer_size} messages waiting for the connection "
+            "to come back): message not sent"
+        )
+        self.buffer_size = buffer_size
 
 
 class RequestTimeoutError(DatadivrError, TimeoutError):

@@ -23,7 +23,7 @@ from datadivr import (
     create_app,
     websocket_handler,
 )
-from tests.commands import CLI_ENV, DATADIVR
+from tests.commands import CLI_ENV, DATADIVR, run_datadivr
 from tests.conftest import LiveServer
 
 TIMEOUT = 5.0
@@ -215,3 +215,16 @@ async def test_the_command_line_token_is_enforced_and_never_logged() -> None:
     assert proc.returncode == 0
     assert "WebSocket /ws?token=***" in text  # uvicorn logs each handshake, redacted
     assert TOKEN not in text
+
+
+def test_the_command_line_client_presents_its_token(serve_app: ServeApp) -> None:
+    with serve_app(create_app(token=TOKEN)) as server:
+        line = 'sum_event {"numbers": [4, 5]}\n'
+        refused = run_datadivr("client", "--url", server.url, stdin=line)
+        assert refused.returncode == 1
+        assert "403" in refused.stdout + refused.stderr
+        env = {**CLI_ENV, "DATADIVR_TOKEN": TOKEN}
+        admitted = run_datadivr("client", "--url", server.url, "--linger", "1", stdin=line, env=env)
+        assert admitted.returncode == 0, admitted.stdout + admitted.stderr
+        assert "sum_handler_result" in admitted.stdout
+        assert TOKEN not in admitted.stdout + admitted.stderr
