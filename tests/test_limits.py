@@ -31,6 +31,7 @@ class Clock:
 def test_defaults() -> None:
     limits = Limits()
     assert limits.max_frame_size == 1 << 20
+    assert limits.max_items > 100_000  # the largest valid sum_event passes, envelope and all
     assert limits.max_connections == 10_000
     assert limits.rate is None
     assert limits.bucket() is None
@@ -48,6 +49,10 @@ def test_defaults() -> None:
         {"burst": 0},
         {"ping_interval": -1},
         {"shutdown_timeout": -0.1},
+        {"queue_bytes": 0},
+        {"rate": float("inf")},
+        {"ping_timeout": float("nan")},
+        {"shutdown_timeout": float("inf")},
     ],
 )
 def test_bad_limits_are_refused(bad: dict[str, Any]) -> None:
@@ -197,3 +202,39 @@ async def test_hub_rate_limits_each_client_alone(clock: Clock) -> None:
     clock.now += 0.5  # one token back for a
     await hub.receive("a", msg("again"))
     assert [m["message"] for _, m in wire.take()] == ["again"]
+
+
+async def test_a_relayed_message_that_grows_over_the_frame_limit_is_refused(
+    clock: Clock,
+) -> None:
+    """Stamping and re-serializing can grow a message (``from_id``; ``1e5`` is written
+    ``100000.0``): it must not reach recipients over the limit, which would close their
+    connections."""
+    wire = Wire()
+    hub = make_hub(wire, clock, max_frame_size=600)
+    connect(hub, wire, "a")
+    connect(hub, wire, "b")
+    small = json.dumps({"event_name": "msg", "message": "x" * 400, "payload": None})
+    await hub.receive("a", small)
+    [(_, relayed)] = wire.take()
+    assert relayed["message"] == "x" * 400
+    base = json.dumps(
+        {"event_name": "msg", "message": "", "payload": None, "id": "g"}, separators=(",", ":")
+    )
+    grown = base.replace('"message":""', '"message":"' + "x" * (600 - len(base)) + '"')
+    assert len(grown) == 600  # at the limit; stamped with from_id, over it
+    await hub.receive("a", grown)
+    error = error_of(wire.take(), "a")
+    assert error["payload"]["code"] == "message_too_large"
+    assert error["reply_to"] == "g"
+
+
+async def test_a_flood_is_logged_once(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+    wire = Wire()
+    hub = make_hub(wire, clock, rate=1, burst=1)
+    connect(hub, wire, "a")
+    with caplog.at_level("INFO", logger="datadivr.core"):
+        for _ in range(50):
+            await hub.receive("a", msg("spam"))
+    assert len(wire.take()) == 50  # one relayed, 49 errors
+    assert [r.getMessage() for r in caplog.records].count("client over its rate limit") == 1

@@ -22,7 +22,7 @@ from datadivr._registry import (
     default_registry,
 )
 from datadivr._server import DEFAULT_QUEUE_SIZE, Server, create_app
-from datadivr._serving import UvicornServer, run, uvicorn_config
+from datadivr._serving import UvicornServer, WebSocketProtocol, run, uvicorn_config
 from datadivr.exceptions import (
     ConnectError,
     ConnectionClosedError,
@@ -94,6 +94,7 @@ __all__ = [
     "ServicerBase",
     "UvicornServer",
     "Violation",
+    "WebSocketProtocol",
     "create_app",
     "create_error_message",
     "default_registry",

@@ -44,9 +44,11 @@ def presented_token(websocket: WebSocket) -> str | None:
     scheme, _, credentials = websocket.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
-    query = websocket.query_params.get("token")
-    if query:
-        return query
+    # Only a literal ``token=``: a spelling such as ``%74oken=`` would slip past log redaction.
+    if b"token=" in websocket.scope.get("query_string", b""):
+        query = websocket.query_params.get("token")
+        if query:
+            return query
     offers: list[str] = websocket.scope.get("subprotocols", [])
     for offered in offers:
         if offered.startswith(TOKEN_SUBPROTOCOL_PREFIX):
@@ -59,10 +61,15 @@ def token_authenticator(token: str) -> Authenticate:
     compared in constant time, as ``Identity("token")``.
 
     Raises:
-        ValueError: ``token`` is empty.
+        ValueError: ``token`` is empty or not printable ASCII (HTTP headers carry no more).
     """
     if not token:
         raise ValueError("the shared token must not be empty")
+    if not (token.isascii() and token.isprintable()) or any(c in token for c in ' ,;"\\'):
+        raise ValueError(
+            "the shared token must be printable ASCII without spaces, commas, semicolons, "
+            "quotes or backslashes, e.g. secrets.token_urlsafe(32)"
+        )
     expected = token.encode()
 
     async def authenticate(websocket: WebSocket) -> Identity | None:

@@ -54,6 +54,7 @@ Deliver = Callable[[Route, str], None]
 class _Client:
     identity: Any
     bucket: TokenBucket | None
+    limited: bool = False  # over its rate limit since the last message that passed
 
 
 class Hub:
@@ -128,14 +129,21 @@ class Hub:
     async def receive(self, client_id: str, frame: str | bytes) -> None:
         """Handle one frame from ``client_id``: every failure becomes an ``error`` to it."""
         client = self._clients.get(client_id)
-        if client is not None and client.bucket is not None and not client.bucket.take():
-            limit = ProtocolError(
-                "rate_limited",
-                f"more than {client.bucket.rate:g} messages a second "
-                f"(bursts of {client.bucket.burst}): this message was not handled",
-            )
-            self._error(client_id, limit, reply_to=_id_of(frame))
-            return
+        if client is not None and client.bucket is not None:
+            if not client.bucket.take():
+                if not client.limited:  # logged once per flood, not once per message
+                    client.limited = True
+                    _log.info("client over its rate limit", client_id=client_id)
+                limit = ProtocolError(
+                    "rate_limited",
+                    f"more than {client.bucket.rate:g} messages a second "
+                    f"(bursts of {client.bucket.burst}): this message was not handled",
+                )
+                # A flood must cost little: the id is looked for in small frames only.
+                reply_to = _id_of(frame) if len(frame) <= 4096 else None
+                self._error(client_id, limit, reply_to=reply_to, log=False)
+                return
+            client.limited = False
         try:
             message = self.protocol.parse(frame)
             check_structure(frame, max_depth=self.limits.max_depth, max_items=self.limits.max_items)
@@ -193,7 +201,18 @@ class Hub:
         except ProtocolError as exc:
             self._error(client_id, exc, reply_to=message.id)
             return
-        self._deliver(route, message.to_json())
+        data = message.to_json()
+        if _too_large(data, self.limits.max_frame_size):
+            # Stamping and re-serializing can grow a frame (9e15 → 9000000000000000.0): it
+            # must not reach recipients over the limit, which would close their connections.
+            too_large = ProtocolError(
+                "message_too_large",
+                f"the message, as relayed, is larger than {self.limits.max_frame_size} bytes",
+                event_name=message.event_name,
+            )
+            self._error(client_id, too_large, reply_to=message.id)
+            return
+        self._deliver(route, data)
 
     def _route(self, to: str, *, sender: str | None) -> Route:
         if to == "all":
@@ -276,16 +295,24 @@ class Hub:
             raise TypeError(
                 f"a handler addressed {out.event_name!r} badly: {exc.message}"
             ) from None
-        self._deliver(route, out.to_json())
+        data = out.to_json()
+        if _too_large(data, self.limits.max_frame_size):
+            raise TypeError(
+                f"a handler produced {out.event_name!r} larger than the frame size limit"
+            )
+        self._deliver(route, data)
 
-    def _error(self, client_id: str, exc: ProtocolError, *, reply_to: str | None) -> None:
-        _log.info(
-            "message refused",
-            client_id=client_id,
-            code=exc.code,
-            event_name=_clip(exc.event_name, 128),
-            reason=_clip(exc.message, 512),
-        )
+    def _error(
+        self, client_id: str, exc: ProtocolError, *, reply_to: str | None, log: bool = True
+    ) -> None:
+        if log:
+            _log.info(
+                "message refused",
+                client_id=client_id,
+                code=exc.code,
+                event_name=_clip(exc.event_name, 128),
+                reason=_clip(exc.message, 512),
+            )
         code = exc.code if self._error_codes is None or exc.code in self._error_codes else None
         if code is None:
             # A handler's own code the schema does not know: the sender still gets a valid error.
@@ -345,6 +372,11 @@ def _error_codes(protocol: Protocol) -> frozenset[str] | None:
     if field is None or get_origin(field.annotation) is not Literal:
         return None
     return frozenset(str(code) for code in get_args(field.annotation))
+
+
+def _too_large(data: str, limit: int) -> bool:
+    """Whether ``data`` is more than ``limit`` bytes as UTF-8 (encoded only when it may be)."""
+    return len(data) > limit or (len(data) * 4 > limit and len(data.encode()) > limit)
 
 
 def _id_of(frame: str | bytes) -> str | None:

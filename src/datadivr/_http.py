@@ -7,12 +7,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from datadivr._protocol import Protocol
 from datadivr.validation import Report, Validator
 
 __all__ = [
     "MAX_BATCH",
+    "BodyLimit",
     "HealthModel",
     "ReportModel",
     "ValidationResponse",
@@ -137,3 +141,57 @@ def schema_router(protocol: Protocol) -> APIRouter:
         return ValidationResponse(valid=all(r.valid for r in reports), reports=reports)
 
     return router
+
+
+class BodyLimit:
+    """ASGI middleware: an HTTP request body over ``limit`` bytes gets 413 before the app
+    reads any of it, so that no endpoint buffers more (WebSocket traffic passes untouched).
+
+    Args:
+        app: The ASGI app to protect.
+        limit: The largest body accepted, in bytes.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client left: let the app see it
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return message
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"the request body is larger than {self.limit} bytes"}, status_code=413
+        )
+        await response(scope, receive, send)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -32,6 +33,8 @@ class Limits:
             refused with HTTP 503.
         queue_size: Outgoing frames a connection may have waiting. A reader that falls this
             far behind is disconnected with code 1013, so that it holds up no one else.
+        queue_bytes: Bytes of outgoing frames a connection may have waiting; over it, the
+            same as ``queue_size`` (one frame larger than this alone is still queued).
         rate: Messages per second one connection may send (a token bucket), or ``None`` for no
             limit. Excess messages get an ``error`` with code ``rate_limited``.
         burst: Messages one connection may send at once above ``rate``; defaults to one
@@ -45,10 +48,11 @@ class Limits:
 
     max_frame_size: int = MiB
     max_depth: int = 32
-    max_items: int = 100_000
+    max_items: int = 200_000
     max_connections: int = 10_000
     max_connections_per_address: int = 1_000
     queue_size: int = 1024
+    queue_bytes: int = 8 * MiB
     rate: float | None = None
     burst: int | None = None
     ping_interval: float | None = 20.0
@@ -63,18 +67,21 @@ class Limits:
             "max_connections",
             "max_connections_per_address",
             "queue_size",
+            "queue_bytes",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         for name in ("rate", "ping_interval", "ping_timeout"):
             value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be positive or None, got {value!r}")
-        if self.burst is not None and self.burst < 1:
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be positive and finite, or None, got {value!r}")
+        if self.burst is not None and (isinstance(self.burst, bool) or self.burst < 1):
             raise ValueError(f"burst must be at least 1, got {self.burst!r}")
-        if self.shutdown_timeout < 0:
-            raise ValueError(f"shutdown_timeout must not be negative, got {self.shutdown_timeout}")
+        if not (self.shutdown_timeout >= 0 and math.isfinite(self.shutdown_timeout)):
+            raise ValueError(
+                f"shutdown_timeout must be finite and not negative, got {self.shutdown_timeout}"
+            )
 
     def bucket(self, clock: Callable[[], float] = time.monotonic) -> TokenBucket | None:
         """A fresh token bucket for one connection, or ``None`` when there is no rate limit."""

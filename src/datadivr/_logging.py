@@ -62,15 +62,20 @@ def configure_logging(
         stream: Where to write; standard error when omitted.
     """
     out = stream if stream is not None else sys.stderr
+    # Tracebacks without local variables: they would print request headers, tokens included.
     renderer: structlog.typing.Processor
     if fmt is LogFormat.JSON:
         renderer = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=out.isatty())
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=out.isatty(),
+            exception_formatter=structlog.dev.RichTracebackFormatter(
+                show_locals=False, color_system="truecolor" if out.isatty() else None
+            ),
+        )
     handler = logging.StreamHandler(out)
-    handler.addFilter(_redact_record)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
+        _RedactingFormatter(
             foreign_pre_chain=[
                 structlog.stdlib.add_log_level,
                 structlog.stdlib.add_logger_name,
@@ -79,7 +84,15 @@ def configure_logging(
             ],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                *([structlog.processors.dict_tracebacks] if fmt is LogFormat.JSON else []),
+                *(
+                    [
+                        structlog.processors.ExceptionRenderer(
+                            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+                        )
+                    ]
+                    if fmt is LogFormat.JSON
+                    else []
+                ),
                 renderer,
             ],
         )
@@ -89,21 +102,22 @@ def configure_logging(
     root.setLevel(_LEVELS[level.lower()])
 
 
-_TOKEN_IN_TEXT = re.compile(r"([?&]token=)[^&\s\"']*|(datadivr\.token\.)[^,\s\"']*")
+_TOKEN_IN_TEXT = re.compile(
+    r"([?&]token=)[^&\s\"'\\]*"
+    r"|(datadivr\.token\.)[^,\s\"'\\]*"
+    r"|((?i:authorization)[\"']?\s*[:=,]\s*b?[\"']?)[^\"'\\\r\n]*"
+)
 
 
 def redact_tokens(text: str) -> str:
-    """``text`` with every token in a query string or subprotocol replaced by ``***``."""
-    return _TOKEN_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
+    """``text`` with every token in a query string, a subprotocol or an ``Authorization``
+    header replaced by ``***``."""
+    return _TOKEN_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "***", text)
 
 
-def _redact_record(record: logging.LogRecord) -> bool:
-    """Keep tokens out of the log (uvicorn logs each handshake's path with its query)."""
-    if record.args and isinstance(record.msg, str):
-        text = record.getMessage()
-        redacted = redact_tokens(text)
-        if redacted != text:
-            record.msg, record.args = redacted, None
-    elif isinstance(record.msg, str) and "token" in record.msg:
-        record.msg = redact_tokens(record.msg)
-    return True
+class _RedactingFormatter(structlog.stdlib.ProcessorFormatter):
+    """Keeps tokens out of every line written, whatever logged it (uvicorn logs each
+    handshake's path with its query, and at debug level the websockets library its headers)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_tokens(super().format(record))

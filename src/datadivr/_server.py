@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from datadivr._auth import (
     token_authenticator,
 )
 from datadivr._core import Broadcast, Hub, Route, error_frame
-from datadivr._http import HealthModel, schema_router
+from datadivr._http import BodyLimit, HealthModel, schema_router
 from datadivr._limits import Limits
 from datadivr._logging import get_logger
 from datadivr._protocol import Protocol
@@ -32,6 +33,10 @@ __all__ = ["DEFAULT_QUEUE_SIZE", "Server", "create_app"]
 
 #: Outgoing frames a connection may have waiting before it counts as a stalled reader.
 DEFAULT_QUEUE_SIZE = Limits.queue_size
+#: An HTTP request body (``POST /validate``) may hold this many frames' worth of bytes.
+HTTP_BODY_FRAMES = 4
+#: Seconds an evicted client gets to take its close frame before it is abandoned.
+CLOSE_TIMEOUT = 5.0
 _log = get_logger("datadivr.server")
 
 
@@ -50,19 +55,36 @@ class _Connection:
     client_id: str
     websocket: WebSocket
     queue: asyncio.Queue[str | _Close]
+    max_bytes: int
     evict: Callable[[_Connection, int, str], None]
+    queued_bytes: int = 0
     writer: asyncio.Task[None] | None = None
+    reader: asyncio.Task[Any] | None = None
     evicted: bool = False
     closing: bool = False
+    abandoned: bool = False
 
-    def offer(self, data: str) -> None:
-        """Queue a frame; a full queue means the client stopped reading."""
+    def offer(self, data: str, size: int | None = None) -> None:
+        """Queue a frame of ``size`` bytes; a full queue means the client stopped reading."""
         if self.evicted or self.closing:
+            return
+        if size is None:
+            size = _size(data)
+        if self.queued_bytes + size > self.max_bytes and self.queued_bytes:
+            self.evict(self, 1013, "outbound queue full: client too slow")
             return
         try:
             self.queue.put_nowait(data)
         except asyncio.QueueFull:
             self.evict(self, 1013, "outbound queue full: client too slow")
+            return
+        self.queued_bytes += size
+
+    def discard_queue(self) -> None:
+        """Drop what is queued (the connection is being dropped)."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queued_bytes = 0
 
     def finish(self, code: int, reason: str) -> None:
         """Close once every frame already queued is written."""
@@ -84,6 +106,7 @@ class _Connection:
                 if isinstance(item, _Close):
                     await ws.close(item.code, item.reason)
                     return
+                self.queued_bytes -= _size(item)
                 await ws.send_text(item)
         except (WebSocketDisconnect, RuntimeError, OSError):
             return  # the connection is gone; the reading side cleans up
@@ -154,22 +177,32 @@ class Server:
             del self.connections[connection.client_id]
         if connection.writer is not None and connection.writer is not asyncio.current_task():
             connection.writer.cancel()
-        if connection.websocket.application_state is WebSocketState.CONNECTED:
-            # The close frame goes out once the client reads what is in flight; a client that
-            # never reads again is dropped by the server's pings.
-            with contextlib.suppress(Exception):
-                await connection.websocket.close(code, reason)
+        connection.discard_queue()
+        if connection.websocket.application_state is not WebSocketState.CONNECTED:
+            return
+        try:
+            # The close frame goes out once the client reads what is in flight.
+            await asyncio.wait_for(connection.websocket.close(code, reason), CLOSE_TIMEOUT)
+        except (asyncio.TimeoutError, TimeoutError):
+            # It never reads again: stop waiting for it. The reader ends, and the transport
+            # (datadivr.WebSocketProtocol) aborts the socket.
+            connection.abandoned = True
+            if connection.reader is not None:
+                connection.reader.cancel()
+        except Exception:  # already gone: nothing to close
+            pass
 
     def deliver(self, route: Route, data: str) -> None:
         """Queue ``data`` for every connection ``route`` names."""
+        size = _size(data)
         if isinstance(route, Broadcast):
             for client_id, connection in self.connections.items():
                 if client_id != route.exclude:
-                    connection.offer(data)
+                    connection.offer(data, size)
         else:
             target = self.connections.get(route.client_id)
             if target is not None:
-                target.offer(data)
+                target.offer(data, size)
 
     async def _refusal(self, websocket: WebSocket) -> tuple[int, str] | Identity | None:
         """Why ``websocket`` may not connect (HTTP status and reason), else its identity."""
@@ -191,7 +224,12 @@ class Server:
             return 403, "not authenticated"
         if identity is None:
             return 403, "not authenticated"
+        if self._shutting_down():  # it began while the hook ran
+            return 503, "the server is shutting down"
         return identity
+
+    def _shutting_down(self) -> bool:
+        return self.closing
 
     async def serve(self, websocket: WebSocket) -> None:
         """Admit one WebSocket connection and run it until it closes."""
@@ -223,7 +261,14 @@ class Server:
 
     async def _run(self, websocket: WebSocket, identity: Identity | None) -> None:
         client_id = self.hub.new_client_id()
-        connection = _Connection(client_id, websocket, asyncio.Queue(self.queue_size), self._evict)
+        connection = _Connection(
+            client_id,
+            websocket,
+            asyncio.Queue(self.queue_size),
+            self.limits.queue_bytes,
+            self._evict,
+            reader=asyncio.current_task(),
+        )
         # The socket is known before the hub greets it, so the welcome is queued for it.
         self.connections[client_id] = connection
         self.hub.connect(identity, client_id=client_id)
@@ -234,9 +279,9 @@ class Server:
         try:
             while not connection.evicted:
                 event = await websocket.receive()
-                if event["type"] == "websocket.disconnect":
+                if event["type"] == "websocket.disconnect" or connection.evicted:
                     break
-                if connection.closing:
+                if self.closing:
                     continue  # shutting down: what arrives now is not accepted
                 text = event.get("text")
                 if text is None:
@@ -280,6 +325,10 @@ class Server:
                         self._quiet.set()
         except (WebSocketDisconnect, RuntimeError):
             pass
+        except asyncio.CancelledError:
+            if not connection.abandoned:
+                raise
+            # An evicted client that never read its close: cancelled by _close_evicted.
         finally:
             self.hub.disconnect(client_id)
             if self.connections.get(client_id) is connection:
@@ -322,8 +371,25 @@ class Server:
 
 
 def _address(websocket: WebSocket) -> str:
+    """The remote address that connection limits count: an IPv6 host by its /64 network, as
+    one host usually owns a whole /64."""
     client = websocket.client
-    return client.host if client is not None else "unknown"
+    if client is None:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(client.host)
+    except ValueError:
+        return client.host  # a Unix socket path or the like
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def _size(data: str) -> int:
+    """Bytes of ``data`` as UTF-8; constant time for ASCII text, which most frames are."""
+    return len(data) if data.isascii() else len(data.encode())
 
 
 async def _deny(websocket: WebSocket, status: int, reason: str) -> None:
@@ -408,6 +474,8 @@ def create_app(
     )
     app.state.server = server
     app.include_router(schema_router(protocol))
+    # POST /validate reads a body: a few frames' worth at most.
+    app.add_middleware(BodyLimit, limit=HTTP_BODY_FRAMES * server.limits.max_frame_size)
 
     @app.get("/health", response_model=HealthModel)
     async def health() -> HealthModel:

@@ -9,10 +9,11 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from datadivr._server import Server
 
-__all__ = ["UvicornServer", "run", "uvicorn_config"]
+__all__ = ["UvicornServer", "WebSocketProtocol", "run", "uvicorn_config"]
 
 
 def uvicorn_config(app: FastAPI, **options: Any) -> uvicorn.Config:
@@ -26,15 +27,47 @@ def uvicorn_config(app: FastAPI, **options: Any) -> uvicorn.Config:
     """
     limits = _server_of(app).limits
     settings: dict[str, Any] = {
-        "ws": "websockets-sansio",
+        "ws": WebSocketProtocol,
         "ws_per_message_deflate": False,
         "ws_max_size": limits.max_frame_size,
         "ws_ping_interval": limits.ping_interval,
         "ws_ping_timeout": limits.ping_timeout,
-        "timeout_graceful_shutdown": limits.shutdown_timeout + 1,
+        # The app has drained its connections by then (UvicornServer.shutdown); what is left
+        # is aborted by WebSocketProtocol.shutdown, so uvicorn needs little time of its own.
+        "timeout_graceful_shutdown": 2,
         **options,
     }
     return uvicorn.Config(app, **settings)
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, releasing peers that stopped reading.
+
+    uvicorn ends a connection with ``transport.close()``, which first writes out what is
+    buffered: to a peer that stopped reading (or vanished without closing), never. The
+    connection, its id and its buffers would then linger until TCP gives up, minutes later.
+    Here a connection is aborted (buffers dropped, socket closed) when the peer misses its
+    ping, when the application is done with it and the peer has not completed the close
+    within ``close_timeout``, and at shutdown when its buffer cannot drain.
+    """
+
+    def keepalive_timeout(self) -> None:
+        super().keepalive_timeout()
+        self._abort()
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        if self.transport.get_write_buffer_size():
+            self._abort()
+
+    async def run_asgi(self) -> None:
+        await super().run_asgi()
+        if not self.disconnected:
+            self.loop.call_later(self.close_timeout, self._abort)
+
+    def _abort(self) -> None:
+        if not self.disconnected:
+            self.transport.abort()
 
 
 class UvicornServer(uvicorn.Server):

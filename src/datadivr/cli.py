@@ -169,6 +169,15 @@ def serve(
             "dropped (1013).",
         ),
     ] = _DEFAULT.queue_size,
+    queue_bytes: Annotated[
+        int,
+        typer.Option(
+            envvar="DATADIVR_QUEUE_BYTES",
+            min=1,
+            rich_help_panel=_LIMITS,
+            help="Bytes of outgoing frames waiting per connection; over it, the same.",
+        ),
+    ] = _DEFAULT.queue_bytes,
     rate: Annotated[
         float | None,
         typer.Option(
@@ -231,6 +240,7 @@ def serve(
             max_connections=max_connections,
             max_connections_per_address=max_connections_per_address,
             queue_size=queue_size,
+            queue_bytes=queue_bytes,
             rate=rate,
             burst=burst,
             ping_interval=ping_interval or None,

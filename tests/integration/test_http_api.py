@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from jsonschema import Draft202012Validator
 
-from datadivr import PROTOCOL, create_app
+from datadivr import PROTOCOL, Limits, create_app
 
 app = create_app()
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
@@ -67,3 +67,24 @@ async def test_validate_one_and_many(http: httpx.AsyncClient) -> None:
     assert bad.status_code == 422
     too_many = await http.post("/validate", json=[{}] * 1001)
     assert too_many.status_code == 422
+
+
+async def test_request_bodies_are_bounded() -> None:
+    small = create_app(limits=Limits(max_frame_size=1000))  # bodies up to 4 frames: 4000 bytes
+    transport = httpx.ASGITransport(app=small)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        message = {"event_name": "msg", "message": "x" * 3000, "payload": None}
+        ok = await client.post("/validate", json=message)
+        assert ok.status_code == 200
+        assert ok.json()["valid"] is True
+        big = {"event_name": "msg", "message": "x" * 5000, "payload": None}
+        refused = await client.post("/validate", json=big)
+        assert refused.status_code == 413
+        assert "4000 bytes" in refused.json()["detail"]
+
+        async def chunks() -> Any:  # no Content-Length: counted as it arrives
+            for _ in range(10):
+                yield b"x" * 1000
+
+        streamed = await client.post("/validate", content=chunks())
+        assert streamed.status_code == 413

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import os
+import socket
 import statistics
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ import uvicorn
 import websockets
 from fastapi import FastAPI
 
+import datadivr._server
 from datadivr import Client, Limits, SumHandlerResultMessage, create_app
 from datadivr.protocol import PROTOCOL
 from tests.conftest import LiveServer
@@ -73,7 +75,6 @@ async def test_the_app_enforces_the_frame_size_under_any_asgi_server(
     app = create_app(limits=Limits(max_frame_size=1000))
     config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio")
     assert config.ws_max_size > 1000
-    import socket
     import threading
 
     sock = socket.socket()
@@ -243,3 +244,77 @@ async def test_a_half_open_peer_is_dropped_by_the_pings(serve_app: ServeApp) -> 
             result = await alive.sum_event([2, 2], timeout=TIMEOUT)
             assert result.payload == 4
         writer.close()
+
+
+async def stalled_reader(port: int) -> tuple[asyncio.StreamWriter, str]:
+    """A peer that completes the handshake, reads its welcome, then never reads again, with a
+    small receive buffer so that the server's writes back up quickly."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    frame_head = await asyncio.wait_for(reader.readexactly(2), TIMEOUT)
+    length = frame_head[1] & 0x7F
+    if length == 126:
+        length = int.from_bytes(await reader.readexactly(2), "big")
+    welcome = json.loads(await asyncio.wait_for(reader.readexactly(length), TIMEOUT))
+    return writer, welcome["payload"]["client_id"]
+
+
+@pytest.mark.parametrize("release", ["eviction", "pings"])
+async def test_a_stalled_reader_is_released_whole(
+    serve_app: ServeApp, monkeypatch: pytest.MonkeyPatch, release: str
+) -> None:
+    """A reader that stops reading with data on its way is dropped, its slot and its queue
+    freed, by eviction (queue full) or by the pings, whichever comes first."""
+    monkeypatch.setattr(datadivr._server, "CLOSE_TIMEOUT", 0.5)
+    if release == "eviction":
+        limits = Limits(max_connections=2, queue_size=64, ping_interval=None)
+    else:
+        limits = Limits(
+            max_connections=2,
+            queue_size=100_000,
+            queue_bytes=1 << 30,
+            ping_interval=0.3,
+            ping_timeout=0.3,
+        )
+    app = create_app(limits=limits)
+    with serve_app(app) as server:
+        async with Client(server.url) as sender:
+            writer, stalled_id = await stalled_reader(server.port)
+            assert await clients(server.http) == 2
+            chunk = "x" * 60_000
+            started = time.monotonic()
+            for _ in range(200):  # ~12 MB: far more than the socket buffers hold
+                await sender.msg(chunk, to=stalled_id)
+            while await clients(server.http) != 1:
+                assert time.monotonic() - started < 10, "the stalled reader was never dropped"
+                await asyncio.sleep(0.05)
+            state = app.state.server
+            while state._admitted != 1:  # its handshake slot, freed by the reader ending
+                assert time.monotonic() - started < 10, "the stalled reader's slot was kept"
+                await asyncio.sleep(0.05)
+            assert await status_of_new_connection(server.url) == 101  # max_connections=2
+            result = await sender.sum_event([1, 1], timeout=TIMEOUT)
+            assert result.payload == 2
+        writer.close()
+
+
+async def status_of_new_connection(url: str) -> int:
+    try:
+        ws = await websockets.connect(url, open_timeout=TIMEOUT)
+    except websockets.InvalidStatus as exc:
+        return exc.response.status_code
+    await ws.close()
+    return 101
