@@ -368,3 +368,15 @@ class TestHandlers:
         hub.send(MsgMessage(message="just you"), to="b")
         [(route, message)] = wire.take()
         assert (route, message["to"]) == (Direct("b"), "b")
+
+
+async def test_a_refused_frame_with_a_surrogate_id_gets_no_reply_to() -> None:
+    """``json.loads`` takes ``"\\udfff"``; echoing it back would make invalid JSON."""
+    from datadivr._builtin import builtin_registry as builtins
+
+    wire = Wire()
+    hub = Hub(PROTOCOL, Registry(builtins), wire)
+    connect(hub, wire, "a")
+    await hub.receive("a", '{"event_name": "msg", "message": "x", "id": "\\udfff", "to": "all"}')
+    error = error_of(wire.take(), "a")
+    assert "reply_to" not in error

@@ -15,6 +15,7 @@ import websockets
 from pydantic import BaseModel, ValidationError
 from websockets.asyncio.client import ClientConnection
 
+from datadivr._limits import Limits
 from datadivr._logging import get_logger
 from datadivr._message import MessageBase
 from datadivr._protocol import Protocol, frame_field, validation_details
@@ -117,6 +118,8 @@ class BaseClient:
         headers: Extra HTTP headers for the handshake (e.g. ``Authorization``).
         reconnect: How to reconnect after a drop: a :class:`~datadivr.Reconnect`, ``True``
             for its defaults, or ``False`` (the default) to end with the connection.
+        max_size: The largest frame accepted from the server, in bytes (``None``: any);
+            match the server's ``max_frame_size`` when it is raised.
 
     Raises:
         ValueError: ``inbox_size`` is less than 1.
@@ -134,6 +137,7 @@ class BaseClient:
         inbox_size: int = 1000,
         headers: Mapping[str, str] | None = None,
         reconnect: Reconnect | bool = False,
+        max_size: int | None = Limits.max_frame_size,
     ) -> None:
         if inbox_size < 1:
             raise ValueError(f"inbox_size must be at least 1, got {inbox_size}")
@@ -143,6 +147,7 @@ class BaseClient:
         self._registry = registry if registry is not None else default_registry
         self._handlers = Registry()
         self._headers = dict(headers or {})
+        self._max_size = max_size
         self._policy: Reconnect | None = (
             reconnect if isinstance(reconnect, Reconnect) else Reconnect() if reconnect else None
         )
@@ -273,6 +278,7 @@ class BaseClient:
                 open_timeout=self.open_timeout,
                 additional_headers=self._headers or None,
                 compression=None,
+                max_size=self._max_size,
             )
         except (TimeoutError, asyncio.TimeoutError) as exc:  # distinct before 3.11
             raise ConnectError(f"no connection to {self.url} within {self.open_timeout}s") from exc

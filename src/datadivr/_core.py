@@ -382,4 +382,10 @@ def _too_large(data: str, limit: int) -> bool:
 def _id_of(frame: str | bytes) -> str | None:
     """The ``id`` of a refused frame, when it has a usable one, to correlate the error."""
     value = frame_field(frame, "id")
-    return value if isinstance(value, str) and 0 < len(value) <= 128 else None
+    if not isinstance(value, str) or not 0 < len(value) <= 128:
+        return None
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a lone surrogate (\udfff in JSON) is not text
+        return None
+    return value

@@ -400,5 +400,5 @@ def test_reserved_names_cover_the_client_and_the_servicer() -> None:
     names |= {n for n in dir(ServicerBase) if not n.startswith("_")}
     names |= set(inspect.signature(BaseClient.__init__).parameters) - {"self"}
     # Constructor arguments kept only under a private name cannot clash.
-    names -= {"headers", "inbox_size", "reconnect"}
+    names -= {"headers", "inbox_size", "reconnect", "max_size"}
     assert names <= RESERVED_EVENT_NAMES
