@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.typing import Origin, Subprotocol
 
+from datadivr._auth import SUBPROTOCOL
 from datadivr._core import error_frame
 from datadivr._logging import get_logger
 from datadivr._protocol import Protocol, frame_field
@@ -98,7 +102,14 @@ class ValidatingProxy:
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listen on ``host:port`` (0 picks a free port); return the bound address."""
-        self._server = await serve(self._relay, host, port, compression=None, max_size=None)
+        self._server = await serve(
+            self._relay,
+            host,
+            port,
+            compression=None,
+            max_size=None,
+            select_subprotocol=_select_subprotocol,
+        )
         address = next(iter(self._server.sockets)).getsockname()
         return str(address[0]), int(address[1])
 
@@ -139,8 +150,38 @@ class ValidatingProxy:
 
     async def _relay(self, client: ServerConnection) -> None:
         self.conformance.connections += 1
+        # The client's credentials go upstream as they came: the server decides.
+        request = client.request
+        assert request is not None  # the handshake is done
+        query = urlsplit(request.path).query
+        url = (
+            f"{self.upstream}{'&' if '?' in self.upstream else '?'}{query}"
+            if query
+            else self.upstream
+        )
+        offered = [
+            token.strip()
+            for header in request.headers.get_all("Sec-WebSocket-Protocol")
+            for token in header.split(",")
+            if token.strip()
+        ]
+        authorization = request.headers.get("Authorization")
         try:
-            upstream = await websockets.connect(self.upstream, compression=None, max_size=None)
+            upstream = await websockets.connect(
+                url,
+                compression=None,
+                max_size=None,
+                origin=cast("Origin | None", request.headers.get("Origin")),
+                subprotocols=cast("list[Subprotocol] | None", offered or None),
+                additional_headers={"Authorization": authorization} if authorization else None,
+            )
+        except websockets.InvalidStatus as exc:
+            status = exc.response.status_code
+            _log.warning("upstream refused the client", upstream=self.upstream, status=status)
+            # 1008 for a refusal the client would meet again (403: token, origin); else 1013.
+            code = 1008 if 400 <= status < 500 else 1013
+            await client.close(code, f"upstream refused the handshake: HTTP {status}")
+            return
         except (OSError, websockets.InvalidHandshake, TimeoutError) as exc:
             _log.error("cannot reach upstream", upstream=self.upstream, error=str(exc))
             await client.close(1011, "upstream unavailable")
@@ -185,6 +226,13 @@ class ValidatingProxy:
             reason = source.close_reason or ""
             with contextlib.suppress(Exception):
                 await target.close(code if code not in (1005, 1006) else 1000, reason)
+
+
+def _select_subprotocol(
+    connection: ServerConnection, offered: Sequence[Subprotocol]
+) -> Subprotocol | None:
+    """``datadivr`` when the client offers it, as the server does; none otherwise."""
+    return Subprotocol(SUBPROTOCOL) if SUBPROTOCOL in offered else None
 
 
 @dataclass

@@ -8,12 +8,15 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
 import websockets
+from fastapi import FastAPI
 
+from datadivr import create_app
 from datadivr._proxy import DOWNSTREAM, UPSTREAM, ValidatingProxy
 from datadivr.protocol import PROTOCOL
 from tests.conftest import LiveServer
@@ -164,3 +167,36 @@ async def test_proxy_command_reports_on_sigterm(live_server: LiveServer, tmp_pat
     data = json.loads(report.read_text())
     assert data["frames"]["client_to_server"] == {"msg": 1}
     assert data["violations"] == {"required": 1}
+
+
+async def test_credentials_pass_through_to_a_protected_server(
+    serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]],
+) -> None:
+    token = "proxy-T0ken"
+    app = create_app(token=token, allowed_origins=["https://app.example.com"])
+    with serve_app(app) as server:
+        proxy = ValidatingProxy(server.url)
+        host, port = await proxy.start("127.0.0.1", 0)
+        url = f"ws://{host}:{port}/ws"
+        try:
+            admitted = [
+                websockets.connect(url, additional_headers={"Authorization": f"Bearer {token}"}),
+                websockets.connect(f"{url}?token={token}"),
+                websockets.connect(url, subprotocols=["datadivr", f"datadivr.token.{token}"]),  # type: ignore[list-item]
+            ]
+            for connecting in admitted:
+                async with connecting as ws:
+                    assert (await recv(ws))["event_name"] == "welcome"
+            refused = [
+                websockets.connect(url),
+                websockets.connect(f"{url}?token=wrong"),
+                websockets.connect(f"{url}?token={token}", origin="https://evil.example"),  # type: ignore[arg-type]
+            ]
+            for connecting in refused:
+                async with connecting as ws:
+                    with pytest.raises(websockets.ConnectionClosed):
+                        await asyncio.wait_for(ws.recv(), TIMEOUT)
+                    assert ws.close_code == 1008
+                    assert ws.close_reason == "upstream refused the handshake: HTTP 403"
+        finally:
+            await proxy.stop()
