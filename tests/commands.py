@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: ``python -m datadivr`` with the interpreter running the tests.
 DATADIVR = [sys.executable, "-m", "datadivr"]
@@ -38,3 +43,66 @@ def run_datadivr(
         timeout=timeout,
         check=False,
     )
+
+
+@dataclass
+class Served:
+    """A ``datadivr serve`` process that is listening.
+
+    Attributes:
+        proc: The process; its standard error is the JSON log, read up to ``listening``.
+        listening: The ``listening`` log record (``url``, ``health`` …).
+        lines: Every log line read so far.
+    """
+
+    proc: asyncio.subprocess.Process
+    listening: dict[str, Any]
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return str(self.listening["url"])
+
+    async def read_until(self, needle: str, timeout: float = 20) -> dict[str, Any]:
+        """Read the log up to the first line containing ``needle``, and return that record."""
+        assert self.proc.stderr is not None
+        while True:
+            raw = await asyncio.wait_for(self.proc.stderr.readline(), timeout)
+            if not raw:
+                raise AssertionError(f"{needle!r} never came; the log was:\n" + "".join(self.lines))
+            self.lines.append(raw.decode())
+            if needle in self.lines[-1]:
+                record: dict[str, Any] = json.loads(self.lines[-1])
+                return record
+
+
+@asynccontextmanager
+async def serving(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 20
+) -> AsyncIterator[Served]:
+    """``datadivr serve --port 0 --log-format json ARGS`` in its own process, from the moment
+    it listens; stopped with SIGTERM (then killed, if need be) at the end."""
+    proc = await asyncio.create_subprocess_exec(
+        *DATADIVR,
+        "serve",
+        "--port",
+        "0",
+        "--log-format",
+        "json",
+        *args,
+        stdout=subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(env if env is not None else CLI_ENV),
+    )
+    try:
+        served = Served(proc, {})
+        served.listening = await served.read_until('"listening"', timeout)
+        yield served
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), timeout)
+            except (TimeoutError, asyncio.TimeoutError):
+                proc.kill()
+                await proc.wait()

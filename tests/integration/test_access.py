@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from collections.abc import Callable
 from contextlib import AbstractContextManager, AsyncExitStack
 
@@ -23,7 +22,7 @@ from datadivr import (
     create_app,
     websocket_handler,
 )
-from tests.commands import CLI_ENV, DATADIVR, run_datadivr
+from tests.commands import CLI_ENV, run_datadivr, serving
 from tests.conftest import LiveServer
 
 TIMEOUT = 5.0
@@ -170,34 +169,12 @@ async def test_connection_limits_refuse_with_503(serve_app: ServeApp) -> None:
 @pytest.mark.timeout(60)
 async def test_the_command_line_token_is_enforced_and_never_logged() -> None:
     env = {**CLI_ENV, "DATADIVR_TOKEN": TOKEN}
-    proc = await asyncio.create_subprocess_exec(
-        *DATADIVR,
-        "serve",
-        "--port",
-        "0",
-        "--log-format",
-        "json",
-        "--log-level",
-        "debug",
-        "--allowed-origins",
-        "https://app.example.com, https://other.example.com",
-        stdout=subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    assert proc.stderr is not None
-    lines: list[str] = []
-    try:
-        while True:
-            raw = await asyncio.wait_for(proc.stderr.readline(), TIMEOUT * 2)
-            assert raw, "the server stopped: " + "".join(lines)
-            lines.append(raw.decode())
-            if '"listening"' in lines[-1]:
-                listening = json.loads(lines[-1])
-                break
-        url = listening["url"]
-        assert listening["authentication"] == "token"
-        assert listening["allowed_origins"] == [
+    origins = "https://app.example.com, https://other.example.com"
+    args = ("--log-level", "debug", "--allowed-origins", origins)
+    async with serving(*args, env=env) as server:
+        url = server.url
+        assert server.listening["authentication"] == "token"
+        assert server.listening["allowed_origins"] == [
             "https://app.example.com",
             "https://other.example.com",
         ]
@@ -207,12 +184,11 @@ async def test_the_command_line_token_is_enforced_and_never_logged() -> None:
         assert await status_of(url + "?token=wrong" + TOKEN) == 403
         assert await status_of(url + "?token=" + TOKEN, origin="https://evil.example") == 403
         assert await status_of(url + "?token=" + TOKEN, origin="https://other.example.com") == 101
-    finally:
-        proc.terminate()
-        rest = await asyncio.wait_for(proc.stderr.read(), TIMEOUT * 2)
-        await asyncio.wait_for(proc.wait(), TIMEOUT * 2)
-    text = "".join(lines) + rest.decode()
-    assert proc.returncode == 0
+        server.proc.terminate()
+        assert server.proc.stderr is not None
+        rest = await asyncio.wait_for(server.proc.stderr.read(), TIMEOUT * 2)
+        assert await asyncio.wait_for(server.proc.wait(), TIMEOUT * 2) == 0
+    text = "".join(server.lines) + rest.decode()
     assert "WebSocket /ws?token=***" in text  # uvicorn logs each handshake, redacted
     assert TOKEN not in text
 

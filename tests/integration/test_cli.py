@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 
 from datadivr import Client, MsgMessage
 from datadivr.protocol import PROTOCOL
-from tests.commands import CLI_ENV, DATADIVR, run_datadivr
+from tests.commands import CLI_ENV, DATADIVR, run_datadivr, serving
 
 TIMEOUT = 10.0
 
@@ -33,29 +32,11 @@ async def read_until(stream: asyncio.StreamReader, needle: str, lines: list[str]
 @pytest.fixture
 async def served() -> AsyncIterator[str]:
     """``datadivr serve --port 0`` in its own process; yields its WebSocket URL."""
-    proc = await asyncio.create_subprocess_exec(
-        *DATADIVR,
-        "serve",
-        "--port",
-        "0",
-        "--log-format",
-        "json",
-        stdout=subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env=CLI_ENV,
-    )
-    assert proc.stderr is not None
-    lines: list[str] = []
-    try:
-        listening = json.loads(await read_until(proc.stderr, '"listening"', lines))
-        await read_until(proc.stderr, "server ready", lines)
-        ready = json.loads(lines[-1])
+    async with serving() as server:
+        ready = await server.read_until("server ready")
         assert ready["events"] == sorted(PROTOCOL.events)
         assert "sum_event" in ready["server_handlers"]
-        yield str(listening["url"])
-    finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), TIMEOUT)
+        yield server.url
 
 
 async def test_serve_logs_and_serves(served: str) -> None:

@@ -4,9 +4,7 @@ half-open peers."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import socket
 import statistics
 import time
@@ -23,6 +21,7 @@ import datadivr._server
 from datadivr import Client, Limits, SumHandlerResultMessage, create_app
 from datadivr.protocol import PROTOCOL
 from tests.conftest import LiveServer
+from tests.integration.hostile import raw_connect
 
 TIMEOUT = 10.0
 ServeApp = Callable[[FastAPI], AbstractContextManager[LiveServer]]
@@ -202,23 +201,6 @@ async def test_large_frames_do_not_stall_small_requests(serve_app: ServeApp) -> 
     assert worst < bound
 
 
-async def handshake_and_go_silent(port: int) -> asyncio.StreamWriter:
-    """Open a WebSocket by hand, then never read or answer again: a peer that vanished."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    await writer.drain()
-    status = await asyncio.wait_for(reader.readline(), TIMEOUT)
-    assert status.startswith(b"HTTP/1.1 101"), status
-    return writer
-
-
 async def clients(http: str) -> int:
     async with httpx.AsyncClient() as client:
         response = await client.get(f"{http}/health", timeout=TIMEOUT)
@@ -230,7 +212,8 @@ async def test_a_half_open_peer_is_dropped_by_the_pings(serve_app: ServeApp) -> 
     limits = Limits(ping_interval=0.3, ping_timeout=0.3)
     with serve_app(create_app(limits=limits)) as server:
         async with Client(server.url) as alive:
-            writer = await handshake_and_go_silent(server.port)
+            # a peer that vanished: it never reads or answers again
+            silent = await raw_connect(server.url)
             started = time.monotonic()
             assert await clients(server.http) == 2
             while await clients(server.http) != 1:
@@ -243,33 +226,7 @@ async def test_a_half_open_peer_is_dropped_by_the_pings(serve_app: ServeApp) -> 
             await asyncio.sleep(1.0)
             result = await alive.sum_event([2, 2], timeout=TIMEOUT)
             assert result.payload == 4
-        writer.close()
-
-
-async def stalled_reader(port: int) -> tuple[asyncio.StreamWriter, str]:
-    """A peer that completes the handshake, reads its welcome, then never reads again, with a
-    small receive buffer so that the server's writes back up quickly."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    reader, writer = await asyncio.open_connection(sock=sock)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    await writer.drain()
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    frame_head = await asyncio.wait_for(reader.readexactly(2), TIMEOUT)
-    length = frame_head[1] & 0x7F
-    if length == 126:
-        length = int.from_bytes(await reader.readexactly(2), "big")
-    welcome = json.loads(await asyncio.wait_for(reader.readexactly(length), TIMEOUT))
-    return writer, welcome["payload"]["client_id"]
+        silent.abort(reset=True)
 
 
 @pytest.mark.parametrize("release", ["eviction", "pings"])
@@ -292,12 +249,13 @@ async def test_a_stalled_reader_is_released_whole(
     app = create_app(limits=limits)
     with serve_app(app) as server:
         async with Client(server.url) as sender:
-            writer, stalled_id = await stalled_reader(server.port)
+            # it reads its welcome, then never again; a small buffer backs the server up fast
+            stalled = await raw_connect(server.url, receive_buffer=4096)
             assert await clients(server.http) == 2
             chunk = "x" * 60_000
             started = time.monotonic()
             for _ in range(200):  # ~12 MB: far more than the socket buffers hold
-                await sender.msg(chunk, to=stalled_id)
+                await sender.msg(chunk, to=stalled.client_id)
             while await clients(server.http) != 1:
                 assert time.monotonic() - started < 10, "the stalled reader was never dropped"
                 await asyncio.sleep(0.05)
@@ -308,7 +266,7 @@ async def test_a_stalled_reader_is_released_whole(
             assert await status_of_new_connection(server.url) == 101  # max_connections=2
             result = await sender.sum_event([1, 1], timeout=TIMEOUT)
             assert result.payload == 2
-        writer.close()
+        stalled.abort(reset=True)
 
 
 async def status_of_new_connection(url: str) -> int:

@@ -13,12 +13,12 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mypy import api as mypy_api
 
 from datadivr import MessageValidationError
+from tests.commands import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 10.0
@@ -134,39 +134,13 @@ def test_mypy_accepts_the_handler_and_rejects_a_wrong_one(workspace: Path, tmp_p
 
 @pytest.fixture
 async def served(workspace: Path) -> AsyncIterator[str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "datadivr",
-        "serve",
-        "--port",
-        "0",
-        "--log-format",
-        "json",
-        "--protocol",
-        "myproto",
-        "--import",
-        "myhandlers",
-        stdout=subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env=env_for(workspace),
-    )
-    assert proc.stderr is not None
-    try:
-        while True:
-            line = await asyncio.wait_for(proc.stderr.readline(), TIMEOUT)
-            assert line, "the server exited before listening"
-            record: dict[str, Any] = json.loads(line)
-            if record.get("event") == "listening":
-                url = str(record["url"])
-            if record.get("event") == "datadivr server ready":
-                assert "counter" in record["events"]
-                assert record["server_handlers"] == ["counter"]
-                break
-        yield url
-    finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), TIMEOUT)
+    async with serving(
+        "--protocol", "myproto", "--import", "myhandlers", env=env_for(workspace)
+    ) as server:
+        ready = await server.read_until("datadivr server ready")
+        assert "counter" in ready["events"]
+        assert ready["server_handlers"] == ["counter"]
+        yield server.url
 
 
 async def test_new_event_through_server_client_and_cli(
