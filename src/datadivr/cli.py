@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
 import socket
 import sys
 from enum import Enum
@@ -74,6 +75,11 @@ _ACCESS = "Access"
 _DEFAULT = Limits()
 
 
+def _limit(envvar: str, help: str, **options: Any) -> Any:
+    """A ``serve`` option of the Limits panel."""
+    return typer.Option(envvar=envvar, rich_help_panel=_LIMITS, help=help, **options)
+
+
 @app.command()
 def serve(
     host: Annotated[
@@ -116,113 +122,84 @@ def serve(
     ] = None,
     max_frame_size: Annotated[
         int,
-        typer.Option(
-            envvar="DATADIVR_MAX_FRAME_SIZE",
+        _limit(
+            "DATADIVR_MAX_FRAME_SIZE",
+            "Bytes per frame; larger frames close the connection (1009).",
             min=1,
-            rich_help_panel=_LIMITS,
-            help="Bytes per frame; larger frames close the connection (1009).",
         ),
     ] = _DEFAULT.max_frame_size,
     max_depth: Annotated[
         int,
-        typer.Option(
-            envvar="DATADIVR_MAX_DEPTH",
-            min=1,
-            rich_help_panel=_LIMITS,
-            help="Nesting levels per message.",
-        ),
+        _limit("DATADIVR_MAX_DEPTH", "Nesting levels per message.", min=1),
     ] = _DEFAULT.max_depth,
     max_items: Annotated[
         int,
-        typer.Option(
-            envvar="DATADIVR_MAX_ITEMS",
-            min=1,
-            rich_help_panel=_LIMITS,
-            help="Array elements and object members per message.",
-        ),
+        _limit("DATADIVR_MAX_ITEMS", "Array elements and object members per message.", min=1),
     ] = _DEFAULT.max_items,
     max_connections: Annotated[
         int,
-        typer.Option(
-            envvar="DATADIVR_MAX_CONNECTIONS",
-            min=1,
-            rich_help_panel=_LIMITS,
-            help="Open connections; more are refused with HTTP 503.",
+        _limit(
+            "DATADIVR_MAX_CONNECTIONS", "Open connections; more are refused with HTTP 503.", min=1
         ),
     ] = _DEFAULT.max_connections,
     max_connections_per_address: Annotated[
         int,
-        typer.Option(
-            envvar="DATADIVR_MAX_CONNECTIONS_PER_ADDRESS",
-            min=1,
-            rich_help_panel=_LIMITS,
-            help="Open connections from one address.",
-        ),
+        _limit("DATADIVR_MAX_CONNECTIONS_PER_ADDRESS", "Open connections from one address.", min=1),
     ] = _DEFAULT.max_connections_per_address,
     queue_size: Annotated[
         int,
-        typer.Option(
-            envvar="DATADIVR_QUEUE_SIZE",
+        _limit(
+            "DATADIVR_QUEUE_SIZE",
+            "Outgoing frames waiting per connection; a reader this far behind is dropped (1013).",
             min=1,
-            rich_help_panel=_LIMITS,
-            help="Outgoing frames waiting per connection; a reader this far behind is "
-            "dropped (1013).",
         ),
     ] = _DEFAULT.queue_size,
     queue_bytes: Annotated[
         int,
-        typer.Option(
-            envvar="DATADIVR_QUEUE_BYTES",
+        _limit(
+            "DATADIVR_QUEUE_BYTES",
+            "Bytes of outgoing frames waiting per connection; over it, the same.",
             min=1,
-            rich_help_panel=_LIMITS,
-            help="Bytes of outgoing frames waiting per connection; over it, the same.",
         ),
     ] = _DEFAULT.queue_bytes,
     rate: Annotated[
         float | None,
-        typer.Option(
-            envvar="DATADIVR_RATE",
+        _limit(
+            "DATADIVR_RATE",
+            "Messages per second per connection; excess ones get rate_limited.",
             min=0.001,
-            rich_help_panel=_LIMITS,
             show_default="no limit",
-            help="Messages per second per connection; excess ones get rate_limited.",
         ),
     ] = None,
     burst: Annotated[
         int | None,
-        typer.Option(
-            envvar="DATADIVR_BURST",
+        _limit(
+            "DATADIVR_BURST",
+            "Messages a connection may send at once above --rate.",
             min=1,
-            rich_help_panel=_LIMITS,
             show_default="one second's worth",
-            help="Messages a connection may send at once above --rate.",
         ),
     ] = None,
     ping_interval: Annotated[
         float,
-        typer.Option(
-            envvar="DATADIVR_PING_INTERVAL",
-            min=0,
-            rich_help_panel=_LIMITS,
-            help="Seconds between pings to each client; 0 for none.",
+        _limit(
+            "DATADIVR_PING_INTERVAL", "Seconds between pings to each client; 0 for none.", min=0
         ),
     ] = _DEFAULT.ping_interval or 0,
     ping_timeout: Annotated[
         float,
-        typer.Option(
-            envvar="DATADIVR_PING_TIMEOUT",
+        _limit(
+            "DATADIVR_PING_TIMEOUT",
+            "Seconds to wait for a pong before dropping the client; 0 to wait forever.",
             min=0,
-            rich_help_panel=_LIMITS,
-            help="Seconds to wait for a pong before dropping the client; 0 to wait forever.",
         ),
     ] = _DEFAULT.ping_timeout or 0,
     shutdown_timeout: Annotated[
         float,
-        typer.Option(
-            envvar="DATADIVR_SHUTDOWN_TIMEOUT",
+        _limit(
+            "DATADIVR_SHUTDOWN_TIMEOUT",
+            "Seconds a graceful shutdown waits for clients to take what was accepted.",
             min=0,
-            rich_help_panel=_LIMITS,
-            help="Seconds a graceful shutdown waits for clients to take what was accepted.",
         ),
     ] = _DEFAULT.shutdown_timeout,
 ) -> None:
@@ -250,8 +227,9 @@ def serve(
     except ValueError as exc:
         log.error("invalid limits", error=str(exc))
         raise typer.Exit(2) from None
-    if token is not None and not token:
-        log.error("invalid token", error="the token must not be empty")
+    if token is None and os.environ.get("DATADIVR_TOKEN") == "":
+        # Set but empty is a mistake, not a wish to run without authentication.
+        log.error("invalid access settings", error="DATADIVR_TOKEN is set but empty")
         raise typer.Exit(2)
     origins = (
         None
@@ -272,9 +250,13 @@ def serve(
         except ImportError as exc:
             log.error("cannot import", module=name, error=str(exc))
             raise typer.Exit(2) from None
-    application = create_app(
-        protocol=package.PROTOCOL, limits=limits, token=token, allowed_origins=origins
-    )
+    try:
+        application = create_app(
+            protocol=package.PROTOCOL, limits=limits, token=token, allowed_origins=origins
+        )
+    except ValueError as exc:  # an unusable token
+        log.error("invalid access settings", error=str(exc))
+        raise typer.Exit(2) from None
     log.info(
         "listening",
         url=f"ws://{shown}:{bound_port}/ws",

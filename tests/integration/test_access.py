@@ -204,3 +204,21 @@ def test_the_command_line_client_presents_its_token(serve_app: ServeApp) -> None
         assert admitted.returncode == 0, admitted.stdout + admitted.stderr
         assert "sum_handler_result" in admitted.stdout
         assert TOKEN not in admitted.stdout + admitted.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "said"),
+    [
+        (("--shutdown-timeout", "inf"), {}, "invalid limits"),
+        (("--rate", "inf"), {}, "invalid limits"),
+        (("--token", "has space"), {}, "invalid access settings"),
+        ((), {"DATADIVR_TOKEN": ""}, "invalid access settings"),
+    ],
+)
+def test_serve_refuses_unusable_settings(
+    args: tuple[str, ...], env: dict[str, str], said: str
+) -> None:
+    result = run_datadivr("serve", "--port", "0", *args, env={**CLI_ENV, **env}, timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
