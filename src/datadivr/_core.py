@@ -162,7 +162,9 @@ class Hub:
                 reply_to=message.id,
             )
             return
-        message = message.with_sender(client_id)
+        # The message was parsed here and no one else holds it: stamped in place, not copied.
+        message.__dict__["from_id"] = client_id
+        message.__pydantic_fields_set__.add("from_id")
         handler = self.registry.get(message.event_name, HandlerType.SERVER)
         if handler is not None:
             await self._dispatch(client_id, message, handler)
@@ -281,21 +283,27 @@ class Hub:
         spec = self.protocol.events.get(out.event_name)
         if spec is None or not spec.direction.server_may_send:
             raise TypeError(f"a handler produced {out.event_name!r}, which the server may not send")
-        update: dict[str, Any] = {}
-        if "to" not in out.model_fields_set:
-            update["to"] = sender
-        if reply_to is not None and out.reply_to is None:
-            update["reply_to"] = reply_to
-        if out.from_id is None:
-            update["from_id"] = SERVER_ID
-        out = out.model_copy(update=update) if update else out
+        # The handler's message is left as it is (it may keep and reuse it): the envelope
+        # fields it left unset are added to its JSON text instead of to a copy.
+        unset = out.model_fields_set
+        added: dict[str, str] = {}
+        if "to" not in unset:
+            added["to"] = sender
+        if reply_to is not None and "reply_to" not in unset:
+            added["reply_to"] = reply_to
+        if "from_id" not in unset:
+            added["from_id"] = SERVER_ID
+        to = added.get("to", out.to)
         try:
-            route = self._route(out.to, sender=sender)
+            route = self._route(to, sender=sender)
         except ProtocolError as exc:
             raise TypeError(
                 f"a handler addressed {out.event_name!r} badly: {exc.message}"
             ) from None
         data = out.to_json()
+        if added:
+            # Unset fields are not in the text, so no key is written twice.
+            data = "{" + json.dumps(added, separators=(",", ":"))[1:-1] + "," + data[1:]
         if _too_large(data, self.limits.max_frame_size):
             raise TypeError(
                 f"a handler produced {out.event_name!r} larger than the frame size limit"

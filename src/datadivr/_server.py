@@ -7,7 +7,7 @@ import contextlib
 import ipaddress
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -63,6 +63,17 @@ class _Connection:
     evicted: bool = False
     closing: bool = False
     abandoned: bool = False
+    # Set while the queue is short; its own reader waits on it when it is not (see behind).
+    drained: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def behind(self) -> bool:
+        """Whether half the queue is taken: the reader stops taking this client's frames
+        until the writer caught up, so a client that sends faster than it reads is slowed
+        down, not disconnected."""
+        return (
+            self.queue.qsize() * 2 >= self.queue.maxsize or self.queued_bytes * 2 >= self.max_bytes
+        )
 
     def offer(self, data: str, size: int | None = None) -> None:
         """Queue a frame of ``size`` bytes; a full queue means the client stopped reading."""
@@ -108,11 +119,15 @@ class _Connection:
                     return
                 self.queued_bytes -= _size(item)
                 await ws.send_text(item)
+                if not self.drained.is_set() and self.queue.qsize() * 4 <= self.queue.maxsize:
+                    self.drained.set()
         except (WebSocketDisconnect, RuntimeError, OSError):
             return  # the connection is gone; the reading side cleans up
         except Exception:
             _log.exception("cannot write to the client", client_id=self.client_id)
             self.evict(self, 1011, "internal error")
+        finally:
+            self.drained.set()  # no more writing: the reader must not wait for it
 
 
 class Server:
@@ -164,6 +179,7 @@ class Server:
         if connection.evicted:
             return
         connection.evicted = True
+        connection.drained.set()  # its reader may be waiting for the writer
         _log.warning(
             "disconnecting client", client_id=connection.client_id, code=code, reason=reason
         )
@@ -323,6 +339,10 @@ class Server:
                     self._busy -= 1
                     if not self._busy:
                         self._quiet.set()
+                if connection.behind and not connection.evicted:
+                    # Its answers pile up: read no more from it until they are on their way.
+                    connection.drained.clear()
+                    await connection.drained.wait()
         except (WebSocketDisconnect, RuntimeError):
             pass
         except asyncio.CancelledError:

@@ -444,3 +444,23 @@ def _server_loop(connection: Any) -> asyncio.AbstractEventLoop:
 def test_inbox_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="inbox_size"):
         Client("ws://127.0.0.1:9/ws", inbox_size=0)
+
+
+async def test_a_client_that_sends_faster_than_it_reads_is_slowed_not_dropped(
+    serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]],
+) -> None:
+    """500 requests at once, answers read only afterwards, against a queue of 16: the server
+    stops reading from that client while its answers wait, rather than disconnect it."""
+    with serve_app(create_app(limits=Limits(queue_size=16))) as server:
+        ws, _ = await raw_connect(server)
+        for n in range(500):
+            frame = {"event_name": "sum_event", "id": str(n), "payload": {"numbers": [n]}}
+            await ws.send(json.dumps(frame))
+        for n in range(500):
+            answer = await recv_json(ws)
+            assert (answer["event_name"], answer["reply_to"], answer["payload"]) == (
+                "sum_handler_result",
+                str(n),
+                n,
+            )
+        await ws.close()

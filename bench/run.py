@@ -1,0 +1,339 @@
+"""The benchmark: every server side by side, in one run.
+
+Each server runs in its own process under uvicorn with the same settings (one worker,
+127.0.0.1, log level warning, per-message deflate off), started fresh for every measurement;
+the load client runs in a process of its own (:mod:`bench.load`). Rounds interleave the
+servers (A B C D, A B C D …). Every figure is reported as median [min–max] over the rounds
+and as a ratio to RAW from the same round, with the server's own CPU time per message.
+
+    python -m bench.run                 # the full run: minutes
+    python -m bench.run --smoke         # seconds: proves the harness still works
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+__all__ = ["SERVERS", "ServerSpec", "main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+UVICORN = ["--host", "127.0.0.1", "--log-level", "warning", "--ws-per-message-deflate", "false"]
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """How to start one server on a port, and how the load client speaks to it."""
+
+    name: str
+    argv: Sequence[str]
+    note: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    available: bool = True
+    why_not: str = ""
+
+    def command(self, port: int) -> list[str]:
+        return [arg.replace("{port}", str(port)) for arg in self.argv]
+
+
+SERVERS: dict[str, ServerSpec] = {
+    "RAW": ServerSpec(
+        "RAW",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.apps.raw:app",
+            "--port",
+            "{port}",
+            *UVICORN,
+            "--ws",
+            "websockets-sansio",
+            "--no-access-log",
+        ],  # fmt: skip
+        "FastAPI endpoint: json.loads and reply, no validation",
+    ),
+    "DATADIVR": ServerSpec(
+        "DATADIVR",
+        [sys.executable, "-m", "datadivr", "serve", "--port", "{port}", "--log-level", "warning"],
+        "datadivr serve, default setup: every frame validated against the schema",
+    ),
+}
+
+
+def _register_more() -> None:
+    """The peers that need their own environment or extra packages (bench/peers_more.py)."""
+    with contextlib.suppress(ImportError):
+        from bench.peers_more import SERVERS as MORE
+
+        SERVERS.update(MORE)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def _server(spec: ServerSpec) -> Iterator[tuple[int, psutil.Process]]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        spec.command(port),
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **spec.env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"{spec.name} exited: {proc.stderr.read() if proc.stderr else ''}"
+                )
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{spec.name} did not listen within 60 s")
+            time.sleep(0.05)
+        yield port, psutil.Process(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def measure(spec: ServerSpec, workload: str, scale: float) -> dict[str, Any]:
+    """One workload against a fresh server process; the load client's JSON plus the server's
+    CPU seconds per message."""
+    with _server(spec) as (port, process):
+        cpu_before = _cpu(process)
+        load = subprocess.run(
+            [sys.executable, "-m", "bench.load", "--peer", spec.name, "--port", str(port),
+             "--workload", workload, "--scale", str(scale), "--server-pid", str(process.pid)],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True, text=True, timeout=900, check=False,
+        )  # fmt: skip
+        cpu = _cpu(process) - cpu_before
+    if load.returncode != 0:
+        raise RuntimeError(f"{spec.name} {workload}: {load.stdout.strip()} {load.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(load.stdout)
+    result["server_cpu_us"] = cpu / max(1, result["deliveries"]) * 1e6
+    return result
+
+
+def _figure(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def summarise(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """Per workload and server: rate, latency, CPU, memory, each median [min–max], and the
+    ratios to RAW of the same round."""
+    table: dict[str, Any] = {}
+    for workload in sorted({r["workload_key"] for r in runs}):
+        rows: dict[str, Any] = {}
+        for name in names:
+            mine = [r for r in runs if r["workload_key"] == workload and r["peer"] == name]
+            if not mine:
+                continue
+            row: dict[str, Any] = {
+                "rate": _figure([r["rate"] for r in mine]),
+                "server_cpu_us": _figure([r["server_cpu_us"] for r in mine]),
+            }
+            for key in ("p50_ms", "p99_ms"):
+                if key in mine[0]:
+                    row[key] = _figure([r[key] for r in mine])
+            if "rss_per_connection_kib" in mine[0]["extra"]:
+                row["rss_per_connection_kib"] = _figure(
+                    [r["extra"]["rss_per_connection_kib"] for r in mine]
+                )
+            ratios, cpu_ratios, mem_ratios = [], [], []
+            for r in mine:
+                raw = next(
+                    (x for x in runs if x["workload_key"] == workload and x["peer"] == "RAW"
+                     and x["round"] == r["round"]),
+                    None,
+                )  # fmt: skip
+                if raw is None:
+                    continue
+                ratios.append(r["rate"] / raw["rate"])
+                cpu_ratios.append(r["server_cpu_us"] / raw["server_cpu_us"])
+                if "rss_per_connection_kib" in r["extra"]:
+                    mem_ratios.append(
+                        r["extra"]["rss_per_connection_kib"]
+                        / raw["extra"]["rss_per_connection_kib"]
+                    )
+            if ratios:
+                row["rate_vs_raw"] = _figure(ratios)
+                row["cpu_vs_raw"] = _figure(cpu_ratios)
+            if mem_ratios:
+                row["rss_vs_raw"] = _figure(mem_ratios)
+            rows[name] = row
+        table[workload] = rows
+    return table
+
+
+def _fmt(figure: dict[str, float] | None, digits: int = 0, suffix: str = "") -> str:
+    if figure is None:
+        return "–"
+    f = f"{{:.{digits}f}}"
+    return f"{f.format(figure['median'])}{suffix} [{f.format(figure['min'])}–{f.format(figure['max'])}]"
+
+
+def render(table: dict[str, Any], names: list[str]) -> str:
+    """The table as Markdown (printed, and pasted into docs/benchmarks.md)."""
+    lines = [
+        "| workload | server | rate (msg/s) | × RAW | server CPU µs/msg | CPU × RAW | p50 / p99 ms "
+        "| RSS KiB/conn |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for workload, rows in table.items():
+        for name in names:
+            row = rows.get(name)
+            if row is None:
+                continue
+            lat = (
+                f"{row['p50_ms']['median']:.2f} / {row['p99_ms']['median']:.2f}"
+                if "p50_ms" in row
+                else "–"
+            )
+            rss = _fmt(row.get("rss_per_connection_kib"), 1)
+            if "rss_vs_raw" in row:
+                rss += f" (×{row['rss_vs_raw']['median']:.2f})"
+            lines.append(
+                f"| {workload} | {name} | {_fmt(row['rate'])} | {_fmt(row.get('rate_vs_raw'), 2)} "
+                f"| {_fmt(row['server_cpu_us'], 1)} | {_fmt(row.get('cpu_vs_raw'), 2)} | {lat} "
+                f"| {rss} |"
+            )
+    return "\n".join(lines)
+
+
+def chart(table: dict[str, Any], names: list[str], path: Path) -> None:
+    """Throughput as a ratio to RAW, per workload: bars at the median, whiskers min–max."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    workloads = [w for w in table if w != "idle"]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / max(1, len(names))
+    for i, name in enumerate(names):
+        xs, ys, lo, hi = [], [], [], []
+        for j, workload in enumerate(workloads):
+            row = table[workload].get(name, {}).get("rate_vs_raw")
+            if row is None:
+                continue
+            xs.append(j + i * width)
+            ys.append(row["median"])
+            lo.append(row["median"] - row["min"])
+            hi.append(row["max"] - row["median"])
+        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=name)
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(workloads))])
+    ax.set_xticklabels(workloads)
+    ax.set_ylabel("throughput × RAW (same round)")
+    ax.set_title("datadivr benchmark: median of interleaved rounds, whiskers min–max")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def machine() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "versions": {
+            pkg: version(pkg)
+            for pkg in ("datadivr", "fastapi", "uvicorn", "websockets", "pydantic")
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.load import WORKLOADS
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny and fast: for CI")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--servers", default="", help="comma-separated; all when empty")
+    parser.add_argument("--workloads", default="", help="comma-separated; all when empty")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.rounds, args.scale = 1, 0.02
+    _register_more()
+    names = [n.strip() for n in args.servers.split(",") if n.strip()] or list(SERVERS)
+    workloads = [w.strip() for w in args.workloads.split(",") if w.strip()] or list(WORKLOADS)
+    specs = [SERVERS[n] for n in names]
+    for spec in specs:
+        if not spec.available:
+            print(f"skipping {spec.name}: {spec.why_not}", file=sys.stderr)
+    specs = [s for s in specs if s.available]
+    names = [s.name for s in specs]
+    runs: list[dict[str, Any]] = []
+    for round_ in range(args.rounds):
+        for workload in workloads:
+            for spec in specs:  # interleaved: A B C D for each workload, every round
+                result = measure(spec, workload, args.scale)
+                result.update(round=round_, workload_key=workload)
+                runs.append(result)
+                print(
+                    f"round {round_ + 1}/{args.rounds} {workload:<10} {spec.name:<13} "
+                    f"{result['rate']:>10.0f}/s  cpu {result['server_cpu_us']:.1f} µs",
+                    file=sys.stderr,
+                )
+    table = summarise(runs, names)
+    report = {
+        "machine": machine(),
+        "rounds": args.rounds,
+        "scale": args.scale,
+        "servers": {s.name: s.note for s in specs},
+        "table": table,
+        "runs": runs,
+    }
+    print(render(table, names))
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "smoke" if args.smoke else "latest"
+    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    (args.out / f"{stem}.md").write_text(render(table, names) + "\n", encoding="utf-8")
+    chart(table, names, args.out / f"{stem}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
