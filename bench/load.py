@@ -128,12 +128,12 @@ async def broadcast(peer: Peer, port: int, listeners: int, count: int) -> Result
     )
 
 
-async def idle(peer: Peer, port: int, count: int, rss: Callable[[], Awaitable[int]]) -> Result:
+async def idle(peer: Peer, port: int, count: int, rss: Callable[[], int]) -> Result:
     """``count`` idle connections: the server's resident memory per connection."""
-    before = await rss()
+    before = rss()
     conns = [await peer.connect(port) for _ in range(count)]
     await asyncio.sleep(1.0)
-    after = await rss()
+    after = rss()
     for conn in conns:
         await conn.close()
     return Result(
@@ -146,8 +146,8 @@ async def idle(peer: Peer, port: int, count: int, rss: Callable[[], Awaitable[in
     )
 
 
-def _rss_of(pid: int) -> Callable[[], Awaitable[int]]:
-    async def rss() -> int:
+def _rss_of(pid: int) -> Callable[[], int]:
+    def rss() -> int:
         with open(f"/proc/{pid}/status", encoding="ascii") as status:
             for line in status:
                 if line.startswith("VmRSS:"):

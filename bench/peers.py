@@ -103,11 +103,12 @@ class WsPeer:
 
 
 def _envelope_request(seq: int) -> str:
-    return '{"event_name":"sum_event","payload":{"numbers":[1,2,3]},"to":"server","id":"%d"}' % seq
+    head = '{"event_name":"sum_event","payload":{"numbers":[1,2,3]},"to":"server","id":"'
+    return f'{head}{seq}"}}'
 
 
 def _envelope_broadcast(seq: int) -> str:
-    return '{"event_name":"msg","message":"%d","payload":null,"to":"others"}' % seq
+    return f'{{"event_name":"msg","message":"{seq}","payload":null,"to":"others"}}'
 
 
 def _envelope_classify(frame: str | bytes) -> Event | None:

@@ -3,7 +3,7 @@
 Each server runs in its own process under uvicorn with the same settings (one worker,
 127.0.0.1, log level warning, per-message deflate off), started fresh for every measurement;
 the load client runs in a process of its own (:mod:`bench.load`). Rounds interleave the
-servers (A B C D, A B C D …). Every figure is reported as median [min–max] over the rounds
+servers (A B C D, A B C D …). Every figure is reported as median [min-max] over the rounds
 and as a ratio to RAW from the same round, with the server's own CPU time per message.
 
     python -m bench.run                 # the full run: minutes
@@ -67,7 +67,7 @@ SERVERS: dict[str, ServerSpec] = {
             "--ws",
             "websockets-sansio",
             "--no-access-log",
-        ],  # fmt: skip
+        ],
         "FastAPI endpoint: json.loads and reply, no validation",
     ),
     "DATADIVR": ServerSpec(
@@ -155,7 +155,7 @@ def _figure(values: list[float]) -> dict[str, float]:
 
 
 def summarise(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
-    """Per workload and server: rate, latency, CPU, memory, each median [min–max], and the
+    """Per workload and server: rate, latency, CPU, memory, each median [min-max], and the
     ratios to RAW of the same round."""
     table: dict[str, Any] = {}
     for workload in sorted({r["workload_key"] for r in runs}):
@@ -203,15 +203,15 @@ def summarise(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
 
 def _fmt(figure: dict[str, float] | None, digits: int = 0, suffix: str = "") -> str:
     if figure is None:
-        return "–"
+        return "-"
     f = f"{{:.{digits}f}}"
-    return f"{f.format(figure['median'])}{suffix} [{f.format(figure['min'])}–{f.format(figure['max'])}]"
+    return f"{f.format(figure['median'])}{suffix} [{f.format(figure['min'])}-{f.format(figure['max'])}]"
 
 
 def render(table: dict[str, Any], names: list[str]) -> str:
     """The table as Markdown (printed, and pasted into docs/benchmarks.md)."""
     lines = [
-        "| workload | server | rate (msg/s) | × RAW | server CPU µs/msg | CPU × RAW | p50 / p99 ms "
+        "| workload | server | rate (msg/s) | x RAW | server CPU µs/msg | CPU x RAW | p50 / p99 ms "
         "| RSS KiB/conn |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -223,11 +223,11 @@ def render(table: dict[str, Any], names: list[str]) -> str:
             lat = (
                 f"{row['p50_ms']['median']:.2f} / {row['p99_ms']['median']:.2f}"
                 if "p50_ms" in row
-                else "–"
+                else "-"
             )
             rss = _fmt(row.get("rss_per_connection_kib"), 1)
             if "rss_vs_raw" in row:
-                rss += f" (×{row['rss_vs_raw']['median']:.2f})"
+                rss += f" (x{row['rss_vs_raw']['median']:.2f})"
             lines.append(
                 f"| {workload} | {name} | {_fmt(row['rate'])} | {_fmt(row.get('rate_vs_raw'), 2)} "
                 f"| {_fmt(row['server_cpu_us'], 1)} | {_fmt(row.get('cpu_vs_raw'), 2)} | {lat} "
@@ -237,7 +237,7 @@ def render(table: dict[str, Any], names: list[str]) -> str:
 
 
 def chart(table: dict[str, Any], names: list[str], path: Path) -> None:
-    """Throughput as a ratio to RAW, per workload: bars at the median, whiskers min–max."""
+    """Throughput as a ratio to RAW, per workload: bars at the median, whiskers min-max."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -260,8 +260,8 @@ def chart(table: dict[str, Any], names: list[str], path: Path) -> None:
     ax.axhline(1.0, color="grey", linewidth=0.8)
     ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(workloads))])
     ax.set_xticklabels(workloads)
-    ax.set_ylabel("throughput × RAW (same round)")
-    ax.set_title("datadivr benchmark: median of interleaved rounds, whiskers min–max")
+    ax.set_ylabel("throughput x RAW (same round)")
+    ax.set_title("datadivr benchmark: median of interleaved rounds, whiskers min-max")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
