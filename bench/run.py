@@ -268,7 +268,70 @@ def chart(table: dict[str, Any], names: list[str], path: Path) -> None:
     plt.close(fig)
 
 
+#: The targets, as (workload, figure, bound, how): "min" means the median must be at least
+#: the bound, "max" at most.
+TARGETS: list[tuple[str, str, float, str]] = [
+    ("reqrep-1", "rate_vs_raw", 0.9, "min"),
+    ("reqrep-50", "rate_vs_raw", 0.9, "min"),
+    ("pipelined", "rate_vs_raw", 0.9, "min"),
+    ("broadcast", "rate_vs_raw", 1.0, "min"),
+    ("reqrep-1", "cpu_vs_raw", 1.15, "max"),
+    ("reqrep-50", "cpu_vs_raw", 1.15, "max"),
+    ("pipelined", "cpu_vs_raw", 1.15, "max"),
+    ("broadcast", "cpu_vs_raw", 1.15, "max"),
+    ("idle", "rss_vs_raw", 1.1, "max"),
+]
+
+
+def targets(table: dict[str, Any], server: str = "DATADIVR") -> list[str]:
+    """One Markdown line per target: met or not, by how much."""
+    lines = []
+    for workload, figure, bound, how in TARGETS:
+        row = table.get(workload, {}).get(server, {}).get(figure)
+        if row is None:
+            continue
+        value = row["median"]
+        met = value >= bound if how == "min" else value <= bound
+        sign = ">=" if how == "min" else "<="
+        lines.append(
+            f"- {workload} {figure.replace('_', ' ')}: {value:.2f} (target {sign} {bound}): "
+            + ("**met**" if met else f"**not met** ({value / bound:.0%} of the target)")
+        )
+    return lines
+
+
+def write_docs(report: dict[str, Any], names: list[str], chart_path: Path) -> None:
+    """docs/benchmarks.md: the latest full run's table, chart, machine, versions and date."""
+    docs = ROOT / "docs"
+    (docs / "img").mkdir(parents=True, exist_ok=True)
+    (docs / "img" / "benchmarks.png").write_bytes(chart_path.read_bytes())
+    m = report["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    servers = "\n".join(f"- **{k}**: {v}" for k, v in report["servers"].items())
+    text = f"""# Benchmarks
+
+Latest full run of `make bench` ({m["date"]}; {report["rounds"]} interleaved rounds; {m["cpus"]}
+CPUs, {m["platform"]}, Python {m["python"]}; {versions}). Every figure is the median
+[min-max] over the rounds; ratios are to RAW in the same round. The server's CPU time per
+message is the least noisy figure on a shared machine. Raw data: `bench/results/latest.json`.
+
+{servers}
+
+![throughput relative to RAW](img/benchmarks.png)
+
+{render(report["table"], names)}
+
+## Targets (DATADIVR)
+
+{chr(10).join(targets(report["table"]))}
+
+{report.get("notes", "")}
+"""
+    (docs / "benchmarks.md").write_text(text, encoding="utf-8")
+
+
 def machine() -> dict[str, Any]:
+    """The date, the machine and the versions of what was measured."""
     from importlib.metadata import version
 
     return {
@@ -332,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     (args.out / f"{stem}.md").write_text(render(table, names) + "\n", encoding="utf-8")
     chart(table, names, args.out / f"{stem}.png")
+    if not args.smoke and args.out == RESULTS:
+        write_docs(report, names, args.out / f"{stem}.png")
     return 0
 
 
