@@ -10,7 +10,7 @@ OUT ?= src/datadivr/protocol
 HOST ?= 127.0.0.1
 PORT ?= 8765
 
-.PHONY: help uv install generate generate-check lint format typecheck test test-fast run build clean
+.PHONY: help uv install generate generate-check lint format typecheck test test-fast run build clean bench bench-smoke bench-peers
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -29,19 +29,35 @@ generate-check: install ## Fail when the generated code is stale
 	@$(UV) run --frozen datadivr generate --schema $(SCHEMA) --out $(OUT) --check
 
 lint: install ## ruff format --check, ruff check, mypy --strict (changes nothing)
-	@$(UV) run --frozen ruff format --check src codegen tests
-	@$(UV) run --frozen ruff check src codegen tests
+	@$(UV) run --frozen ruff format --check src codegen tests bench
+	@$(UV) run --frozen ruff check src codegen tests bench
 	@$(UV) run --frozen mypy
 
 format: install ## Format and fix what ruff can
-	@$(UV) run --frozen ruff format src codegen tests
-	@$(UV) run --frozen ruff check --fix src codegen tests
+	@$(UV) run --frozen ruff format src codegen tests bench
+	@$(UV) run --frozen ruff check --fix src codegen tests bench
 
 test: install ## Run the whole test suite with coverage
 	@$(UV) run --frozen pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
 run: install ## Start the server on $(HOST):$(PORT) with the in-memory default
 	@$(UV) run --frozen datadivr serve --host $(HOST) --port $(PORT)
+
+BENCH_PY03 ?= 3.11
+BENCH_VENV03 := bench/.venv-0.3
+
+bench-peers: uv ## The benchmark's peers: the bench group, and datadivr 0.3 in bench/.venv-0.3
+	@$(UV) sync --frozen --group bench
+	@test -x $(BENCH_VENV03)/bin/python || $(UV) venv --quiet $(BENCH_VENV03) --python $(BENCH_PY03)
+	@$(UV) pip sync --quiet --python $(BENCH_VENV03)/bin/python bench/datadivr03/requirements.txt
+
+bench: bench-peers ## The full benchmark (minutes): bench/results/ and docs/benchmarks.md
+	@$(UV) run --frozen --group bench python -m bench.micro --json bench/results/micro.json
+	@$(UV) run --frozen --group bench python -m bench.run
+
+bench-smoke: bench-peers ## The benchmark in seconds, every server and workload (run in CI)
+	@$(UV) run --frozen --group bench python -m bench.micro --smoke
+	@$(UV) run --frozen --group bench python -m bench.run --smoke
 
 build: install ## Build the sdist and wheel into dist/
 	@$(UV) build

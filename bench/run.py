@@ -23,34 +23,18 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-__all__ = ["SERVERS", "ServerSpec", "main"]
+from bench.spec import ROOT, UVICORN, ServerSpec
 
-ROOT = Path(__file__).resolve().parents[1]
+__all__ = ["SERVERS", "main"]
+
 RESULTS = ROOT / "bench" / "results"
-UVICORN = ["--host", "127.0.0.1", "--log-level", "warning", "--ws-per-message-deflate", "false"]
-
-
-@dataclass(frozen=True)
-class ServerSpec:
-    """How to start one server on a port, and how the load client speaks to it."""
-
-    name: str
-    argv: Sequence[str]
-    note: str = ""
-    env: dict[str, str] = field(default_factory=dict)
-    available: bool = True
-    why_not: str = ""
-
-    def command(self, port: int) -> list[str]:
-        return [arg.replace("{port}", str(port)) for arg in self.argv]
 
 
 SERVERS: dict[str, ServerSpec] = {
@@ -369,10 +353,16 @@ def main(argv: list[str] | None = None) -> int:
     specs = [s for s in specs if s.available]
     names = [s.name for s in specs]
     runs: list[dict[str, Any]] = []
+    failures: list[str] = []
     for round_ in range(args.rounds):
         for workload in workloads:
             for spec in specs:  # interleaved: A B C D for each workload, every round
-                result = measure(spec, workload, args.scale)
+                try:
+                    result = measure(spec, workload, args.scale)
+                except RuntimeError as exc:  # a lost or duplicated message, a crash, a stall
+                    failures.append(f"round {round_ + 1} {workload} {spec.name}: {exc}")
+                    print(f"FAILED: {failures[-1]}", file=sys.stderr)
+                    continue
                 result.update(round=round_, workload_key=workload)
                 runs.append(result)
                 print(
@@ -388,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         "servers": {s.name: s.note for s in specs},
         "table": table,
         "runs": runs,
+        "failures": failures,
     }
     print(render(table, names))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -395,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     (args.out / f"{stem}.md").write_text(render(table, names) + "\n", encoding="utf-8")
     chart(table, names, args.out / f"{stem}.png")
+    if failures:
+        print("\n".join(["the run failed:", *failures]), file=sys.stderr)
+        return 1
     if not args.smoke and args.out == RESULTS:
         write_docs(report, names, args.out / f"{stem}.png")
     return 0
