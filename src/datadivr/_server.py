@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -48,32 +48,61 @@ class _Close:
     reason: str
 
 
-@dataclass(eq=False)
 class _Connection:
-    """One client's socket and its bounded outbound queue, written by one task."""
+    """One client's socket and its bounded outbound queue, written by one task.
 
-    client_id: str
-    websocket: WebSocket
-    queue: asyncio.Queue[str | _Close]
-    max_bytes: int
-    evict: Callable[[_Connection, int, str], None]
-    queued_bytes: int = 0
-    writer: asyncio.Task[None] | None = None
-    reader: asyncio.Task[Any] | None = None
-    evicted: bool = False
-    closing: bool = False
-    abandoned: bool = False
-    # Set while the queue is short; its own reader waits on it when it is not (see behind).
-    drained: asyncio.Event = field(default_factory=asyncio.Event)
+    The queue is a bare deque with futures made only while someone waits: an ``asyncio.Queue``
+    and ``Event`` cost some 5 KiB per connection, most of an idle connection's footprint.
+    """
+
+    __slots__ = (
+        "_drained",
+        "_wake",
+        "abandoned",
+        "client_id",
+        "closing",
+        "evict",
+        "evicted",
+        "max_bytes",
+        "max_frames",
+        "pending",
+        "queued_bytes",
+        "reader",
+        "websocket",
+        "writer",
+    )
+
+    def __init__(
+        self,
+        client_id: str,
+        websocket: WebSocket,
+        max_frames: int,
+        max_bytes: int,
+        evict: Callable[[_Connection, int, str], None],
+        *,
+        reader: asyncio.Task[Any] | None = None,
+    ) -> None:
+        self.client_id = client_id
+        self.websocket = websocket
+        self.max_frames = max_frames
+        self.max_bytes = max_bytes
+        self.evict = evict
+        self.reader = reader
+        self.pending: deque[str | _Close] = deque()
+        self.queued_bytes = 0
+        self.writer: asyncio.Task[None] | None = None
+        self.evicted = False
+        self.closing = False
+        self.abandoned = False
+        self._wake: asyncio.Future[None] | None = None  # the writer waits for a frame
+        self._drained: asyncio.Future[None] | None = None  # the reader waits for the writer
 
     @property
     def behind(self) -> bool:
         """Whether half the queue is taken: the reader stops taking this client's frames
         until the writer caught up, so a client that sends faster than it reads is slowed
         down, not disconnected."""
-        return (
-            self.queue.qsize() * 2 >= self.queue.maxsize or self.queued_bytes * 2 >= self.max_bytes
-        )
+        return len(self.pending) * 2 >= self.max_frames or self.queued_bytes * 2 >= self.max_bytes
 
     def offer(self, data: str, size: int | None = None) -> None:
         """Queue a frame of ``size`` bytes; a full queue means the client stopped reading."""
@@ -81,53 +110,78 @@ class _Connection:
             return
         if size is None:
             size = _size(data)
-        if self.queued_bytes + size > self.max_bytes and self.queued_bytes:
+        if len(self.pending) >= self.max_frames or (
+            self.queued_bytes + size > self.max_bytes and self.queued_bytes
+        ):
             self.evict(self, 1013, "outbound queue full: client too slow")
             return
-        try:
-            self.queue.put_nowait(data)
-        except asyncio.QueueFull:
-            self.evict(self, 1013, "outbound queue full: client too slow")
-            return
+        self.pending.append(data)
         self.queued_bytes += size
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    def release_reader(self) -> None:
+        """Let a reader waiting for the writer go on (it caught up, or it is gone)."""
+        drained = self._drained
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    async def wait_drained(self) -> None:
+        """Wait until the writer has sent most of what is queued."""
+        self._drained = asyncio.get_running_loop().create_future()
+        try:
+            await self._drained
+        finally:
+            self._drained = None
 
     def discard_queue(self) -> None:
         """Drop what is queued (the connection is being dropped)."""
-        while not self.queue.empty():
-            self.queue.get_nowait()
+        self.pending.clear()
         self.queued_bytes = 0
 
     def finish(self, code: int, reason: str) -> None:
         """Close once every frame already queued is written."""
         if self.evicted or self.closing:
             return
-        self.closing = True
-        try:
-            self.queue.put_nowait(_Close(code, reason))
-        except asyncio.QueueFull:
-            # It is a full queue behind: a reader too slow to flush it to in time anyway.
-            self.closing = False
+        if len(self.pending) >= self.max_frames:
+            # A full queue behind: a reader too slow to flush it in time anyway.
             self.evict(self, code, reason)
+            return
+        self.closing = True
+        self.pending.append(_Close(code, reason))
+        self._wake_writer()
 
     async def write(self) -> None:
         ws = self.websocket
+        pending = self.pending
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                item = await self.queue.get()
+                while not pending:
+                    self._wake = loop.create_future()
+                    try:
+                        await self._wake
+                    finally:
+                        self._wake = None
+                item = pending.popleft()
                 if isinstance(item, _Close):
                     await ws.close(item.code, item.reason)
                     return
                 self.queued_bytes -= _size(item)
                 await ws.send_text(item)
-                if not self.drained.is_set() and self.queue.qsize() * 4 <= self.queue.maxsize:
-                    self.drained.set()
+                if self._drained is not None and len(pending) * 4 <= self.max_frames:
+                    self.release_reader()
         except (WebSocketDisconnect, RuntimeError, OSError):
             return  # the connection is gone; the reading side cleans up
         except Exception:
             _log.exception("cannot write to the client", client_id=self.client_id)
             self.evict(self, 1011, "internal error")
         finally:
-            self.drained.set()  # no more writing: the reader must not wait for it
+            self.release_reader()  # no more writing: the reader must not wait for it
 
 
 class Server:
@@ -179,7 +233,7 @@ class Server:
         if connection.evicted:
             return
         connection.evicted = True
-        connection.drained.set()  # its reader may be waiting for the writer
+        connection.release_reader()  # it may be waiting for the writer
         _log.warning(
             "disconnecting client", client_id=connection.client_id, code=code, reason=reason
         )
@@ -280,7 +334,7 @@ class Server:
         connection = _Connection(
             client_id,
             websocket,
-            asyncio.Queue(self.queue_size),
+            self.queue_size,
             self.limits.queue_bytes,
             self._evict,
             reader=asyncio.current_task(),
@@ -341,8 +395,7 @@ class Server:
                         self._quiet.set()
                 if connection.behind and not connection.evicted:
                     # Its answers pile up: read no more from it until they are on their way.
-                    connection.drained.clear()
-                    await connection.drained.wait()
+                    await connection.wait_drained()
         except (WebSocketDisconnect, RuntimeError):
             pass
         except asyncio.CancelledError:
