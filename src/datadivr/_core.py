@@ -12,6 +12,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any, Literal, get_args, get_origin
 
 from datadivr._limits import Limits, TokenBucket, check_structure
@@ -303,7 +304,8 @@ class Hub:
         data = out.to_json()
         if added:
             # Unset fields are not in the text, so no key is written twice.
-            data = "{" + json.dumps(added, separators=(",", ":"))[1:-1] + "," + data[1:]
+            fields = ",".join(f'"{key}":{_quote(value)}' for key, value in added.items())
+            data = "{" + fields + "," + data[1:]
         if _too_large(data, self.limits.max_frame_size):
             raise TypeError(
                 f"a handler produced {out.event_name!r} larger than the frame size limit"
