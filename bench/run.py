@@ -289,6 +289,8 @@ def write_docs(report: dict[str, Any], names: list[str], chart_path: Path) -> No
     docs = ROOT / "docs"
     (docs / "img").mkdir(parents=True, exist_ok=True)
     (docs / "img" / "benchmarks.png").write_bytes(chart_path.read_bytes())
+    notes = ROOT / "bench" / "analysis.md"  # written by people, after reading the results
+    analysis = notes.read_text(encoding="utf-8") if notes.exists() else ""
     m = report["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
     servers = "\n".join(f"- **{k}**: {v}" for k, v in report["servers"].items())
@@ -309,7 +311,7 @@ message is the least noisy figure on a shared machine. Raw data: `bench/results/
 
 {chr(10).join(targets(report["table"]))}
 
-{report.get("notes", "")}
+{analysis}
 """
     (docs / "benchmarks.md").write_text(text, encoding="utf-8")
 
