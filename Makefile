@@ -22,8 +22,8 @@ uv: ## Install uv with pip when it is missing
 install: uv ## Create .venv with every dependency, exactly as locked
 	@$(UV) sync --frozen
 
-generate: install ## Regenerate the protocol package from schema/
-	@$(UV) run --frozen datadivr generate --schema $(SCHEMA) --out $(OUT)
+generate: install ## Regenerate the protocol package from schema/ (skipped when up to date)
+	@$(UV) run --frozen python -m datadivr_codegen --schema $(SCHEMA) --out $(OUT)
 
 generate-check: install ## Fail when the generated code is stale
 	@$(UV) run --frozen datadivr generate --schema $(SCHEMA) --out $(OUT) --check

@@ -41,6 +41,7 @@ __all__ = [
     "accepts_null",
     "load_schema_folder",
     "pascal_case",
+    "schema_digest",
 ]
 
 #: The extension keyword that marks a file as an event and describes it.
@@ -231,7 +232,7 @@ def load_schema_folder(root: Path) -> SchemaSet:
         envelope=envelope,
         definitions=dict(sorted(definitions.items())),
         events=tuple(sorted(events.values(), key=lambda e: e.name)),
-        digest=_digest(files),
+        digest=_digest(root, [f.path for f in files]),
         definition_files=dict(sorted(origins.items())),
     )
 
@@ -438,11 +439,22 @@ def _check_class_names(
             owners[cls] = event.file
 
 
-def _digest(files: list[_File]) -> str:
+def schema_digest(root: Path) -> str:
+    """The :attr:`SchemaSet.digest` of the schema folder ``root``, without reading or checking
+    the schemas (what the generator's up-to-date test compares with the generated headers).
+
+    Raises:
+        OSError: a file cannot be read.
+    """
+    root = Path(root)
+    return _digest(root, sorted(root.rglob("*.json")))
+
+
+def _digest(root: Path, paths: list[Path]) -> str:
     h = hashlib.sha256()
-    for f in files:
-        h.update(f.rel.encode())
+    for path in paths:
+        h.update(path.relative_to(root).as_posix().encode())
         h.update(b"\0")
-        h.update(f.path.read_bytes())
+        h.update(path.read_bytes())
         h.update(b"\0")
     return "sha256:" + h.hexdigest()

@@ -4,6 +4,7 @@ read from the generated ``models.py``."""
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from datadivr_codegen.schema import EventDef, SchemaSet
@@ -142,6 +143,7 @@ def _classes(source: str) -> dict[str, list[StubField]]:
     """
     own: dict[str, list[StubField]] = {}
     bases: dict[str, list[str]] = {}
+    lines = _Lines(source)
     for node in ast.parse(source).body:
         if not isinstance(node, ast.ClassDef):
             continue
@@ -152,8 +154,8 @@ def _classes(source: str) -> dict[str, list[StubField]]:
             name = item.target.id
             if name == "model_config":
                 continue
-            annotation, alias = _unwrap(item.annotation, source)
-            default = ast.get_source_segment(source, item.value) if item.value else None
+            annotation, alias = _unwrap(item.annotation, lines)
+            default = lines.segment(item.value) if item.value else None
             fields.append(StubField(name, alias or name, annotation, item.value is None, default))
         own[node.name] = fields
         bases[node.name] = [b.id for b in node.bases if isinstance(b, ast.Name)]
@@ -169,7 +171,7 @@ def _classes(source: str) -> dict[str, list[StubField]]:
     return {name: collect(name, frozenset()) for name in own}
 
 
-def _unwrap(node: ast.expr, source: str) -> tuple[str, str | None]:
+def _unwrap(node: ast.expr, lines: _Lines) -> tuple[str, str | None]:
     """``Annotated[T, Field(alias='x')]`` → (``T``, ``'x'``)."""
     alias = None
     if (
@@ -184,8 +186,38 @@ def _unwrap(node: ast.expr, source: str) -> tuple[str, str | None]:
                     if kw.arg == "alias" and isinstance(kw.value, ast.Constant):
                         alias = str(kw.value.value)
         node = node.slice.elts[0]
-    segment = ast.get_source_segment(source, node)
+    segment = lines.segment(node)
     return (segment or ast.unparse(node)), alias
+
+
+#: A line with its end, as :mod:`ast` splits lines (on ``\r\n``, ``\r`` and ``\n`` only).
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+class _Lines:
+    """A source split into lines once, for :meth:`segment`.
+
+    :func:`ast.get_source_segment` splits the whole source again on every call, which made
+    reading ``models.py`` quadratic in its size (minutes for a few hundred events).
+    """
+
+    def __init__(self, source: str) -> None:
+        self._lines: list[str] = _LINE.findall(source)
+
+    def segment(self, node: ast.expr) -> str | None:
+        """The source text of ``node``, as :func:`ast.get_source_segment` returns it."""
+        if node.end_lineno is None or node.end_col_offset is None:
+            return None
+        first, last = node.lineno - 1, node.end_lineno - 1
+        if first == last:
+            return self._lines[first].encode()[node.col_offset : node.end_col_offset].decode()
+        return "".join(
+            [
+                self._lines[first].encode()[node.col_offset :].decode(),
+                *self._lines[first + 1 : last],
+                self._lines[last].encode()[: node.end_col_offset].decode(),
+            ]
+        )
 
 
 def _docstring(text: str) -> str:

@@ -332,8 +332,18 @@ def generate(
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; fail when the output is stale.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Generate even when the headers say the output is up to date."
+        ),
+    ] = False,
 ) -> None:
-    """Generate the typed protocol package (models, handlers, client) from a schema folder."""
+    """Generate the typed protocol package (models, handlers, client) from a schema folder.
+
+    Nothing is generated when every file's header names the current schema and generator
+    hashes (``--force`` generates anyway; ``--check`` always compares every byte).
+    """
     err = Console(stderr=True)
     try:
         from datadivr_codegen.errors import SchemaError
@@ -345,6 +355,9 @@ def generate(
             + escape(f"pip install 'datadivr[codegen]' ({exc})")
         )
         raise typer.Exit(2) from None
+    if check and force:
+        err.print("[red]error:[/] --check and --force cannot be used together")
+        raise typer.Exit(2)
     try:
         if check:
             problems = check_output(schema, out)
@@ -355,17 +368,12 @@ def generate(
                 raise typer.Exit(1)
             typer.echo(f"{out} is up to date with {schema}")
             return
-        result = write_output(schema, out)
+        result = write_output(schema, out, force=force)
     except SchemaError as exc:
         err.print(f"[red]schema error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from None
-    for path in result.written:
-        typer.echo(f"wrote {out / path}")
-    for path in result.removed:
-        typer.echo(f"removed {out / path}")
-    typer.echo(
-        f"{len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.removed)} removed"
-    )
+    for line in result.summary(out):
+        typer.echo(line)
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""``check`` reports stale, missing and orphaned files; ``generate`` repairs them."""
+"""``check`` reports stale, missing and orphaned files; ``generate`` repairs them (a file edited
+under an intact header only with ``force``: see ``test_skip.py``)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ def test_edited_models_is_stale_and_generate_restores_it(out: Path) -> None:
     models.write_text(original.replace("class AddPayload", "class AddedPayload"), encoding="utf-8")
 
     assert check(SCHEMA, out) == ["stale: models.py"]
-    result = generate(SCHEMA, out)
+    # The header is intact, so only `force` looks past it.
+    assert generate(SCHEMA, out).skipped
+    result = generate(SCHEMA, out, force=True)
     assert result.written == ("models.py",)
     assert models.read_text(encoding="utf-8") == original
     assert check(SCHEMA, out) == []

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from datadivr_codegen.generator import HEADER_MARK, generate, plan
+from datadivr_codegen.generator import HEADER_MARK, generate, generator_hash, plan
 
 from .conftest import CASES, GENERATED_FILES, case_schema, copy_case, snapshot
 
 HASH_LINE = re.compile(r"^# schema-hash: (sha256:[0-9a-f]{64})$", re.MULTILINE)
+GENERATOR_LINE = re.compile(r"^# generator-hash: (sha256:[0-9a-f]{64})$", re.MULTILINE)
 #: Anything that looks like a date or a time of day.
 CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}(:\d{2})?")
 
@@ -30,14 +31,16 @@ def test_generating_twice_gives_identical_bytes(case: str, tmp_path: Path) -> No
     assert {f.path: f.content.encode() for f in plan(case_schema(case)).files} == one
 
 
-def test_generate_on_an_up_to_date_folder_writes_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("force", [False, True], ids=["skipped", "forced"])
+def test_generate_on_an_up_to_date_folder_writes_nothing(tmp_path: Path, force: bool) -> None:
     out = tmp_path / "out"
     generate(case_schema("nested"), out)
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     inodes = {p.name: p.stat().st_ino for p in out.iterdir()}
 
-    result = generate(case_schema("nested"), out)
+    result = generate(case_schema("nested"), out, force=force)
 
+    assert result.skipped is not force
     assert result.written == ()
     assert result.removed == ()
     assert sorted(result.unchanged) == sorted(GENERATED_FILES)
@@ -68,7 +71,7 @@ def test_plan_is_pure_and_sorted(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_header_holds_the_schema_hash_and_no_timestamp(case: str) -> None:
+def test_header_holds_the_hashes_and_no_timestamp(case: str) -> None:
     result = plan(case_schema(case))
     digest = result.schemas.digest
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
@@ -76,9 +79,11 @@ def test_header_holds_the_schema_hash_and_no_timestamp(case: str) -> None:
         if f.path.endswith(".py"):
             comments = f.content.split('"""', 1)[0].strip().splitlines()
             assert comments[0].startswith(f"# {HEADER_MARK} "), f.path
-            assert len(comments) == 3, f.path
-            assert HASH_LINE.findall("\n".join(comments)) == [digest], f.path
-            assert not CLOCK.search(HASH_LINE.sub("", "\n".join(comments))), f.path
+            assert len(comments) == 4, f.path
+            header = "\n".join(comments)
+            assert HASH_LINE.findall(header) == [digest], f.path
+            assert GENERATOR_LINE.findall(header) == [generator_hash()], f.path
+            assert not CLOCK.search(GENERATOR_LINE.sub("", HASH_LINE.sub("", header))), f.path
             assert "timestamp" not in f.content.lower(), f.path
         else:
             bundle = json.loads(f.content)

@@ -1,0 +1,686 @@
+"""Micro-benchmarks: parsing and validating a frame, serializing a message, the generator.
+
+Run ``uv run python -m bench.micro`` (a few minutes) or ``uv run python -m bench.micro --smoke``
+(seconds: everything runs, tiny, for CI). ``--json PATH`` also writes every figure.
+
+What is measured:
+
+- **parse**: one text frame to a checked message, three ways: the generated models
+  (``PROTOCOL.parse``: one ``TypeAdapter.validate_json`` in pydantic-core); the reference
+  validator (``datadivr.validation.Validator``: ``json.loads``, then jsonschema over the
+  bundled ``schema.json``, the event's message schema picked by ``event_name``); and
+  jsonschema-rs over the same bundle, timed two ways: ``json.loads`` then the event's message
+  schema picked by ``event_name`` (as the reference validator does), and ``json.loads`` then
+  the bundle's root schema (a ``oneOf`` of every message). jsonschema-rs validates Python
+  objects, not text, so ``json.loads`` is part of its time, as it would be in a server. Both
+  validators run draft 2020-12 with formats asserted. Before anything is timed, every valid
+  frame must be accepted and every broken frame refused by all of them.
+- **serialize**: ``message.to_json()``.
+- **generator**: a full generation of N synthetic events (the project's envelope and
+  definitions, N event files of six typed fields) into an empty folder, in this process after
+  a warm-up generation (imports excluded); then a regeneration of the unchanged schemas, which
+  the generator skips (in this process, and end to end as a command in a new interpreter).
+
+Times are per operation: the median of the repeats, with the fastest and slowest. Each repeat
+runs the operation in a loop long enough for the clock; the garbage collector stays on, as
+in a server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema_rs
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from datadivr._message import MessageBase
+from datadivr._protocol import Protocol
+from datadivr.exceptions import ProtocolError
+from datadivr.protocol import (
+    PROTOCOL,
+    ObjectId,
+    Quaternion,
+    SceneObject,
+    SceneUpdateMessage,
+    SceneUpdatePayload,
+    SumEventMessage,
+    SumEventPayload,
+    Transform,
+    Vector3,
+)
+from datadivr.validation import Validator
+from datadivr_codegen.generator import OUTPUT_FILES, generate
+
+__all__ = ["Profile", "Timing", "main", "measure", "run"]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_SCHEMA = PROJECT_ROOT / "schema"
+_DIRECTIONS = ("client_to_server", "server_to_client", "client_to_client", "both")
+_KINDS: tuple[Literal["cube", "sphere", "mesh", "light"], ...] = ("cube", "sphere", "mesh", "light")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How long and how large a run is."""
+
+    name: str
+    #: Repeats of every loop benchmark, and the least time one repeat lasts, in seconds.
+    repeats: int
+    min_time: float
+    #: Objects of the large ``scene_update`` and numbers of the large ``sum_event``.
+    large_scene: int
+    large_sum: int
+    #: Event counts of the generator benchmark, the pair whose times are compared, and how
+    #: many full generations each count gets.
+    event_counts: tuple[int, ...]
+    ratio_pair: tuple[int, int]
+    generation_repeats: int
+    #: End-to-end runs of each command for the no-op regeneration, after one unmeasured run
+    #: when ``warm_commands``.
+    command_repeats: int
+    warm_commands: bool
+
+
+FULL = Profile(
+    "full",
+    repeats=7,
+    min_time=0.2,
+    large_scene=1000,
+    large_sum=10_000,
+    event_counts=(10, 50, 100, 500),
+    ratio_pair=(50, 500),
+    generation_repeats=3,
+    command_repeats=5,
+    warm_commands=True,
+)
+SMOKE = Profile(
+    "smoke",
+    repeats=3,
+    min_time=0.002,
+    large_scene=100,
+    large_sum=1000,
+    event_counts=(2, 5),
+    ratio_pair=(2, 5),
+    generation_repeats=1,
+    command_repeats=1,
+    warm_commands=False,
+)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Per-operation times of one benchmark, in nanoseconds, one for each repeat."""
+
+    samples: tuple[float, ...]
+    loops: int
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def best(self) -> float:
+        return min(self.samples)
+
+    @property
+    def worst(self) -> float:
+        return max(self.samples)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "median_ns": self.median,
+            "min_ns": self.best,
+            "max_ns": self.worst,
+            "samples_ns": list(self.samples),
+            "loops": self.loops,
+        }
+
+
+def _batch(operation: Callable[[], object], loops: int) -> int:
+    iterations = range(loops)
+    start = time.perf_counter_ns()
+    for _ in iterations:
+        operation()
+    return time.perf_counter_ns() - start
+
+
+def measure(operation: Callable[[], object], *, repeats: int, min_time: float) -> Timing:
+    """Time ``operation``: ``repeats`` loops of at least ``min_time`` seconds each."""
+    once = max(_batch(operation, 1), 1)  # also a warm-up
+    loops = max(1, int(min_time * 1e9 / once))
+    # A second estimate, over enough calls for the clock, corrects the first.
+    elapsed = max(_batch(operation, loops), 1)
+    loops = max(1, round(loops * min_time * 1e9 / elapsed))
+    samples = tuple(_batch(operation, loops) / loops for _ in range(repeats))
+    return Timing(samples, loops)
+
+
+def measure_each(operation: Callable[[], object], *, repeats: int) -> Timing:
+    """Time ``operation`` once per repeat (for operations that take seconds)."""
+    return Timing(tuple(float(_batch(operation, 1)) for _ in range(repeats)), 1)
+
+
+# --- Frames ----------------------------------------------------------------------------------
+
+
+def sum_event(count: int, rng: random.Random) -> SumEventMessage:
+    """A ``sum_event`` with ``count`` numbers."""
+    numbers = [round(rng.uniform(-1e6, 1e6), 3) for _ in range(count)]
+    return SumEventMessage(payload=SumEventPayload(numbers=numbers), id="m-1")
+
+
+def scene_update(count: int, rng: random.Random) -> SceneUpdateMessage:
+    """A ``scene_update`` with ``count`` objects, every optional field set."""
+
+    def unit() -> float:
+        return round(rng.uniform(-1, 1), 6)
+
+    objects = [
+        SceneObject(
+            id=f"obj-{i}",
+            kind=_KINDS[i % len(_KINDS)],
+            transform=Transform(
+                position=Vector3(x=unit() * 10, y=unit() * 10, z=unit() * 10),
+                rotation=Quaternion(x=unit(), y=unit(), z=unit(), w=unit()),
+                scale=Vector3(x=1.0, y=1.0, z=1.0),
+            ),
+            color=f"#{rng.randrange(1 << 24):06x}",
+            label=f"object {i}",
+            opacity=round(rng.random(), 3),
+        )
+        for i in range(count)
+    ]
+    payload = SceneUpdatePayload(
+        scene_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+        revision=42,
+        objects=objects,
+        removed=[ObjectId("old-1"), ObjectId("old-2")],
+    )
+    return SceneUpdateMessage(payload=payload, to="all")
+
+
+def messages(profile: Profile, rng: random.Random) -> dict[str, MessageBase]:
+    """The messages the parse and serialize benchmarks use, by size."""
+    return {
+        "S sum_event 3 numbers": sum_event(3, rng),
+        "M scene_update 20 objects": scene_update(20, rng),
+        f"L scene_update {profile.large_scene:,} objects": scene_update(profile.large_scene, rng),
+        f"L sum_event {profile.large_sum:,} numbers": sum_event(profile.large_sum, rng),
+    }
+
+
+def broken_frames(valid: Mapping[str, MessageBase]) -> dict[str, str]:
+    """Frames every validator must refuse, made by breaking valid ones."""
+    small = json.loads(next(m for m in valid.values() if isinstance(m, SumEventMessage)).to_json())
+    scene = json.loads(
+        next(m for m in valid.values() if isinstance(m, SceneUpdateMessage)).to_json()
+    )
+
+    def broken(base: dict[str, Any], change: Callable[[dict[str, Any]], object]) -> str:
+        data = json.loads(json.dumps(base))
+        change(data)
+        return json.dumps(data)
+
+    return {
+        "sum_event: a number written as text": broken(
+            small, lambda d: d["payload"]["numbers"].__setitem__(1, "2")
+        ),
+        "sum_event: an extra payload property": broken(
+            small, lambda d: d["payload"].__setitem__("extra", 1)
+        ),
+        "sum_event: empty 'to'": broken(small, lambda d: d.__setitem__("to", "")),
+        "scene_update: scene_id not a UUID": broken(
+            scene, lambda d: d["payload"].__setitem__("scene_id", "not-a-uuid")
+        ),
+        "scene_update: colour breaks its pattern": broken(
+            scene, lambda d: d["payload"]["objects"][0].__setitem__("color", "red")
+        ),
+        "scene_update: quaternion w = 2": broken(
+            scene,
+            lambda d: d["payload"]["objects"][0]["transform"]["rotation"].__setitem__("w", 2),
+        ),
+        "scene_update: transform missing": broken(
+            scene, lambda d: d["payload"]["objects"][0].pop("transform")
+        ),
+        "unknown event": broken(small, lambda d: d.__setitem__("event_name", "nope")),
+    }
+
+
+# --- Validators --------------------------------------------------------------------------------
+
+
+class RsValidator:
+    """jsonschema-rs over a protocol's bundled schema (draft 2020-12, formats asserted).
+
+    Args:
+        protocol: The generated protocol.
+        root: Validate against the bundle's root (a ``oneOf`` of every message) instead of
+            the message schema that ``event_name`` picks.
+    """
+
+    def __init__(self, protocol: Protocol, *, root: bool = False) -> None:
+        self._root = (
+            jsonschema_rs.Draft202012Validator(protocol.schema, validate_formats=True)
+            if root
+            else None
+        )
+        self._by_event = {
+            name: jsonschema_rs.Draft202012Validator(
+                protocol.event_schema(name), validate_formats=True
+            )
+            for name in protocol.events
+        }
+
+    def is_valid(self, frame: str) -> bool:
+        """Whether ``frame`` (JSON text) is a valid message."""
+        try:
+            data = json.loads(frame)
+        except ValueError:
+            return False
+        if self._root is not None:
+            return self._root.is_valid(data)
+        name = data.get("event_name") if isinstance(data, dict) else None
+        validator = self._by_event.get(name) if isinstance(name, str) else None
+        return validator is not None and validator.is_valid(data)
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """Whether each way of validating accepted one frame."""
+
+    models: bool
+    jsonschema: bool
+    rs_event: bool
+    rs_root: bool
+
+    @property
+    def agree(self) -> bool:
+        return len({self.models, self.jsonschema, self.rs_event, self.rs_root}) == 1
+
+
+class Checkers:
+    """The four ways of checking a frame, each a ``frame -> accepted`` callable."""
+
+    def __init__(self) -> None:
+        self.reference = Validator(PROTOCOL)
+        self.rs_event = RsValidator(PROTOCOL)
+        self.rs_root = RsValidator(PROTOCOL, root=True)
+
+    @staticmethod
+    def models(frame: str) -> bool:
+        try:
+            PROTOCOL.parse(frame)
+        except ProtocolError:
+            return False
+        return True
+
+    def verdicts(self, frame: str) -> Verdicts:
+        return Verdicts(
+            self.models(frame),
+            self.reference.validate(frame).valid,
+            self.rs_event.is_valid(frame),
+            self.rs_root.is_valid(frame),
+        )
+
+
+# --- Benchmarks ------------------------------------------------------------------------------
+
+
+def bench_agreement(
+    checkers: Checkers, frames: Mapping[str, str], broken: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    rows = []
+    for expected, group in ((True, frames), (False, broken)):
+        for name, frame in group.items():
+            verdicts = checkers.verdicts(frame)
+            rows.append(
+                {
+                    "frame": name,
+                    "expected_valid": expected,
+                    "models": verdicts.models,
+                    "jsonschema": verdicts.jsonschema,
+                    "jsonschema_rs": verdicts.rs_event,
+                    "jsonschema_rs_root": verdicts.rs_root,
+                    "ok": verdicts.agree and verdicts.models is expected,
+                }
+            )
+    return rows
+
+
+def bench_parse(
+    checkers: Checkers, frames: Mapping[str, str], profile: Profile
+) -> list[dict[str, Any]]:
+    rows = []
+    for name, frame in frames.items():
+
+        def models(frame: str = frame) -> object:
+            return PROTOCOL.parse(frame)
+
+        def reference(frame: str = frame) -> object:
+            return checkers.reference.validate(frame)
+
+        def rs_event(frame: str = frame) -> object:
+            return checkers.rs_event.is_valid(frame)
+
+        def rs_root(frame: str = frame) -> object:
+            return checkers.rs_root.is_valid(frame)
+
+        timings = {
+            key: measure(fn, repeats=profile.repeats, min_time=profile.min_time)
+            for key, fn in (
+                ("models", models),
+                ("jsonschema", reference),
+                ("jsonschema_rs", rs_event),
+                ("jsonschema_rs_root", rs_root),
+            )
+        }
+        base = timings["models"].median
+        rows.append(
+            {
+                "frame": name,
+                "bytes": len(frame.encode()),
+                **{key: t.as_dict() for key, t in timings.items()},
+                "ratio_jsonschema_to_models": timings["jsonschema"].median / base,
+                "ratio_jsonschema_rs_to_models": timings["jsonschema_rs"].median / base,
+                "ratio_jsonschema_rs_root_to_models": timings["jsonschema_rs_root"].median / base,
+            }
+        )
+    return rows
+
+
+def bench_serialize(valid: Mapping[str, MessageBase], profile: Profile) -> list[dict[str, Any]]:
+    rows = []
+    for name, message in valid.items():
+        timing = measure(message.to_json, repeats=profile.repeats, min_time=profile.min_time)
+        rows.append({"message": name, "bytes": len(message.to_json().encode()), **timing.as_dict()})
+    return rows
+
+
+def synthetic_schema(folder: Path, count: int) -> Path:
+    """A schema folder at ``folder``: the project's envelope and definitions, and ``count``
+    events of six typed fields each (distinct names, every direction)."""
+    (folder / "events").mkdir(parents=True)
+    for name in ("envelope.schema.json", "definitions.schema.json"):
+        shutil.copyfile(PROJECT_SCHEMA / name, folder / name)
+    for i in range(count):
+        event = f"ev_{i:04d}"
+        schema = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"https://bench.datadivr.test/events/{event}.schema.json",
+            "title": f"Ev{i:04d}Payload",
+            "description": f"Synthetic event number {i}.",
+            "x-datadivr": {"event": event, "direction": _DIRECTIONS[i % len(_DIRECTIONS)]},
+            "type": "object",
+            "properties": {
+                "label": {"description": "A label.", "type": "string", "maxLength": 64},
+                "count": {"type": "integer", "minimum": 0},
+                "ratio": {"type": "number", "minimum": 0, "maximum": 1},
+                "enabled": {"type": "boolean"},
+                "values": {"type": "array", "items": {"type": "number"}, "maxItems": 100},
+                "position": {"$ref": "../definitions.schema.json#/$defs/Vector3"},
+            },
+            "required": ["label", "count"],
+            "additionalProperties": False,
+        }
+        text = json.dumps(schema, indent=2) + "\n"
+        (folder / "events" / f"{event}.schema.json").write_text(text, encoding="utf-8")
+    return folder
+
+
+def _expect(condition: bool, what: object) -> None:
+    if not condition:
+        raise RuntimeError(f"unexpected: {what}")
+
+
+@contextmanager
+def _scratch() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="datadivr-bench-") as name:
+        yield Path(name)
+
+
+def bench_generator(profile: Profile, console: Console) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    with _scratch() as scratch:
+        # The first generation imports datamodel-code-generator and warms ruff's cache.
+        warm_up = synthetic_schema(scratch / "warm-up", 1)
+        generate(warm_up, scratch / "warm-up-out")
+        for count in profile.event_counts:
+            console.print(f"generator: {count} events…", style="dim")
+            schema = synthetic_schema(scratch / f"schema-{count}", count)
+            outs = iter(scratch / f"out-{count}-{i}" for i in range(profile.generation_repeats))
+
+            def full(schema: Path = schema, outs: Iterator[Path] = outs) -> None:
+                result = generate(schema, next(outs))
+                _expect(not result.skipped and len(result.written) == len(OUTPUT_FILES), result)
+
+            generation = measure_each(full, repeats=profile.generation_repeats)
+            out = scratch / f"out-{count}-0"
+
+            def noop(schema: Path = schema, out: Path = out) -> None:
+                _expect(generate(schema, out).skipped, "the regeneration was not skipped")
+
+            skip = measure(noop, repeats=profile.repeats, min_time=profile.min_time)
+            rows.append(
+                {
+                    "events": count,
+                    "schema_files": count + 2,
+                    "generation": generation.as_dict(),
+                    "noop_in_process": skip.as_dict(),
+                }
+            )
+        commands = _bench_commands(scratch, profile)
+    by_count = {row["events"]: row["generation"]["median_ns"] for row in rows}
+    low, high = profile.ratio_pair
+    return {
+        "rows": rows,
+        "ratio": {"events": [low, high], "value": by_count[high] / by_count[low]},
+        "noop_commands": commands,
+    }
+
+
+def _bench_commands(scratch: Path, profile: Profile) -> list[dict[str, Any]]:
+    """The no-op regeneration of the project's schemas, end to end, by both commands."""
+    out = scratch / "project-out"
+    generate(PROJECT_SCHEMA, out)
+    folders = ["--schema", str(PROJECT_SCHEMA), "--out", str(out)]
+    commands = {
+        "python -m datadivr_codegen": [sys.executable, "-m", "datadivr_codegen", *folders],
+        "python -m datadivr generate": [sys.executable, "-m", "datadivr", "generate", *folders],
+    }
+    rows = []
+    for label, argv in commands.items():
+
+        def run(argv: list[str] = argv) -> None:
+            proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+            if proc.returncode != 0 or "wrote " in proc.stdout:
+                raise RuntimeError(f"{argv}: exit {proc.returncode}\n{proc.stdout}{proc.stderr}")
+
+        if profile.warm_commands:
+            run()  # the file cache
+        timing = measure_each(run, repeats=profile.command_repeats)
+        rows.append({"command": label, **timing.as_dict()})
+    return rows
+
+
+# --- Report ----------------------------------------------------------------------------------
+
+
+def _ns(value: float) -> str:
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.3g} ns"
+
+
+def _spread(timing: Mapping[str, Any]) -> str:
+    """``median [min-max] unit``, in the median's unit."""
+    median = timing["median_ns"]
+    unit, scale = next(
+        ((u, f) for u, f in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)) if median >= f), ("ns", 1.0)
+    )
+    low, high = timing["min_ns"] / scale, timing["max_ns"] / scale
+    return escape(f"{median / scale:.3g} [{low:.3g}-{high:.3g}] {unit}")
+
+
+def environment() -> dict[str, Any]:
+    """What the figures depend on."""
+    versions: dict[str, str | None] = {}
+    for dist in (
+        "pydantic",
+        "pydantic-core",
+        "jsonschema",
+        "jsonschema-rs",
+        "datamodel-code-generator",
+        "ruff",
+    ):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+        "cpus": os.cpu_count(),
+        "versions": versions,
+    }
+
+
+def report(results: Mapping[str, Any], console: Console) -> None:
+    env = results["environment"]
+    console.print(
+        f"[bold]datadivr micro-benchmarks[/] ({results['profile']}) — Python {env['python']} "
+        f"on {env['platform']}, {env['cpus']} CPUs"
+    )
+    console.print(", ".join(f"{k} {v}" for k, v in env["versions"].items()), style="dim")
+
+    table = Table(title="Validators agree (✓ accepted, ✗ refused)")
+    for column in ("frame", "models", "jsonschema", "jsonschema-rs", "rs root", ""):
+        table.add_column(column)
+    for row in results["agreement"]:
+        marks = [
+            "✓" if row[key] else "✗"
+            for key in ("models", "jsonschema", "jsonschema_rs", "jsonschema_rs_root")
+        ]
+        table.add_row(row["frame"], *marks, "ok" if row["ok"] else "[red]DISAGREE[/]")
+    console.print(table)
+
+    table = Table(title=escape("Parse + validate one frame: median [min-max] per frame"))
+    for column in ("frame", "bytes", "models", "jsonschema", "jsonschema-rs", "rs root"):
+        table.add_column(column, justify="left" if column == "frame" else "right")
+    for column in ("jsonschema/models", "rs/models", "rs root/models"):
+        table.add_column(column, justify="right")
+    for row in results["parse"]:
+        table.add_row(
+            row["frame"],
+            f"{row['bytes']:,}",
+            *(
+                _spread(row[key])
+                for key in ("models", "jsonschema", "jsonschema_rs", "jsonschema_rs_root")
+            ),
+            f"{row['ratio_jsonschema_to_models']:.1f}x",
+            f"{row['ratio_jsonschema_rs_to_models']:.2f}x",
+            f"{row['ratio_jsonschema_rs_root_to_models']:.2f}x",
+        )
+    console.print(table)
+
+    table = Table(title="Serialize one message: message.to_json()")
+    for column in ("message", "bytes", "time"):
+        table.add_column(column, justify="left" if column == "message" else "right")
+    for row in results["serialize"]:
+        table.add_row(row["message"], f"{row['bytes']:,}", _spread(row))
+    console.print(table)
+
+    generator = results["generator"]
+    table = Table(title="Generator (in process, after a warm-up)")
+    for column in ("events", "full generation", "per event", "no-op (skipped)"):
+        table.add_column(column, justify="right")
+    for row in generator["rows"]:
+        table.add_row(
+            str(row["events"]),
+            _spread(row["generation"]),
+            _ns(row["generation"]["median_ns"] / row["events"]),
+            _spread(row["noop_in_process"]),
+        )
+    console.print(table)
+    low, high = generator["ratio"]["events"]
+    console.print(
+        f"full generation, {high} events / {low} events: {generator['ratio']['value']:.1f}x "
+        f"(linear would be {high / low:.1f}x)"
+    )
+    table = Table(title="No-op regeneration of schema/, end to end (a new interpreter)")
+    table.add_column("command")
+    table.add_column("time", justify="right")
+    for row in generator["noop_commands"]:
+        table.add_row(row["command"], _spread(row))
+    console.print(table)
+
+
+def run(profile: Profile, console: Console) -> dict[str, Any]:
+    """Run every benchmark; return the results as plain data."""
+    rng = random.Random(20240601)
+    valid = messages(profile, rng)
+    frames = {name: message.to_json() for name, message in valid.items()}
+    checkers = Checkers()
+    agreement = bench_agreement(checkers, frames, broken_frames(valid))
+    console.print("parse…", style="dim")
+    parse = bench_parse(checkers, frames, profile)
+    console.print("serialize…", style="dim")
+    serialize = bench_serialize(valid, profile)
+    generator = bench_generator(profile, console)
+    return {
+        "profile": profile.name,
+        "environment": environment(),
+        "agreement": agreement,
+        "parse": parse,
+        "serialize": serialize,
+        "generator": generator,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmarks, print the tables; exit 1 when the validators disagree."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.micro", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny and fast: everything runs, for CI"
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    console = Console(width=200)
+    results = run(SMOKE if args.smoke else FULL, console)
+    report(results, console)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        console.print(f"wrote {args.json}")
+    if not all(row["ok"] for row in results["agreement"]):
+        console.print("[red]the validators disagree: the comparison is not valid[/]")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
