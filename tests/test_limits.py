@@ -10,7 +10,7 @@ import pytest
 
 from datadivr import PROTOCOL, Hub, Limits, Registry
 from datadivr._builtin import builtin_registry
-from datadivr._limits import TokenBucket, check_structure
+from datadivr._limits import TokenBucket, check_structure, over_size, utf8_size
 from datadivr.exceptions import ProtocolError
 from tests.test_core import Wire, connect, error_of
 
@@ -238,3 +238,17 @@ async def test_a_flood_is_logged_once(clock: Clock, caplog: pytest.LogCaptureFix
             await hub.receive("a", msg("spam"))
     assert len(wire.take()) == 50  # one relayed, 49 errors
     assert [r.getMessage() for r in caplog.records].count("client over its rate limit") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("", 0), ("abc", 3), ("é", 2), ("€", 3), ("😀", 4), ("a€😀", 8)]
+)
+def test_utf8_size(text: str, size: int) -> None:
+    assert utf8_size(text) == size == len(text.encode())
+
+
+def test_over_size_counts_bytes_not_characters() -> None:
+    assert not over_size("x" * 10, 10)
+    assert over_size("x" * 11, 10)
+    assert not over_size("€" * 3, 9)
+    assert over_size("€" * 4, 9)  # 4 characters, 12 bytes

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any, Literal, get_args, get_origin
 
-from datadivr._limits import Limits, TokenBucket, check_structure
+from datadivr._limits import Limits, TokenBucket, check_structure, over_size
 from datadivr._logging import get_logger
 from datadivr._message import MessageBase
 from datadivr._protocol import Direction, Protocol, frame_field
@@ -205,7 +205,7 @@ class Hub:
             self._error(client_id, exc, reply_to=message.id)
             return
         data = message.to_json()
-        if _too_large(data, self.limits.max_frame_size):
+        if over_size(data, self.limits.max_frame_size):
             # Stamping and re-serializing can grow a frame (9e15 → 9000000000000000.0): it
             # must not reach recipients over the limit, which would close their connections.
             too_large = ProtocolError(
@@ -306,7 +306,7 @@ class Hub:
             # Unset fields are not in the text, so no key is written twice.
             fields = ",".join(f'"{key}":{_quote(value)}' for key, value in added.items())
             data = "{" + fields + "," + data[1:]
-        if _too_large(data, self.limits.max_frame_size):
+        if over_size(data, self.limits.max_frame_size):
             raise TypeError(
                 f"a handler produced {out.event_name!r} larger than the frame size limit"
             )
@@ -382,11 +382,6 @@ def _error_codes(protocol: Protocol) -> frozenset[str] | None:
     if field is None or get_origin(field.annotation) is not Literal:
         return None
     return frozenset(str(code) for code in get_args(field.annotation))
-
-
-def _too_large(data: str, limit: int) -> bool:
-    """Whether ``data`` is more than ``limit`` bytes as UTF-8 (encoded only when it may be)."""
-    return len(data) > limit or (len(data) * 4 > limit and len(data.encode()) > limit)
 
 
 def _id_of(frame: str | bytes) -> str | None:

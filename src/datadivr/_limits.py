@@ -164,3 +164,14 @@ def check_structure(frame: str | bytes, *, max_depth: int, max_items: int) -> No
     raise ProtocolError(
         "message_too_large", f"the message nests deeper than the limit of {max_depth} levels"
     )
+
+
+def utf8_size(text: str) -> int:
+    """Bytes of ``text`` as UTF-8; constant time for ASCII text, which most frames are."""
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def over_size(text: str, limit: int) -> bool:
+    """Whether ``text`` is more than ``limit`` bytes as UTF-8; it is encoded only when its
+    length alone cannot tell (a character is 1 to 4 bytes)."""
+    return len(text) > limit or (len(text) * 4 > limit and utf8_size(text) > limit)

@@ -23,7 +23,7 @@ from datadivr._auth import (
 )
 from datadivr._core import Broadcast, Hub, Route, error_frame
 from datadivr._http import BodyLimit, HealthModel, schema_router
-from datadivr._limits import Limits
+from datadivr._limits import Limits, over_size, utf8_size
 from datadivr._logging import get_logger
 from datadivr._protocol import Protocol
 from datadivr._registry import HandlerType, Registry, ServicerBase, default_registry
@@ -88,7 +88,8 @@ class _Connection:
         self.max_bytes = max_bytes
         self.evict = evict
         self.reader = reader
-        self.pending: deque[str | _Close] = deque()
+        # Each frame with its size in bytes, counted once when queued, whatever the recipients.
+        self.pending: deque[tuple[str, int] | _Close] = deque()
         self.queued_bytes = 0
         self.writer: asyncio.Task[None] | None = None
         self.evicted = False
@@ -109,13 +110,13 @@ class _Connection:
         if self.evicted or self.closing:
             return
         if size is None:
-            size = _size(data)
+            size = utf8_size(data)
         if len(self.pending) >= self.max_frames or (
             self.queued_bytes + size > self.max_bytes and self.queued_bytes
         ):
             self.evict(self, 1013, "outbound queue full: client too slow")
             return
-        self.pending.append(data)
+        self.pending.append((data, size))
         self.queued_bytes += size
         self._wake_writer()
 
@@ -171,8 +172,9 @@ class _Connection:
                 if isinstance(item, _Close):
                     await ws.close(item.code, item.reason)
                     return
-                self.queued_bytes -= _size(item)
-                await ws.send_text(item)
+                data, size = item
+                self.queued_bytes -= size
+                await ws.send_text(data)
                 if self._drained is not None and len(pending) * 4 <= self.max_frames:
                     self.release_reader()
         except (WebSocketDisconnect, RuntimeError, OSError):
@@ -264,7 +266,7 @@ class Server:
 
     def deliver(self, route: Route, data: str) -> None:
         """Queue ``data`` for every connection ``route`` names."""
-        size = _size(data)
+        size = utf8_size(data)
         if isinstance(route, Broadcast):
             for client_id, connection in self.connections.items():
                 if client_id != route.exclude:
@@ -368,8 +370,7 @@ class Server:
                         )
                     )
                     continue
-                # Characters take 1 to 4 bytes: only count the bytes where it can matter.
-                if len(text) * 4 > max_size and len(text.encode()) > max_size:
+                if over_size(text, max_size):
                     # Only when the transport's own limit is higher than the app's.
                     self._evict(connection, 1009, f"frame larger than {max_size} bytes")
                     break
@@ -458,11 +459,6 @@ def _address(websocket: WebSocket) -> str:
             return str(address.ipv4_mapped)
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)
-
-
-def _size(data: str) -> int:
-    """Bytes of ``data`` as UTF-8; constant time for ASCII text, which most frames are."""
-    return len(data) if data.isascii() else len(data.encode())
 
 
 async def _deny(websocket: WebSocket, status: int, reason: str) -> None:
