@@ -342,7 +342,7 @@ def generate(
     """Generate the typed protocol package (models, handlers, client) from a schema folder.
 
     Nothing is generated when every file's header names the current schema and generator
-    hashes (``--force`` generates anyway; ``--check`` always compares every byte).
+    hashes: --force generates anyway, and --check always compares every byte.
     """
     err = Console(stderr=True)
     try:
