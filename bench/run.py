@@ -89,17 +89,7 @@ def _server(spec: ServerSpec) -> Iterator[tuple[int, psutil.Process]]:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"{spec.name} exited: {proc.stderr.read() if proc.stderr else ''}"
-                )
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{spec.name} did not listen within 60 s")
-            time.sleep(0.05)
+        _wait_listening(proc, port, spec.name)
         yield port, psutil.Process(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -108,6 +98,19 @@ def _server(spec: ServerSpec) -> Iterator[tuple[int, psutil.Process]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _wait_listening(proc: subprocess.Popen[str], port: int, name: str) -> None:
+    """Wait until ``proc`` accepts connections on ``port``; fail when it exits or takes 60 s."""
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited: {proc.stderr.read() if proc.stderr else ''}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not listen within 60 s")
+        time.sleep(0.05)
 
 
 def _cpu(process: psutil.Process) -> float:
@@ -121,7 +124,7 @@ def measure(spec: ServerSpec, workload: str, scale: float) -> dict[str, Any]:
     with _server(spec) as (port, process):
         cpu_before = _cpu(process)
         load = subprocess.run(
-            [sys.executable, "-m", "bench.load", "--peer", spec.name, "--port", str(port),
+            [sys.executable, "-m", "bench.load", "--peer", spec.peer or spec.name, "--port", str(port),
              "--workload", workload, "--scale", str(scale), "--server-pid", str(process.pid)],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
             capture_output=True, text=True, timeout=900, check=False,

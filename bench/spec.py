@@ -23,6 +23,9 @@ class ServerSpec:
     env: dict[str, str] = field(default_factory=dict)
     available: bool = True
     why_not: str = ""
+    #: The load client's peer (bench.peers.PEERS) when not ``name``: a variant of a server,
+    #: for an A/B of two builds, speaks its protocol.
+    peer: str = ""
 
     def command(self, port: int) -> list[str]:
         return [arg.replace("{port}", str(port)) for arg in self.argv]

@@ -7,7 +7,7 @@ into :mod:`datadivr.protocol`; everything is re-exported here.
 from datadivr import exceptions, protocol
 from datadivr._auth import Authenticate, Identity, token_authenticator
 from datadivr._client import BaseClient, ClientState
-from datadivr._core import SERVER_ID, Broadcast, Direct, Hub, Route
+from datadivr._core import SERVER_ID, Answer, Broadcast, Deliver, Direct, Hub, Route
 from datadivr._error_message import create_error_message
 from datadivr._limits import Limits
 from datadivr._message import MessageBase, NotNull, Payload
@@ -17,6 +17,7 @@ from datadivr._registry import (
     Handler,
     HandlerContext,
     HandlerType,
+    Registration,
     Registry,
     ServicerBase,
     default_registry,
@@ -51,6 +52,7 @@ __version__ = "0.4.0.dev0"
 __all__ = [
     "DEFAULT_QUEUE_SIZE",
     "SERVER_ID",
+    "Answer",
     "Authenticate",
     "BaseClient",
     "Broadcast",
@@ -59,6 +61,7 @@ __all__ = [
     "ConnectRefusedError",
     "ConnectionClosedError",
     "DatadivrError",
+    "Deliver",
     "Direct",
     "Direction",
     "EventSpec",
@@ -81,6 +84,7 @@ __all__ = [
     "Protocol",
     "ProtocolError",
     "Reconnect",
+    "Registration",
     "RegistrationError",
     "Registry",
     "RemoteError",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any, Literal, get_args, get_origin
@@ -22,7 +22,7 @@ from datadivr._protocol import Direction, Protocol, frame_field
 from datadivr._registry import HandlerContext, HandlerType, Registry
 from datadivr.exceptions import HandlerError, ProtocolError
 
-__all__ = ["SERVER_ID", "Broadcast", "Direct", "Hub", "Route"]
+__all__ = ["SERVER_ID", "Answer", "Broadcast", "Deliver", "Direct", "Hub", "Route"]
 
 #: The ``from_id`` of messages the server itself sends.
 SERVER_ID = "server"
@@ -50,12 +50,21 @@ Route = Broadcast | Direct
 Deliver = Callable[[Route, str], None]
 """Hands a serialized frame to the transport. It must not block."""
 
+Answer = Callable[[Route, str, str], None]
+"""Hands the transport a frame that concludes the handling of a client's message (its
+answer, its error, its relay), with that client's id. :meth:`Hub.receive` returns right
+after, with nothing left to wait for: the transport may write it to the sender once it
+returns, instead of waking a writer for it."""
 
-@dataclass
+
 class _Client:
-    identity: Any
-    bucket: TokenBucket | None
-    limited: bool = False  # over its rate limit since the last message that passed
+    __slots__ = ("bucket", "context", "limited", "route")
+
+    def __init__(self, bucket: TokenBucket | None, route: Direct) -> None:
+        self.bucket = bucket
+        self.route = route  # its own answers go here: made once, not once per answer
+        self.context: HandlerContext | None = None  # the same for every message it sends
+        self.limited = False  # over its rate limit since the last message that passed
 
 
 class Hub:
@@ -65,6 +74,8 @@ class Hub:
         protocol: The protocol to parse and validate frames with.
         registry: The server handlers.
         deliver: Called with each outgoing frame and its route.
+        answer: Called instead of ``deliver`` with the frames that conclude the handling of
+            a client's message; ``deliver`` when omitted.
         limits: The message limits (nesting, element count, rate); the defaults when omitted.
         clock: Monotonic seconds, for the rate limit.
     """
@@ -75,6 +86,7 @@ class Hub:
         registry: Registry,
         deliver: Deliver,
         *,
+        answer: Answer | None = None,
         limits: Limits | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -83,9 +95,20 @@ class Hub:
         self.limits = limits if limits is not None else Limits()
         self._clock = clock
         self._deliver = deliver
+        self._answer: Answer = (
+            answer if answer is not None else lambda route, data, _sender: deliver(route, data)
+        )
         self._clients: dict[str, _Client] = {}
         self._has_welcome = "welcome" in protocol.events
         self._error_codes = _error_codes(protocol)
+        self._max_depth = self.limits.max_depth
+        self._max_items = self.limits.max_items
+        self._client_sends = frozenset(
+            name for name, spec in protocol.events.items() if spec.direction.client_may_send
+        )
+        self._server_sends = frozenset(
+            name for name, spec in protocol.events.items() if spec.direction.server_may_send
+        )
 
     # -- membership ----------------------------------------------------------------------
 
@@ -106,7 +129,11 @@ class Hub:
             client_id = self.new_client_id()
         elif client_id in self._clients or client_id in _RESERVED_IDS:
             raise ValueError(f"client id {client_id!r} is taken or reserved")
-        self._clients[client_id] = _Client(identity, self.limits.bucket(self._clock))
+        client = _Client(self.limits.bucket(self._clock), Direct(client_id))
+        client.context = HandlerContext(
+            HandlerType.SERVER, client_id, self._sender_of(client_id), identity=identity
+        )
+        self._clients[client_id] = client
         if self._has_welcome:
             payload = {"client_id": client_id, "schema_hash": self.protocol.schema_hash}
             self._deliver(Direct(client_id), _frame("welcome", payload, from_id=SERVER_ID))
@@ -147,40 +174,51 @@ class Hub:
             client.limited = False
         try:
             message = self.protocol.parse(frame)
-            check_structure(frame, max_depth=self.limits.max_depth, max_items=self.limits.max_items)
+            check_structure(frame, max_depth=self._max_depth, max_items=self._max_items)
         except ProtocolError as exc:
             self._error(client_id, exc, reply_to=_id_of(frame))
             return
-        spec = self.protocol.events[message.event_name]
-        if not spec.direction.client_may_send:
-            self._error(
-                client_id,
-                ProtocolError(
-                    "wrong_direction",
-                    f"clients may not send {message.event_name!r} ({spec.direction.value})",
-                    event_name=message.event_name,
-                ),
-                reply_to=message.id,
+        event_name = message.event_name
+        if event_name not in self._client_sends:
+            direction = self.protocol.events[event_name].direction.value
+            wrong = ProtocolError(
+                "wrong_direction",
+                f"clients may not send {event_name!r} ({direction})",
+                event_name=event_name,
             )
+            self._error(client_id, wrong, reply_to=message.id)
             return
         # The message was parsed here and no one else holds it: stamped in place, not copied.
         message.__dict__["from_id"] = client_id
         message.__pydantic_fields_set__.add("from_id")
-        handler = self.registry.get(message.event_name, HandlerType.SERVER)
-        if handler is not None:
-            await self._dispatch(client_id, message, handler)
-        elif message.to == SERVER_ID or spec.direction is Direction.CLIENT_TO_SERVER:
-            self._error(
-                client_id,
-                ProtocolError(
+        entry = self.registry.lookup(event_name, HandlerType.SERVER)
+        if entry is None:
+            if (
+                message.to == SERVER_ID
+                or self.protocol.events[event_name].direction is Direction.CLIENT_TO_SERVER
+            ):
+                missing = ProtocolError(
                     "no_handler",
-                    f"the server has no handler for {message.event_name!r}",
-                    event_name=message.event_name,
-                ),
-                reply_to=message.id,
-            )
-        else:
-            self._relay(client_id, message)
+                    f"the server has no handler for {event_name!r}",
+                    event_name=event_name,
+                )
+                self._error(client_id, missing, reply_to=message.id)
+            else:
+                self._relay(client_id, message)
+            return
+        # The handler runs here, not in a coroutine of its own: this is once per message.
+        try:
+            if entry.with_context:
+                ctx = client.context if client is not None else None
+                if ctx is None:  # it left while its message waited: handled all the same
+                    ctx = HandlerContext(HandlerType.SERVER, client_id, self._sender_of(client_id))
+                result = await entry.func(message, ctx)
+            else:
+                result = await entry.func(message)
+            if result is not None:
+                self._from_handler(result, client_id, reply_to=message.id, final=True)
+        except Exception as exc:
+            self._handler_failed(client_id, message, exc)
 
     def send(self, message: MessageBase, to: str | None = None) -> None:
         """Send a message from the server: to ``to``, else to the message's own ``to``.
@@ -215,7 +253,7 @@ class Hub:
             )
             self._error(client_id, too_large, reply_to=message.id)
             return
-        self._deliver(route, data)
+        self._answer(route, data, client_id)
 
     def _route(self, to: str, *, sender: str | None) -> Route:
         if to == "all":
@@ -231,47 +269,35 @@ class Hub:
             else f"no client {to!r} is connected",
         )
 
-    async def _dispatch(
-        self, client_id: str, message: MessageBase, handler: Callable[..., Any]
-    ) -> None:
+    def _sender_of(self, client_id: str) -> Callable[[MessageBase], Awaitable[None]]:
+        """``ctx.send`` for the handlers of ``client_id``'s messages."""
+
         async def send_message(out: MessageBase) -> None:
             self._from_handler(out, client_id, reply_to=None)
 
-        client = self._clients.get(client_id)
-        ctx = HandlerContext(
-            HandlerType.SERVER,
-            client_id,
-            send_message,
-            identity=client.identity if client is not None else None,
-        )
-        try:
-            result = await handler(message, ctx)
-            if result is not None:
-                self._from_handler(result, client_id, reply_to=message.id)
-        except ProtocolError as exc:
-            self._error(client_id, exc, reply_to=message.id)
-        except HandlerError as exc:
-            self._error(
-                client_id,
-                ProtocolError(
-                    exc.code, exc.message, event_name=message.event_name, details=exc.details
-                ),
-                reply_to=message.id,
-            )
-        except Exception:
-            _log.exception("handler failed", event_name=message.event_name, client_id=client_id)
-            self._error(
-                client_id,
-                ProtocolError(
-                    "internal_error",
-                    f"the server failed to handle {message.event_name!r}",
-                    event_name=message.event_name,
-                ),
-                reply_to=message.id,
-            )
+        return send_message
 
-    def _from_handler(self, out: object, sender: str, *, reply_to: str | None) -> None:
-        """Deliver what a handler returned (``reply_to`` set) or sent with ``ctx.send``.
+    def _handler_failed(self, client_id: str, message: MessageBase, exc: Exception) -> None:
+        """Tell the sender that the handler of its message failed, and how."""
+        if isinstance(exc, HandlerError):
+            exc = ProtocolError(
+                exc.code, exc.message, event_name=message.event_name, details=exc.details
+            )
+        elif not isinstance(exc, ProtocolError):
+            # Called from the except clause: the traceback is the handler's.
+            _log.exception("handler failed", event_name=message.event_name, client_id=client_id)
+            exc = ProtocolError(
+                "internal_error",
+                f"the server failed to handle {message.event_name!r}",
+                event_name=message.event_name,
+            )
+        self._error(client_id, exc, reply_to=message.id)
+
+    def _from_handler(
+        self, out: object, sender: str, *, reply_to: str | None, final: bool = False
+    ) -> None:
+        """Deliver what a handler returned (``reply_to`` set, ``final``) or sent with
+        ``ctx.send``.
 
         Without an explicit ``to`` it goes to the sender; ``others`` means all but the sender.
 
@@ -281,36 +307,44 @@ class Hub:
         """
         if not isinstance(out, MessageBase):
             raise TypeError(f"a handler produced {type(out).__name__}, not a message")
-        spec = self.protocol.events.get(out.event_name)
-        if spec is None or not spec.direction.server_may_send:
+        if out.event_name not in self._server_sends:
             raise TypeError(f"a handler produced {out.event_name!r}, which the server may not send")
         # The handler's message is left as it is (it may keep and reuse it): the envelope
-        # fields it left unset are added to its JSON text instead of to a copy.
-        unset = out.model_fields_set
-        added: dict[str, str] = {}
-        if "to" not in unset:
-            added["to"] = sender
-        if reply_to is not None and "reply_to" not in unset:
-            added["reply_to"] = reply_to
-        if "from_id" not in unset:
-            added["from_id"] = SERVER_ID
-        to = added.get("to", out.to)
-        try:
-            route = self._route(to, sender=sender)
-        except ProtocolError as exc:
-            raise TypeError(
-                f"a handler addressed {out.event_name!r} badly: {exc.message}"
-            ) from None
+        # fields it left unset are added to its JSON text instead of to a copy. Unset fields
+        # are not in the text, so no key is written twice.
+        given = out.__pydantic_fields_set__
+        added = ""
+        route: Route | None = None
+        if "to" in given:
+            to = out.to
+        else:
+            to = sender
+            added = '"to":' + _quote(sender) + ","
+            client = self._clients.get(sender)
+            route = client.route if client is not None else None
+        if reply_to is not None and "reply_to" not in given:
+            added += '"reply_to":' + _quote(reply_to) + ","
+        if "from_id" not in given:
+            added += '"from_id":"' + SERVER_ID + '",'
+        if route is None:
+            try:
+                route = self._route(to, sender=sender)
+            except ProtocolError as exc:
+                raise TypeError(
+                    f"a handler addressed {out.event_name!r} badly: {exc.message}"
+                ) from None
         data = out.to_json()
         if added:
-            # Unset fields are not in the text, so no key is written twice.
-            fields = ",".join(f'"{key}":{_quote(value)}' for key, value in added.items())
-            data = "{" + fields + "," + data[1:]
-        if over_size(data, self.limits.max_frame_size):
+            data = "{" + added + data[1:]
+        limit = self.limits.max_frame_size
+        if len(data) * 4 > limit and over_size(data, limit):
             raise TypeError(
                 f"a handler produced {out.event_name!r} larger than the frame size limit"
             )
-        self._deliver(route, data)
+        if final:
+            self._answer(route, data, sender)
+        else:
+            self._deliver(route, data)
 
     def _error(
         self, client_id: str, exc: ProtocolError, *, reply_to: str | None, log: bool = True
@@ -329,7 +363,9 @@ class Hub:
             exc = ProtocolError(
                 "handler_error", exc.message, event_name=exc.event_name, details=exc.details
             )
-        self._deliver(Direct(client_id), error_frame(exc, to=client_id, reply_to=reply_to))
+        self._answer(
+            Direct(client_id), error_frame(exc, to=client_id, reply_to=reply_to), client_id
+        )
 
 
 def error_frame(exc: ProtocolError, *, to: str, reply_to: str | None = None) -> str:

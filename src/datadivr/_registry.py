@@ -22,6 +22,7 @@ __all__ = [
     "Handler",
     "HandlerContext",
     "HandlerType",
+    "Registration",
     "Registry",
     "ServicerBase",
     "default_registry",
@@ -72,8 +73,20 @@ class HandlerContext:
 
 
 @dataclass(frozen=True)
-class _Entry:
+class Registration:
+    """A registered handler.
+
+    Attributes:
+        handler: The handler as the runtime calls it: ``(message, context)``.
+        func: The function as registered.
+        with_context: Whether ``func`` takes the context; else it is called with the message
+            alone (``handler`` wraps it so).
+        name: The function's qualified name.
+    """
+
     handler: Handler
+    func: Callable[..., Awaitable[Any]]
+    with_context: bool
     name: str
 
 
@@ -85,9 +98,15 @@ class Registry:
         fallbacks: Registries to look in, in order, for events this one has no handler for.
     """
 
+    #: Bumped by every registration anywhere: a lookup cached before it is stale.
+    _changes = 0
+
     def __init__(self, *fallbacks: Registry) -> None:
-        self._entries: dict[tuple[str, HandlerType], _Entry] = {}
+        self._entries: dict[tuple[str, HandlerType], Registration] = {}
         self._fallbacks = fallbacks
+        # Lookups through the fallbacks, resolved once per change (one dict lookup a message).
+        self._resolved: dict[tuple[str, HandlerType], Registration | None] = {}
+        self._resolved_at = -1
 
     def register(
         self, event_name: str, handler_type: HandlerType, func: Callable[..., Any]
@@ -109,24 +128,38 @@ class Registry:
                     f"{side.value} handler for {event_name!r} is already registered ({existing.name})"
                 )
         for side in sides:
-            self._entries[(event_name, side)] = _Entry(handler, name)
+            self._entries[(event_name, side)] = Registration(handler, func, handler is func, name)
+        Registry._changes += 1
 
     def unregister(self, event_name: str, handler_type: HandlerType = HandlerType.BOTH) -> None:
         """Remove the handlers of ``event_name`` on the sides ``handler_type`` names."""
         for side in (HandlerType.SERVER, HandlerType.CLIENT):
             if handler_type.includes(side):
                 self._entries.pop((event_name, side), None)
+        Registry._changes += 1
 
     def get(self, event_name: str, side: HandlerType) -> Handler | None:
         """The handler of ``event_name`` on ``side`` (``SERVER`` or ``CLIENT``), if any."""
-        entry = self._entries.get((event_name, side))
-        if entry is not None:
-            return entry.handler
-        for fallback in self._fallbacks:
-            handler = fallback.get(event_name, side)
-            if handler is not None:
-                return handler
-        return None
+        entry = self.lookup(event_name, side)
+        return entry.handler if entry is not None else None
+
+    def lookup(self, event_name: str, side: HandlerType) -> Registration | None:
+        """The registration of ``event_name``'s handler on ``side``, fallbacks included."""
+        if self._resolved_at != Registry._changes:
+            self._resolved.clear()
+            self._resolved_at = Registry._changes
+        key = (event_name, side)
+        try:
+            return self._resolved[key]
+        except KeyError:
+            entry = self._entries.get(key)
+            for fallback in self._fallbacks:
+                if entry is not None:
+                    break
+                entry = fallback.lookup(event_name, side)
+            if len(self._resolved) < 4096:  # bounded, whatever names are asked for
+                self._resolved[key] = entry
+            return entry
 
     def events(self, side: HandlerType) -> list[str]:
         """The events with a handler on ``side``, sorted (fallbacks included)."""

@@ -56,6 +56,7 @@ class _Connection:
     """
 
     __slots__ = (
+        "_deferred",
         "_drained",
         "_wake",
         "abandoned",
@@ -68,6 +69,8 @@ class _Connection:
         "pending",
         "queued_bytes",
         "reader",
+        "reading",
+        "sending",
         "websocket",
         "writer",
     )
@@ -94,6 +97,11 @@ class _Connection:
         self.writer: asyncio.Task[None] | None = None
         self.evicted = False
         self.closing = False
+        # While the reader handles one of the client's frames, the answers wait for it to be
+        # done (flush); were it to wait for something, the writer is woken after all.
+        self.reading = False
+        self.sending = False  # the reader is sending what is queued: the writer must wait
+        self._deferred = False  # a wake-up of the writer is scheduled
         self.abandoned = False
         self._wake: asyncio.Future[None] | None = None  # the writer waits for a frame
         self._drained: asyncio.Future[None] | None = None  # the reader waits for the writer
@@ -105,8 +113,11 @@ class _Connection:
         down, not disconnected."""
         return len(self.pending) * 2 >= self.max_frames or self.queued_bytes * 2 >= self.max_bytes
 
-    def offer(self, data: str, size: int | None = None) -> None:
-        """Queue a frame of ``size`` bytes; a full queue means the client stopped reading."""
+    def offer(self, data: str, size: int | None = None, *, wake: bool = True) -> None:
+        """Queue a frame of ``size`` bytes; a full queue means the client stopped reading.
+
+        ``wake=False``: the reader is about to :meth:`flush`, the writer need not be woken.
+        """
         if self.evicted or self.closing:
             return
         if size is None:
@@ -118,12 +129,59 @@ class _Connection:
             return
         self.pending.append((data, size))
         self.queued_bytes += size
-        self._wake_writer()
+        if wake:
+            self._wake_writer()
 
     def _wake_writer(self) -> None:
+        if self.sending:
+            return  # flush() sends it
+        if self.reading and asyncio.current_task() is self.reader:
+            # Queued by the reader's own handler (ctx.send): the reader sends it when done
+            # with the frame, in this same step of the event loop; were the handler to wait
+            # for something first, the writer is woken on the next turn of the loop.
+            if not self._deferred:
+                self._deferred = True
+                asyncio.get_running_loop().call_soon(self._deferred_wake)
+            return
         wake = self._wake
         if wake is not None and not wake.done():
             wake.set_result(None)
+
+    def _deferred_wake(self) -> None:
+        self._deferred = False
+        if self.pending and not self.sending:
+            wake = self._wake
+            if wake is not None and not wake.done():
+                wake.set_result(None)
+
+    async def flush(self) -> None:
+        """Done with a frame of the client's: send what is queued, from the reader's own task
+        while the writer is asleep, else leave it to the writer.
+
+        Sending only waits when the client does not read; this reader then reads no more
+        from it, as when it is :attr:`behind`. One task sends at a time.
+        """
+        self.reading = False
+        wake = self._wake
+        pending = self.pending
+        if not pending or wake is None or wake.done():
+            return  # nothing to send, or the writer is at work or about to be
+        self.sending = True
+        try:
+            while pending and not self.evicted:
+                item = pending[0]
+                if isinstance(item, _Close):
+                    break  # the writer closes
+                pending.popleft()
+                data, size = item
+                self.queued_bytes -= size
+                await self.websocket.send_text(data)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.discard_queue()  # the connection is gone; the reading side sees it next
+        finally:
+            self.sending = False
+            if pending:
+                self._wake_writer()
 
     def release_reader(self) -> None:
         """Let a reader waiting for the writer go on (it caught up, or it is gone)."""
@@ -162,7 +220,7 @@ class _Connection:
         loop = asyncio.get_running_loop()
         try:
             while True:
-                while not pending:
+                while not pending or self.sending:
                     self._wake = loop.create_future()
                     try:
                         await self._wake
@@ -211,13 +269,12 @@ class Server:
         self.authenticate = authenticate
         self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
         self.connections: dict[str, _Connection] = {}
-        self.hub = Hub(protocol, registry, self.deliver, limits=self.limits)
+        self.hub = Hub(protocol, registry, self.deliver, answer=self.deliver, limits=self.limits)
         self.closing = False
         self._per_address: Counter[str] = Counter()
         self._admitted = 0
-        self._busy = 0
-        self._quiet = asyncio.Event()
-        self._quiet.set()
+        self._busy = 0  # frames being handled
+        self._quiet: asyncio.Future[None] | None = None  # shutdown waits for _busy to be 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._runs: set[asyncio.Task[Any]] = set()
 
@@ -264,17 +321,21 @@ class Server:
         except Exception:  # already gone: nothing to close
             pass
 
-    def deliver(self, route: Route, data: str) -> None:
-        """Queue ``data`` for every connection ``route`` names."""
-        size = utf8_size(data)
+    def deliver(self, route: Route, data: str, sender: str | None = None) -> None:
+        """Queue ``data`` for every connection ``route`` names.
+
+        ``sender``: ``data`` concludes the handling of that client's frame (the hub's
+        ``answer``): its reader sends it once the hub returns, its writer is not woken.
+        """
+        size = len(data) if data.isascii() else utf8_size(data)
         if isinstance(route, Broadcast):
             for client_id, connection in self.connections.items():
                 if client_id != route.exclude:
-                    connection.offer(data, size)
+                    connection.offer(data, size, wake=client_id != sender)
         else:
             target = self.connections.get(route.client_id)
             if target is not None:
-                target.offer(data, size)
+                target.offer(data, size, wake=route.client_id != sender)
 
     async def _refusal(self, websocket: WebSocket) -> tuple[int, str] | Identity | None:
         """Why ``websocket`` may not connect (HTTP status and reason), else its identity."""
@@ -348,6 +409,7 @@ class Server:
         log = _log.bind(client_id=client_id)
         log.info("client connected", clients=len(self.connections))
         max_size = self.limits.max_frame_size
+        max_bytes_as_chars = max_size // 4  # a shorter text cannot be over the limit
         try:
             while not connection.evicted:
                 event = await websocket.receive()
@@ -370,12 +432,12 @@ class Server:
                         )
                     )
                     continue
-                if over_size(text, max_size):
+                if len(text) > max_bytes_as_chars and over_size(text, max_size):
                     # Only when the transport's own limit is higher than the app's.
                     self._evict(connection, 1009, f"frame larger than {max_size} bytes")
                     break
                 self._busy += 1
-                self._quiet.clear()
+                connection.reading = True
                 try:
                     await self.hub.receive(client_id, text)
                 except Exception:
@@ -392,9 +454,12 @@ class Server:
                     )
                 finally:
                     self._busy -= 1
-                    if not self._busy:
-                        self._quiet.set()
-                if connection.behind and not connection.evicted:
+                    if not self._busy and self._quiet is not None and not self._quiet.done():
+                        self._quiet.set_result(None)
+                connection.reading = False
+                if connection.pending:
+                    await connection.flush()
+                if connection.pending and connection.behind and not connection.evicted:
                     # Its answers pile up: read no more from it until they are on their way.
                     await connection.wait_drained()
         except (WebSocketDisconnect, RuntimeError):
@@ -431,8 +496,10 @@ class Server:
         deadline = loop.time() + wait
         self.closing = True
         _log.info("shutting down", clients=len(self.connections))
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._quiet.wait(), wait)
+        if self._busy:
+            self._quiet = loop.create_future()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._quiet), wait)
         for connection in list(self.connections.values()):
             connection.finish(1001, "server shutting down")
         writers = [c.writer for c in self.connections.values() if c.writer is not None]
