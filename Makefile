@@ -9,8 +9,12 @@ SCHEMA ?= schema
 OUT ?= src/datadivr/protocol
 HOST ?= 127.0.0.1
 PORT ?= 8765
+DOCS_PORT ?= 8000
+PY_DIRS := src codegen tests bench examples docs/_hooks
+# MkDocs' banner about its successor says nothing about this site.
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help uv install generate generate-check lint format typecheck test test-fast run build clean bench bench-smoke bench-peers
+.PHONY: help uv install generate generate-check lint format typecheck test test-fast run build clean bench bench-smoke bench-peers docs docs-serve check tox
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -29,13 +33,17 @@ generate-check: install ## Fail when the generated code is stale
 	@$(UV) run --frozen datadivr generate --schema $(SCHEMA) --out $(OUT) --check
 
 lint: install ## ruff format --check, ruff check, mypy --strict (changes nothing)
-	@$(UV) run --frozen ruff format --check src codegen tests bench
-	@$(UV) run --frozen ruff check src codegen tests bench
+	@$(UV) run --frozen ruff format --check $(PY_DIRS)
+	@$(UV) run --frozen ruff check $(PY_DIRS)
 	@$(UV) run --frozen mypy
+	@$(UV) run --frozen mypy examples
 
 format: install ## Format and fix what ruff can
-	@$(UV) run --frozen ruff format src codegen tests bench
-	@$(UV) run --frozen ruff check --fix src codegen tests bench
+	@$(UV) run --frozen ruff format $(PY_DIRS)
+	@$(UV) run --frozen ruff check --fix $(PY_DIRS)
+
+check: install ## Every pre-commit hook on the whole tree (ruff, mypy, prettier, actionlint …)
+	@$(UV) run --frozen pre-commit run --all-files --show-diff-on-failure
 
 test: install ## Run the whole test suite with coverage
 	@$(UV) run --frozen pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
@@ -59,9 +67,20 @@ bench-smoke: bench-peers ## The benchmark in seconds, every server and workload 
 	@$(UV) run --frozen --group bench python -m bench.micro --smoke
 	@$(UV) run --frozen --group bench python -m bench.run --smoke
 
+docs: uv ## Build the documentation site into site/ (mkdocs build --strict: a warning fails)
+	@$(UV) run --frozen --group docs mypy docs/_hooks
+	@$(UV) run --frozen --group docs mkdocs build --strict
+
+docs-serve: uv ## Serve the documentation on 127.0.0.1:$(DOCS_PORT), rebuilt on every change
+	@$(UV) run --frozen --group docs mkdocs serve --strict --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+TOX_ARGS ?=
+tox: uv ## The test suite on Python 3.10 to 3.13 (tox with tox-uv; TOX_ARGS="-e py312")
+	@$(UV) run --frozen --group tox tox $(TOX_ARGS)
+
 build: install ## Build the sdist and wheel into dist/
 	@$(UV) build
 
 clean: ## Remove caches and build output
-	rm -rf .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov dist build
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov dist build site .tox
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,99 @@
+"""The documentation's code: every Python block in docs/ is a file of examples/, and each of
+those runs here as the pages tell readers to run it, against a live server."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import runpy
+import subprocess
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+import datadivr
+from datadivr import Client, HandlerType, MsgMessage, default_registry
+from tests.commands import CLI_ENV
+from tests.conftest import LiveServer
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+EXAMPLES = ROOT / "examples"
+#: A Python block of the docs: only a snippet line including a file of examples/.
+SNIPPET = re.compile(r'--8<-- "(examples/[\w/]+\.py)"')
+#: The examples the tests below run.
+RUN = {"quickstart_server.py", "quickstart_client.py"}
+
+
+def python_blocks() -> list[tuple[Path, str]]:
+    return [
+        (page, block)
+        for page in sorted(DOCS.rglob("*.md"))
+        for block in re.findall(
+            r"^```python[^\n]*\n(.*?)^```", page.read_text(encoding="utf-8"), re.M | re.S
+        )
+    ]
+
+
+def test_every_python_block_of_the_docs_includes_an_example() -> None:
+    blocks = python_blocks()
+    assert blocks, "the docs show no Python at all"
+    for page, block in blocks:
+        match = SNIPPET.fullmatch(block.strip())
+        assert match, (
+            f"{page.relative_to(ROOT)}: put this block in examples/ and include it:\n{block}"
+        )
+        assert (ROOT / match[1]).is_file(), f"{page.relative_to(ROOT)}: {match[1]} is missing"
+
+
+def test_every_example_runs_here() -> None:
+    assert {path.name for path in EXAMPLES.glob("*.py")} == RUN
+
+
+@pytest.fixture
+def clean_registry() -> Any:
+    """The examples register handlers in the default registry: leave it as it was."""
+    yield
+    default_registry.unregister("sum_event", HandlerType.SERVER)
+
+
+async def run_script(*args: str | Path, timeout: float = 30) -> str:
+    """``python ARGS`` as a reader would run it; its standard output once it exits 0."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *map(str, args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=CLI_ENV,
+        cwd=ROOT,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
+@pytest.mark.usefixtures("clean_registry")
+async def test_quickstart(
+    serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The server script as `python examples/quickstart_server.py` runs it, but on a free port.
+    started: list[tuple[FastAPI, dict[str, Any]]] = []
+    monkeypatch.setattr(datadivr, "run", lambda app, **options: started.append((app, options)))
+    server_ns = runpy.run_path(str(EXAMPLES / "quickstart_server.py"), run_name="__main__")
+    assert started == [(server_ns["app"], {"host": "127.0.0.1", "port": 8765})]
+
+    with serve_app(server_ns["app"]) as server:
+        async with Client(server.url) as watcher:
+            out = await run_script(EXAMPLES / "quickstart_client.py", server.url)
+            assert out.splitlines() == ["the sum is 6.5"]
+            told = await watcher.receive(timeout=10)
+    assert isinstance(told, MsgMessage)
+    assert told.from_id == "server"
+    assert told.message is not None
+    assert told.message.endswith("added up to 6.5")
