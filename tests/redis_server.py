@@ -49,6 +49,7 @@ class RedisServer:
     port: int = field(default_factory=_free_port)
     proc: subprocess.Popen[str] | None = None
     log: list[str] = field(default_factory=list)
+    _reader: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -85,7 +86,8 @@ class RedisServer:
                     ready.set()
             ready.set()
 
-        threading.Thread(target=read, name=f"redis-{self.port}", daemon=True).start()
+        self._reader = threading.Thread(target=read, name=f"redis-{self.port}", daemon=True)
+        self._reader.start()
         if not ready.wait(max(0.0, deadline - time.monotonic())) or self.proc.poll() is not None:
             self.kill()
             raise RuntimeError("redis-server did not start:\n" + "".join(self.log))
@@ -95,6 +97,14 @@ class RedisServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
+        self._reap()
+
+    def _reap(self) -> None:
+        if self._reader is not None:
+            self._reader.join(10)
+            self._reader = None
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
 
     def stop(self) -> None:
         """Stop it (SIGTERM)."""
@@ -104,3 +114,4 @@ class RedisServer:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._reap()
