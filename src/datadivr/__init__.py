@@ -6,8 +6,9 @@ into :mod:`datadivr.protocol`; everything is re-exported here.
 
 from datadivr import exceptions, protocol
 from datadivr._auth import Authenticate, Identity, token_authenticator
+from datadivr._backplane import Backplane, ClusterNode, MemoryBackplane
 from datadivr._client import BaseClient, ClientState
-from datadivr._core import SERVER_ID, Broadcast, Direct, Hub, Route
+from datadivr._core import SERVER_ID, Broadcast, Direct, Hub, Members, Route
 from datadivr._error_message import create_error_message
 from datadivr._limits import Limits
 from datadivr._message import MessageBase, NotNull, Payload
@@ -52,9 +53,11 @@ __all__ = [
     "DEFAULT_QUEUE_SIZE",
     "SERVER_ID",
     "Authenticate",
+    "Backplane",
     "BaseClient",
     "Broadcast",
     "ClientState",
+    "ClusterNode",
     "ConnectError",
     "ConnectRefusedError",
     "ConnectionClosedError",
@@ -71,6 +74,8 @@ __all__ = [
     "Identity",
     "InvalidStateError",
     "Limits",
+    "Members",
+    "MemoryBackplane",
     "MessageBase",
     "MessageText",
     "MessageTooBigError",

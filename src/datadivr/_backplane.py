@@ -7,7 +7,7 @@ are connected on other nodes, so that routing stays synchronous and a direct mes
 unknown id gets ``unknown_recipient`` as on one node.
 
 - :class:`MemoryBackplane`, the default: one process, nothing to reach.
-- :class:`~datadivr.RedisBackplane`: Redis pub/sub (``--broker redis://…``).
+- :class:`datadivr.broker.RedisBackplane`: Redis pub/sub (``--broker redis://…``).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from datadivr._core import Route
 
-__all__ = ["BROKER_ENV", "Backplane", "MemoryBackplane", "Node", "backplane_for", "safe_url"]
+__all__ = ["Backplane", "ClusterNode", "MemoryBackplane"]
 
 #: The environment variable ``create_app`` and ``datadivr serve`` read the broker URL from.
 BROKER_ENV = "DATADIVR_BROKER"
 
 
-class Node(Protocol):
+class ClusterNode(Protocol):
     """What a backplane needs of the server it serves."""
 
     def deliver_local(self, route: Route, data: str) -> None:
@@ -48,7 +48,7 @@ class Backplane(ABC):
     #: Whether other nodes may exist: the server hands frames to :meth:`publish` only then.
     spans_nodes: bool = False
 
-    async def start(self, node: Node) -> None:  # noqa: B027 (optional hook)
+    async def start(self, node: ClusterNode) -> None:  # noqa: B027 (optional hook)
         """Begin serving ``node`` (the app's startup)."""
 
     async def stop(self) -> None:  # noqa: B027 (optional hook)
@@ -68,7 +68,7 @@ class Backplane(ABC):
     def publish(self, route: Route, data: str) -> None:
         """Take ``data`` to the recipients ``route`` names on other nodes (the server has
         delivered it to its own). A failure is reported to ``route.origin`` through
-        :meth:`Node.refuse`, never raised."""
+        :meth:`ClusterNode.refuse`, never raised."""
 
     def status(self) -> dict[str, Any]:
         """What the health endpoint shows of the backplane."""

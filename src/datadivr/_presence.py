@@ -127,9 +127,9 @@ class Presence:
     def _add(self, node: str, client_id: str) -> None:
         self._nodes.setdefault(node, set()).add(client_id)
         previous = self._owner.get(client_id)
-        if previous is not None and previous != node:
-            self._nodes.get(previous, set()).discard(client_id)
         self._owner[client_id] = node
+        if previous is not None and previous != node:
+            self._remove(previous, client_id)  # owned by ``node`` now: only the set changes
 
     def _remove(self, node: str, client_id: str) -> None:
         clients = self._nodes.get(node)

@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from datadivr._backplane import Backplane, Node, safe_url
+from datadivr._backplane import Backplane, ClusterNode, safe_url
 from datadivr._core import Broadcast, Direct, Route
 from datadivr._logging import get_logger
 from datadivr._presence import Notice, Presence
@@ -108,7 +108,7 @@ class RedisBackplane(Backplane):
         self._wake = asyncio.Event()
         self._resync = asyncio.Event()
         self._presence_live = False
-        self._node: Node | None = None
+        self._node: ClusterNode | None = None
         self._client: Redis | None = None
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
@@ -183,7 +183,7 @@ class RedisBackplane(Backplane):
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def start(self, node: Node) -> None:
+    async def start(self, node: ClusterNode) -> None:
         """Connect in the background: the server accepts clients at once, and serves them
         locally until Redis is reached. Returns once the first attempt succeeded or failed."""
         self._node = node

@@ -287,7 +287,7 @@ class Server:
             elif self._cluster is not None:
                 self._cluster.publish(route, data)
 
-    # -- what the backplane needs (datadivr._backplane.Node) -------------------------------
+    # -- what the backplane needs (datadivr.ClusterNode) ----------------------------------
 
     def deliver_local(self, route: Route, data: str) -> None:
         """Queue a frame from another node for this node's connections ``route`` names."""
