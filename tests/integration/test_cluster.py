@@ -10,6 +10,8 @@ import itertools
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
@@ -19,7 +21,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.commands import Served, run_datadivr, serving
+from tests.commands import CLI_ENV, Served, run_datadivr, serving
 from tests.redis_server import RedisServer
 
 TIMEOUT = 10.0
@@ -323,23 +325,55 @@ async def test_workers_share_a_port_over_redis(redis_server: RedisServer) -> Non
         nodes = {(await served.read_until('"broker connected"'))["node"] for _ in range(2)}
         assert len(nodes) == 2
         peers = await connect(served, 8)
-        # Whichever worker each client landed on, every broadcast reaches everyone once. Each
-        # worker announces a client before its welcome, in order with its messages, so once
-        # every marker is in, every worker knows every client.
-        got = await drain(peers, peers)
-        assert all(messages == [] for messages in got.values())
-        for sender, recipient in itertools.permutations(peers, 2):
-            await sender.send(recipient.client_id, f"{sender.client_id}>{recipient.client_id}")
-        got = await drain(peers, peers)
-        for peer in peers:
-            assert sorted(texts(got[peer.client_id])) == sorted(
-                f"{other.client_id}>{peer.client_id}" for other in peers if other is not peer
-            )
+        await everyone_reaches_everyone(peers)
         seen = {}
         for _ in range(10):  # which workers the clients landed on, as far as /health tells
             broker = (await health(served))["broker"]
             seen[broker["node"]] = 8 - broker["remote_clients"]
         print(f"clients per worker: {seen}")
+
+
+async def everyone_reaches_everyone(peers: list[Peer]) -> None:
+    """Whichever worker each client landed on, every broadcast reaches everyone once, and
+    every client reaches every other one directly.
+
+    Each worker announces a client before its welcome, in order with its messages, so once
+    every broadcast marker is in, every worker knows every client."""
+    got = await drain(peers, peers)
+    assert all(messages == [] for messages in got.values())
+    for sender, recipient in itertools.permutations(peers, 2):
+        await sender.send(recipient.client_id, f"{sender.client_id}>{recipient.client_id}")
+    got = await drain(peers, peers)
+    for peer in peers:
+        assert sorted(texts(got[peer.client_id])) == sorted(
+            f"{other.client_id}>{peer.client_id}" for other in peers if other is not peer
+        )
+
+
+async def test_uvicorn_workers_take_the_broker_from_the_environment(
+    redis_server: RedisServer, unused_tcp_port: int
+) -> None:
+    """``DATADIVR_BROKER=… uvicorn app:app --workers 2``, with an app that calls
+    ``create_app()`` and nothing else."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "uvicorn", "tests.integration.cluster_app:app",
+        "--workers", "2", "--host", "127.0.0.1", "--port", str(unused_tcp_port),
+        stdout=subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env={**CLI_ENV, "DATADIVR_BROKER": redis_server.url},
+    )  # fmt: skip
+    try:
+        served = Served(proc, {"url": f"ws://127.0.0.1:{unused_tcp_port}/ws"})
+        assert proc.stderr is not None
+        started = 0
+        while started < 2:  # each worker's startup connects it to Redis first
+            line = await asyncio.wait_for(proc.stderr.readline(), TIMEOUT)
+            assert line, "uvicorn exited"
+            started += b"Application startup complete" in line
+        await everyone_reaches_everyone(await connect(served, 6))
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), TIMEOUT)
 
 
 def test_workers_without_a_broker_are_refused() -> None:
