@@ -8,8 +8,10 @@ Three setups, each started fresh for every measurement (``datadivr serve`` proce
   alone: every broadcast is published once);
 - ``2 nodes``: two servers sharing Redis, every message crossing from one to the other.
 
-Two workloads, driven from this process (its clock times both ends):
+Three workloads, driven from this process (its clock times both ends):
 
+- ``one at a time``: one pair of clients, each direct message sent once the previous one
+  arrived: the latency of one hop, without queueing;
 - ``direct``: 8 pairs of clients; each sender sends direct messages (``to`` = its partner)
   in bursts of 32 and waits until the partner has all of them;
 - ``broadcast``: one sender, 16 listeners (``2 nodes``: half on each), ``to: others`` in
@@ -249,7 +251,8 @@ async def _setup(name: str, redis: RedisServer) -> AsyncIterator[list[Node]]:
 
 async def measure(rounds: int, sizes: dict[str, int]) -> dict[str, Any]:
     results: dict[str, dict[str, list[dict[str, float]]]] = {
-        workload: {setup: [] for setup in SETUPS} for workload in ("direct", "broadcast")
+        workload: {setup: [] for setup in SETUPS}
+        for workload in ("one at a time", "direct", "broadcast")
     }
     with tempfile.TemporaryDirectory() as directory:
         redis = RedisServer(Path(directory))
@@ -258,12 +261,15 @@ async def measure(rounds: int, sizes: dict[str, int]) -> dict[str, Any]:
             for round_ in range(rounds):
                 for setup in SETUPS:
                     async with _setup(setup, redis) as nodes:
+                        one = await direct(nodes, 1, sizes["one"], 1)
                         d = await direct(nodes, sizes["pairs"], sizes["direct"], 32)
                         b = await broadcast(nodes, sizes["listeners"], sizes["broadcast"], 16)
+                    results["one at a time"][setup].append(one.summary())
                     results["direct"][setup].append(d.summary())
                     results["broadcast"][setup].append(b.summary())
                     print(
-                        f"round {round_ + 1}/{rounds} {setup:15} direct {d.rate:9.0f} msg/s "
+                        f"round {round_ + 1}/{rounds} {setup:15} one at a time p50 "
+                        f"{one.summary()['p50_ms']:.2f} ms | direct {d.rate:9.0f} msg/s "
                         f"p50 {d.summary()['p50_ms']:.2f} ms | broadcast {b.rate:9.0f} "
                         f"deliveries/s p50 {b.summary()['p50_ms']:.2f} ms",
                         flush=True,
@@ -311,6 +317,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['machine']['cpus']} CPUs, {report['machine']['redis']}; median of "
         f"{report['rounds']} rounds; every server, Redis and the load client share the CPUs.",
         "",
+        f"- one at a time: 1 pair, {sizes['one']} direct messages, each sent once the "
+        "previous one arrived;",
         f"- direct: {sizes['pairs']} pairs x {sizes['direct']} messages, bursts of 32 "
         "(`2 nodes`: every sender on one node, every recipient on the other);",
         f"- broadcast: 1 sender, {sizes['listeners']} listeners (`2 nodes`: half on each), "
@@ -341,12 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     if args.smoke:
-        rounds, sizes = 1, {"pairs": 2, "direct": 64, "listeners": 4, "broadcast": 32}
+        rounds, sizes = 1, {"one": 20, "pairs": 2, "direct": 64, "listeners": 4, "broadcast": 32}
     else:
-        rounds, sizes = (
-            args.rounds,
-            {"pairs": 8, "direct": 1000, "listeners": 16, "broadcast": 1000},
-        )
+        rounds = args.rounds
+        sizes = {"one": 500, "pairs": 8, "direct": 1000, "listeners": 16, "broadcast": 1000}
     report = asyncio.run(measure(rounds, sizes))
     if args.smoke:
         print("smoke run: results not written")
