@@ -307,8 +307,14 @@ class RedisBackplane(Backplane):
     async def _receive(self, pubsub: Any) -> None:
         node = self._node
         assert node is not None
-        async for message in pubsub.listen():
-            if message["type"] != "message":
+        while True:
+            # A read with its own timeout, not listen(): some redis-py versions apply the
+            # socket timeout to a blocking pub/sub read, which would make a quiet cluster look
+            # like an outage.
+            message = await pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=self.heartbeat
+            )
+            if message is None or message["type"] != "message":
                 continue
             channel = message["channel"]
             data: str = message["data"]
@@ -327,7 +333,6 @@ class RedisBackplane(Backplane):
                     continue
                 if self.presence.apply(notice):
                     self._resync.set()
-        raise _Down("the subscription ended")
 
     async def _publish(self, client: Redis) -> None:
         pending = self._pending
