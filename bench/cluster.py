@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import platform
 import socket
 import statistics
@@ -254,6 +255,7 @@ async def measure(rounds: int, sizes: dict[str, int]) -> dict[str, Any]:
         workload: {setup: [] for setup in SETUPS}
         for workload in ("one at a time", "direct", "broadcast")
     }
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as directory:
         redis = RedisServer(Path(directory))
         redis.start()
@@ -282,6 +284,7 @@ async def measure(rounds: int, sizes: dict[str, int]) -> dict[str, Any]:
             "python": platform.python_version(),
             "cpus": _cpus(),
             "redis": _redis_version(),
+            "load_average_before": [round(x, 2) for x in load_before],
         },
         "rounds": rounds,
         "sizes": sizes,
@@ -298,8 +301,6 @@ def _median(samples: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
 
 
@@ -315,7 +316,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"{report['when']}, Python {report['machine']['python']}, "
         f"{report['machine']['cpus']} CPUs, {report['machine']['redis']}; median of "
-        f"{report['rounds']} rounds; every server, Redis and the load client share the CPUs.",
+        f"{report['rounds']} rounds; every server, Redis and the load client share the CPUs "
+        f"(load average before the run: {report['machine']['load_average_before'][0]}).",
         "",
         f"- one at a time: 1 pair, {sizes['one']} direct messages, each sent once the "
         "previous one arrived;",
