@@ -294,6 +294,11 @@ class RedisBackplane(Backplane):
         ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            receiver = tasks[0]
+            if receiver not in done:
+                # What Redis sent before it went is still to be read: the subscriber ends on
+                # its own at the end of the connection (at most a second for a silent one).
+                await asyncio.wait([receiver], timeout=min(1.0, self.heartbeat))
             for task in done:
                 task.result()  # raises what ended it
             raise _Down("a backplane task ended")
@@ -361,7 +366,9 @@ class RedisBackplane(Backplane):
                     self._write_registration(pipe)
             try:
                 results = await pipe.execute()
-            except (RedisError, OSError):
+            except BaseException:
+                # Failed, or cancelled because the subscriber saw the outage first: either way
+                # this batch may not have been published, and its senders are told.
                 for op in batch:
                     if op[0] == "msg":
                         self._refuse(

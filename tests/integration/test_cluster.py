@@ -300,6 +300,59 @@ async def test_a_redis_outage_is_survived_as_documented(redis_server: RedisServe
             assert texts(got[peer.client_id]) == ["b1 to all after"]
 
 
+async def test_messages_in_flight_when_redis_dies_are_delivered_or_refused(
+    redis_server: RedisServer,
+) -> None:
+    """A stream of direct messages across nodes while Redis is killed and restarted: each one
+    reaches its recipient or is refused to its sender, none is lost without a word, none
+    arrives twice, and none refused while the broker was known to be down arrives at all."""
+    total = 300
+    async with cluster(redis_server, 2) as (a, b):
+        (a1,) = await connect(a, 1)
+        (b1,) = await connect(b, 1)
+        await until_health(a, remote_clients=1)
+        received: list[str] = []
+        hundred = asyncio.Event()
+
+        async def receive() -> None:
+            while (message := await b1.recv())["message"] != "end":
+                received.append(message["message"])
+                if len(received) == 100:
+                    hundred.set()
+
+        async def stream() -> None:
+            for seq in range(total):
+                await a1.send(b1.client_id, str(seq), id=str(seq))
+                await asyncio.sleep(0.003)  # a steady stream, so that the kill lands inside it
+
+        reader = asyncio.create_task(receive())
+        sender = asyncio.create_task(stream())
+        await asyncio.wait_for(hundred.wait(), TIMEOUT)
+        redis_server.kill()
+        await asyncio.wait_for(sender, TIMEOUT)
+        redis_server.start()
+        await a.read_until("broker reconnected")
+        await until_health(a, available=True, remote_clients=1)
+        await a1.send(b1.client_id, "end")
+        await asyncio.wait_for(reader, TIMEOUT)
+        await a1.send("all", "a1 end")
+        errors = [m for m in await a1.until("a1 end")]
+        assert {m["payload"]["code"] for m in errors} == {"broker_unavailable"}
+        refused = {m["reply_to"]: m["message"] for m in errors}
+        assert len(refused) == len(errors)  # each refused once
+        assert len(received) == len(set(received))  # nothing twice
+        assert set(received) | set(refused) == {str(seq) for seq in range(total)}
+        known_down = {
+            seq for seq, why in refused.items() if why.startswith("the broker is unavailable")
+        }
+        assert known_down
+        assert known_down.isdisjoint(received)
+        print(
+            f"{len(received)} delivered, {len(refused)} refused "
+            f"({len(known_down)} while known down, {len(set(received) & set(refused))} both)"
+        )
+
+
 async def test_a_node_that_starts_during_an_outage_joins_when_redis_is_back(
     redis_server: RedisServer,
 ) -> None:
