@@ -14,14 +14,19 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
 import pytest
 import websockets
+from fastapi import FastAPI
 
+from datadivr import create_app
+from datadivr.broker import RedisBackplane
 from tests.commands import CLI_ENV, Served, run_datadivr, serving
+from tests.conftest import LiveServer
 from tests.redis_server import RedisServer
 
 TIMEOUT = 10.0
@@ -439,3 +444,30 @@ def test_an_unknown_broker_is_refused() -> None:
     assert result.returncode == 2
     assert "unknown broker" in result.stderr
     assert "secret" not in result.stderr
+
+
+async def test_create_app_with_a_broker_in_process(
+    redis_server: RedisServer, serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]]
+) -> None:
+    """``create_app(broker=URL)`` and ``create_app(broker=RedisBackplane(…))``: two apps in
+    this process, each served by its own uvicorn, reach each other's clients."""
+    first = create_app(broker=redis_server.url)
+    second = create_app(broker=RedisBackplane(redis_server.url, presence_ttl=TTL))
+    with serve_app(first) as one, serve_app(second) as two:
+        (p1,) = await connect(one, 1)  # type: ignore[arg-type]
+        (p2,) = await connect(two, 1)  # type: ignore[arg-type]
+        for server in (first, second):
+            backplane = server.state.server.backplane
+            assert isinstance(backplane, RedisBackplane)
+            for _ in range(500):  # bounded: until each knows the other's client
+                if len(backplane.presence) == 1:
+                    break
+                await asyncio.sleep(0.01)
+            assert backplane.status()["remote_clients"] == 1
+        await p1.send(p2.client_id, "one to two")
+        await p2.send("others", "two to others")
+        got = await drain([p1, p2], [p1, p2])
+        assert texts(got[p2.client_id]) == ["one to two"]
+        assert texts(got[p1.client_id]) == ["two to others"]
+        await p1.ws.close()
+        await p2.ws.close()
