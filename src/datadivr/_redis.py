@@ -254,7 +254,9 @@ class RedisBackplane(Backplane):
                 backoff = 0.1
                 self._connected.set()
                 await self._serve(client, pubsub)
-            except (RedisError, OSError, _Down) as exc:
+            except Exception as exc:
+                if not isinstance(exc, (RedisError, OSError, asyncio.TimeoutError, _Down)):
+                    _log.exception("the broker connection failed unexpectedly")
                 if down_since is None:
                     down_since = time.monotonic()
                     _log.warning(
@@ -322,13 +324,18 @@ class RedisBackplane(Backplane):
             if message is None or message["type"] != "message":
                 continue
             channel = message["channel"]
-            data: str = message["data"]
+            data = message["data"]
+            parts = data.split("\n", 2 if channel == self._all else 1)
+            if channel != self._notices and (len(parts) < (3 if channel == self._all else 2)):
+                # Not written by a node: something else publishes on these channels.
+                _log.warning("ignored a foreign message", channel=channel, data=data[:200])
+                continue
             if channel == self._all:
-                origin, exclude, frame = data.split("\n", 2)
+                origin, exclude, frame = parts
                 if origin != self.node_id:
                     node.deliver_local(Broadcast(exclude or None), frame)
             elif channel == self._inbox:
-                client_id, frame = data.split("\n", 1)
+                client_id, frame = parts
                 node.deliver_local(Direct(client_id), frame)
             else:
                 try:

@@ -22,6 +22,7 @@ import httpx
 import pytest
 import websockets
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from datadivr import create_app
 from datadivr.broker import RedisBackplane
@@ -469,6 +470,12 @@ async def test_create_app_with_a_broker_in_process(
                     break
                 await asyncio.sleep(0.01)
             assert backplane.status()["remote_clients"] == 1
+        # Whatever else is published on the cluster's channels is ignored, and harms no one.
+        redis = Redis.from_url(redis_server.url)
+        node = second.state.server.backplane.node_id
+        for channel in ("datadivr:all", f"datadivr:node:{node}", "datadivr:presence"):
+            await redis.publish(channel, "not from a node")
+        await redis.aclose()
         await p1.send(p2.client_id, "one to two")
         await p2.send("others", "two to others")
         got = await drain([p1, p2], [p1, p2])
