@@ -107,7 +107,10 @@ async def until_health(node: Served, timeout: float = TIMEOUT, **expected: Any) 
     start = time.monotonic()
     deadline = start + timeout
     while True:
-        broker = (await health(node))["broker"]
+        try:
+            broker = (await health(node))["broker"]
+        except httpx.TransportError:  # not listening yet
+            broker = {}
         if all(broker.get(key) == value for key, value in expected.items()):
             return time.monotonic() - start
         if time.monotonic() > deadline:
@@ -433,6 +436,9 @@ async def test_uvicorn_workers_take_the_broker_from_the_environment(
             line = await asyncio.wait_for(proc.stderr.readline(), TIMEOUT)
             assert line, "uvicorn exited"
             started += b"Application startup complete" in line
+        # A uvicorn worker listens only after its startup, and logs nothing then: ask.
+        served.listening["health"] = f"http://127.0.0.1:{unused_tcp_port}/health"
+        await until_health(served, available=True)
         await everyone_reaches_everyone(await connect(served, 6))
     finally:
         proc.terminate()
