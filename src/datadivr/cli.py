@@ -267,6 +267,9 @@ def serve(
         if allowed_origins is None
         else [entry.strip() for entry in allowed_origins.split(",") if entry.strip()]
     )
+    if workers > 1 and not hasattr(os, "fork"):
+        log.error("invalid scaling settings", error="--workers needs os.fork (POSIX systems)")
+        raise typer.Exit(2)
     if workers > 1 and (broker or "memory://").lower().startswith("memory"):
         log.error(
             "invalid scaling settings",
