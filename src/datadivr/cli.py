@@ -209,7 +209,7 @@ def serve(
             envvar="DATADIVR_BROKER",
             rich_help_panel=_CLUSTER,
             show_default="memory:// (this process alone)",
-            help="Where servers meet to reach each other's clients: redis://host:port[/db] "
+            help="Where servers meet to reach each other's clients: redis://host:port/db "
             "(also rediss://, unix://).",
         ),
     ] = None,
