@@ -14,7 +14,7 @@ PY_DIRS := src codegen tests bench examples docs/_hooks
 # MkDocs' banner about its successor says nothing about this site.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help uv install generate generate-check lint format typecheck test test-fast run build clean bench bench-smoke bench-peers docs docs-serve check tox
+.PHONY: help uv install redis-server generate generate-check lint format typecheck test test-fast run build clean bench bench-smoke bench-peers bench-cluster docs docs-serve check tox
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -25,6 +25,18 @@ uv: ## Install uv with pip when it is missing
 
 install: uv ## Create .venv with every dependency, exactly as locked
 	@$(UV) sync --frozen
+
+# The cluster tests and benchmark run a real redis-server: Debian's package, installed when
+# missing (as root, or with sudo). DATADIVR_REDIS_SERVER may name another binary instead.
+redis-server: ## Install redis-server (Debian's package) when it is missing
+	@if [ -z "$$DATADIVR_REDIS_SERVER" ] && ! command -v redis-server >/dev/null 2>&1; then \
+		echo "installing redis-server (apt-get) for the cluster tests"; \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null; \
+	fi
+	@[ -n "$$DATADIVR_REDIS_SERVER" ] || command -v redis-server >/dev/null 2>&1 || { \
+		echo "redis-server is missing: install Debian's redis-server package, or set DATADIVR_REDIS_SERVER"; exit 1; }
 
 generate: install ## Regenerate the protocol package from schema/ (skipped when up to date)
 	@$(UV) run --frozen python -m datadivr_codegen --schema $(SCHEMA) --out $(OUT)
@@ -45,7 +57,7 @@ format: install ## Format and fix what ruff can
 check: install ## Every pre-commit hook on the whole tree (ruff, mypy, prettier, actionlint …)
 	@$(UV) run --frozen pre-commit run --all-files --show-diff-on-failure
 
-test: install ## Run the whole test suite with coverage
+test: install redis-server ## Run the whole test suite with coverage
 	@$(UV) run --frozen pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
 run: install ## Start the server on $(HOST):$(PORT) with the in-memory default
@@ -59,13 +71,17 @@ bench-peers: uv ## The benchmark's peers: the bench group, and datadivr 0.3 in b
 	@test -x $(BENCH_VENV03)/bin/python || $(UV) venv --quiet $(BENCH_VENV03) --python $(BENCH_PY03)
 	@$(UV) pip sync --quiet --python $(BENCH_VENV03)/bin/python bench/datadivr03/requirements.txt
 
-bench: bench-peers ## The full benchmark (minutes): bench/results/ and docs/benchmarks.md
+bench: bench-peers bench-cluster ## The full benchmark (minutes): bench/results/ and docs/benchmarks.md
 	@$(UV) run --frozen --group bench python -m bench.micro --json bench/results/micro.json
 	@$(UV) run --frozen --group bench python -m bench.run
 
-bench-smoke: bench-peers ## The benchmark in seconds, every server and workload (run in CI)
+bench-cluster: install redis-server ## Cross-node over Redis next to one node: bench/results/cluster.{json,md}
+	@$(UV) run --frozen python -m bench.cluster
+
+bench-smoke: bench-peers redis-server ## The benchmark in seconds, every server and workload (run in CI)
 	@$(UV) run --frozen --group bench python -m bench.micro --smoke
 	@$(UV) run --frozen --group bench python -m bench.run --smoke
+	@$(UV) run --frozen python -m bench.cluster --smoke
 
 docs: uv ## Build the documentation site into site/ (mkdocs build --strict: a warning fails)
 	@$(UV) run --frozen --group docs mypy docs/_hooks

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 
 from datadivr import Registry, create_app
 from datadivr._serving import UvicornServer, uvicorn_config
+from tests.redis_server import RedisServer
 
 
 @dataclass
@@ -84,3 +86,14 @@ def serve_app() -> Callable[[FastAPI], AbstractContextManager[LiveServer]]:
 def live_server(registry: Registry) -> Iterator[LiveServer]:
     """A real server with the built-in handlers plus the test's ``registry``."""
     yield from _serve(create_app(registry=registry))
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real ``redis-server`` on an ephemeral loopback port, stopped at the end."""
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

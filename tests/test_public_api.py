@@ -82,6 +82,7 @@ def test_reexported_modules_are_found() -> None:
     from_modules, submodules = _init_imports()
     assert set(from_modules) == {
         "datadivr._auth",
+        "datadivr._backplane",
         "datadivr._client",
         "datadivr._core",
         "datadivr._error_message",

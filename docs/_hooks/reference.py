@@ -80,6 +80,13 @@ API_PAGES = (
         ("datadivr._core",),
     ),
     Page(
+        "scaling",
+        "Scaling out",
+        "The backplane that joins the nodes of a cluster: in memory on one node, Redis "
+        "across processes and hosts.",
+        ("datadivr._backplane", "datadivr.broker"),
+    ),
+    Page(
         "errors",
         "Errors",
         "Every error datadivr raises.",

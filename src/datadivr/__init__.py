@@ -6,8 +6,9 @@ into :mod:`datadivr.protocol`; everything is re-exported here.
 
 from datadivr import exceptions, protocol
 from datadivr._auth import Authenticate, Identity, token_authenticator
+from datadivr._backplane import Backplane, ClusterNode, MemoryBackplane
 from datadivr._client import BaseClient, ClientState
-from datadivr._core import SERVER_ID, Answer, Broadcast, Deliver, Direct, Hub, Route
+from datadivr._core import SERVER_ID, Answer, Broadcast, Deliver, Direct, Hub, Members, Route
 from datadivr._error_message import create_error_message
 from datadivr._limits import Limits
 from datadivr._message import MessageBase, NotNull, Payload
@@ -54,9 +55,11 @@ __all__ = [
     "SERVER_ID",
     "Answer",
     "Authenticate",
+    "Backplane",
     "BaseClient",
     "Broadcast",
     "ClientState",
+    "ClusterNode",
     "ConnectError",
     "ConnectRefusedError",
     "ConnectionClosedError",
@@ -74,6 +77,8 @@ __all__ = [
     "Identity",
     "InvalidStateError",
     "Limits",
+    "Members",
+    "MemoryBackplane",
     "MessageBase",
     "MessageText",
     "MessageTooBigError",

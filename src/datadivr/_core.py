@@ -11,9 +11,10 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any, Literal, get_args, get_origin
+from typing import Protocol as _Protocol
 
 from datadivr._limits import Limits, TokenBucket, check_structure, over_size
 from datadivr._logging import get_logger
@@ -22,7 +23,7 @@ from datadivr._protocol import Direction, Protocol, frame_field
 from datadivr._registry import HandlerContext, HandlerType, Registry
 from datadivr.exceptions import HandlerError, ProtocolError
 
-__all__ = ["SERVER_ID", "Answer", "Broadcast", "Deliver", "Direct", "Hub", "Route"]
+__all__ = ["SERVER_ID", "Answer", "Broadcast", "Deliver", "Direct", "Hub", "Members", "Route"]
 
 #: The ``from_id`` of messages the server itself sends.
 SERVER_ID = "server"
@@ -32,16 +33,22 @@ _log = get_logger("datadivr.core")
 
 @dataclass(frozen=True)
 class Broadcast:
-    """Every connected client, except ``exclude`` when set (``to: "others"``)."""
+    """Every connected client, except ``exclude`` when set (``to: "others"``).
+
+    ``origin`` is the client whose message this is (``None`` for the server's own), for a
+    transport that must tell it its message could not reach every recipient.
+    """
 
     exclude: str | None = None
+    origin: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class Direct:
-    """One client."""
+    """One client; ``origin`` as for :class:`Broadcast`."""
 
     client_id: str
+    origin: str | None = field(default=None, compare=False)
 
 
 Route = Broadcast | Direct
@@ -55,6 +62,20 @@ Answer = Callable[[Route, str, str], None]
 answer, its error, its relay), with that client's id. :meth:`Hub.receive` returns right
 after, with nothing left to wait for: the transport may write it to the sender once it
 returns, instead of waking a writer for it."""
+
+
+class Members(_Protocol):
+    """The clients of the other nodes of a cluster (a backplane), as the hub sees them."""
+
+    def __contains__(self, client_id: object) -> bool:
+        """Whether ``client_id`` is connected to another node."""
+        ...
+
+    def joined(self, client_id: str) -> None:
+        """A client connected to this node."""
+
+    def left(self, client_id: str) -> None:
+        """A client of this node disconnected."""
 
 
 class _Client:
@@ -78,6 +99,8 @@ class Hub:
             a client's message; ``deliver`` when omitted.
         limits: The message limits (nesting, element count, rate); the defaults when omitted.
         clock: Monotonic seconds, for the rate limit.
+        members: The other nodes' clients, when this hub is one node of a cluster: a
+            message may name them, and they are told of this node's clients.
     """
 
     def __init__(
@@ -89,6 +112,7 @@ class Hub:
         answer: Answer | None = None,
         limits: Limits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        members: Members | None = None,
     ) -> None:
         self.protocol = protocol
         self.registry = registry
@@ -109,14 +133,16 @@ class Hub:
         self._server_sends = frozenset(
             name for name, spec in protocol.events.items() if spec.direction.server_may_send
         )
+        self._members = members
 
     # -- membership ----------------------------------------------------------------------
 
     def new_client_id(self) -> str:
-        """A fresh id that no connected client has."""
+        """A fresh id that no connected client has, on this node or another one."""
+        members = self._members
         while True:
             client_id = secrets.token_hex(8)
-            if client_id not in self._clients:
+            if client_id not in self._clients and (members is None or client_id not in members):
                 return client_id
 
     def connect(self, identity: Any = None, client_id: str | None = None) -> str:
@@ -127,13 +153,19 @@ class Hub:
         """
         if client_id is None:
             client_id = self.new_client_id()
-        elif client_id in self._clients or client_id in _RESERVED_IDS:
+        elif (
+            client_id in self._clients
+            or client_id in _RESERVED_IDS
+            or (self._members is not None and client_id in self._members)
+        ):
             raise ValueError(f"client id {client_id!r} is taken or reserved")
-        client = _Client(self.limits.bucket(self._clock), Direct(client_id))
+        client = _Client(self.limits.bucket(self._clock), Direct(client_id, origin=client_id))
         client.context = HandlerContext(
             HandlerType.SERVER, client_id, self._sender_of(client_id), identity=identity
         )
         self._clients[client_id] = client
+        if self._members is not None:
+            self._members.joined(client_id)
         if self._has_welcome:
             payload = {"client_id": client_id, "schema_hash": self.protocol.schema_hash}
             self._deliver(Direct(client_id), _frame("welcome", payload, from_id=SERVER_ID))
@@ -141,7 +173,8 @@ class Hub:
 
     def disconnect(self, client_id: str) -> None:
         """Forget a client (idempotent)."""
-        self._clients.pop(client_id, None)
+        if self._clients.pop(client_id, None) is not None and self._members is not None:
+            self._members.left(client_id)
 
     def __contains__(self, client_id: object) -> bool:
         return client_id in self._clients
@@ -257,11 +290,11 @@ class Hub:
 
     def _route(self, to: str, *, sender: str | None) -> Route:
         if to == "all":
-            return Broadcast()
+            return Broadcast(origin=sender)
         if to == "others":
-            return Broadcast(exclude=sender)
-        if to in self._clients:
-            return Direct(to)
+            return Broadcast(exclude=sender, origin=sender)
+        if to in self._clients or (self._members is not None and to in self._members):
+            return Direct(to, origin=sender)
         raise ProtocolError(
             "unknown_recipient",
             "the server is not a recipient here"

@@ -63,6 +63,11 @@ class HealthModel(_Strict):
     status: str = Field(examples=["ok"])
     clients: int = Field(ge=0, description="Connected WebSocket clients.")
     schema_hash: str = Field(description="Hash of the schema files the protocol came from.")
+    broker: dict[str, Any] = Field(
+        default_factory=lambda: {"kind": "memory"},
+        description="The backplane: `kind` (`memory` or `redis`); for Redis also `available`, "
+        "this `node`'s id, the other `nodes` with clients and their `remote_clients`.",
+    )
 
 
 class ErrorModel(_Strict):

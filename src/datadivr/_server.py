@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import ipaddress
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +21,12 @@ from datadivr._auth import (
     origin_allowed,
     token_authenticator,
 )
+from datadivr._backplane import Backplane, MemoryBackplane, backplane_for
 from datadivr._core import Broadcast, Hub, Route, error_frame
 from datadivr._http import BodyLimit, HealthModel, schema_router
 from datadivr._limits import Limits, over_size, utf8_size
 from datadivr._logging import get_logger
-from datadivr._protocol import Protocol
+from datadivr._protocol import Protocol, frame_field
 from datadivr._registry import HandlerType, Registry, ServicerBase, default_registry
 from datadivr.exceptions import ProtocolError
 
@@ -253,6 +254,7 @@ class Server:
         limits: What the server accepts.
         authenticate: Decides who may connect; everyone when ``None``.
         allowed_origins: The ``Origin`` values browsers may connect from; any when ``None``.
+        backplane: How to reach the clients of other nodes; one process when ``None``.
     """
 
     def __init__(
@@ -263,13 +265,24 @@ class Server:
         *,
         authenticate: Authenticate | None = None,
         allowed_origins: Collection[str] | None = None,
+        backplane: Backplane | None = None,
     ) -> None:
         self.protocol = protocol
         self.limits = limits if limits is not None else Limits()
         self.authenticate = authenticate
         self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
         self.connections: dict[str, _Connection] = {}
-        self.hub = Hub(protocol, registry, self.deliver, answer=self.deliver, limits=self.limits)
+        self.backplane = backplane if backplane is not None else MemoryBackplane()
+        # Frames go to the backplane only when other nodes may exist.
+        self._cluster = self.backplane if self.backplane.spans_nodes else None
+        self.hub = Hub(
+            protocol,
+            registry,
+            self.deliver,
+            answer=self.deliver,
+            limits=self.limits,
+            members=self.backplane,
+        )
         self.closing = False
         self._per_address: Counter[str] = Counter()
         self._admitted = 0
@@ -322,7 +335,8 @@ class Server:
             pass
 
     def deliver(self, route: Route, data: str, sender: str | None = None) -> None:
-        """Queue ``data`` for every connection ``route`` names.
+        """Queue ``data`` for every connection ``route`` names, and hand it to the backplane
+        for the recipients on other nodes.
 
         ``sender``: ``data`` concludes the handling of that client's frame (the hub's
         ``answer``): its reader sends it once the hub returns, its writer is not woken.
@@ -332,10 +346,54 @@ class Server:
             for client_id, connection in self.connections.items():
                 if client_id != route.exclude:
                     connection.offer(data, size, wake=client_id != sender)
+            if self._cluster is not None:
+                self._cluster.publish(route, data)
         else:
             target = self.connections.get(route.client_id)
             if target is not None:
                 target.offer(data, size, wake=route.client_id != sender)
+            elif self._cluster is not None:
+                self._cluster.publish(route, data)
+
+    # -- what the backplane needs (datadivr.ClusterNode) ----------------------------------
+
+    def deliver_local(self, route: Route, data: str) -> None:
+        """Queue a frame from another node for this node's connections ``route`` names."""
+        size = utf8_size(data)
+        if isinstance(route, Broadcast):
+            for client_id, connection in self.connections.items():
+                if client_id != route.exclude:
+                    connection.offer(data, size)
+        else:
+            target = self.connections.get(route.client_id)
+            if target is not None:
+                target.offer(data, size)
+
+    def refuse(self, origin: str | None, data: str, code: str, reason: str) -> None:
+        """Tell ``origin`` that ``data`` did not reach its recipients on other nodes."""
+        if origin is None:
+            _log.warning("a server message did not reach other nodes", code=code, reason=reason)
+            return
+        connection = self.connections.get(origin)
+        if connection is None:
+            return
+        event_name = frame_field(data, "event_name")
+        reply_to = frame_field(data, "id")
+        if reply_to is None:
+            reply_to = frame_field(data, "reply_to")
+        connection.offer(
+            error_frame(
+                ProtocolError(
+                    code, reason, event_name=event_name if isinstance(event_name, str) else None
+                ),
+                to=origin,
+                reply_to=reply_to if isinstance(reply_to, str) else None,
+            )
+        )
+
+    def local_clients(self) -> Iterable[str]:
+        """The ids of this node's clients."""
+        return list(self.hub)
 
     async def _refusal(self, websocket: WebSocket) -> tuple[int, str] | Identity | None:
         """Why ``websocket`` may not connect (HTTP status and reason), else its identity."""
@@ -547,6 +605,7 @@ def create_app(
     authenticate: Authenticate | None = None,
     token: str | None = None,
     allowed_origins: Collection[str] | None = None,
+    broker: str | Backplane | None = None,
 ) -> FastAPI:
     """Create the FastAPI app: the WebSocket at ``/ws`` and ``GET /health``.
 
@@ -565,9 +624,14 @@ def create_app(
             hook of its own. Use one or the other.
         allowed_origins: ``Origin`` values browsers may connect from (``*`` for any); any
             when omitted. Clients that send no ``Origin`` are not browsers and are admitted.
+        broker: How several servers reach each other's clients: a URL (``redis://host:port``
+            for Redis pub/sub, ``memory://`` for this process alone) or a
+            :class:`~datadivr.Backplane`; when omitted, the ``DATADIVR_BROKER`` variable,
+            else this process alone. See the scaling guide.
 
     Raises:
-        ValueError: both ``authenticate`` and ``token`` are given, or ``token`` is empty.
+        ValueError: both ``authenticate`` and ``token`` are given, ``token`` is empty, or
+            ``broker`` names no known broker.
     """
     if token is not None:
         if authenticate is not None:
@@ -591,6 +655,7 @@ def create_app(
         limits,
         authenticate=authenticate,
         allowed_origins=allowed_origins,
+        backplane=backplane_for(broker),
     )
 
     @contextlib.asynccontextmanager
@@ -600,7 +665,11 @@ def create_app(
             events=sorted(protocol.events),
             server_handlers=server.hub.registry.events(HandlerType.SERVER),
         )
-        yield
+        await server.backplane.start(server)
+        try:
+            yield
+        finally:
+            await server.backplane.stop()
 
     app = FastAPI(
         title="datadivr",
@@ -617,7 +686,10 @@ def create_app(
     async def health() -> HealthModel:
         """Liveness, with the number of connected clients."""
         return HealthModel(
-            status="ok", clients=len(server.connections), schema_hash=protocol.schema_hash
+            status="ok",
+            clients=len(server.connections),
+            schema_hash=protocol.schema_hash,
+            broker=server.backplane.status(),
         )
 
     @app.websocket("/ws")

@@ -72,6 +72,7 @@ class OutputFormat(str, Enum):
 
 _LIMITS = "Limits"
 _ACCESS = "Access"
+_CLUSTER = "Scaling out"
 _DEFAULT = Limits()
 
 
@@ -202,8 +203,38 @@ def serve(
             min=0,
         ),
     ] = _DEFAULT.shutdown_timeout,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DATADIVR_BROKER",
+            rich_help_panel=_CLUSTER,
+            show_default="memory:// (this process alone)",
+            help="Where servers meet to reach each other's clients: redis://host:port/db "
+            "(also rediss://, unix://).",
+        ),
+    ] = None,
+    presence_ttl: Annotated[
+        float,
+        typer.Option(
+            envvar="DATADIVR_PRESENCE_TTL",
+            rich_help_panel=_CLUSTER,
+            min=0.3,
+            help="Seconds after which a dead node's clients are forgotten (plus a third of it "
+            "for the other nodes to notice).",
+        ),
+    ] = 15.0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            envvar="DATADIVR_WORKERS",
+            rich_help_panel=_CLUSTER,
+            min=1,
+            help="Server processes sharing the port; more than one needs --broker.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the server: WebSocket at /ws, health at /health."""
+    from datadivr._backplane import backplane_for, safe_url
     from datadivr._server import create_app
     from datadivr._serving import run
 
@@ -236,6 +267,21 @@ def serve(
         if allowed_origins is None
         else [entry.strip() for entry in allowed_origins.split(",") if entry.strip()]
     )
+    if workers > 1 and not hasattr(os, "fork"):
+        log.error("invalid scaling settings", error="--workers needs os.fork (POSIX systems)")
+        raise typer.Exit(2)
+    if workers > 1 and (broker or "memory://").lower().startswith("memory"):
+        log.error(
+            "invalid scaling settings",
+            error=f"--workers {workers} needs --broker (e.g. redis://127.0.0.1:6379): "
+            "the in-memory default cannot reach the clients of other processes",
+        )
+        raise typer.Exit(2)
+    try:
+        backplane_for(broker or "memory://", presence_ttl=presence_ttl)
+    except (ValueError, ImportError) as exc:
+        log.error("invalid broker", error=str(exc))
+        raise typer.Exit(2) from None
     try:
         sock = _bind(host, port)
     except OSError as exc:
@@ -250,10 +296,18 @@ def serve(
         except ImportError as exc:
             log.error("cannot import", module=name, error=str(exc))
             raise typer.Exit(2) from None
-    try:
-        application = create_app(
-            protocol=package.PROTOCOL, limits=limits, token=token, allowed_origins=origins
+
+    def make_app() -> Any:
+        return create_app(
+            protocol=package.PROTOCOL,
+            limits=limits,
+            token=token,
+            allowed_origins=origins,
+            broker=backplane_for(broker or "memory://", presence_ttl=presence_ttl),
         )
+
+    try:
+        application = make_app()
     except ValueError as exc:  # an unusable token
         log.error("invalid access settings", error=str(exc))
         raise typer.Exit(2) from None
@@ -263,14 +317,22 @@ def serve(
         health=f"http://{shown}:{bound_port}/health",
         authentication="token" if token else "none",
         allowed_origins=origins or "any",
+        broker=safe_url(broker) if broker else "memory://",
+        workers=workers,
     )
-    run(
-        application,
-        sockets=[sock],
-        log_level="warning" if log_level is not LogLevel.DEBUG else "debug",
-        lifespan="on",
-        log_config=None,  # uvicorn's records go through the handler configure_logging set up
-    )
+    options: dict[str, Any] = {
+        "sockets": [sock],
+        "log_level": "warning" if log_level is not LogLevel.DEBUG else "debug",
+        "lifespan": "on",
+        "log_config": None,  # uvicorn's records go through the handler configure_logging set up
+    }
+    if workers == 1:
+        run(application, **options)
+        return
+    from datadivr._workers import run_workers
+
+    # Each worker builds its own app after the fork: its own node id, loop and connections.
+    raise typer.Exit(run_workers(workers, lambda: run(make_app(), **options)))
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -144,3 +144,10 @@ def test_help_lists_the_commands() -> None:
     assert result.returncode == 0
     for command in ("serve", "client", "generate", "events"):
         assert command in result.stdout
+
+
+def test_serve_help_shows_every_panel() -> None:
+    result = run_datadivr("serve", "--help")
+    assert result.returncode == 0, result.stderr
+    for option in ("--max-frame-size", "--token", "--broker", "--presence-ttl", "--workers"):
+        assert option in result.stdout

@@ -67,7 +67,12 @@ async def test_health(live_server: LiveServer) -> None:
     async with httpx.AsyncClient() as http:
         response = await http.get(f"{live_server.http}/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "clients": 0, "schema_hash": PROTOCOL.schema_hash}
+    assert response.json() == {
+        "status": "ok",
+        "clients": 0,
+        "schema_hash": PROTOCOL.schema_hash,
+        "broker": {"kind": "memory"},
+    }
 
 
 async def test_typed_sum_round_trip(live_server: LiveServer) -> None:

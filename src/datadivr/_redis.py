@@ -1,0 +1,445 @@
+"""The Redis backplane: the nodes of a cluster meet on Redis pub/sub (redis-py's asyncio client).
+
+Channels and keys, under a prefix (``datadivr`` unless told otherwise):
+
+- ``<prefix>:all``: broadcasts (``all``, ``others``), published once per message as
+  ``<origin node>\\n<excluded client or nothing>\\n<frame>``; every node delivers them to its
+  own connections, except the node they came from (it has done so already).
+- ``<prefix>:node:<node>``: direct messages to a client of that node, ``<client id>\\n<frame>``.
+- ``<prefix>:presence``: join, leave, up and down notices (:class:`~datadivr._presence.Notice`).
+- ``<prefix>:clients:<node>``: a set of the node's client ids, with a time to live that the
+  node refreshes every third of it. A node that dies stops refreshing it, so its clients
+  drop out of every other node's mirror within ``presence_ttl`` plus one sync period (a
+  third of ``presence_ttl``), the stated bound.
+
+Every write to Redis goes through one task and one ordered queue, so a client's messages and
+presence changes reach Redis in the order they happened and each frame is published once.
+
+When Redis cannot be reached, local delivery goes on; a message with recipients on other
+nodes is answered with an ``error`` of code ``broker_unavailable`` to its sender, and the
+backplane reconnects with exponential backoff (0.1 s doubling to ``reconnect_max``), then
+registers its clients anew and reads the others' again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from datadivr._backplane import Backplane, ClusterNode, safe_url
+from datadivr._core import Broadcast, Direct, Route
+from datadivr._logging import get_logger
+from datadivr._presence import Notice, Presence
+
+try:
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import RedisError
+except ImportError as exc:  # pragma: no cover - the redis extra is a dev dependency
+    raise ImportError("the Redis broker needs redis-py: pip install 'datadivr[redis]'") from exc
+
+__all__ = ["DEFAULT_PRESENCE_TTL", "RedisBackplane"]
+
+#: Seconds a node's registration outlives its last refresh.
+DEFAULT_PRESENCE_TTL = 15.0
+#: Frames waiting to be published before new ones are refused with ``broker_unavailable``.
+DEFAULT_MAX_PENDING = 10_000
+#: Operations written to Redis in one round trip.
+_BATCH = 512
+_UNAVAILABLE = "broker_unavailable"
+_log = get_logger("datadivr.broker")
+
+
+class _Down(Exception):
+    """The connection to Redis is lost (raised inside the backplane's own tasks)."""
+
+
+class RedisBackplane(Backplane):
+    """Scale out over Redis pub/sub.
+
+    Args:
+        url: The Redis URL (``redis://host:port/db``, ``rediss://…``, ``unix://…``).
+        prefix: Put before every channel and key, so that clusters can share a Redis.
+        presence_ttl: Seconds after its last refresh that a node's clients are forgotten;
+            a dead node's clients vanish from the others within ``presence_ttl * 4 / 3``.
+        max_pending: Frames that may wait to be published; past it, while Redis is too slow,
+            new ones are refused with ``broker_unavailable``.
+        reconnect_max: The longest wait, in seconds, between two attempts to reconnect.
+    """
+
+    spans_nodes = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "datadivr",
+        presence_ttl: float = DEFAULT_PRESENCE_TTL,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        reconnect_max: float = 5.0,
+    ) -> None:
+        if presence_ttl < 0.3:
+            raise ValueError("presence_ttl must be at least 0.3 seconds")
+        if max_pending < 1:
+            raise ValueError("max_pending must be at least 1")
+        self.url = url
+        self.prefix = prefix
+        self.presence_ttl = presence_ttl
+        self.heartbeat = presence_ttl / 3
+        self.max_pending = max_pending
+        self.reconnect_max = reconnect_max
+        self.node_id = secrets.token_hex(8)
+        self.presence = Presence(self.node_id)
+        self.available = False
+        self._all = f"{prefix}:all"
+        self._notices = f"{prefix}:presence"
+        self._keys = f"{prefix}:clients:"
+        self._key = self._keys + self.node_id
+        self._inbox = self._channel(self.node_id)
+        # ("msg", channel, payload, origin, frame) | ("join" | "leave", client_id) | ("refresh",)
+        self._pending: deque[tuple[Any, ...]] = deque()
+        self._wake = asyncio.Event()
+        self._resync = asyncio.Event()
+        self._presence_live = False
+        self._node: ClusterNode | None = None
+        self._client: Redis | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._idle = asyncio.Event()
+
+    def _channel(self, node: str) -> str:
+        return f"{self.prefix}:node:{node}"
+
+    # -- the server's side ----------------------------------------------------------------
+
+    def __contains__(self, client_id: object) -> bool:
+        return client_id in self.presence
+
+    def joined(self, client_id: str) -> None:
+        if self._presence_live:
+            self._push(("join", client_id))
+
+    def left(self, client_id: str) -> None:
+        if self._presence_live:
+            self._push(("leave", client_id))
+
+    def publish(self, route: Route, data: str) -> None:
+        if isinstance(route, Broadcast):
+            if not self.available:
+                if len(self.presence):
+                    self._refuse(
+                        route.origin,
+                        data,
+                        "the broker is unavailable: clients on other nodes did not get this message",
+                    )
+                return
+            payload = f"{self.node_id}\n{route.exclude or ''}\n{data}"
+            channel = self._all
+        else:
+            owner = self.presence.node_of(route.client_id)
+            if owner is None:
+                return  # it left after the message was routed, as on one node
+            if not self.available:
+                self._refuse(
+                    route.origin,
+                    data,
+                    f"the broker is unavailable: client {route.client_id!r} is on another node",
+                )
+                return
+            payload = f"{route.client_id}\n{data}"
+            channel = self._channel(owner)
+        if len(self._pending) >= self.max_pending:
+            self._refuse(
+                route.origin,
+                data,
+                "the broker is not keeping up: clients on other nodes did not get this message",
+            )
+            return
+        self._push(("msg", channel, payload, route.origin, data))
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "kind": "redis",
+            "available": self.available,
+            "node": self.node_id,
+            "nodes": len(self.presence.nodes),
+            "remote_clients": len(self.presence),
+        }
+
+    def _push(self, op: tuple[Any, ...]) -> None:
+        self._pending.append(op)
+        self._wake.set()
+
+    def _refuse(self, origin: str | None, data: str, reason: str, code: str = _UNAVAILABLE) -> None:
+        if self._node is not None:
+            self._node.refuse(origin, data, code, reason)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, node: ClusterNode) -> None:
+        """Connect in the background: the server accepts clients at once, and serves them
+        locally until Redis is reached. Returns once the first attempt succeeded or failed."""
+        self._node = node
+        self._wake = asyncio.Event()
+        self._resync = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._supervise())
+        await self._connected.wait()
+
+    async def stop(self) -> None:
+        """Publish what is queued (for up to a second), deregister, disconnect."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        client = self._client
+        if self.available and client is not None:
+            self._idle.clear()
+            if self._pending:  # the publisher task tells when it has emptied the queue
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._idle.wait(), 1.0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if self.available and client is not None:
+            with contextlib.suppress(RedisError, OSError):
+                async with client.pipeline(transaction=False) as pipe:
+                    pipe.delete(self._key)
+                    pipe.publish(self._notices, Notice("down", self.node_id).encode())
+                    await pipe.execute()
+            _log.info("left the cluster", node=self.node_id)
+        self._set_down(reason=None)
+        if client is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await client.aclose()
+        self._client = None
+
+    async def _supervise(self) -> None:
+        backoff = 0.1
+        down_since: float | None = None
+        where = safe_url(self.url)
+        while True:
+            client = Redis.from_url(
+                self.url,
+                decode_responses=True,
+                retry=Retry(NoBackoff(), 0),  # a lost connection is an outage, handled here
+                socket_connect_timeout=2,
+                socket_timeout=max(2.0, self.heartbeat),
+                client_name=f"datadivr-{self.node_id}",
+            )
+            pubsub: Any = client.pubsub()
+            try:
+                await pubsub.subscribe(self._all, self._notices, self._inbox)
+                self._client = client
+                self._presence_live = True
+                await self._register(client)
+                await self._sync(client)
+                self.available = True
+                if down_since is None:
+                    _log.info("broker connected", broker=where, node=self.node_id)
+                else:
+                    _log.warning(
+                        "broker reconnected",
+                        broker=where,
+                        node=self.node_id,
+                        outage_seconds=round(time.monotonic() - down_since, 3),
+                    )
+                down_since = None
+                backoff = 0.1
+                self._connected.set()
+                await self._serve(client, pubsub)
+            except Exception as exc:
+                if not isinstance(exc, (RedisError, OSError, asyncio.TimeoutError, _Down)):
+                    _log.exception("the broker connection failed unexpectedly")
+                if down_since is None:
+                    down_since = time.monotonic()
+                    _log.warning(
+                        "broker unavailable: serving local clients only, reconnecting",
+                        broker=where,
+                        node=self.node_id,
+                        error=str(exc) or type(exc).__name__,
+                    )
+                self._set_down(reason="the broker is unavailable")
+                self._client = None
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+                self._connected.set()
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
+            backoff = min(backoff * 2, self.reconnect_max)
+
+    def _set_down(self, reason: str | None) -> None:
+        """Redis is out of reach: refuse what waits to be published, stop queueing."""
+        self.available = False
+        self._presence_live = False
+        pending, self._pending = self._pending, deque()
+        for op in pending:
+            if op[0] == "msg" and reason is not None:
+                self._refuse(
+                    op[3], op[4], reason + ": clients on other nodes did not get this message"
+                )
+
+    async def _serve(self, client: Redis, pubsub: Any) -> None:
+        """Run the subscriber, the publisher and the heartbeat until one of them fails."""
+        tasks = [
+            asyncio.ensure_future(self._receive(pubsub)),
+            asyncio.ensure_future(self._publish(client)),
+            asyncio.ensure_future(self._beat(client)),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            receiver = tasks[0]
+            if receiver not in done:
+                # What Redis sent before it went is still to be read: the subscriber ends on
+                # its own at the end of the connection (at most a second for a silent one).
+                await asyncio.wait([receiver], timeout=min(1.0, self.heartbeat))
+            for task in done:
+                task.result()  # raises what ended it
+            raise _Down("a backplane task ended")
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- the tasks -------------------------------------------------------------------------
+
+    async def _receive(self, pubsub: Any) -> None:
+        node = self._node
+        assert node is not None
+        while True:
+            # A read with its own timeout, not listen(): some redis-py versions apply the
+            # socket timeout to a blocking pub/sub read, which would make a quiet cluster look
+            # like an outage.
+            message = await pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=self.heartbeat
+            )
+            if message is None or message["type"] != "message":
+                continue
+            channel = message["channel"]
+            data = message["data"]
+            parts = data.split("\n", 2 if channel == self._all else 1)
+            if channel != self._notices and (len(parts) < (3 if channel == self._all else 2)):
+                # Not written by a node: something else publishes on these channels.
+                _log.warning("ignored a foreign message", channel=channel, data=data[:200])
+                continue
+            if channel == self._all:
+                origin, exclude, frame = parts
+                if origin != self.node_id:
+                    node.deliver_local(Broadcast(exclude or None), frame)
+            elif channel == self._inbox:
+                client_id, frame = parts
+                node.deliver_local(Direct(client_id), frame)
+            else:
+                try:
+                    notice = Notice.decode(data)
+                except ValueError:
+                    _log.warning("ignored a malformed presence notice", notice=data[:200])
+                    continue
+                if self.presence.apply(notice):
+                    self._resync.set()
+
+    async def _publish(self, client: Redis) -> None:
+        pending = self._pending
+        while True:
+            while not pending:
+                self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+            batch = [pending.popleft() for _ in range(min(len(pending), _BATCH))]
+            pipe = client.pipeline(transaction=False)
+            direct: list[tuple[int, tuple[Any, ...]]] = []
+            for op in batch:
+                kind = op[0]
+                if kind == "msg":
+                    if op[1] != self._all:
+                        direct.append((len(pipe), op))
+                    pipe.publish(op[1], op[2])
+                elif kind == "join":
+                    pipe.sadd(self._key, op[1])
+                    pipe.pexpire(self._key, self._ttl_ms())
+                    pipe.publish(self._notices, Notice("join", self.node_id, op[1]).encode())
+                elif kind == "leave":
+                    pipe.srem(self._key, op[1])
+                    pipe.publish(self._notices, Notice("leave", self.node_id, op[1]).encode())
+                else:
+                    self._write_registration(pipe)
+            try:
+                results = await pipe.execute()
+            except BaseException:
+                # Failed, or cancelled because the subscriber saw the outage first: either way
+                # this batch may not have been published, and its senders are told.
+                for op in batch:
+                    if op[0] == "msg":
+                        self._refuse(
+                            op[3],
+                            op[4],
+                            "the connection to the broker was lost: clients on other nodes may not have got this message",
+                        )
+                raise
+            for index, op in direct:
+                if results[index] == 0:
+                    # No node listens on that channel: the recipient's node is gone.
+                    client_id = op[2].partition("\n")[0]
+                    self._refuse(
+                        op[3],
+                        op[4],
+                        f"no client {client_id!r} is connected: its node is gone",
+                        "unknown_recipient",
+                    )
+
+    async def _beat(self, client: Redis) -> None:
+        """Refresh this node's registration and read the others' every third of the TTL, and
+        at once when a node comes up."""
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._resync.wait(), self.heartbeat)
+            self._resync.clear()
+            self._push(("refresh",))
+            await self._sync(client)
+
+    # -- presence in Redis ------------------------------------------------------------------
+
+    def _ttl_ms(self) -> int:
+        return int(self.presence_ttl * 1000)
+
+    def _write_registration(self, pipe: Any) -> None:
+        """This node's whole client set, with a fresh TTL (the heartbeat, and the repair after
+        Redis lost it)."""
+        pipe.delete(self._key)
+        clients = list(self._local_clients())
+        if clients:
+            pipe.sadd(self._key, *clients)
+            pipe.pexpire(self._key, self._ttl_ms())
+
+    def _local_clients(self) -> Iterable[str]:
+        return self._node.local_clients() if self._node is not None else ()
+
+    async def _register(self, client: Redis) -> None:
+        async with client.pipeline(transaction=True) as pipe:
+            self._write_registration(pipe)
+            pipe.publish(self._notices, Notice("up", self.node_id).encode())
+            await pipe.execute()
+
+    async def _sync(self, client: Redis) -> None:
+        """Replace the presence mirror with what the nodes registered."""
+        self.presence.begin_sync()
+        try:
+            keys = [key async for key in client.scan_iter(match=self._keys + "*", count=1000)]
+            async with client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.smembers(key)
+                members = await pipe.execute()
+        except BaseException:
+            self.presence.abandon_sync()
+            raise
+        self.presence.finish_sync(
+            {key[len(self._keys) :]: clients for key, clients in zip(keys, members, strict=True)}
+        )
