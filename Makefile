@@ -73,6 +73,7 @@ bench-peers: uv ## The benchmark's peers: the bench group, and datadivr 0.3 in b
 
 bench: bench-peers bench-cluster ## The full benchmark (minutes): bench/results/ and docs/benchmarks.md
 	@$(UV) run --frozen --group bench python -m bench.micro --json bench/results/micro.json
+	@$(UV) run --frozen --group bench python -m bench.profile --markdown bench/results/profile.md
 	@$(UV) run --frozen --group bench python -m bench.run
 
 bench-cluster: install redis-server ## Cross-node over Redis next to one node: bench/results/cluster.{json,md}
@@ -81,6 +82,7 @@ bench-cluster: install redis-server ## Cross-node over Redis next to one node: b
 bench-smoke: bench-peers redis-server ## The benchmark in seconds, every server and workload (run in CI)
 	@$(UV) run --frozen --group bench python -m bench.micro --smoke
 	@$(UV) run --frozen --group bench python -m bench.run --smoke
+	@$(UV) run --frozen --group bench python -m bench.profile --servers DATADIVR --workloads reqrep-1 --scale 0.05 >/dev/null
 	@$(UV) run --frozen python -m bench.cluster --smoke
 
 docs: uv ## Build the documentation site into site/ (mkdocs build --strict: a warning fails)

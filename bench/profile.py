@@ -169,13 +169,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=0.5)
     parser.add_argument("--rate", type=int, default=500, help="samples a second")
     parser.add_argument("--json", type=Path, help="also write the summaries here")
+    parser.add_argument("--markdown", type=Path, help="also write the tables here")
     args = parser.parse_args(argv)
     profiles = [
         profile(server.strip(), workload.strip(), args.scale, args.rate)
         for workload in args.workloads.split(",")
         for server in args.servers.split(",")
     ]
-    print("\n\n".join(p.render() for p in profiles))
+    text = "\n\n".join(p.render() for p in profiles)
+    print(text)
+    if args.markdown is not None:
+        args.markdown.write_text(text + "\n", encoding="utf-8")
     if args.json is not None:
         args.json.write_text(
             json.dumps([p.as_dict() for p in profiles], indent=1) + "\n", encoding="utf-8"

@@ -294,6 +294,15 @@ def write_docs(report: dict[str, Any], names: list[str], chart_path: Path) -> No
     (docs / "img" / "benchmarks.png").write_bytes(chart_path.read_bytes())
     notes = ROOT / "bench" / "analysis.md"  # written by people, after reading the results
     analysis = notes.read_text(encoding="utf-8") if notes.exists() else ""
+    sampled = RESULTS / "profile.md"  # python -m bench.profile, run by make bench
+    if sampled.exists():
+        analysis += (
+            "\n## Where the server's CPU goes (py-spy)\n\n"
+            "`python -m bench.profile`: py-spy samples each server process while the load "
+            "runs; shares are of the samples taken while the server ran (idle waits left "
+            "out), by the package of the innermost frame, then by function.\n\n"
+            + sampled.read_text(encoding="utf-8")
+        )
     m = report["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
     servers = "\n".join(f"- **{k}**: {v}" for k, v in report["servers"].items())

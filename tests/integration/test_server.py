@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -376,6 +377,35 @@ async def test_side_messages_do_not_answer_the_request(
         notice = await bystander.receive(timeout=TIMEOUT)
         assert isinstance(notice, MsgMessage)
         assert (notice.message, notice.reply_to) == ("someone is summing", None)
+
+
+async def test_a_waiting_handler_holds_up_nothing_sent_to_its_client(
+    live_server: LiveServer, registry: Registry
+) -> None:
+    # A client's answers are written by the reader that handled its frame, once the handler
+    # is done; what the handler sends before it waits, and what others send meanwhile, must
+    # not wait for it.
+    release = threading.Event()
+
+    @websocket_handler("sum_event", HandlerType.SERVER, registry=registry)
+    async def slow(message: SumEventMessage, ctx: HandlerContext) -> SumHandlerResultMessage:
+        await ctx.send(MsgMessage(message="started"))
+        await asyncio.to_thread(release.wait, TIMEOUT)
+        return SumHandlerResultMessage(payload=sum(message.payload.numbers))
+
+    async with Client(live_server.url) as client, Client(live_server.url) as other:
+        assert client.client_id is not None
+        request = asyncio.create_task(client.sum_event([1, 2], timeout=TIMEOUT))
+        try:
+            started = await client.receive(timeout=TIMEOUT)
+            assert isinstance(started, MsgMessage) and started.message == "started"
+            await other.msg("meanwhile", to=client.client_id)
+            relayed = await client.receive(timeout=TIMEOUT)
+            assert isinstance(relayed, MsgMessage) and relayed.message == "meanwhile"
+            assert not request.done()
+        finally:
+            release.set()
+        assert (await request).payload == 3
 
 
 async def test_errors_stay_valid_whatever_the_handler_raises(
