@@ -398,10 +398,12 @@ async def test_a_waiting_handler_holds_up_nothing_sent_to_its_client(
         request = asyncio.create_task(client.sum_event([1, 2], timeout=TIMEOUT))
         try:
             started = await client.receive(timeout=TIMEOUT)
-            assert isinstance(started, MsgMessage) and started.message == "started"
+            assert isinstance(started, MsgMessage)
+            assert started.message == "started"
             await other.msg("meanwhile", to=client.client_id)
             relayed = await client.receive(timeout=TIMEOUT)
-            assert isinstance(relayed, MsgMessage) and relayed.message == "meanwhile"
+            assert isinstance(relayed, MsgMessage)
+            assert relayed.message == "meanwhile"
             assert not request.done()
         finally:
             release.set()
