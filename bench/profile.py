@@ -3,8 +3,8 @@ the load client runs, and the samples are summarised by layer and by function.
 
     python -m bench.profile --server DATADIVR --workload reqrep-50 [--scale 0.5]
 
-Samples are taken only while the server's thread runs (py-spy leaves idle waits out), so the
-shares are shares of the server's CPU time. A sample counts toward a function's *inclusive*
+Samples of the server waiting in ``epoll`` for its next event are left out, so the shares are
+shares of the server's work. A sample counts toward a function's *inclusive*
 share when the function is anywhere on the stack, and toward its *own* share when it is the
 innermost frame; a layer is the package of the innermost frame.
 """
@@ -109,8 +109,8 @@ def parse_collapsed(server: str, workload: str, lines: Iterable[str]) -> Profile
         frames = [_frame(f) for f in stack.split(";")]
         # py-spy puts the thread first ("process 12:..." / "thread (0x..)"): not code.
         frames = [f for f in frames if f[1].endswith(".py") or f[1].endswith(".pyx")]
-        if not frames:
-            continue
+        if not frames or (frames[-1][0].endswith(".select") and "selectors" in frames[-1][1]):
+            continue  # waiting in epoll for the next event: not work, though py-spy counts it
         result.samples += count
         name, path = frames[-1]
         result.layers[_layer(path)] += count

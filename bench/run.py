@@ -299,7 +299,7 @@ def write_docs(report: dict[str, Any], names: list[str], chart_path: Path) -> No
         analysis += (
             "\n## Where the server's CPU goes (py-spy)\n\n"
             "`python -m bench.profile`: py-spy samples each server process while the load "
-            "runs; shares are of the samples taken while the server ran (idle waits left "
+            "runs; shares are of the samples of the server at work (waits in epoll left "
             "out), by the package of the innermost frame, then by function.\n\n"
             + sampled.read_text(encoding="utf-8")
         )
