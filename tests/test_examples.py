@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 import datadivr
-from datadivr import Client, HandlerType, MsgMessage, default_registry
+from datadivr import Client, HandlerType, MsgMessage, RemoteError, default_registry
 from tests.commands import CLI_ENV
 from tests.conftest import LiveServer
 
@@ -27,7 +27,7 @@ EXAMPLES = ROOT / "examples"
 #: A Python block of the docs: only a snippet line including a file of examples/.
 SNIPPET = re.compile(r'--8<-- "(examples/[\w/]+\.py)"')
 #: The examples the tests below run.
-RUN = {"quickstart_server.py", "quickstart_client.py"}
+RUN = {"quickstart_server.py", "quickstart_client.py", "handlers_servicer.py"}
 
 
 def python_blocks() -> list[tuple[Path, str]]:
@@ -97,3 +97,29 @@ async def test_quickstart(
     assert told.from_id == "server"
     assert told.message is not None
     assert told.message.endswith("added up to 6.5")
+
+
+async def test_handlers_servicer(
+    serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[tuple[FastAPI, dict[str, Any]]] = []
+    monkeypatch.setattr(datadivr, "run", lambda app, **options: started.append((app, options)))
+    ns = runpy.run_path(str(EXAMPLES / "handlers_servicer.py"), run_name="__main__")
+    assert started == [(ns["app"], {"host": "127.0.0.1", "port": 8765})]
+
+    with serve_app(ns["app"]) as server:
+        async with Client(server.url) as client, Client(server.url) as other:
+            result = await client.sum_event([1, 2.5], timeout=10)
+            assert result.payload == 3.5
+            with pytest.raises(RemoteError) as refused:
+                await client.sum_event([1, -2], timeout=10)
+            assert refused.value.code == "handler_error"
+            assert "non-negative" in str(refused.value)
+            # Handled, not relayed: both get the server's shout, the sender included.
+            await client.msg("hello")
+            for receiver in (client, other):
+                shout = await receiver.receive(timeout=10)
+                assert isinstance(shout, MsgMessage)
+                assert shout.from_id == "server"
+                assert shout.message == f"{client.client_id}: HELLO"
