@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 import datadivr
-from datadivr import Client, HandlerType, MsgMessage, RemoteError, default_registry
+from datadivr import Client, HandlerType, MsgMessage, RemoteError, create_app, default_registry
 from tests.commands import CLI_ENV
 from tests.conftest import LiveServer
 
@@ -27,7 +27,7 @@ EXAMPLES = ROOT / "examples"
 #: A Python block of the docs: only a snippet line including a file of examples/.
 SNIPPET = re.compile(r'--8<-- "(examples/[\w/]+\.py)"')
 #: The examples the tests below run.
-RUN = {"quickstart_server.py", "quickstart_client.py", "handlers_servicer.py"}
+RUN = {"quickstart_server.py", "quickstart_client.py", "handlers_servicer.py", "client_tour.py"}
 
 
 def python_blocks() -> list[tuple[Path, str]]:
@@ -123,3 +123,13 @@ async def test_handlers_servicer(
                 assert isinstance(shout, MsgMessage)
                 assert shout.from_id == "server"
                 assert shout.message == f"{client.client_id}: HELLO"
+
+
+async def test_client_tour(
+    serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]],
+) -> None:
+    with serve_app(create_app()) as server:
+        out = await run_script(EXAMPLES / "client_tour.py", server.url)
+    lines = out.splitlines()
+    assert lines[0].startswith("alice is ")
+    assert lines[1:] == ["sum: 6.0", "refused: handler_error", "pong! from bob: True"]
