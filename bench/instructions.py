@@ -14,34 +14,17 @@ with one client is exact.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 
-from bench.run import SERVERS, _free_port, _register_more
-from bench.spec import ROOT, ServerSpec
+from bench.run import SERVERS, _free_port, _register_more, _wait_listening, run_load
+from bench.spec import ROOT
 
 __all__ = ["count", "main"]
-
-
-def _load(spec: ServerSpec, port: int, pid: int, workload: str, scale: float) -> dict[str, int]:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.load", "--peer", spec.peer or spec.name, "--port", str(port),
-         "--workload", workload, "--scale", str(scale), "--server-pid", str(pid)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True, text=True, timeout=1800, check=False,
-    )  # fmt: skip
-    if result.returncode != 0:
-        raise RuntimeError(f"{spec.name} {workload}: {result.stdout} {result.stderr[-2000:]}")
-    data: dict[str, int] = json.loads(result.stdout)
-    return data
 
 
 def _control(*args: str) -> str:
@@ -61,17 +44,11 @@ def count(name: str, workload: str, scale: float) -> tuple[float, int]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 600
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not start under callgrind")
-            time.sleep(0.5)
-        _load(spec, port, proc.pid, workload, 0.01)  # warm-up, not counted
+        _wait_listening(proc, port, name, timeout=600)  # Python starts slowly under callgrind
+        run_load(spec, port, proc.pid, workload, 0.01)  # warm-up, not counted
         _control("--instr=on", str(proc.pid))
         _control("--zero", str(proc.pid))
-        result = _load(spec, port, proc.pid, workload, scale)
+        result = run_load(spec, port, proc.pid, workload, scale)
         counters = _control("-e", "Ir", str(proc.pid))
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -26,8 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.run import SERVERS, _register_more, _server
-from bench.spec import ROOT, ServerSpec
+from bench.run import SERVERS, _register_more, _server, run_load
 
 __all__ = ["Profile", "main", "parse_collapsed", "profile"]
 
@@ -124,17 +122,6 @@ def parse_collapsed(server: str, workload: str, lines: Iterable[str]) -> Profile
     return result
 
 
-def _load(spec: ServerSpec, port: int, pid: int, workload: str, scale: float) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.load", "--peer", spec.peer or spec.name, "--port", str(port),
-         "--workload", workload, "--scale", str(scale), "--server-pid", str(pid)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    if result.returncode != 0:
-        raise RuntimeError(f"{spec.name} {workload}: {result.stdout} {result.stderr[-2000:]}")
-
-
 def profile(server: str, workload: str, scale: float, rate: int = 500) -> Profile:
     """Run ``workload`` against a fresh ``server`` process, sampled by py-spy from the moment
     it listens (its start-up is left out)."""
@@ -144,7 +131,7 @@ def profile(server: str, workload: str, scale: float, rate: int = 500) -> Profil
     with tempfile.TemporaryDirectory() as tmp, _server(spec) as (port, process):
         out = Path(tmp) / "stacks.txt"
         # A warm-up, not sampled: the first connection's lazy imports and validators.
-        _load(spec, port, process.pid, workload, 0.01)
+        run_load(spec, port, process.pid, workload, 0.01)
         spy = subprocess.Popen(
             [py_spy, "record", "--pid", str(process.pid), "--format", "raw", "--rate", str(rate),
              "--output", str(out), "--nonblocking", "--full-filenames"],
@@ -152,7 +139,7 @@ def profile(server: str, workload: str, scale: float, rate: int = 500) -> Profil
         )  # fmt: skip
         try:
             time.sleep(0.5)  # py-spy attaches
-            _load(spec, port, process.pid, workload, scale)
+            run_load(spec, port, process.pid, workload, scale)
         finally:
             spy.send_signal(signal.SIGINT)  # py-spy writes its samples and exits
             try:

@@ -100,16 +100,17 @@ def _server(spec: ServerSpec) -> Iterator[tuple[int, psutil.Process]]:
             proc.wait()
 
 
-def _wait_listening(proc: subprocess.Popen[str], port: int, name: str) -> None:
-    """Wait until ``proc`` accepts connections on ``port``; fail when it exits or takes 60 s."""
-    deadline = time.monotonic() + 60
+def _wait_listening(proc: subprocess.Popen[Any], port: int, name: str, timeout: float = 60) -> None:
+    """Wait until ``proc`` accepts connections on ``port``; fail when it exits or takes
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
             raise RuntimeError(f"{name} exited: {proc.stderr.read() if proc.stderr else ''}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{name} did not listen within 60 s")
+            raise RuntimeError(f"{name} did not listen within {timeout:g} s")
         time.sleep(0.05)
 
 
@@ -118,21 +119,32 @@ def _cpu(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
+def run_load(spec: ServerSpec, port: int, pid: int, workload: str, scale: float) -> dict[str, Any]:
+    """Run ``workload`` with the load client, in a process of its own, against ``spec``'s
+    server (process ``pid``) on ``port``; its result.
+
+    Raises:
+        RuntimeError: the run failed (a lost or duplicated message, a crash, a stall).
+    """
+    load = subprocess.run(
+        [sys.executable, "-m", "bench.load", "--peer", spec.peer or spec.name, "--port", str(port),
+         "--workload", workload, "--scale", str(scale), "--server-pid", str(pid)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=1800, check=False,
+    )  # fmt: skip
+    if load.returncode != 0:
+        raise RuntimeError(f"{spec.name} {workload}: {load.stdout.strip()} {load.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(load.stdout)
+    return result
+
+
 def measure(spec: ServerSpec, workload: str, scale: float) -> dict[str, Any]:
     """One workload against a fresh server process; the load client's JSON plus the server's
     CPU seconds per message."""
     with _server(spec) as (port, process):
         cpu_before = _cpu(process)
-        load = subprocess.run(
-            [sys.executable, "-m", "bench.load", "--peer", spec.peer or spec.name, "--port", str(port),
-             "--workload", workload, "--scale", str(scale), "--server-pid", str(process.pid)],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-            capture_output=True, text=True, timeout=900, check=False,
-        )  # fmt: skip
+        result = run_load(spec, port, process.pid, workload, scale)
         cpu = _cpu(process) - cpu_before
-    if load.returncode != 0:
-        raise RuntimeError(f"{spec.name} {workload}: {load.stdout.strip()} {load.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(load.stdout)
     result["server_cpu_us"] = cpu / max(1, result["deliveries"]) * 1e6
     return result
 
