@@ -191,8 +191,8 @@ def _kind(schema: Any) -> str | None:
 def _string(schema: Mapping[str, Any]) -> str:
     if schema.get("format") in _FORMATS:
         return _FORMATS[schema["format"]]
-    low = schema.get("minLength", 0)
-    high = schema.get("maxLength")
+    low: int = schema.get("minLength", 0)
+    high: int | None = schema.get("maxLength")
     pattern = schema.get("pattern")
     for candidate in _STRINGS:
         text = candidate + "x" * max(low - len(candidate), 0)
