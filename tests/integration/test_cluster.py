@@ -442,7 +442,8 @@ async def test_uvicorn_workers_take_the_broker_from_the_environment(
         await everyone_reaches_everyone(await connect(served, 6))
     finally:
         proc.terminate()
-        await asyncio.wait_for(proc.wait(), TIMEOUT)
+        # communicate() reads stderr to its end: a pipe left unread stays open after the exit.
+        await asyncio.wait_for(proc.communicate(), TIMEOUT)
 
 
 def test_workers_without_a_broker_are_refused() -> None:

@@ -112,9 +112,11 @@ async def test_abrupt_disconnects_leave_no_trace_in_the_server_process(tmp_path:
     """Three rounds of 500 peers that vanish while a sender streams to a listener.
 
     Bound: after a first round (the allocator keeps what a burst of 500 connections needed),
-    the server's resident memory grows by at most 4 MiB over the next 1,500 connections, under
-    3 KiB a connection; it grows by about 0.1 MiB a round here, and by about 16 MiB in the
-    first round.
+    the server's resident memory grows by at most 8 MiB over the next 1,500 connections, under
+    6 KiB a connection, where a connection the server forgot to drop keeps tens of KiB. It grows
+    by about 0.1 MiB a round here on an idle machine, by up to 5 MiB on a loaded one (the
+    allocator keeps more of what overlapping rounds needed), and by about 16 MiB in the first
+    round.
     """
     count = 200  # messages the sender streams in each round
     with serve_process(tmp_path) as server:
@@ -152,7 +154,7 @@ async def test_abrupt_disconnects_leave_no_trace_in_the_server_process(tmp_path:
     print(
         f"forgotten in {max(took):.2f}s at most; RSS {baseline / MiB:.1f} -> {after / MiB:.1f} MiB"
     )
-    assert growth <= 4 * MiB, f"resident memory grew by {growth / MiB:.1f} MiB over 1,500 peers"
+    assert growth <= 8 * MiB, f"resident memory grew by {growth / MiB:.1f} MiB over 1,500 peers"
 
 
 @pytest.mark.timeout(60)
