@@ -197,7 +197,7 @@ function connect() {
   const token = new URLSearchParams(location.hash.slice(1)).get("token");
   const protocols = token ? ["datadivr", `datadivr.token.${token}`] : ["datadivr"];
   setState("connecting", "connecting…");
-  ui.clientId.textContent = "–";
+  ui.clientId.textContent = "";
   socket = new WebSocket(url, protocols);
   socket.addEventListener("open", () => setState("open", "connected"));
   socket.addEventListener("close", (event) => {
