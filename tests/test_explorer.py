@@ -33,7 +33,7 @@ async def test_the_page_and_its_files_are_served_with_a_strict_policy(
         assert response.status_code == 200, path
         assert response.headers["content-type"] == ASSETS[name]
         assert response.content == (
-            resources.files("datadivr").joinpath("static", "explorer", name).read_bytes()
+            (resources.files("datadivr") / "static" / "explorer" / name).read_bytes()
         )
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["content-security-policy"] == content_security_policy(
@@ -47,7 +47,7 @@ async def test_only_the_page_s_own_files_are_served(http: httpx.AsyncClient) -> 
 
 
 async def test_the_page_refers_to_nothing_elsewhere_and_runs_no_inline_code() -> None:
-    folder = resources.files("datadivr").joinpath("static", "explorer")
+    folder = resources.files("datadivr") / "static" / "explorer"
     html = folder.joinpath("index.html").read_text(encoding="utf-8")
     assert re.findall(r'<script[^>]*src="([^"]+)"', html) == ["explorer/explorer.js"]
     assert re.findall(r'<link rel="stylesheet" href="([^"]+)"', html) == ["explorer/explorer.css"]

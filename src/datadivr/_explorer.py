@@ -52,7 +52,7 @@ def content_security_policy(host: str | None) -> str:
 def explorer_router() -> APIRouter:
     """Routes: ``GET /`` (the page) and ``GET /explorer/{name}`` (its script and style)."""
     router = APIRouter(include_in_schema=False)
-    folder = resources.files("datadivr").joinpath("static", "explorer")
+    folder = resources.files("datadivr") / "static" / "explorer"
     files = {name: folder.joinpath(name).read_bytes() for name in ASSETS}
 
     def serve(name: str, request: Request) -> Response:

@@ -53,7 +53,7 @@ async def main() -> None:
     print("result", result.payload)
     print("schema", resources.files("datadivr.protocol").joinpath("schema.json").is_file())
     print("typed", resources.files("datadivr").joinpath("py.typed").is_file())
-    explorer = resources.files("datadivr").joinpath("static", "explorer")
+    explorer = resources.files("datadivr") / "static" / "explorer"
     print("explorer", all(explorer.joinpath(name).is_file() for name in ("index.html", "explorer.js", "explorer.css")))
 
 
