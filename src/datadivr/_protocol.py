@@ -21,41 +21,6 @@ __all__ = ["Direction", "EventSpec", "MessageText", "Protocol"]
 MAX_DETAILS = 100
 
 
-_STAND_IN_EXAMPLES: dict[str, dict[str, Any]] = {
-    "error": {
-        "event_name": "error",
-        "payload": {"code": "unknown_event", "event_name": "nope", "details": []},
-        "message": "unknown event 'nope'",
-    },
-    "msg": {"event_name": "msg", "payload": None, "message": "Hello!"},
-    "ping": {"event_name": "ping", "payload": {"sent_at": "2025-01-01T12:00:00Z"}},
-    "pong": {
-        "event_name": "pong",
-        "payload": {"sent_at": "2025-01-01T12:00:00Z", "received_at": "2025-01-01T12:00:01Z"},
-    },
-    "scene_update": {
-        "event_name": "scene_update",
-        "payload": {
-            "scene_id": "5f0c6d1e-1b2c-4d3e-8f40-123456789abc",
-            "revision": 1,
-            "objects": [
-                {
-                    "id": "cube-1",
-                    "kind": "cube",
-                    "transform": {
-                        "position": {"x": 0, "y": 1, "z": 0},
-                        "rotation": {"x": 0, "y": 0, "z": 0, "w": 1},
-                    },
-                }
-            ],
-        },
-    },
-    "sum_event": {"event_name": "sum_event", "payload": {"numbers": [1, 2, 3]}},
-    "sum_handler_result": {"event_name": "sum_handler_result", "payload": 6},
-    "welcome": {"event_name": "welcome", "payload": {"client_id": "c-1"}},
-}
-
-
 @dataclass(frozen=True)
 class EventSpec:
     """One event of a protocol.
@@ -73,11 +38,6 @@ class EventSpec:
     reply: str | None
     message_type: type[MessageBase]
     description: str = ""
-
-    @property
-    def example(self) -> dict[str, Any]:
-        """A complete valid example message (stand-in until the generator emits one)."""
-        return dict(_STAND_IN_EXAMPLES.get(self.name, {"event_name": self.name}))
 
     @property
     def payload_type(self) -> Any:
