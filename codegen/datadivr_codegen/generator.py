@@ -129,6 +129,8 @@ def plan(schema_dir: Path) -> Plan:
     )
     env.filters["pyrepr"] = repr
     model_names, annotation_imports = model_names_and_imports(models)
+    bundle = protocol_bundle(schemas)
+    examples = {e.name: bundle["$defs"][e.message_class]["examples"][0] for e in schemas.events}
     context = {
         "model_names": model_names,
         "annotation_imports": annotation_imports,
@@ -139,6 +141,7 @@ def plan(schema_dir: Path) -> Plan:
         # no class to export.
         "definitions": [name for name in schemas.definitions if name in model_names],
         "Direction": Direction,
+        "examples": examples,
     }
     python = {"models.py": models}
     for name in _TEMPLATED:
@@ -146,7 +149,6 @@ def plan(schema_dir: Path) -> Plan:
     check_model_names(schemas, python)
     formatted = format_sources(python)
     files = [GeneratedFile(name, text) for name, text in sorted(formatted.items())]
-    bundle = protocol_bundle(schemas)
     files.append(GeneratedFile("schema.json", _json(bundle)))
     files.append(GeneratedFile("asyncapi.json", _json(asyncapi_document(schemas, bundle))))
     return Plan(schemas, tuple(sorted(files, key=lambda f: f.path)))

@@ -31,6 +31,9 @@ class EventSpec:
         reply: The event that answers it, if any.
         message_type: The generated message model.
         description: The schema's description.
+        example: A valid message of this event (``event_name``, ``payload`` and, when the
+            event requires it, ``message``): the schema's first ``examples`` entry, or one the
+            generator made and checked.
     """
 
     name: str
@@ -38,6 +41,7 @@ class EventSpec:
     reply: str | None
     message_type: type[MessageBase]
     description: str = ""
+    example: Mapping[str, Any] = field(kw_only=True)
 
     @property
     def payload_type(self) -> Any:
