@@ -132,7 +132,7 @@ def event_models(protocol: Protocol) -> list[EventModel]:
             description=spec.description,
             message_text=_message_text(spec),
             schema_path=f"/schema/events/{spec.name}",
-            example=spec.example,
+            example=dict(spec.example),
         )
         for spec in sorted(protocol.events.values(), key=lambda spec: spec.name)
     ]
