@@ -199,6 +199,27 @@ def test_the_log_is_bounded(open_page: Callable[[], Page]) -> None:
     expect(page.locator("#log .entry")).to_have_count(0)
 
 
+def test_the_policy_blocks_inline_code_and_the_tests_see_it(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    tab = Tab.open(browser, live_server.http + "/")
+    try:
+        expect(tab.page.locator("#state")).to_have_attribute("data-state", "open")
+        tab.page.evaluate(
+            """() => {
+                const script = document.createElement("script");
+                script.textContent = "window.injected = true";
+                document.body.append(script);
+            }"""
+        )
+        tab.page.wait_for_function("window.__violations.length > 0")
+        assert tab.page.evaluate("window.injected") is None
+        with pytest.raises(AssertionError, match="script-src"):
+            tab.check()
+    finally:
+        tab.close()
+
+
 def test_the_page_tells_when_the_server_is_gone(
     browser: Browser, serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]]
 ) -> None:
