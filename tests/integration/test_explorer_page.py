@@ -220,6 +220,25 @@ def test_the_policy_blocks_inline_code_and_the_tests_see_it(
         tab.close()
 
 
+def test_the_page_presents_a_token_from_its_fragment(
+    browser: Browser, serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]]
+) -> None:
+    with serve_app(create_app(token="s3cret")) as server:
+        tab = Tab.open(browser, server.http + "/#token=s3cret")
+        try:
+            expect(tab.page.locator("#state")).to_have_attribute("data-state", "open")
+            expect(tab.page.locator("#client-id")).not_to_be_empty()
+            tab.check()
+        finally:
+            tab.close()
+        refused = Tab.open(browser, server.http + "/")
+        try:  # refused with HTTP 403, which the console reports: not checked
+            expect(refused.page.locator("#state")).to_have_attribute("data-state", "closed")
+            expect(refused.page.locator("#client-id")).to_be_empty()
+        finally:
+            refused.close()
+
+
 def test_the_page_tells_when_the_server_is_gone(
     browser: Browser, serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]]
 ) -> None:
