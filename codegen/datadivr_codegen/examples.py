@@ -33,7 +33,7 @@ from datadivr_codegen.terms import MessageText
 __all__ = ["EXAMPLE_TEXT", "example_messages"]
 
 #: The ``message`` text of an example whose event requires one.
-EXAMPLE_TEXT = "Hello!"
+EXAMPLE_TEXT = "Example text."
 
 _DEFS = "#/$defs/"
 #: Deeper than this, a made example gives up (a definition that contains itself).
