@@ -12,7 +12,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from datadivr._protocol import Direction, EventSpec, MessageText, Protocol
+from datadivr._protocol import Direction, MessageText, Protocol
 from datadivr.validation import Report, Validator
 
 __all__ = [
@@ -115,13 +115,6 @@ def _report(report: Report) -> ReportModel:
     )
 
 
-def _message_text(spec: EventSpec) -> MessageText:
-    field = spec.message_type.model_fields.get("message")
-    return (
-        MessageText.REQUIRED if field is not None and field.is_required() else MessageText.OPTIONAL
-    )
-
-
 def event_models(protocol: Protocol) -> list[EventModel]:
     """Every event of ``protocol`` as ``GET /events`` lists it, by name."""
     return [
@@ -130,7 +123,7 @@ def event_models(protocol: Protocol) -> list[EventModel]:
             direction=spec.direction,
             reply=spec.reply,
             description=spec.description,
-            message_text=_message_text(spec),
+            message_text=spec.message_text,
             schema_path=f"/schema/events/{spec.name}",
             example=dict(spec.example),
         )
