@@ -14,7 +14,7 @@ PY_DIRS := src codegen tests bench examples docs/_hooks
 # MkDocs' banner about its successor says nothing about this site.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help uv install redis-server generate generate-check lint format typecheck test test-fast run build clean bench bench-smoke bench-peers bench-cluster docs docs-serve check tox
+.PHONY: help uv install redis-server chromium browser-example generate generate-check lint format typecheck test test-fast run build clean bench bench-smoke bench-peers bench-cluster docs docs-serve check tox
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -38,6 +38,34 @@ redis-server: ## Install redis-server (Debian's package) when it is missing
 	@[ -n "$$DATADIVR_REDIS_SERVER" ] || command -v redis-server >/dev/null 2>&1 || { \
 		echo "redis-server is missing: install Debian's redis-server package, or set DATADIVR_REDIS_SERVER"; exit 1; }
 
+# The browser tests run Debian's Chromium, driven by Playwright (Playwright's own browser builds
+# are never downloaded): installed when missing (as root, or with sudo). DATADIVR_CHROMIUM may
+# name another binary instead.
+chromium: ## Install chromium (Debian's package) when it is missing
+	@if [ -z "$$DATADIVR_CHROMIUM" ] && ! command -v chromium >/dev/null 2>&1; then \
+		echo "installing chromium (apt-get) for the browser tests"; \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	fi
+	@[ -n "$$DATADIVR_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || { \
+		echo "chromium is missing: install Debian's chromium package, or set DATADIVR_CHROMIUM"; exit 1; }
+
+# The browser example validates with Ajv's browser bundle, pinned in its package-lock.json and
+# installed with npm into examples/browser/node_modules/ (not kept in git).
+BROWSER_EXAMPLE := examples/browser
+browser-example: $(BROWSER_EXAMPLE)/node_modules/.package-lock.json ## npm ci the browser example's Ajv bundle
+
+$(BROWSER_EXAMPLE)/node_modules/.package-lock.json: $(BROWSER_EXAMPLE)/package-lock.json $(BROWSER_EXAMPLE)/package.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "installing npm (apt-get) for the browser example"; \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	fi
+	@cd $(BROWSER_EXAMPLE) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
 generate: install ## Regenerate the protocol package from schema/ (skipped when up to date)
 	@$(UV) run --frozen python -m datadivr_codegen --schema $(SCHEMA) --out $(OUT)
 
@@ -57,7 +85,7 @@ format: install ## Format and fix what ruff can
 check: install ## Every pre-commit hook on the whole tree (ruff, mypy, prettier, actionlint …)
 	@$(UV) run --frozen pre-commit run --all-files --show-diff-on-failure
 
-test: install redis-server ## Run the whole test suite with coverage
+test: install redis-server chromium browser-example ## Run the whole test suite with coverage
 	@$(UV) run --frozen pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
 run: install ## Start the server on $(HOST):$(PORT) with the in-memory default
@@ -101,4 +129,5 @@ build: install ## Build the sdist and wheel into dist/
 
 clean: ## Remove caches and build output
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov dist build site .tox
+	rm -rf $(BROWSER_EXAMPLE)/node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,4 +1,5 @@
-"""The server's HTTP side for third parties: the schema, per-event schemas, and validation."""
+"""The server's HTTP side for third parties: the events, the schema, per-event schemas, and
+validation."""
 
 from __future__ import annotations
 
@@ -11,21 +12,26 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from datadivr._protocol import Protocol
+from datadivr._protocol import Direction, MessageText, Protocol
 from datadivr.validation import Report, Validator
 
 __all__ = [
     "MAX_BATCH",
     "BodyLimit",
+    "EventModel",
     "HealthModel",
     "ReportModel",
     "ValidationResponse",
     "ViolationModel",
+    "event_models",
     "schema_router",
 ]
 
 #: At most this many messages in one ``POST /validate``.
 MAX_BATCH = 1000
+
+
+_EXAMPLE = {"event_name": "sum_event", "payload": {"numbers": [1, 2, 3]}}
 
 
 class _Strict(BaseModel):
@@ -70,13 +76,33 @@ class HealthModel(_Strict):
     )
 
 
+class EventModel(_Strict):
+    """One event of the protocol, as a client needs to know it."""
+
+    name: str = Field(
+        description="The wire name, the message's `event_name`.", examples=["sum_event"]
+    )
+    direction: Direction = Field(description="Who may send it.")
+    reply: str | None = Field(description="The event that answers it, if any.")
+    description: str = Field(description="What it is for, from its schema.")
+    message_text: MessageText = Field(
+        description="Whether the envelope's `message` text is `required` or `optional`."
+    )
+    schema_path: str = Field(
+        serialization_alias="schema",
+        description="Where its message's JSON Schema is served.",
+        examples=["/schema/events/sum_event"],
+    )
+    example: dict[str, Any] = Field(
+        description="A complete valid message of the event.",
+        examples=[_EXAMPLE],
+    )
+
+
 class ErrorModel(_Strict):
     """An HTTP error."""
 
     detail: str
-
-
-_EXAMPLE = {"event_name": "sum_event", "payload": {"numbers": [1, 2, 3]}}
 
 
 def _report(report: Report) -> ReportModel:
@@ -89,11 +115,36 @@ def _report(report: Report) -> ReportModel:
     )
 
 
+def event_models(protocol: Protocol) -> list[EventModel]:
+    """Every event of ``protocol`` as ``GET /events`` lists it, by name."""
+    return [
+        EventModel(
+            name=spec.name,
+            direction=spec.direction,
+            reply=spec.reply,
+            description=spec.description,
+            message_text=spec.message_text,
+            schema_path=f"/schema/events/{spec.name}",
+            example=dict(spec.example),
+        )
+        for spec in sorted(protocol.events.values(), key=lambda spec: spec.name)
+    ]
+
+
 def schema_router(protocol: Protocol) -> APIRouter:
-    """Routes: ``GET /schema``, ``GET /asyncapi.json``, ``GET /schema/events/{event_name}``,
-    ``POST /validate``."""
+    """Routes: ``GET /events``, ``GET /schema``, ``GET /asyncapi.json``,
+    ``GET /schema/events/{event_name}``, ``POST /validate``."""
     router = APIRouter(tags=["schema"])
     validator = Validator(protocol)
+    events = event_models(protocol)
+
+    @router.get(
+        "/events",
+        summary="Every event: who sends it, its reply, its schema and a valid example message",
+        response_model=list[EventModel],
+    )
+    async def get_events() -> list[EventModel]:
+        return events
 
     @router.get(
         "/schema",

@@ -23,6 +23,7 @@ from datadivr._auth import (
 )
 from datadivr._backplane import Backplane, MemoryBackplane, backplane_for
 from datadivr._core import Broadcast, Hub, Route, error_frame
+from datadivr._explorer import explorer_router
 from datadivr._http import BodyLimit, HealthModel, schema_router
 from datadivr._limits import Limits, over_size, utf8_size
 from datadivr._logging import get_logger
@@ -606,8 +607,10 @@ def create_app(
     token: str | None = None,
     allowed_origins: Collection[str] | None = None,
     broker: str | Backplane | None = None,
+    explorer: bool = True,
 ) -> FastAPI:
-    """Create the FastAPI app: the WebSocket at ``/ws`` and ``GET /health``.
+    """Create the FastAPI app: the WebSocket at ``/ws``, ``GET /health``, the schema endpoints
+    and the protocol explorer page at ``GET /``.
 
     Args:
         protocol: The generated protocol; datadivr's own when omitted.
@@ -628,6 +631,8 @@ def create_app(
             for Redis pub/sub, ``memory://`` for this process alone) or a
             :class:`~datadivr.Backplane`; when omitted, the ``DATADIVR_BROKER`` variable,
             else this process alone. See the scaling guide.
+        explorer: Serve the protocol explorer at ``GET /``: a page that lists the events and
+            sends messages to ``/ws`` and shows what comes back; ``False`` leaves ``/`` a 404.
 
     Raises:
         ValueError: both ``authenticate`` and ``token`` are given, ``token`` is empty, or
@@ -679,6 +684,8 @@ def create_app(
     )
     app.state.server = server
     app.include_router(schema_router(protocol))
+    if explorer:
+        app.include_router(explorer_router())
     # POST /validate reads a body: a few frames' worth at most.
     app.add_middleware(BodyLimit, limit=HTTP_BODY_FRAMES * server.limits.max_frame_size)
 

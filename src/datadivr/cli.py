@@ -121,6 +121,15 @@ def serve(
             help="Comma-separated Origin values browsers may connect from; any when unset.",
         ),
     ] = None,
+    explorer: Annotated[
+        bool,
+        typer.Option(
+            "--explorer/--no-explorer",
+            envvar="DATADIVR_EXPLORER",
+            help="Serve the protocol explorer, a page that lists the events and talks to /ws, "
+            "at GET /.",
+        ),
+    ] = True,
     max_frame_size: Annotated[
         int,
         _limit(
@@ -233,7 +242,7 @@ def serve(
         ),
     ] = 1,
 ) -> None:
-    """Run the server: WebSocket at /ws, health at /health."""
+    """Run the server: WebSocket at /ws, health at /health, the protocol explorer at /."""
     from datadivr._backplane import backplane_for, safe_url
     from datadivr._server import create_app
     from datadivr._serving import run
@@ -304,6 +313,7 @@ def serve(
             token=token,
             allowed_origins=origins,
             broker=backplane_for(broker or "memory://", presence_ttl=presence_ttl),
+            explorer=explorer,
         )
 
     try:
@@ -315,6 +325,7 @@ def serve(
         "listening",
         url=f"ws://{shown}:{bound_port}/ws",
         health=f"http://{shown}:{bound_port}/health",
+        explorer=f"http://{shown}:{bound_port}/" if explorer else "off",
         authentication="token" if token else "none",
         allowed_origins=origins or "any",
         broker=safe_url(broker) if broker else "memory://",

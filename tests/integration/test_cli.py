@@ -44,8 +44,20 @@ async def test_serve_logs_and_serves(served: str) -> None:
     http = served.replace("ws://", "http://").removesuffix("/ws")
     async with httpx.AsyncClient() as client:
         assert (await client.get(f"{http}/health")).json()["status"] == "ok"
+        page = await client.get(f"{http}/")
+        assert page.status_code == 200
+        assert "datadivr explorer" in page.text
     async with Client(served) as client:
         assert (await client.sum_event([2, 3], timeout=TIMEOUT)).payload == 5
+
+
+async def test_serve_without_the_explorer() -> None:
+    async with serving("--no-explorer") as server:
+        assert server.listening["explorer"] == "off"
+        http = server.url.replace("ws://", "http://").removesuffix("/ws")
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"{http}/")).status_code == 404
+            assert (await client.get(f"{http}/events")).status_code == 200
 
 
 async def test_interactive_client(served: str) -> None:

@@ -46,6 +46,32 @@ async def test_schema_endpoints(http: httpx.AsyncClient) -> None:
     assert "sum_event" in missing.json()["detail"]
 
 
+async def test_events(http: httpx.AsyncClient) -> None:
+    events = (await http.get("/events")).json()
+    assert [event["name"] for event in events] == sorted(PROTOCOL.events)
+    by_name = {event["name"]: event for event in events}
+    assert by_name["sum_event"] == {
+        "name": "sum_event",
+        "direction": "client_to_server",
+        "reply": "sum_handler_result",
+        "description": PROTOCOL.events["sum_event"].description,
+        "message_text": "optional",
+        "schema": "/schema/events/sum_event",
+        "example": PROTOCOL.events["sum_event"].example,
+    }
+    assert by_name["msg"]["direction"] == "client_to_client"
+    assert by_name["msg"]["message_text"] == "required"
+    assert by_name["ping"]["direction"] == "both"
+    assert by_name["welcome"]["direction"] == "server_to_client"
+    for event in events:
+        # Each example is valid: by the event's own schema, as served, and by the server.
+        schema = (await http.get(event["schema"])).json()
+        Draft202012Validator(schema).validate(event["example"])
+        assert event["example"]["event_name"] == event["name"]
+        report = (await http.post("/validate", json=event["example"])).json()
+        assert report["valid"], report
+
+
 async def test_validate_one_and_many(http: httpx.AsyncClient) -> None:
     one = await http.post("/validate", json={"event_name": "msg", "message": "hi"})
     assert one.json() == {

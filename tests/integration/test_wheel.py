@@ -53,6 +53,8 @@ async def main() -> None:
     print("result", result.payload)
     print("schema", resources.files("datadivr.protocol").joinpath("schema.json").is_file())
     print("typed", resources.files("datadivr").joinpath("py.typed").is_file())
+    explorer = resources.files("datadivr") / "static" / "explorer"
+    print("explorer", all(explorer.joinpath(name).is_file() for name in ("index.html", "explorer.js", "explorer.css")))
 
 
 asyncio.run(main())
@@ -98,7 +100,7 @@ def test_wheel_installs_and_works_in_a_clean_venv(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if not line.startswith("20")]  # not logs
-    assert lines == ["result 9.0", "schema True", "typed True"]
+    assert lines == ["result 9.0", "schema True", "typed True", "explorer True"]
     cli = subprocess.run(
         [str(venv / "bin" / "datadivr"), "events", "--format", "json"],
         capture_output=True,

@@ -1,0 +1,270 @@
+"""The explorer page at ``GET /`` in headless Chromium, against a real server: under its
+Content-Security-Policy, every test fails on a console error or a blocked load."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+
+import pytest
+from fastapi import FastAPI
+from playwright.sync_api import Browser, Page, expect
+
+from datadivr import PROTOCOL, create_app
+from tests.browser import Tab, launch
+from tests.conftest import LiveServer
+
+SENDABLE = sorted(name for name, spec in PROTOCOL.events.items() if spec.direction.client_may_send)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from launch()
+
+
+@pytest.fixture
+def open_page(browser: Browser, live_server: LiveServer) -> Iterator[Callable[[], Page]]:
+    """Open the explorer of ``live_server`` in a new tab, once it is connected; at the end,
+    each tab must have had no console error and no policy violation."""
+    tabs: list[Tab] = []
+
+    def open_page() -> Page:
+        tab = Tab.open(browser, live_server.http + "/")
+        tabs.append(tab)
+        expect(tab.page.locator("#state")).to_have_attribute("data-state", "open")
+        expect(tab.page.locator("#client-id")).not_to_be_empty()
+        return tab.page
+
+    yield open_page
+    for tab in tabs:
+        tab.check()
+        tab.close()
+
+
+def compose(page: Page, event: str, message: object) -> None:
+    """Pick ``event`` and put ``message`` (JSON, or text as it is) in the editor."""
+    page.select_option("#event", event)
+    page.fill("#editor", message if isinstance(message, str) else json.dumps(message))
+
+
+def test_the_page_lists_the_events_and_shows_its_client_id(
+    open_page: Callable[[], Page], live_server: LiveServer
+) -> None:
+    page = open_page()
+    expect(page.locator("#events tr")).to_have_count(len(PROTOCOL.events))
+    row = page.locator('#events tr[data-event="sum_event"]')
+    expect(row).to_contain_text("client to server")
+    expect(row).to_contain_text("sum_handler_result")
+    expect(row).to_contain_text(PROTOCOL.events["sum_event"].description)
+    expect(row.get_by_role("link")).to_have_attribute("href", "/schema/events/sum_event")
+    # The schema, viewed in place.
+    row.get_by_role("button", name="View the schema of sum_event").click()
+    expect(page.locator("#schema-json")).to_contain_text('"numbers"')
+    # Only the events a client may send can be picked, each prefilled with its example.
+    assert page.locator("#event option").all_inner_texts() == SENDABLE
+    page.select_option("#event", "sum_event")
+    assert json.loads(page.input_value("#editor")) == PROTOCOL.events["sum_event"].example
+    expect(page.locator("#to")).to_be_disabled()
+    page.select_option("#event", "msg")
+    assert json.loads(page.input_value("#editor")) == {
+        **PROTOCOL.events["msg"].example,
+        "to": "others",
+    }
+    # The client id is one the server gave.
+    assert page.inner_text("#client-id") in live_server.app.state.server.connections
+
+
+def test_every_example_is_accepted(open_page: Callable[[], Page]) -> None:
+    page = open_page()
+    for event in SENDABLE:
+        page.select_option("#event", event)
+        page.click("#send")
+    expect(page.locator("#log .entry.sent")).to_have_count(len(SENDABLE))
+    # ping is answered; the rest go to no one else: no error in any case.
+    expect(page.locator("#log .entry.received", has_text="pong")).to_have_count(1)
+    expect(page.locator("#log .entry.error")).to_have_count(0)
+
+
+def test_a_sum_event_is_answered(open_page: Callable[[], Page]) -> None:
+    page = open_page()
+    compose(page, "sum_event", {"event_name": "sum_event", "payload": {"numbers": [1, 2, 3]}})
+    page.click("#send")
+    sent = page.locator("#log .entry.sent").first
+    expect(sent).to_contain_text('"id": "explorer-1"')
+    answer = page.locator("#log .entry.received", has_text="sum_handler_result")
+    expect(answer).to_contain_text('"payload": 6')
+    expect(answer).to_contain_text('"reply_to": "explorer-1"')
+    # The newest entry comes first.
+    expect(page.locator("#log .entry").first).to_contain_text("sum_handler_result")
+
+
+def test_an_invalid_message_gets_an_error_marking_the_failing_value(
+    open_page: Callable[[], Page],
+) -> None:
+    page = open_page()
+    compose(
+        page,
+        "sum_event",
+        {"event_name": "sum_event", "payload": {"numbers": [1, "two", 3]}, "id": "mine"},
+    )
+    page.click("#send")
+    # Another message in between: the error is matched to its message by reply_to.
+    compose(page, "ping", PROTOCOL.events["ping"].example)
+    page.click("#send")
+    error = page.locator("#log .entry.error")
+    expect(error).to_have_count(1)
+    expect(error).to_contain_text("validation_error")
+    expect(error.locator(".details li")).to_have_count(1)
+    expect(error.locator(".details li")).to_contain_text("$.payload.numbers[1]")
+    marked = error.locator(".json .hl")
+    expect(marked).to_have_count(1)
+    expect(marked).to_have_attribute("data-path", "$.payload.numbers[1]")
+    expect(marked).to_have_text('"two"')
+    expect(error.locator('.json [data-path="$.id"]').first).to_have_text('"mine"')
+
+
+def test_a_missing_field_marks_the_object_it_is_missing_from(
+    open_page: Callable[[], Page],
+) -> None:
+    page = open_page()
+    compose(page, "sum_event", {"event_name": "sum_event", "payload": {}})
+    page.click("#send")
+    error = page.locator("#log .entry.error")
+    expect(error.locator(".details li")).to_contain_text("$.payload.numbers")
+    marked = error.locator(".json .hl-inside")
+    expect(marked).to_have_count(1)
+    expect(marked).to_have_attribute("data-path", "$.payload")
+
+
+def test_invalid_json_is_caught_in_the_page(
+    open_page: Callable[[], Page], live_server: LiveServer
+) -> None:
+    page = open_page()
+    compose(page, "sum_event", '{"event_name": "sum_event", "payload": {"numbers": [1,]}}')
+    page.click("#send")
+    expect(page.locator("#editor-error")).to_be_visible()
+    expect(page.locator("#editor-error")).to_contain_text("Not valid JSON, nothing was sent")
+    expect(page.locator("#log .entry.sent")).to_have_count(0)
+    # Sent anyway, as text: the server's answer, next to the text that was sent. Only one
+    # error: the first Send sent nothing.
+    page.click("#send-raw")
+    error = page.locator("#log .entry.error")
+    expect(error).to_contain_text("invalid_json")
+    expect(error).to_have_count(1)
+    expect(error.locator("pre").first).to_contain_text("[1,]")
+    # A valid message clears the complaint.
+    compose(page, "sum_event", PROTOCOL.events["sum_event"].example)
+    page.click("#send")
+    expect(page.locator("#editor-error")).to_be_hidden()
+
+
+def test_two_tabs_exchange_msg(open_page: Callable[[], Page]) -> None:
+    alice, bob = open_page(), open_page()
+    bob_id = bob.inner_text("#client-id")
+    alice.select_option("#event", "msg")
+    alice.fill("#to", bob_id)
+    message = json.loads(alice.input_value("#editor"))
+    assert message["to"] == bob_id
+    message["message"] = "hello bob"
+    alice.fill("#editor", json.dumps(message))
+    alice.click("#send")
+    received = bob.locator("#log .entry.received", has_text="hello bob")
+    expect(received).to_contain_text(f"msg from {alice.inner_text('#client-id')}")
+    # To others: bob gets it, alice does not.
+    alice.fill("#to", "others")
+    message = json.loads(alice.input_value("#editor"))
+    message["message"] = "hello everyone else"
+    alice.fill("#editor", json.dumps(message))
+    alice.click("#send")
+    expect(bob.locator("#log .entry.received", has_text="hello everyone else")).to_have_count(1)
+    expect(alice.locator("#log .entry.sent")).to_have_count(2)
+    expect(alice.locator("#log .entry.received", has_text="hello")).to_have_count(0)
+    # To no one connected: the server says so to the sender.
+    alice.fill("#to", "nobody")
+    alice.click("#send")
+    expect(alice.locator("#log .entry.error")).to_contain_text("unknown_recipient")
+
+
+def test_the_log_is_bounded(open_page: Callable[[], Page]) -> None:
+    page = open_page()
+    page.select_option("#event", "scene_update")
+    page.fill("#to", "all")  # every one also comes back: two entries per click
+    page.evaluate(
+        "(n) => { for (let i = 0; i < n; i++) document.getElementById('send').click(); }", 110
+    )
+    expect(page.locator("#log .entry")).to_have_count(200)
+    expect(page.locator("#log .entry.sent").first).to_contain_text('"id": "explorer-110"')
+    page.click("#clear")
+    expect(page.locator("#log .entry")).to_have_count(0)
+
+
+def test_the_policy_blocks_inline_code_and_the_tests_see_it(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    tab = Tab.open(browser, live_server.http + "/")
+    try:
+        expect(tab.page.locator("#state")).to_have_attribute("data-state", "open")
+        tab.page.evaluate(
+            """() => {
+                const script = document.createElement("script");
+                script.textContent = "window.injected = true";
+                document.body.append(script);
+            }"""
+        )
+        tab.page.wait_for_function("window.__violations.length > 0")
+        assert tab.page.evaluate("window.injected") is None
+        with pytest.raises(AssertionError, match="script-src"):
+            tab.check()
+    finally:
+        tab.close()
+
+
+def test_the_page_presents_a_token_from_its_fragment(
+    browser: Browser, serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]]
+) -> None:
+    with serve_app(create_app(token="s3cret")) as server:
+        tab = Tab.open(browser, server.http + "/#token=s3cret")
+        try:
+            expect(tab.page.locator("#state")).to_have_attribute("data-state", "open")
+            expect(tab.page.locator("#client-id")).not_to_be_empty()
+            tab.check()
+        finally:
+            tab.close()
+        refused = Tab.open(browser, server.http + "/")
+        try:  # refused with HTTP 403, which the console reports: not checked
+            expect(refused.page.locator("#state")).to_have_attribute("data-state", "closed")
+            expect(refused.page.locator("#client-id")).to_be_empty()
+        finally:
+            refused.close()
+
+
+def test_the_page_tells_when_the_server_is_gone(
+    browser: Browser, serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]]
+) -> None:
+    with serve_app(create_app()) as server:
+        tab = Tab.open(browser, server.http + "/")
+        expect(tab.page.locator("#state")).to_have_attribute("data-state", "open")
+        expect(tab.page.locator("#reconnect")).to_be_disabled()
+    try:
+        expect(tab.page.locator("#state")).to_have_attribute("data-state", "closed")
+        expect(tab.page.locator("#reconnect")).to_be_enabled()
+        compose(tab.page, "sum_event", PROTOCOL.events["sum_event"].example)
+        tab.page.click("#send")
+        expect(tab.page.locator("#editor-error")).to_have_text("Not connected, nothing was sent.")
+        tab.check()
+    finally:
+        tab.close()
+
+
+def test_without_the_explorer_there_is_no_page(
+    browser: Browser, serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]]
+) -> None:
+    with serve_app(create_app(explorer=False)) as server:
+        context = browser.new_context()
+        try:
+            response = context.new_page().goto(server.http + "/")
+            assert response is not None
+            assert response.status == 404
+        finally:
+            context.close()
