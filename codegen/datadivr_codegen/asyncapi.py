@@ -6,7 +6,7 @@ bundle (:func:`~datadivr_codegen.bundle.protocol_bundle`):
 - one channel, ``ws`` (address ``/ws``), that carries every message;
 - one message per event, keyed by the event name, whose payload is the whole message (the
   envelope with that event's ``event_name`` and payload), a ``$ref`` into
-  ``components.schemas``;
+  ``components.schemas``, and the bundle's example of it;
 - ``components.schemas``: every ``$defs`` entry of the bundle, with references rewritten
   from ``#/$defs/X`` to ``#/components/schemas/X``;
 - operations from the server application's side: ``receive_<event>`` for what clients send,
@@ -106,7 +106,10 @@ def asyncapi_document(schemas: SchemaSet, bundle: dict[str, Any] | None = None) 
     if bundle is None:
         bundle = protocol_bundle(schemas)
     replies = {event.reply for event in schemas.events if event.reply is not None}
-    messages = {event.name: _message(event, replies) for event in schemas.events}
+    messages = {
+        event.name: _message(event, replies, bundle["$defs"][event.message_class])
+        for event in schemas.events
+    }
     operations: dict[str, Any] = {}
     for event in schemas.events:
         operations.update(_operations(event, schemas))
@@ -147,12 +150,16 @@ def asyncapi_document(schemas: SchemaSet, bundle: dict[str, Any] | None = None) 
     }
 
 
-def _message(event: EventDef, replies: set[str]) -> dict[str, Any]:
+def _message(event: EventDef, replies: set[str], schema: dict[str, Any]) -> dict[str, Any]:
     message: dict[str, Any] = {"name": event.name, "title": event.message_class}
     if event.description:
         message["summary"] = _first_sentence(event.description)
         message["description"] = event.description
     message["payload"] = {"$ref": _SCHEMAS + event.message_class}
+    message["examples"] = [
+        {"name": f"{event.name}_example", "payload": copy.deepcopy(example)}
+        for example in schema.get("examples", ())
+    ]
     if event.reply is not None:
         message["correlationId"] = {"$ref": "#/components/correlationIds/request"}
     elif event.name in replies:

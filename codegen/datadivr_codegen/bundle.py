@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from datadivr_codegen.examples import example_messages
 from datadivr_codegen.schema import EventDef, SchemaSet, accepts_null
 from datadivr_codegen.terms import MessageText
 
@@ -93,7 +94,12 @@ def _mark_not_null(schema: Any, defs: dict[str, Any]) -> None:
 
 
 def protocol_bundle(schemas: SchemaSet) -> dict[str, Any]:
-    """The whole protocol as one self-contained schema, as published in ``schema.json``."""
+    """The whole protocol as one self-contained schema, as published in ``schema.json``; each
+    message's ``examples`` holds its :func:`~datadivr_codegen.examples.example_messages` entry.
+
+    Raises:
+        SchemaError: an event's example is not valid, or none can be made.
+    """
     defs: dict[str, Any] = {"Envelope": copy.deepcopy(schemas.envelope)}
     defs["Envelope"]["title"] = "Envelope"
     defs.update(copy.deepcopy(schemas.definitions))
@@ -108,7 +114,7 @@ def protocol_bundle(schemas: SchemaSet) -> dict[str, Any]:
                 {"properties": properties, "required": required},
             ],
         }
-    return {
+    bundle = {
         "$schema": DRAFT,
         "title": "Protocol",
         "description": "Every message of the protocol, selected by its 'event_name'.",
@@ -131,3 +137,7 @@ def protocol_bundle(schemas: SchemaSet) -> dict[str, Any]:
         },
         "$defs": defs,
     }
+    # Each message's example, checked against the bundle it joins.
+    for name, example in example_messages(schemas, bundle).items():
+        defs[schemas.event(name).message_class]["examples"] = [example]
+    return bundle

@@ -31,6 +31,10 @@ class EventSpec:
         reply: The event that answers it, if any.
         message_type: The generated message model.
         description: The schema's description.
+        message_text: Whether the envelope's ``message`` text is required.
+        example: A valid message of this event (``event_name``, ``payload`` and, when the
+            event requires it, ``message``): the schema's first ``examples`` entry, or one the
+            generator made and checked.
     """
 
     name: str
@@ -38,6 +42,8 @@ class EventSpec:
     reply: str | None
     message_type: type[MessageBase]
     description: str = ""
+    message_text: MessageText = field(kw_only=True)
+    example: Mapping[str, Any] = field(kw_only=True)
 
     @property
     def payload_type(self) -> Any:

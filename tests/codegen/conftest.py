@@ -31,6 +31,7 @@ GENERATED_FILES = (
     "events.py",
     "handlers.py",
     "models.py",
+    "protocol.md",
     "schema.json",
 )
 

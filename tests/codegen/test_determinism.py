@@ -12,8 +12,8 @@ from datadivr_codegen.generator import HEADER_MARK, generate, generator_hash, pl
 
 from .conftest import CASES, GENERATED_FILES, case_schema, copy_case, snapshot
 
-HASH_LINE = re.compile(r"^# schema-hash: (sha256:[0-9a-f]{64})$", re.MULTILINE)
-GENERATOR_LINE = re.compile(r"^# generator-hash: (sha256:[0-9a-f]{64})$", re.MULTILINE)
+HASH_LINE = re.compile(r"^(?:# )?schema-hash: (sha256:[0-9a-f]{64})$", re.MULTILINE)
+GENERATOR_LINE = re.compile(r"^(?:# )?generator-hash: (sha256:[0-9a-f]{64})$", re.MULTILINE)
 #: Anything that looks like a date or a time of day.
 CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}(:\d{2})?")
 
@@ -85,6 +85,12 @@ def test_header_holds_the_hashes_and_no_timestamp(case: str) -> None:
             assert GENERATOR_LINE.findall(header) == [generator_hash()], f.path
             assert not CLOCK.search(GENERATOR_LINE.sub("", HASH_LINE.sub("", header))), f.path
             assert "timestamp" not in f.content.lower(), f.path
+        elif f.path.endswith(".md"):
+            comment = f.content.split("-->", 1)[0].removeprefix("<!--").strip()
+            assert comment.startswith(HEADER_MARK), f.path
+            assert HASH_LINE.findall(comment) == [digest], f.path
+            assert GENERATOR_LINE.findall(comment) == [generator_hash()], f.path
+            assert not CLOCK.search(GENERATOR_LINE.sub("", HASH_LINE.sub("", comment))), f.path
         else:
             bundle = json.loads(f.content)
             assert bundle["x-datadivr"]["schema_hash"] == digest

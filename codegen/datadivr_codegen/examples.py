@@ -1,0 +1,236 @@
+"""One valid example message per event: for the docs, the explorer page and third parties.
+
+An event's example payload is the first entry of its schema's ``examples`` keyword (every
+entry must be a valid payload), or else one made from the schema:
+
+- a value with ``examples``, ``const``, ``default`` or ``enum`` takes the first of them;
+- an object has its required properties, and the optional ones that carry ``examples``;
+- an array has ``minItems`` items (one at least, unless ``maxItems`` is 0);
+- a string is ``"example"`` (or a timestamp, a UUID), fitted to its length and pattern;
+- a number is the first of 1, 0 and its bounds that satisfies them.
+
+Either way the message is checked against the published bundle before anything is written:
+an example that is not valid is a :class:`~datadivr_codegen.errors.SchemaError`, and so is a
+schema the rules above cannot satisfy (a pattern ``"example"`` does not match, say), which
+asks for an ``examples`` entry.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.schema import EventDef, SchemaSet
+from datadivr_codegen.terms import MessageText
+
+__all__ = ["EXAMPLE_TEXT", "example_messages"]
+
+#: The ``message`` text of an example whose event requires one.
+EXAMPLE_TEXT = "Example text."
+
+_DEFS = "#/$defs/"
+#: Deeper than this, a made example gives up (a definition that contains itself).
+_MAX_DEPTH = 32
+_STRINGS = ("example", "a", "A", "0", "example-1", "example_1", "x1")
+_FORMATS = {
+    "date-time": "2026-01-01T12:00:00Z",
+    "uuid": "3f2b8c1e-5a4d-4e6f-9b7a-0c1d2e3f4a5b",
+}
+
+
+class _NoExample(Exception):
+    """The schema at hand defeats the rules: the reason says which keyword."""
+
+
+def example_messages(schemas: SchemaSet, bundle: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A valid example message of every event, by event name.
+
+    Args:
+        schemas: The checked schema folder.
+        bundle: Its published bundle (:func:`~datadivr_codegen.bundle.protocol_bundle`),
+            which every example must satisfy.
+
+    Raises:
+        SchemaError: an ``examples`` entry is not a valid payload, or no example can be made.
+    """
+    return {event.name: _example(event, schemas, bundle) for event in schemas.events}
+
+
+def _example(event: EventDef, schemas: SchemaSet, bundle: Mapping[str, Any]) -> dict[str, Any]:
+    validator = Draft202012Validator(
+        {"$ref": _DEFS + event.message_class, "$defs": bundle["$defs"]},
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+    given = event.payload_schema.get("examples")
+    if isinstance(given, list) and given:
+        for i, payload in enumerate(given):
+            problem = _problem(validator, _message(event, payload))
+            if problem is not None:
+                raise SchemaError(f"examples[{i}] is not a valid payload: {problem}", event.file)
+        return _message(event, given[0])
+    try:
+        payload = _Maker(schemas.definitions).value(event.payload_schema, 0)
+    except _NoExample as exc:
+        raise SchemaError(
+            f"cannot make an example payload ({exc}): give the event an 'examples' entry",
+            event.file,
+        ) from None
+    message = _message(event, payload)
+    problem = _problem(validator, message)
+    if problem is not None:
+        raise SchemaError(
+            f"the example payload made from the schema is not valid ({problem}): give the "
+            "event an 'examples' entry",
+            event.file,
+        )
+    return message
+
+
+def _message(event: EventDef, payload: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {"event_name": event.name, "payload": copy.deepcopy(payload)}
+    if event.message_text is MessageText.REQUIRED:
+        message["message"] = EXAMPLE_TEXT
+    return message
+
+
+def _problem(validator: Draft202012Validator, message: dict[str, Any]) -> str | None:
+    error = best_match(validator.iter_errors(message))
+    if error is None:
+        return None
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    return f"at ${path}: {error.message}"
+
+
+class _Maker:
+    """Makes a value for a schema of the supported keywords (:mod:`datadivr_codegen.keywords`)."""
+
+    def __init__(self, definitions: Mapping[str, Any]) -> None:
+        self.definitions = definitions
+
+    def value(self, schema: Any, depth: int) -> Any:
+        if depth > _MAX_DEPTH:
+            raise _NoExample("a definition contains itself")
+        if not isinstance(schema, Mapping):
+            return None
+        for key in ("examples", "enum"):
+            if isinstance(schema.get(key), list) and schema[key]:
+                return copy.deepcopy(schema[key][0])
+        for key in ("const", "default"):
+            if key in schema:
+                return copy.deepcopy(schema[key])
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_DEFS):
+            return self.value(self.definitions[ref.removeprefix(_DEFS)], depth + 1)
+        if "anyOf" in schema:
+            branches = sorted(schema["anyOf"], key=lambda b: _kind(b) == "null")
+            return self.value(branches[0], depth + 1)
+        if "allOf" in schema:
+            return self.object(self.merged(schema), depth)
+        kind = _kind(schema)
+        if kind == "object":
+            return self.object(schema, depth)
+        if kind == "array":
+            return self.array(schema, depth)
+        if kind == "string":
+            return _string(schema)
+        if kind in ("integer", "number"):
+            return _number(schema, integer=kind == "integer")
+        if kind == "boolean":
+            return True
+        return None
+
+    def merged(self, schema: Mapping[str, Any], depth: int = 0) -> dict[str, Any]:
+        """The object schema that ``schema``'s ``allOf`` members (and theirs) and its own
+        properties add up to."""
+        if depth > _MAX_DEPTH:
+            raise _NoExample("a definition contains itself")
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        for member in schema.get("allOf", ()):
+            ref = member.get("$ref", "")
+            part = self.merged(self.definitions.get(ref.removeprefix(_DEFS), member), depth + 1)
+            properties.update(part["properties"])
+            required.extend(part["required"])
+        properties.update(schema.get("properties", {}))
+        required.extend(schema.get("required", ()))
+        return {"type": "object", "properties": properties, "required": required}
+
+    def object(self, schema: Mapping[str, Any], depth: int) -> dict[str, Any]:
+        required = set(schema.get("required", ()))
+        return {
+            name: self.value(prop, depth + 1)
+            for name, prop in schema.get("properties", {}).items()
+            if name in required or (isinstance(prop, Mapping) and prop.get("examples"))
+        }
+
+    def array(self, schema: Mapping[str, Any], depth: int) -> list[Any]:
+        count = max(schema.get("minItems", 0), 1)
+        if "maxItems" in schema:
+            count = min(count, schema["maxItems"])
+        return [self.value(schema.get("items", {}), depth + 1) for _ in range(count)]
+
+
+def _kind(schema: Any) -> str | None:
+    """The schema's type, the one besides ``"null"`` when it allows two."""
+    if not isinstance(schema, Mapping):
+        return None
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        others = [k for k in kind if k != "null"]
+        return others[0] if others else "null"
+    return kind if isinstance(kind, str) else None
+
+
+def _string(schema: Mapping[str, Any]) -> str:
+    if schema.get("format") in _FORMATS:
+        return _FORMATS[schema["format"]]
+    low: int = schema.get("minLength", 0)
+    high: int | None = schema.get("maxLength")
+    pattern = schema.get("pattern")
+    for candidate in _STRINGS:
+        text = candidate + "x" * max(low - len(candidate), 0)
+        if high is not None:
+            text = text[:high]
+        if pattern is None or re.search(pattern, text):
+            return text
+    raise _NoExample(f"no simple string matches the pattern {pattern!r}")
+
+
+def _number(schema: Mapping[str, Any], *, integer: bool) -> int | float:
+    low, high = schema.get("minimum"), schema.get("maximum")
+    above, below = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+    step = schema.get("multipleOf")
+    candidates: list[float] = [1, 0]
+    for bound in (low, high):
+        if bound is not None:
+            candidates.append(bound)
+    for bound, sign in ((above, 1), (below, -1)):
+        if bound is not None:
+            candidates.append(bound + sign)
+            if integer:
+                candidates.append(math.floor(bound) + sign if sign > 0 else math.ceil(bound) - 1)
+    if above is not None and below is not None:
+        candidates.append((above + below) / 2)
+    if step:
+        start = max(b for b in (low, above, 0) if b is not None)
+        candidates.append(math.ceil(start / step) * step)
+    for candidate in candidates:
+        value: int | float = int(candidate) if integer else candidate
+        if integer and value != candidate:
+            continue
+        if (
+            (low is None or value >= low)
+            and (high is None or value <= high)
+            and (above is None or value > above)
+            and (below is None or value < below)
+            and (not step or (value / step).is_integer())
+        ):
+            return value
+    raise _NoExample("no simple number satisfies the bounds")
