@@ -38,7 +38,7 @@ from fastapi import FastAPI
 import datadivr
 from datadivr import create_app
 from datadivr_codegen.errors import SchemaError
-from datadivr_codegen.generator import generate
+from datadivr_codegen.generator import generate, plan
 from datadivr_codegen.keywords import SUPPORTED
 from datadivr_codegen.schema import load_schema_folder
 from tests.commands import CLI_ENV
@@ -335,6 +335,20 @@ def test_every_refused_extension_gives_the_documented_error(tmp_path: Path) -> N
         event = {"$schema": DRAFT, "x-datadivr": json.loads(code(extension)), "type": "null"}
         (schema / REFUSED).write_text(json.dumps(event, indent=2), encoding="utf-8")
         assert refusal(schema) == f"{REFUSED}: {code(error)}"
+
+
+def test_every_refused_example_gives_the_documented_error(tmp_path: Path) -> None:
+    rows = table("schemas.md", "`events/join.schema.json` with")
+    for i, (keys, error) in enumerate(rows):
+        schema = chatroom_copy(tmp_path / str(i))
+        join = schema / "events" / "join.schema.json"
+        data = json.loads(join.read_text(encoding="utf-8"))
+        del data["examples"]
+        data.update(json.loads(code(keys)))
+        join.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        with pytest.raises(SchemaError) as refused:
+            plan(schema)  # examples are made and checked after the folder loaded
+        assert str(refused.value) == code(error)
 
 
 def _edit(schema: Path, rel: str, change: Callable[[dict[str, Any]], None]) -> None:
