@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import runpy
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -27,7 +28,13 @@ EXAMPLES = ROOT / "examples"
 #: A Python block of the docs: only a snippet line including a file of examples/.
 SNIPPET = re.compile(r'--8<-- "(examples/[\w/]+\.py)"')
 #: The examples the tests below run.
-RUN = {"quickstart_server.py", "quickstart_client.py", "handlers_servicer.py", "client_tour.py"}
+RUN = {
+    "quickstart_server.py",
+    "quickstart_client.py",
+    "handlers_servicer.py",
+    "client_tour.py",
+    "chat.py",
+}
 
 
 def python_blocks() -> list[tuple[Path, str]]:
@@ -133,3 +140,129 @@ async def test_client_tour(
     lines = out.splitlines()
     assert lines[0].startswith("alice is ")
     assert lines[1:] == ["sum: 6.0", "refused: handler_error", "pong! from bob: True"]
+
+
+#: The conversation of docs/client.md: (terminal, line typed), each line awaited where it lands.
+CONVERSATION = [
+    ("A", "hello, anyone?"),
+    ("B", "hi! I am here"),
+    ("B", "@{A} this is for you only"),
+    ("A", "@{B} got it, bye"),
+]
+CHAT = "uv run python examples/chat.py"
+
+
+class Chat:
+    """One ``python examples/chat.py URL`` with pipes, as a terminal would run it."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.transcript = [f"$ {CHAT}"]
+
+    @classmethod
+    async def start(cls, url: str) -> Chat:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(EXAMPLES / "chat.py"),
+            url,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=CLI_ENV,
+            cwd=ROOT,
+        )
+        return cls(proc)
+
+    async def read(self) -> str:
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 20)
+        assert line, "the chat ended early"
+        self.transcript.append(line.decode().rstrip("\n"))
+        return self.transcript[-1]
+
+    async def type(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.transcript.append(line)
+        self.proc.stdin.write(line.encode() + b"\n")
+        await self.proc.stdin.drain()
+
+    async def end(self) -> tuple[int, str, str]:
+        """Ctrl-D: the exit status, and what it printed after and on standard error."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        out, err = await asyncio.wait_for(self.proc.communicate(), 20)
+        assert self.proc.returncode is not None
+        return self.proc.returncode, out.decode(), err.decode()
+
+    def kill(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+
+
+def documented_chat() -> list[list[str]]:
+    """The two terminals of docs/client.md, one list of lines each."""
+    blocks = re.findall(
+        r"^```console\n(.*?)^```", (DOCS / "client.md").read_text(encoding="utf-8"), re.M | re.S
+    )
+    terminals = [block.splitlines() for block in blocks if block.startswith(f"$ {CHAT}\n")]
+    assert len(terminals) == 2, "docs/client.md shows the chat in two terminals"
+    return terminals
+
+
+async def test_chat_between_two_terminals(
+    serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]],
+) -> None:
+    with serve_app(create_app()) as server:
+        chats = {"A": await Chat.start(server.url), "B": await Chat.start(server.url)}
+        try:
+            ids = {}
+            for name, chat in chats.items():
+                ids[name] = (await chat.read()).removeprefix("you are ")
+            for name, line in CONVERSATION:
+                other = "B" if name == "A" else "A"
+                await chats[name].type(line.format(**ids))
+                text = line.format(**ids).partition(" ")[2] if line.startswith("@") else line
+                private = " (to you)" if line.startswith("@") else ""
+                assert await chats[other].read() == f"{ids[name]}{private}: {text}"
+            for chat in chats.values():
+                # Nothing more: a client never gets its own lines back.
+                assert await chat.end() == (0, "", "")
+        finally:
+            for chat in chats.values():
+                chat.kill()
+
+    # The page shows this very conversation, with the ids of the run it was copied from.
+    shown = documented_chat()
+    shown_ids = {
+        "A": shown[0][1].removeprefix("you are "),
+        "B": shown[1][1].removeprefix("you are "),
+    }
+    for name, lines in zip("AB", shown, strict=True):
+        expected = chats[name].transcript
+        for key in "AB":
+            expected = [line.replace(ids[key], shown_ids[key]) for line in expected]
+        assert lines == expected
+
+
+async def test_chat_ends_on_ctrl_c(
+    serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]],
+) -> None:
+    with serve_app(create_app()) as server:
+        chat = await Chat.start(server.url)
+        try:
+            assert (await chat.read()).startswith("you are ")
+            chat.proc.send_signal(signal.SIGINT)
+            out, err = await asyncio.wait_for(chat.proc.communicate(), 20)
+        finally:
+            chat.kill()
+    assert (chat.proc.returncode, out, err) == (0, b"", b"")
+
+
+async def test_chat_without_a_server_says_so() -> None:
+    chat = await Chat.start("ws://127.0.0.1:9/ws")
+    try:
+        status, out, err = await chat.end()
+    finally:
+        chat.kill()
+    assert (status, out) == (1, "")
+    assert err.startswith("chat over: ")
