@@ -10,7 +10,8 @@ Every fenced block of the guides is exercised here:
   running, or need a second terminal, are in :data:`DEDICATED` and have tests of their own;
 - ``diff`` blocks are applied to the sandbox where they stand in the session;
 - ``json`` and ``python`` blocks include files of ``examples/`` that the sessions and the tests
-  below use;
+  below use; ``js`` blocks include parts of ``examples/browser/``, which
+  ``tests/integration/test_browser_example.py`` runs in headless Chromium;
 - the tables of supported keywords and of refused schemas are compared with the generator.
 """
 
@@ -55,6 +56,7 @@ FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.M | re.S)
 #: A fence inside a list item, which the tests would not see: the guides have none.
 INDENTED_FENCE = re.compile(r"^[ \t]+```", re.M)
 SNIPPET = re.compile(r'--8<-- "(examples/[\w/.-]+)"')
+SNIPPET_PART = re.compile(r'--8<-- "(examples/[\w/.-]+):(\w+)"')
 #: ``uv run X`` runs ``X`` from the environment running the tests.
 PRELUDE = 'uv() { if [ "$1" = run ]; then shift; fi; "$@"; }\n'
 
@@ -213,6 +215,14 @@ def test_every_block_of_the_guides_is_exercised(page: str) -> None:
             assert match, f"docs/{page}: include a file of examples/ instead:\n{block}"
             assert (ROOT / match[1]).is_file(), match[1]
             assert match[1].startswith(("examples/chatroom/", "examples/validating/")), match[1]
+        elif language == "js":
+            # Parts of the browser example, which tests/integration/test_browser_example.py
+            # runs in headless Chromium.
+            match = SNIPPET_PART.fullmatch(block.strip())
+            assert match, f"docs/{page}: include a part of examples/browser/ instead:\n{block}"
+            assert (ROOT / match[1]).is_file(), match[1]
+            assert match[1].startswith("examples/browser/"), match[1]
+            assert f"[start:{match[2]}]" in (ROOT / match[1]).read_text(encoding="utf-8")
         elif language == "text":
             assert block.startswith(tuple(TEXT_BLOCKS)), f"docs/{page}: untested text:\n{block}"
         else:
