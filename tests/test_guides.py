@@ -412,6 +412,16 @@ def test_every_refused_folder_gives_the_documented_error(tmp_path: Path) -> None
         assert refusal(schema) == shown
 
 
+@pytest.mark.parametrize(
+    "rel", ["envelope.schema.json", "events/welcome.schema.json", "events/error.schema.json"]
+)
+def test_the_chatroom_copies_the_runtimes_own_schemas(rel: str) -> None:
+    """The runtime sends ``welcome`` and ``error`` in every protocol: the chat room's copies
+    (and its envelope) say what ``schema/`` says."""
+    copy = json.loads((CHATROOM / "schema" / rel).read_text(encoding="utf-8"))
+    assert copy == json.loads((ROOT / "schema" / rel).read_text(encoding="utf-8"))
+
+
 def test_the_refused_example_is_one_keyword_away_from_accepted(tmp_path: Path) -> None:
     """``examples/chatroom/refused/``: refused for the keyword the page says, and only that."""
     schema = chatroom_copy(tmp_path / "schema")
