@@ -7,7 +7,10 @@ entry must be a valid payload), or else one made from the schema:
 - an object has its required properties, and the optional ones that carry ``examples``;
 - an array has ``minItems`` items (one at least, unless ``maxItems`` is 0);
 - a string is ``"example"`` (or a timestamp, a UUID), fitted to its length and pattern;
-- a number is the first of 1, 0 and its bounds that satisfies them.
+- a number is the first of 1, 0, its bounds and the multiples of ``multipleOf`` next to them
+  that satisfies them;
+- an ``anyOf`` takes its first branch that gives a value (``null`` last), and an array whose
+  items contain themselves and need not be there is empty.
 
 Either way the message is checked against the published bundle before anything is written:
 an example that is not valid is a :class:`~datadivr_codegen.errors.SchemaError`, and so is a
@@ -113,6 +116,8 @@ class _Maker:
 
     def __init__(self, definitions: Mapping[str, Any]) -> None:
         self.definitions = definitions
+        #: The definitions being made, outermost first: one met again contains itself.
+        self.expanding: list[str] = []
 
     def value(self, schema: Any, depth: int) -> Any:
         if depth > _MAX_DEPTH:
@@ -127,10 +132,16 @@ class _Maker:
                 return copy.deepcopy(schema[key])
         ref = schema.get("$ref")
         if isinstance(ref, str) and ref.startswith(_DEFS):
-            return self.value(self.definitions[ref.removeprefix(_DEFS)], depth + 1)
+            name = ref.removeprefix(_DEFS)
+            if name in self.expanding:
+                raise _NoExample(f"the definition {name} contains itself")
+            self.expanding.append(name)
+            try:
+                return self.value(self.definitions[name], depth + 1)
+            finally:
+                self.expanding.pop()
         if "anyOf" in schema:
-            branches = sorted(schema["anyOf"], key=lambda b: _kind(b) == "null")
-            return self.value(branches[0], depth + 1)
+            return self.first(schema["anyOf"], depth)
         if "allOf" in schema:
             return self.object(self.merged(schema), depth)
         kind = _kind(schema)
@@ -170,11 +181,27 @@ class _Maker:
             if name in required or (isinstance(prop, Mapping) and prop.get("examples"))
         }
 
+    def first(self, branches: list[Any], depth: int) -> Any:
+        """The value of the first ``anyOf`` branch that has one, ``null`` ones last."""
+        reason = _NoExample("no branch of anyOf")
+        for branch in sorted(branches, key=lambda b: _kind(b) == "null"):
+            try:
+                return self.value(branch, depth + 1)
+            except _NoExample as exc:  # a branch that contains itself, say: try the next
+                reason = exc
+        raise reason
+
     def array(self, schema: Mapping[str, Any], depth: int) -> list[Any]:
-        count = max(schema.get("minItems", 0), 1)
+        least = schema.get("minItems", 0)
+        count = max(least, 1)
         if "maxItems" in schema:
             count = min(count, schema["maxItems"])
-        return [self.value(schema.get("items", {}), depth + 1) for _ in range(count)]
+        try:
+            return [self.value(schema.get("items", {}), depth + 1) for _ in range(count)]
+        except _NoExample:
+            if least == 0:  # an item that contains itself: the array may stay empty
+                return []
+            raise
 
 
 def _kind(schema: Any) -> str | None:
@@ -219,8 +246,13 @@ def _number(schema: Mapping[str, Any], *, integer: bool) -> int | float:
     if above is not None and below is not None:
         candidates.append((above + below) / 2)
     if step:
-        start = max(b for b in (low, above, 0) if b is not None)
-        candidates.append(math.ceil(start / step) * step)
+        floors = [b for b in (low, above) if b is not None]
+        ceilings = [b for b in (high, below) if b is not None]
+        candidates.append(step)
+        if floors:
+            candidates += [math.ceil(max(floors) / step) * step + k * step for k in (0, 1)]
+        if ceilings:
+            candidates += [math.floor(min(ceilings) / step) * step - k * step for k in (0, 1)]
     for candidate in candidates:
         value: int | float = int(candidate) if integer else candidate
         if integer and value != candidate:

@@ -8,6 +8,7 @@ an anchor; the page renders the same in MkDocs and on a code host.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -75,7 +76,10 @@ def protocol_reference(
             f"| {_event_link(event.name)} | {_DIRECTIONS[event.direction][0]} | "
             f"{_event_link(event.reply) if event.reply else '—'} | {event.message_text.value} |"
         )
-    replied = {e.reply: e.name for e in schemas.events if e.reply is not None}
+    replied: dict[str, list[str]] = {}
+    for e in schemas.events:
+        if e.reply is not None:
+            replied.setdefault(e.reply, []).append(e.name)
     for event in schemas.events:
         lines += ["", *_event_section(event, schemas, examples[event.name], replied)]
     lines += ["", "## Envelope", ""]
@@ -99,7 +103,7 @@ def _event_section(
     event: EventDef,
     schemas: SchemaSet,
     example: Mapping[str, Any],
-    replied: Mapping[str, str],
+    replied: Mapping[str, list[str]],
 ) -> list[str]:
     short, long = _DIRECTIONS[event.direction]
     lines = [f"## Event `{event.name}`", ""]
@@ -109,7 +113,7 @@ def _event_section(
         f"- **Reply:** {_event_link(event.reply) if event.reply else 'none'}",
     ]
     if event.name in replied:
-        facts.append(f"- **Answers:** {_event_link(replied[event.name])}")
+        facts.append(f"- **Answers:** {', '.join(map(_event_link, replied[event.name]))}")
     facts.append(
         "- **`message` text:** "
         + ("required" if event.message_text is MessageText.REQUIRED else "optional")
@@ -168,8 +172,14 @@ def _body(schema: Mapping[str, Any], schemas: SchemaSet) -> list[str]:
     return [f"A {fields.describe(schema)}."]
 
 
+def _types(schema: Mapping[str, Any]) -> list[Any]:
+    kind = schema.get("type")
+    return kind if isinstance(kind, list) else [kind]
+
+
 def _is_object(schema: Mapping[str, Any]) -> bool:
-    return schema.get("type") == "object" and ("properties" in schema or "allOf" in schema)
+    """Whether the schema has fields to tabulate (an object, maybe nullable)."""
+    return "object" in _types(schema) and ("properties" in schema or "allOf" in schema)
 
 
 def _table(rows: list[tuple[str, str, str, str, str]]) -> list[str]:
@@ -187,6 +197,16 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|") or "—"
 
 
+def _code(text: str) -> str:
+    """``text`` as inline code that reads the same on the docs site and on a code host, in a
+    table cell too: a pipe or a backtick inside it is written as HTML, where a Markdown code
+    span would show the escape or end early."""
+    if "|" not in text and "`" not in text:
+        return f"`{text}`"
+    escaped = html.escape(text, quote=False).replace("|", "&#124;").replace("`", "&#96;")
+    return f"<code>{escaped}</code>"
+
+
 class _Fields:
     """Turns schemas into table rows and phrases."""
 
@@ -202,14 +222,14 @@ class _Fields:
             field = f"{prefix}{name}"
             rows.append(
                 (
-                    f"`{field}`",
+                    _code(field),
                     self.type(prop),
                     "yes" if name in required else "no",
                     "; ".join(self.constraints(prop)),
                     str(prop.get("description", "")),
                 )
             )
-            inner = prop.get("items") if prop.get("type") == "array" else prop
+            inner = prop.get("items") if "array" in _types(prop) else prop
             if isinstance(inner, Mapping) and _is_object(inner) and "$ref" not in inner:
                 rows += self.rows(inner, f"{field}{'[].' if inner is not prop else '.'}")
         return rows
@@ -266,16 +286,16 @@ class _Fields:
             return []
         out = list(_constraints(schema))
         items = schema.get("items")
-        if schema.get("type") == "array" and isinstance(items, Mapping):
+        if "array" in _types(schema) and isinstance(items, Mapping):
             out += [f"each item {c}" for c in _constraints(items)]
         return out
 
 
 def _constraints(schema: Mapping[str, Any]) -> Iterator[str]:
     if "const" in schema:
-        yield f"always `{_json(schema['const'])}`"
+        yield f"always {_code(_json(schema['const']))}"
     if "enum" in schema:
-        yield "one of " + ", ".join(f"`{_json(v)}`" for v in schema["enum"])
+        yield "one of " + ", ".join(_code(_json(v)) for v in schema["enum"])
     for key, sign in (
         ("minimum", "≥"),
         ("exclusiveMinimum", ">"),
@@ -289,11 +309,11 @@ def _constraints(schema: Mapping[str, Any]) -> Iterator[str]:
     yield from _range(schema, "minLength", "maxLength", "character")
     yield from _range(schema, "minItems", "maxItems", "item")
     if "pattern" in schema:
-        yield f"matches `{schema['pattern']}`"
+        yield f"matches {_code(schema['pattern'])}"
     if "format" in schema:
-        yield f"format `{schema['format']}`"
+        yield f"format {_code(schema['format'])}"
     if "default" in schema:
-        yield f"default `{_json(schema['default'])}`"
+        yield f"default {_code(_json(schema['default']))}"
     if schema.get("deprecated") is True:
         yield "deprecated"
 

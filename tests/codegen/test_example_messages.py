@@ -182,3 +182,22 @@ def test_the_command_line_refuses_an_invalid_example(
         "'long' is too long\n"
     )
     assert not out.exists()
+
+
+def test_a_definition_that_contains_itself_ends_where_it_may(tmp_path: Path) -> None:
+    node = {
+        "type": "object",
+        "properties": {
+            "next": {"anyOf": [{"$ref": "#/$defs/Node"}, {"type": "null"}]},
+            "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+        },
+        "required": ["next", "children"],
+        "additionalProperties": False,
+    }
+    payload = {"$ref": "#/$defs/Node", "$defs": {"Node": node}}
+    assert _example(tmp_path, payload)["payload"] == {"next": None, "children": []}
+
+
+def test_a_multiple_below_zero(tmp_path: Path) -> None:
+    payload = {"type": "integer", "maximum": -1, "multipleOf": 2}
+    assert _example(tmp_path, payload)["payload"] == -2

@@ -12,7 +12,7 @@ from datadivr.protocol import PROTOCOL
 from datadivr_codegen.generator import plan
 from datadivr_codegen.reference import event_anchor
 
-from .conftest import CASES, PROJECT_ROOT, PROJECT_SCHEMA, case_schema
+from .conftest import CASES, PROJECT_ROOT, PROJECT_SCHEMA, case_schema, copy_case
 
 EXAMPLE = re.compile(r"### Example\n\n```json\n(.*?)\n```", re.DOTALL)
 LINK = re.compile(r"\]\(#([^)]+)\)")
@@ -93,3 +93,41 @@ def test_tables_show_types_constraints_and_composed_objects() -> None:
     assert record.index("| `name` |") < record.index("| `count` |") < record.index("| `kind` |")
     assert "| `tags` | object of integer | no | — | A map of counters. |" in record
     assert "Other fields are allowed." in record
+
+
+def test_pipes_backticks_nullable_objects_and_shared_replies(tmp_path: Path) -> None:
+    schema = copy_case("reply", tmp_path / "schema")
+    events = sorted((schema / "events").glob("*.json"))
+    asker = next(
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in events
+        if json.loads(p.read_text(encoding="utf-8"))["x-datadivr"].get("reply")
+    )
+    reply = asker["x-datadivr"]["reply"]
+    second = {
+        "$schema": asker["$schema"],
+        "title": "OddPayload",
+        "x-datadivr": {"event": "odd", "direction": "client_to_server", "reply": reply},
+        "type": ["object", "null"],
+        "properties": {
+            "choice": {"type": "string", "pattern": "^(a|b)$"},
+            "tick": {"type": "string", "enum": ["`", "x"]},
+            "inner": {
+                "type": ["object", "null"],
+                "properties": {"deep": {"type": "integer"}},
+                "additionalProperties": False,
+            },
+        },
+        "additionalProperties": False,
+    }
+    (schema / "events" / "odd.schema.json").write_text(json.dumps(second), encoding="utf-8")
+    text = _reference(schema)
+    odd = _sections(text)["odd"]
+    assert "| `choice` | string | no | matches <code>^(a&#124;b)$</code> | — |" in odd
+    assert '| `tick` | string | no | one of <code>"&#96;"</code>, `"x"` | — |' in odd
+    assert "| `inner` | object or null | no | — | — |" in odd
+    assert "| `inner.deep` | integer | no | — | — |" in odd
+    assert "The payload may be left out or `null`." in odd
+    answers = next(line for line in _sections(text)[reply].splitlines() if "**Answers:**" in line)
+    assert "[`odd`](#event-odd)" in answers
+    assert answers.count("](#event-") == 2
