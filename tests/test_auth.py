@@ -60,6 +60,21 @@ def test_shared_token(ws: WebSocket, admitted: bool) -> None:
     assert (identity == Identity("token")) is admitted
 
 
+@pytest.mark.parametrize(
+    "ws",
+    [
+        websocket({"Authorization": "Bearer a/b=c:d@e"}),
+        websocket(query=b"token=a%2Fb%3Dc%3Ad%40e"),
+        websocket(subprotocols=["datadivr", "datadivr.token.a/b=c:d@e"]),
+    ],
+)
+def test_a_token_a_browser_cannot_offer_as_a_subprotocol_is_still_accepted(
+    ws: WebSocket,
+) -> None:
+    identity = asyncio.run(token_authenticator("a/b=c:d@e")(ws))
+    assert identity == Identity("token")
+
+
 @pytest.mark.parametrize("token", ["", "with space", "comma,", "é-token", 'quote"', "tab\t"])
 def test_unusable_tokens_are_refused_at_once(token: str) -> None:
     with pytest.raises(ValueError, match="token"):

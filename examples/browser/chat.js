@@ -76,6 +76,11 @@ let sent = 0;
 
 /** Send `message` with an id (its answer carries it in `reply_to`), if the schema allows it. */
 function send(message) {
+  // Before it opens, send() throws; once it has closed, it drops the message without a word.
+  if (socket.readyState !== WebSocket.OPEN) {
+    log("not sent:", "not connected");
+    return;
+  }
   const framed = { ...message, id: `m${++sent}` };
   const problems = protocol.check(framed);
   if (problems.length > 0) {

@@ -60,6 +60,13 @@ def token_authenticator(token: str) -> Authenticate:
     """A hook that admits the clients presenting ``token`` (see :func:`presented_token`),
     compared in constant time, as ``Identity("token")``.
 
+    A browser cannot present every token accepted here as a subprotocol: a subprotocol holds
+    only HTTP token characters (letters, digits and ``!#$%&'*+-.^_`|~``), and
+    ``new WebSocket(url, protocols)`` throws a ``SyntaxError`` on any other, such as
+    ``( ) / : < = > ? @ [ ] { }``. Such a token still works in ``Authorization`` and in the
+    ``token`` query parameter (percent-encoded), but not in the explorer page, which presents
+    it as a subprotocol. ``secrets.token_urlsafe()`` makes tokens that work everywhere.
+
     Raises:
         ValueError: ``token`` is empty or not printable ASCII (HTTP headers carry no more).
     """

@@ -3,8 +3,10 @@ its ``serve.py`` builds: Ajv checks messages against ``GET /schema`` before they
 
 from __future__ import annotations
 
+import asyncio
 import os
 import runpy
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -12,8 +14,10 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
 
-from datadivr import PROTOCOL
+from datadivr import PROTOCOL, Identity, create_app
 from tests.browser import Tab, launch
 from tests.conftest import LiveServer
 
@@ -51,6 +55,42 @@ def open_page(
         for tab in tabs:
             tab.check()
             tab.close()
+
+
+def test_nothing_is_sent_unless_connected(
+    browser: Browser, serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]]
+) -> None:
+    # serve.py's app, with a handshake held until the test lets it through.
+    gate = threading.Event()
+
+    async def authenticate(websocket: WebSocket) -> Identity:
+        await asyncio.to_thread(gate.wait, 10)
+        return Identity("test")
+
+    app = create_app(authenticate=authenticate)
+    app.mount("/example", StaticFiles(directory=EXAMPLE, html=True), name="example")
+    with serve_app(app) as server:
+        tab = Tab.open(browser, server.http + "/example/")
+        try:
+            page = tab.page
+            # The forms are wired once the events are listed, with the socket still opening.
+            expect(page.locator("#events")).not_to_be_empty()
+            page.click("#sum button")
+            expect(page.locator("#log li").first).to_have_text("not sent: not connected")
+            gate.set()
+            expect(page.locator("#status")).to_contain_text("connected as ")
+            page.click("#sum button")
+            expect(page.locator("#log li", has_text="sent m1")).to_have_count(1)
+        finally:
+            gate.set()
+    try:
+        expect(page.locator("#status")).to_contain_text("closed (")
+        page.click("#sum button")
+        expect(page.locator("#log li").first).to_have_text("not sent: not connected")
+        expect(page.locator("#log li", has_text="sent m")).to_have_count(1)
+        tab.check()
+    finally:
+        tab.close()
 
 
 def test_the_example_lists_what_a_client_may_send(open_page: Callable[[], Page]) -> None:

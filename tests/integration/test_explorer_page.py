@@ -4,8 +4,10 @@ Content-Security-Policy, every test fails on a console error or a blocked load."
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from urllib.parse import quote
 
 import pytest
 from fastapi import FastAPI
@@ -48,6 +50,24 @@ def compose(page: Page, event: str, message: object) -> None:
     page.fill("#editor", message if isinstance(message, str) else json.dumps(message))
 
 
+def send_at_once(page: Page, *messages: object) -> None:
+    """Send ``messages`` with the page's Send button, all in one task of the page: every one
+    is on its way before the page handles anything that arrives."""
+    page.evaluate(
+        """(texts) => {
+            for (const text of texts) {
+                document.getElementById("editor").value = text;
+                document.getElementById("send").click();
+            }
+        }""",
+        [json.dumps(message) for message in messages],
+    )
+
+
+def ping(message_id: str) -> dict[str, object]:
+    return {**PROTOCOL.events["ping"].example, "id": message_id}
+
+
 def test_the_page_lists_the_events_and_shows_its_client_id(
     open_page: Callable[[], Page], live_server: LiveServer
 ) -> None:
@@ -81,8 +101,11 @@ def test_every_example_is_accepted(open_page: Callable[[], Page]) -> None:
         page.select_option("#event", event)
         page.click("#send")
     expect(page.locator("#log .entry.sent")).to_have_count(len(SENDABLE))
+    # The server answers in order: once the last ping's pong is in, so is any error before it.
+    send_at_once(page, ping("last"))
+    expect(page.locator("#log .entry.received").first).to_contain_text('"reply_to": "last"')
     # ping is answered; the rest go to no one else: no error in any case.
-    expect(page.locator("#log .entry.received", has_text="pong")).to_have_count(1)
+    expect(page.locator("#log .entry.received", has_text="pong")).to_have_count(2)
     expect(page.locator("#log .entry.error")).to_have_count(0)
 
 
@@ -99,19 +122,47 @@ def test_a_sum_event_is_answered(open_page: Callable[[], Page]) -> None:
     expect(page.locator("#log .entry").first).to_contain_text("sum_handler_result")
 
 
+def test_screen_readers_hear_a_line_per_entry_not_the_messages(
+    open_page: Callable[[], Page],
+) -> None:
+    page = open_page()
+    log = page.locator("#log")
+    assert log.get_attribute("aria-live") is None
+    assert log.get_attribute("role") is None  # a list; role log would make it live
+    compose(page, "sum_event", {"event_name": "sum_event", "payload": {"numbers": [1, "x"]}})
+    page.click("#send")
+    compose(page, "sum_event", PROTOCOL.events["sum_event"].example)
+    page.click("#send")
+    announcer = page.locator("#announcer")
+    expect(announcer).to_have_attribute("role", "log")
+    expect(announcer.locator("p")).to_have_text(
+        [
+            "received: welcome from server",
+            "sent: sum_event",
+            "error: validation_error",
+            "sent: sum_event",
+            "received: sum_handler_result from server",
+        ]
+    )
+    # Heard, not seen.
+    box = announcer.bounding_box()
+    assert box is not None
+    assert (box["width"], box["height"]) == (1, 1)
+    page.click("#clear")
+    expect(announcer.locator("p")).to_have_count(0)
+
+
 def test_an_invalid_message_gets_an_error_marking_the_failing_value(
     open_page: Callable[[], Page],
 ) -> None:
     page = open_page()
-    compose(
+    # Another message sent before the error can arrive: it is matched to its message by
+    # reply_to, not taken to answer the last one sent.
+    send_at_once(
         page,
-        "sum_event",
         {"event_name": "sum_event", "payload": {"numbers": [1, "two", 3]}, "id": "mine"},
+        ping("after"),
     )
-    page.click("#send")
-    # Another message in between: the error is matched to its message by reply_to.
-    compose(page, "ping", PROTOCOL.events["ping"].example)
-    page.click("#send")
     error = page.locator("#log .entry.error")
     expect(error).to_have_count(1)
     expect(error).to_contain_text("validation_error")
@@ -122,6 +173,39 @@ def test_an_invalid_message_gets_an_error_marking_the_failing_value(
     expect(marked).to_have_attribute("data-path", "$.payload.numbers[1]")
     expect(marked).to_have_text('"two"')
     expect(error.locator('.json [data-path="$.id"]').first).to_have_text('"mine"')
+
+
+def test_an_error_for_a_message_no_longer_kept_marks_no_other(
+    open_page: Callable[[], Page],
+) -> None:
+    page = open_page()
+    # 50 more sent before its error arrives: the first one is no longer remembered.
+    invalid = {"event_name": "sum_event", "payload": {"numbers": ["one"]}, "id": "first"}
+    to_no_one = {**PROTOCOL.events["msg"].example, "to": "others"}
+    send_at_once(page, invalid, *({**to_no_one, "id": f"m{i}"} for i in range(50)))
+    error = page.locator("#log .entry.error")
+    expect(error).to_contain_text("validation_error")
+    expect(error).to_contain_text("The message sent (id first) is not among the last 50")
+    expect(error).not_to_contain_text("The message sent:")
+    expect(error.locator(".hl, .hl-inside")).to_have_count(0)
+
+
+def test_an_error_for_text_sent_as_it_is_shows_that_text(open_page: Callable[[], Page]) -> None:
+    page = open_page()
+    raw = '{"event_name": "sum_event", "payload": {"numbers": ["x"]}, "id": "raw-1"}'
+    page.evaluate(
+        """([raw, then]) => {
+            const editor = document.getElementById("editor");
+            editor.value = raw;
+            document.getElementById("send-raw").click();
+            editor.value = then;
+            document.getElementById("send").click();
+        }""",
+        [raw, json.dumps(ping("then"))],
+    )
+    error = page.locator("#log .entry.error")
+    expect(error).to_contain_text("validation_error")
+    expect(error.locator("pre").first).to_have_text(raw)
 
 
 def test_a_missing_field_marks_the_object_it_is_missing_from(
@@ -193,10 +277,37 @@ def test_the_log_is_bounded(open_page: Callable[[], Page]) -> None:
     page.evaluate(
         "(n) => { for (let i = 0; i < n; i++) document.getElementById('send').click(); }", 110
     )
+    # All 110 are sent before the first echo arrives: once the last echo is in, the 20 oldest
+    # entries, the first 20 sent, are gone.
+    newest = page.locator("#log .entry").first
+    expect(newest).to_contain_text("scene_update from")
+    expect(newest).to_contain_text('"id": "explorer-110"')
     expect(page.locator("#log .entry")).to_have_count(200)
-    expect(page.locator("#log .entry.sent").first).to_contain_text('"id": "explorer-110"')
+    expect(page.locator("#log .entry.received")).to_have_count(110)
+    expect(page.locator("#log .entry.sent")).to_have_count(90)
+    expect(page.locator("#log .entry").last).to_contain_text('"id": "explorer-21"')
     page.click("#clear")
     expect(page.locator("#log .entry")).to_have_count(0)
+
+
+def test_a_large_frame_is_shown_cut_short_as_text(open_page: Callable[[], Page]) -> None:
+    page = open_page()
+    example = PROTOCOL.events["scene_update"].example
+    obj = example["payload"]["objects"][0]
+    payload = {**example["payload"], "objects": [{**obj, "id": f"o{i}"} for i in range(1000)]}
+    message = {**example, "payload": payload, "to": "all", "id": "big"}
+    # The page sends it as JSON.stringify writes it.
+    frame = json.dumps(message, separators=(",", ":")).encode()
+    assert len(frame) > 128 * 1024
+    send_at_once(page, message)
+    sent = page.locator("#log .entry.sent")
+    expect(sent.locator(".more")).to_have_text(f"\n… {len(frame) - 64 * 1024} more bytes")
+    assert len(sent.locator("pre").inner_text().encode()) < 65 * 1024
+    echo = page.locator("#log .entry.received", has_text="scene_update from")
+    expect(echo.locator(".more")).to_have_text(re.compile(r"^\n… \d+ more bytes$"))
+    # Plain text, not a tree of values.
+    for entry in (sent, echo):
+        expect(entry.locator(".node")).to_have_count(0)
 
 
 def test_the_policy_blocks_inline_code_and_the_tests_see_it(
@@ -237,6 +348,41 @@ def test_the_page_presents_a_token_from_its_fragment(
             expect(refused.page.locator("#client-id")).to_be_empty()
         finally:
             refused.close()
+
+
+@pytest.mark.parametrize("token", ["a/b", "abc=", "a:b@c", "(a)"])
+def test_a_token_a_browser_cannot_present_is_named_and_the_events_still_load(
+    browser: Browser,
+    serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]],
+    token: str,
+) -> None:
+    with serve_app(create_app(token=token)) as server:
+        tab = Tab.open(browser, server.http + "/#token=" + quote(token, safe=""))
+        try:
+            state = tab.page.locator("#state")
+            expect(state).to_have_attribute("data-state", "closed")
+            expect(state).to_contain_text("the token cannot be sent as a WebSocket subprotocol")
+            expect(tab.page.locator("#reconnect")).to_be_enabled()
+            expect(tab.page.locator("#events tr")).to_have_count(len(PROTOCOL.events))
+            tab.check()
+        finally:
+            tab.close()
+
+
+@pytest.mark.parametrize("fragment", ["token=a+b", "token=a%2Bb", "x=1&token=a+b"])
+def test_a_plus_in_the_token_stays_a_plus(
+    browser: Browser,
+    serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]],
+    fragment: str,
+) -> None:
+    with serve_app(create_app(token="a+b")) as server:
+        tab = Tab.open(browser, server.http + "/#" + fragment)
+        try:
+            expect(tab.page.locator("#state")).to_have_attribute("data-state", "open")
+            expect(tab.page.locator("#client-id")).not_to_be_empty()
+            tab.check()
+        finally:
+            tab.close()
 
 
 def test_the_page_tells_when_the_server_is_gone(

@@ -4,6 +4,10 @@
 
 /** Entries kept in the message log; older ones are dropped. */
 const MAX_LOG = 200;
+/** A frame longer than this many bytes is shown cut short, as text, not as a tree of values. */
+const MAX_RENDERED = 64 * 1024;
+/** One-line summaries kept for screen readers, which read each new one out. */
+const MAX_ANNOUNCED = 20;
 /** Sent messages remembered to show next to the errors that answer them. */
 const MAX_SENT = 50;
 /** Directions a client may send (`server_to_client` is the server's alone). */
@@ -29,6 +33,7 @@ const ui = {
   editorError: $("editor-error"),
   sendRaw: $("send-raw"),
   log: $("log"),
+  announcer: $("announcer"),
   clear: $("clear"),
 };
 
@@ -162,13 +167,25 @@ function transmit(text, value) {
   hideProblem(ui.editorError);
   socket.send(text);
   lastSent = value === undefined ? { text } : { text, value };
-  if (isObject(value) && typeof value.id === "string") {
-    sentById.set(value.id, lastSent);
+  // Text sent as it is may still carry an id, which the server's error answers with.
+  const id = value === undefined ? idOf(text) : isObject(value) ? value.id : undefined;
+  if (typeof id === "string") {
+    sentById.delete(id);
+    sentById.set(id, lastSent);
     if (sentById.size > MAX_SENT) sentById.delete(sentById.keys().next().value);
   }
   addEntry("sent", value === undefined ? "(text)" : String(value?.event_name ?? "?"), [
-    value === undefined ? element("pre", "json", text) : renderJson(value).root,
+    renderFrame(text, value).root,
   ]);
+}
+
+function idOf(text) {
+  try {
+    const value = JSON.parse(text);
+    return isObject(value) ? value.id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function showProblem(node, text) {
@@ -189,16 +206,48 @@ function setState(state, text) {
   ui.reconnect.disabled = state !== "closed";
 }
 
+/**
+ * The token of a page opened as /#token=…, decoded as written: not as a form, where `+` would
+ * become a space.
+ */
+function fragmentToken() {
+  for (const part of location.hash.slice(1).split("&")) {
+    if (!part.startsWith("token=")) continue;
+    const written = part.slice("token=".length);
+    try {
+      return decodeURIComponent(written);
+    } catch {
+      return written; // a lone `%`: the token as it is
+    }
+  }
+  return null;
+}
+
 function connect() {
   const url = new URL("ws", location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
   // A server started with a token: open the page as /#token=… (the fragment never leaves the
   // browser); browsers can only present it as a subprotocol.
-  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  const token = fragmentToken();
   const protocols = token ? ["datadivr", `datadivr.token.${token}`] : ["datadivr"];
   setState("connecting", "connecting…");
   ui.clientId.textContent = "";
-  socket = new WebSocket(url, protocols);
+  // Ids are the client's own: a new connection answers none of the old one's messages.
+  sentById.clear();
+  lastSent = null;
+  try {
+    socket = new WebSocket(url, protocols);
+  } catch (error) {
+    // A subprotocol holding a separator (`/ = : @ ? ( ) [ ] { } ,`, a space …) is a
+    // SyntaxError: RFC 6455 allows only HTTP token characters there.
+    socket = null;
+    const why = token
+      ? "the token cannot be sent as a WebSocket subprotocol: a browser allows only letters, " +
+        "digits and !#$%&'*+-.^_`|~ there"
+      : error.message;
+    setState("closed", `closed (${why})`);
+    return;
+  }
   socket.addEventListener("open", () => setState("open", "connected"));
   socket.addEventListener("close", (event) => {
     const why = event.reason ? `: ${event.reason}` : "";
@@ -212,18 +261,18 @@ function receive(text) {
   try {
     message = JSON.parse(text);
   } catch {
-    addEntry("received", "(not JSON)", [element("pre", "json", text)]);
+    addEntry("received", "(not JSON)", [renderFrame(text).root]);
     return;
   }
   if (message.event_name === "welcome" && isObject(message.payload)) {
     ui.clientId.textContent = String(message.payload.client_id);
   }
   if (message.event_name === "error") {
-    showError(message);
+    showError(message, text);
     return;
   }
   const from = message.from_id ? ` from ${message.from_id}` : "";
-  addEntry("received", `${message.event_name}${from}`, [renderJson(message).root]);
+  addEntry("received", `${message.event_name}${from}`, [renderFrame(text, message).root]);
 }
 
 // -- the log ------------------------------------------------------------------------------
@@ -241,10 +290,12 @@ function addEntry(kind, title, parts) {
   item.append(heading, ...parts);
   ui.log.prepend(item);
   while (ui.log.childElementCount > MAX_LOG) ui.log.lastElementChild.remove();
+  ui.announcer.append(element("p", "", kind === "error" ? title : `${kind}: ${title}`));
+  while (ui.announcer.childElementCount > MAX_ANNOUNCED) ui.announcer.firstElementChild.remove();
   return item;
 }
 
-function showError(message) {
+function showError(message, text) {
   const payload = isObject(message.payload) ? message.payload : {};
   const details = Array.isArray(payload.details) ? payload.details : [];
   const parts = [element("p", "error-message", String(message.message ?? ""))];
@@ -258,20 +309,20 @@ function showError(message) {
     }
     parts.push(list);
   }
-  // The message it answers: by `reply_to`, else the last one sent.
-  const sent = (message.reply_to && sentById.get(message.reply_to)) || lastSent;
+  // The message it answers: by `reply_to`; only an error without one (a frame whose id could
+  // not be read) is taken to answer the last one sent.
+  const replyTo = message.reply_to ?? null;
+  const sent = replyTo === null ? lastSent : sentById.get(replyTo);
   if (sent) {
-    const caption = element("p", "caption", "The message sent:");
-    if (sent.value === undefined) {
-      parts.push(caption, element("pre", "json", sent.text));
-    } else {
-      const rendering = renderJson(sent.value);
-      for (const detail of details) mark(rendering.nodes, String(detail.path), detail);
-      parts.push(caption, rendering.root);
-    }
+    const rendering = renderFrame(sent.text, sent.value);
+    for (const detail of details) mark(rendering.nodes, String(detail.path), detail);
+    parts.push(element("p", "caption", "The message sent:"), rendering.root);
+  } else if (replyTo !== null) {
+    const gone = `The message sent (id ${replyTo}) is not among the last ${MAX_SENT} kept here.`;
+    parts.push(element("p", "caption", gone));
   }
   const received = element("details");
-  received.append(element("summary", "", "The error as received"), renderJson(message).root);
+  received.append(element("summary", "", "The error as received"), renderFrame(text, message).root);
   parts.push(received);
   addEntry("error", `error: ${payload.code ?? "?"}`, parts);
 }
@@ -287,6 +338,27 @@ function mark(nodes, path, detail) {
   const node = nodes.get(at);
   node.classList.add(at === path ? "hl" : "hl-inside");
   node.title = `${path}: ${detail.reason}`;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * `value` (the frame `text` parsed, if it is JSON) as renderJson shows it; a frame over
+ * MAX_RENDERED bytes as its text, cut there: a tree of spans per value would be too slow.
+ */
+function renderFrame(text, value) {
+  const bytes = utf8.encode(text);
+  if (bytes.length <= MAX_RENDERED) {
+    return value === undefined
+      ? { root: element("pre", "json", text), nodes: new Map() }
+      : renderJson(value);
+  }
+  // The streaming decoder holds back a character cut in two.
+  const shown = new TextDecoder().decode(bytes.subarray(0, MAX_RENDERED), { stream: true });
+  const more = bytes.length - utf8.encode(shown).length;
+  const root = element("pre", "json cut", shown);
+  root.append(element("span", "more", `\n… ${more} more bytes`));
+  return { root, nodes: new Map() };
 }
 
 /**
@@ -340,7 +412,11 @@ ui.composer.addEventListener("submit", (event) => {
 });
 ui.sendRaw.addEventListener("click", sendRaw);
 ui.reconnect.addEventListener("click", connect);
-ui.clear.addEventListener("click", () => ui.log.replaceChildren());
+ui.clear.addEventListener("click", () => {
+  ui.log.replaceChildren();
+  ui.announcer.replaceChildren();
+});
 
-connect();
+// The events first: they come over HTTP, whatever becomes of the WebSocket.
 loadEvents();
+connect();
