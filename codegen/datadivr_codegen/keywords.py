@@ -34,6 +34,7 @@ __all__ = [
     "SUPPORTED",
     "Resolver",
     "check_file",
+    "json_type",
 ]
 
 #: Keywords that only describe: nothing to enforce.
@@ -102,16 +103,19 @@ def _describe(keys: Iterable[str]) -> str:
     return ", ".join(repr(k) for k in sorted(keys))
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON Schema type of a JSON value (``True`` → ``"boolean"``, ``1`` → ``"integer"``)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
         return "integer"
+    if isinstance(value, float):
+        return "number"
     if isinstance(value, str):
         return "string"
-    return type(value).__name__
+    return "array" if isinstance(value, list) else "object"
 
 
 @dataclass(frozen=True)
@@ -245,7 +249,7 @@ class _Checker:
                 )
             values = node["enum"] if key == "enum" else [node["const"]]
             for value in values:
-                kind = _json_type(value)
+                kind = json_type(value)
                 if kind not in ("null", "boolean", "integer", "string"):
                     self.fail(
                         pointer,

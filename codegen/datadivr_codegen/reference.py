@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from datadivr_codegen.keywords import json_type
 from datadivr_codegen.schema import EventDef, SchemaSet
 from datadivr_codegen.terms import Direction, MessageText
 
@@ -259,9 +260,9 @@ class _Fields:
         kinds = schema.get("type")
         if kinds is None:
             if "const" in schema:
-                return _json_type(schema["const"])
+                return json_type(schema["const"])
             if "enum" in schema:
-                return " or ".join(dict.fromkeys(_json_type(v) for v in schema["enum"]))
+                return " or ".join(dict.fromkeys(json_type(v) for v in schema["enum"]))
             return "object" if "allOf" in schema else "any"
         names = []
         for kind in kinds if isinstance(kinds, list) else [kinds]:
@@ -338,17 +339,3 @@ def _plural(unit: str, count: int) -> str:
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
