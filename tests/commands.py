@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import runpy
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -12,6 +13,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+import datadivr
 
 #: ``python -m datadivr`` with the interpreter running the tests.
 DATADIVR = [sys.executable, "-m", "datadivr"]
@@ -106,3 +111,30 @@ async def serving(
             except (TimeoutError, asyncio.TimeoutError):
                 proc.kill()
                 await proc.wait()
+
+
+async def run_python(*args: str | Path, cwd: Path, timeout: float = 60) -> tuple[int, str, str]:
+    """``python ARGS`` in ``cwd``, as a reader runs an example, with the interpreter running the
+    tests: its exit status, standard output and standard error."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *map(str, args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=CLI_ENV,
+        cwd=cwd,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def run_server_script(path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Run a server example as ``python PATH`` would, with ``datadivr.run`` caught: check that
+    it asks to serve its ``app`` on the documented 127.0.0.1:8765, and return its namespace (for
+    the test to serve the app on a free port)."""
+    started: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(datadivr, "run", lambda app, **options: started.append((app, options)))
+    namespace = runpy.run_path(str(path), run_name="__main__")
+    assert started == [(namespace["app"], {"host": "127.0.0.1", "port": 8765})]
+    return namespace

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import runpy
 import signal
 import subprocess
 import sys
@@ -17,9 +16,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-import datadivr
 from datadivr import Client, HandlerType, MsgMessage, RemoteError, create_app, default_registry
-from tests.commands import CLI_ENV
+from tests.commands import CLI_ENV, run_python, run_server_script
 from tests.conftest import LiveServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,19 +67,11 @@ def clean_registry() -> Any:
     default_registry.unregister("sum_event", HandlerType.SERVER)
 
 
-async def run_script(*args: str | Path, timeout: float = 30) -> str:
+async def run_script(*args: str | Path) -> str:
     """``python ARGS`` as a reader would run it; its standard output once it exits 0."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *map(str, args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=CLI_ENV,
-        cwd=ROOT,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode == 0, err.decode()
-    return out.decode()
+    status, out, err = await run_python(*args, cwd=ROOT, timeout=30)
+    assert status == 0, err
+    return out
 
 
 @pytest.mark.usefixtures("clean_registry")
@@ -90,10 +80,7 @@ async def test_quickstart(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The server script as `python examples/quickstart_server.py` runs it, but on a free port.
-    started: list[tuple[FastAPI, dict[str, Any]]] = []
-    monkeypatch.setattr(datadivr, "run", lambda app, **options: started.append((app, options)))
-    server_ns = runpy.run_path(str(EXAMPLES / "quickstart_server.py"), run_name="__main__")
-    assert started == [(server_ns["app"], {"host": "127.0.0.1", "port": 8765})]
+    server_ns = run_server_script(EXAMPLES / "quickstart_server.py", monkeypatch)
 
     with serve_app(server_ns["app"]) as server:
         async with Client(server.url) as watcher:
@@ -110,10 +97,7 @@ async def test_handlers_servicer(
     serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    started: list[tuple[FastAPI, dict[str, Any]]] = []
-    monkeypatch.setattr(datadivr, "run", lambda app, **options: started.append((app, options)))
-    ns = runpy.run_path(str(EXAMPLES / "handlers_servicer.py"), run_name="__main__")
-    assert started == [(ns["app"], {"host": "127.0.0.1", "port": 8765})]
+    ns = run_server_script(EXAMPLES / "handlers_servicer.py", monkeypatch)
 
     with serve_app(ns["app"]) as server:
         async with Client(server.url) as client, Client(server.url) as other:

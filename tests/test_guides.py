@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import re
-import runpy
 import shlex
 import shutil
 import signal
@@ -36,13 +35,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-import datadivr
 from datadivr import create_app
 from datadivr_codegen.errors import SchemaError
 from datadivr_codegen.generator import generate, plan
 from datadivr_codegen.keywords import SUPPORTED
 from datadivr_codegen.schema import load_schema_folder
-from tests.commands import CLI_ENV
+from tests.commands import CLI_ENV, run_python, run_server_script
 from tests.conftest import LiveServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -453,20 +451,6 @@ def chatroom(tmp_path: Path) -> Iterator[Path]:
             del sys.modules[name]
 
 
-async def run_example(root: Path, *args: str) -> tuple[int, list[str]]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *args,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=CLI_ENV,
-        cwd=root,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode().splitlines()
-
-
 async def test_chatroom_server_and_client(
     chatroom: Path,
     serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]],
@@ -474,10 +458,7 @@ async def test_chatroom_server_and_client(
 ) -> None:
     # `uv run python examples/chatroom/server.py`, on a free port instead of 8765.
     documented("regenerating.md", "uv run python examples/chatroom/server.py")
-    started: list[tuple[FastAPI, dict[str, Any]]] = []
-    monkeypatch.setattr(datadivr, "run", lambda app, **options: started.append((app, options)))
-    ns = runpy.run_path(str(chatroom / "examples/chatroom/server.py"), run_name="__main__")
-    assert started == [(ns["app"], {"host": "127.0.0.1", "port": 8765})]
+    ns = run_server_script(chatroom / "examples/chatroom/server.py", monkeypatch)
 
     from chatroom_protocol import Client, ErrorMessage, SayMessage, StatusMessage
 
@@ -487,9 +468,10 @@ async def test_chatroom_server_and_client(
             for nick, here in (("alice", "alice"), ("bob", "alice, bob")):
                 command = f"uv run python examples/chatroom/client.py {nick}"
                 shown = documented("regenerating.md", command)
-                status, output = await run_example(
-                    chatroom, "examples/chatroom/client.py", nick, server.url
+                status, out, err = await run_python(
+                    "examples/chatroom/client.py", nick, server.url, cwd=chatroom
                 )
+                output = out.splitlines() + err.splitlines()
                 assert (status, output) == (0, list(shown.output)) == (0, [f"here: {here}"])
                 joined = await watcher.receive(timeout=10)
                 assert isinstance(joined, StatusMessage)
