@@ -10,11 +10,11 @@ OUT ?= src/datadivr/protocol
 HOST ?= 127.0.0.1
 PORT ?= 8765
 DOCS_PORT ?= 8000
-PY_DIRS := src codegen tests bench examples docs/_hooks
+PY_DIRS := src codegen tests bench examples docs/_hooks tools
 # MkDocs' banner about its successor says nothing about this site.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help uv install redis-server chromium browser-example generate generate-check lint format typecheck test test-fast run build clean bench bench-smoke bench-peers bench-cluster docs docs-serve check tox
+.PHONY: help uv install redis-server chromium browser-example generate generate-check lint format typecheck test test-fast run build clean bench bench-smoke bench-peers bench-cluster docs docs-serve check tox mutants
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -77,6 +77,7 @@ lint: install ## ruff format --check, ruff check, mypy --strict (changes nothing
 	@$(UV) run --frozen ruff check $(PY_DIRS)
 	@$(UV) run --frozen mypy
 	@$(UV) run --frozen mypy examples
+	@$(UV) run --frozen mypy --strict tools
 
 format: install ## Format and fix what ruff can
 	@$(UV) run --frozen ruff format $(PY_DIRS)
@@ -87,6 +88,10 @@ check: install ## Every pre-commit hook on the whole tree (ruff, mypy, prettier,
 
 test: install redis-server chromium browser-example ## Run the whole test suite with coverage
 	@$(UV) run --frozen pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+
+# Each mutant breaks one promise of one subsystem in a copy of the tree; its tests must fail.
+mutants: install redis-server chromium browser-example ## The mutation check: fail when the tests miss a broken promise (minutes)
+	@$(UV) run --frozen python -m tools.mutants $(MUTANTS)
 
 run: install ## Start the server on $(HOST):$(PORT) with the in-memory default
 	@$(UV) run --frozen datadivr serve --host $(HOST) --port $(PORT)

@@ -133,6 +133,36 @@ async def test_fallbacks_are_live(registry: Registry) -> None:
     assert layered.events(HandlerType.SERVER) == ["msg"]
 
 
+def test_a_registry_s_own_handler_wins_over_its_fallbacks() -> None:
+    async def own(message: Any) -> None:
+        return None
+
+    async def fallen_back(message: Any) -> None:
+        return None
+
+    async def other(message: Any) -> None:
+        return None
+
+    fallback = Registry()
+    fallback.register("msg", HandlerType.BOTH, fallen_back)
+    fallback.register("ping", HandlerType.SERVER, other)
+    layered = Registry(fallback)
+    layered.register("msg", HandlerType.SERVER, own)
+    # Asked both before and after the fallbacks changed, so no cached answer hides the order.
+    for _ in range(2):
+        server = layered.lookup("msg", HandlerType.SERVER)
+        assert server is not None
+        assert server.func is own
+        client = layered.lookup("msg", HandlerType.CLIENT)
+        assert client is not None
+        assert client.func is fallen_back
+        ping = layered.lookup("ping", HandlerType.SERVER)
+        assert ping is not None
+        assert ping.func is other
+        fallback.unregister("sum_event")
+    assert layered.events(HandlerType.SERVER) == ["msg", "ping"]
+
+
 class Adder(Servicer):
     async def sum_event(
         self, message: SumEventMessage, ctx: HandlerContext

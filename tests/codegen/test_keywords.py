@@ -27,7 +27,7 @@ from datadivr_codegen.errors import SchemaError
 from datadivr_codegen.generator import generate, plan
 from datadivr_codegen.keywords import ANNOTATIONS, FORMATS, SUPPORTED
 
-from .conftest import Generated, case_schema, copy_case, snapshot
+from .conftest import Generated, GenerateFn, case_schema, copy_case, snapshot
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 HELLO = "events/hello.schema.json"
@@ -326,7 +326,9 @@ def test_accepted_keyword_in_a_shape_the_models_cannot_enforce_is_refused(
         assert fragment in error.reason
 
 
-def test_all_of_that_the_models_enforce_is_accepted(tmp_path: Path) -> None:
+def test_all_of_that_the_models_enforce_is_accepted(
+    tmp_path: Path, generate_package: GenerateFn
+) -> None:
     """Members may repeat a property identically, a closed member may list every property."""
     schema = copy_case("minimal", tmp_path / "schema")
     _write(
@@ -356,7 +358,25 @@ def test_all_of_that_the_models_enforce_is_accepted(tmp_path: Path) -> None:
             "required": ["a", "b"],
         },
     )
-    plan(schema)
+    protocol = generate_package(schema, "all_of").module.PROTOCOL
+    validator = Draft202012Validator(protocol.schema)
+    rows: list[tuple[Any, bool]] = [
+        ({"a": 1, "b": "x"}, True),
+        ({"b": "x"}, False),  # required by this schema
+        ({"a": 1}, False),
+        ({"a": "1", "b": "x"}, False),  # A's type
+        ({"a": 1, "b": 2}, False),  # B's and this schema's type
+        ({"a": 1, "b": "x", "c": 3}, False),  # B is closed
+    ]
+    for value, valid in rows:
+        frame = json.dumps({"event_name": "hello", "payload": {"name": "n", "field": value}})
+        assert validator.is_valid(json.loads(frame)) is valid, value
+        if valid:
+            assert protocol.parse(frame).payload.field is not None
+        else:
+            with pytest.raises(MessageValidationError) as info:
+                protocol.parse(frame)
+            assert all(d.path.startswith("$.payload.field") for d in info.value.details), value
 
 
 def test_what_datamodel_code_generator_leaves_out_is_refused(

@@ -326,6 +326,11 @@ async def test_a_stalled_reader_is_disconnected_and_others_carry_on(
                     assert isinstance(message, MsgMessage)
                     got.append(message.message.split(":")[0])
             assert got == [str(n) for n in range(count)]
+            # Its queue overflowed long ago: it has left the routing by now, without waiting
+            # for any timeout (the eviction is one task of the server's loop, queued at once).
+            connections = server.app.state.server.connections
+            assert stalled_id not in connections, "the stalled client was not cut off"
+            assert len(connections) == 2
             # the stalled client is gone from routing: a direct message to it is refused
             with pytest.raises(RemoteError) as info:
                 await sender.request(
@@ -377,6 +382,30 @@ async def test_side_messages_do_not_answer_the_request(
         notice = await bystander.receive(timeout=TIMEOUT)
         assert isinstance(notice, MsgMessage)
         assert (notice.message, notice.reply_to) == ("someone is summing", None)
+
+
+async def test_a_side_message_carrying_the_request_s_id_does_not_answer_it(
+    live_server: LiveServer, registry: Registry
+) -> None:
+    # Progress notes that name the request they are about: only the expected answer (or an
+    # error) settles the request; the notes reach the inbox as ordinary messages.
+    @websocket_handler("sum_event", HandlerType.SERVER, registry=registry)
+    async def chatty(message: SumEventMessage, ctx: HandlerContext) -> SumHandlerResultMessage:
+        await ctx.send(MsgMessage(message="working on it", reply_to=message.id))
+        await ctx.send(MsgMessage(message="almost there", reply_to=message.id))
+        return SumHandlerResultMessage(payload=sum(message.payload.numbers))
+
+    async with Client(live_server.url) as client:
+        result = await client.sum_event([1, 2], timeout=TIMEOUT)
+        assert isinstance(result, SumHandlerResultMessage)
+        assert result.payload == 3
+        progress = await client.receive(timeout=TIMEOUT)
+        assert isinstance(progress, MsgMessage)
+        assert progress.message == "working on it"
+        assert progress.reply_to == result.reply_to
+        second = await client.receive(timeout=TIMEOUT)
+        assert isinstance(second, MsgMessage)
+        assert (second.message, second.reply_to) == ("almost there", result.reply_to)
 
 
 async def test_a_waiting_handler_holds_up_nothing_sent_to_its_client(

@@ -30,6 +30,16 @@ async def welcomed(url: str) -> websockets.ClientConnection:
     return ws
 
 
+def number(raw: str | bytes) -> str:
+    """The number a message of the test carries: the text before the first colon."""
+    text: str = json.loads(raw)["message"]
+    return text.partition(":")[0]
+
+
+async def next_message(ws: websockets.ClientConnection) -> str:
+    return number(await asyncio.wait_for(ws.recv(), TIMEOUT))
+
+
 async def drain(ws: websockets.ClientConnection) -> list[str]:
     """Every message until the connection closes."""
     received: list[str] = []
@@ -38,24 +48,38 @@ async def drain(ws: websockets.ClientConnection) -> list[str]:
             raw = await asyncio.wait_for(ws.recv(), TIMEOUT)
         except websockets.ConnectionClosed:
             return received
-        received.append(json.loads(raw)["message"])
+        received.append(number(raw))
     raise AssertionError("never closed")
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 async def test_clients_see_1001_and_get_everything_accepted(signum: signal.Signals) -> None:
+    # 8 KiB each: more than the sockets' buffers hold, so that some wait in the server's
+    # queues when the signal comes; fewer than a queue holds, so that no one is too slow.
+    acknowledged, more, filler = 600, 200, "x" * 8192
+
+    def msg(n: int) -> str:
+        text = f"{n}:{filler}"
+        return json.dumps({"event_name": "msg", "message": text, "payload": None, "to": "all"})
+
     async with server_process() as (proc, url):
         sender, left, right = [await welcomed(url) for _ in range(3)]
-        count = 800  # fewer than the outbound queue holds: no one is dropped as too slow
-        for n in range(count):
-            await sender.send(json.dumps({"event_name": "msg", "message": str(n), "payload": None}))
-        # the first message is through: the server is mid-stream when the signal comes
-        await asyncio.wait_for(left.recv(), TIMEOUT)
+        # The sender gets its own broadcasts back: once it has the last of these, the server
+        # has accepted every one of them, while left and right have read none yet.
+        for n in range(acknowledged):
+            await sender.send(msg(n))
+        echoed = [await next_message(sender)]
+        while echoed[-1] != str(acknowledged - 1):
+            echoed.append(await next_message(sender))
+        # More on the way when the signal comes: the server is mid-stream.
+        for n in range(acknowledged, acknowledged + more):
+            await sender.send(msg(n))
         started = time.monotonic()
         proc.send_signal(signum)
-        got_left, got_right = await asyncio.gather(drain(left), drain(right))
-        await drain(sender)
+        got_left, got_right, got_sender = await asyncio.gather(
+            drain(left), drain(right), drain(sender)
+        )
         status = await asyncio.wait_for(proc.wait(), SHUTDOWN_TIMEOUT + TIMEOUT)
         took = time.monotonic() - started
     assert status == 0
@@ -63,11 +87,14 @@ async def test_clients_see_1001_and_get_everything_accepted(signum: signal.Signa
     for ws in (sender, left, right):
         assert ws.close_code == 1001
         assert ws.close_reason == "server shutting down"
-    # what the server accepted, it delivered to every recipient, in order and whole
-    got_left = ["0", *got_left]
-    assert got_right == got_left
+    # Everything the server accepted reached every recipient, in order, once: at least all
+    # that was acknowledged, and the same for the three of them.
+    got_sender = echoed + got_sender
+    assert got_left[:acknowledged] == [str(n) for n in range(acknowledged)]
     assert got_left == [str(n) for n in range(len(got_left))]
-    assert 1 <= len(got_left) <= count
+    assert got_right == got_left
+    assert got_sender == got_left
+    assert acknowledged <= len(got_left) <= acknowledged + more
 
 
 @pytest.mark.timeout(60)

@@ -1,0 +1,283 @@
+"""The mutation check: does the test suite notice when a rule of the code is broken?
+
+Each :class:`Mutant` below breaks one promise of one subsystem with a small, plausible change
+(a guard dropped, an order swapped, a bound moved by one), in a copy of the tree; the tests
+that guard that promise must then fail. A mutant they let through is a behaviour no test
+holds, and the check fails, naming it.
+
+``make mutants`` runs every mutant; ``python -m tools.mutants --list`` lists them, and
+``python -m tools.mutants NAME …`` runs some. It never touches the working tree: the files git
+knows of are copied to a temporary folder, and the tests run there against that copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Seconds one mutant's tests may run; a mutant whose tests hang counts as caught (a test
+#: timed out), but a run this long means a test waits where it should fail.
+MUTANT_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One change that breaks a promise, and the tests that must catch it.
+
+    Attributes:
+        name: Short, unique: ``subsystem-what``.
+        file: The file changed, relative to the repository.
+        find: Text that occurs exactly once in ``file``.
+        replace: What it becomes.
+        tests: pytest arguments selecting the tests that guard the promise.
+        promise: What the mutant breaks, in a sentence.
+    """
+
+    name: str
+    file: str
+    find: str
+    replace: str
+    tests: tuple[str, ...]
+    promise: str
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant(
+        "registry-fallback-wins",
+        "src/datadivr/_registry.py",
+        """            entry = self._entries.get(key)
+            for fallback in self._fallbacks:
+                if entry is not None:
+                    break
+                entry = fallback.lookup(event_name, side)
+""",
+        """            entry = None
+            for fallback in self._fallbacks:
+                if entry is not None:
+                    break
+                entry = fallback.lookup(event_name, side)
+            if entry is None:
+                entry = self._entries.get(key)
+""",
+        ("tests/test_registry.py",),
+        "A registry's own handler wins over its fallbacks'.",
+    ),
+    Mutant(
+        "client-any-reply-settles",
+        "src/datadivr/_client.py",
+        """                and not future.done()
+                and (isinstance(message, expected) or message.event_name == "error")
+""",
+        """                and not future.done()
+""",
+        ("tests/integration/test_server.py", "-k", "side_message"),
+        "Only the expected answer or an error settles a request, not any message with its id.",
+    ),
+    Mutant(
+        "core-others-includes-sender",
+        "src/datadivr/_core.py",
+        "return Broadcast(exclude=sender, origin=sender)",
+        "return Broadcast(exclude=None, origin=sender)",
+        ("tests/test_core.py",),
+        "A message to 'others' does not come back to its sender.",
+    ),
+    Mutant(
+        "core-from-id-as-sent",
+        "src/datadivr/_core.py",
+        'message.__dict__["from_id"] = client_id',
+        'message.__dict__.setdefault("from_id", client_id)',
+        ("tests/test_core.py",),
+        "from_id is always the sender's real id, whatever the client wrote.",
+    ),
+    Mutant(
+        "limits-rate-off-by-one",
+        "src/datadivr/_limits.py",
+        "        if self._tokens >= 1:\n            self._tokens -= 1",
+        "        if self._tokens >= 0:\n            self._tokens -= 1",
+        ("tests/test_limits.py",),
+        "A connection sends at most burst messages at once, then rate per second.",
+    ),
+    Mutant(
+        "limits-depth-off-by-one",
+        "src/datadivr/_limits.py",
+        "    for _ in range(max_depth):\n",
+        "    for _ in range(max_depth + 1):\n",
+        ("tests/test_limits.py",),
+        "A message nested one level deeper than max_depth is refused.",
+    ),
+    Mutant(
+        "server-slow-reader-kept",
+        "src/datadivr/_server.py",
+        """            self.evict(self, 1013, "outbound queue full: client too slow")
+            return
+""",
+        """            pass
+""",
+        ("tests/integration/test_server.py", "-k", "stalled"),
+        "A client whose outbound queue is full is disconnected (1013), holding up no one.",
+    ),
+    Mutant(
+        "server-shutdown-drops-queue",
+        "src/datadivr/_server.py",
+        """        self.closing = True
+        self.pending.append(_Close(code, reason))
+""",
+        """        self.closing = True
+        self.discard_queue()
+        self.pending.append(_Close(code, reason))
+""",
+        ("tests/integration/test_shutdown.py",),
+        "A graceful shutdown delivers everything the server accepted before it closes.",
+    ),
+    Mutant(
+        "auth-token-prefix",
+        "src/datadivr/_auth.py",
+        'hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), expected)',
+        'expected.startswith(presented.encode("utf-8", "surrogateescape"))',
+        ("tests/test_auth.py",),
+        "Only the whole token admits a client.",
+    ),
+    Mutant(
+        "reconnect-no-cap",
+        "src/datadivr/_reconnect.py",
+        "base = min(base * self.factor, self.max_delay)",
+        "base = base * self.factor",
+        ("tests/test_reconnect.py",),
+        "The client's wait between attempts never exceeds max_delay.",
+    ),
+    Mutant(
+        "codegen-closed-all-of-member",
+        "codegen/datadivr_codegen/keywords.py",
+        "            if part.closed and missing:",
+        "            if False and part.closed and missing:",
+        ("tests/codegen/test_keywords.py", "-k", "refused"),
+        "An allOf member that refuses the others' properties is refused by the generator.",
+    ),
+)
+
+
+def _copy_tree(dest: Path) -> None:
+    """The files git knows of (tracked, and untracked but not ignored), as they are now."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
+    for raw in listed:
+        if not raw:
+            continue
+        rel = Path(os.fsdecode(raw))
+        source = ROOT / rel
+        if not source.is_file():
+            continue  # deleted in the working tree
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    # The browser example's installed bundle is not in git; its tests need it.
+    modules = ROOT / "examples" / "browser" / "node_modules"
+    if modules.is_dir():
+        shutil.copytree(modules, dest / "examples" / "browser" / "node_modules", symlinks=True)
+
+
+def _pytest(tree: Path, args: Sequence[str]) -> tuple[int, str]:
+    """Run pytest on ``tree``'s code (its ``src`` and ``codegen`` first on the path, for this
+    process and every process a test starts)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(tree / "src"), str(tree / "codegen"), str(tree), env.get("PYTHONPATH", "")]
+    ).rstrip(os.pathsep)
+    env.pop("PYTEST_ADDOPTS", None)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *args],
+            cwd=tree,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=MUTANT_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        return -1, f"no result within {MUTANT_TIMEOUT:.0f} s"
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    return done.returncode, lines[-1] if lines else done.stderr.strip()[-200:]
+
+
+def _apply(tree: Path, mutant: Mutant) -> str:
+    path = tree / mutant.file
+    original = path.read_text(encoding="utf-8")
+    count = original.count(mutant.find)
+    if count != 1:
+        raise SystemExit(
+            f"mutant {mutant.name}: its text occurs {count} times in {mutant.file}, not once; "
+            "update the mutant in tools/mutants.py to follow the code"
+        )
+    path.write_text(original.replace(mutant.find, mutant.replace), encoding="utf-8")
+    return original
+
+
+def run(mutants: Sequence[Mutant]) -> int:
+    """Run ``mutants``; the exit status: 0 when the tests caught every one, else 1."""
+    survivors: list[Mutant] = []
+    with tempfile.TemporaryDirectory(prefix="datadivr-mutants-") as folder:
+        tree = Path(folder)
+        _copy_tree(tree)
+        # The selected tests must pass on the code as it is, or a failure proves nothing.
+        for mutant in mutants:
+            status, summary = _pytest(tree, mutant.tests)
+            if status != 0:
+                print(f"baseline  {mutant.name}: its tests fail without it: {summary}")
+                return 2
+        for mutant in mutants:
+            original = _apply(tree, mutant)
+            started = time.monotonic()
+            try:
+                status, summary = _pytest(tree, mutant.tests)
+            finally:
+                (tree / mutant.file).write_text(original, encoding="utf-8")
+            took = time.monotonic() - started
+            if status in (0, 5):
+                survivors.append(mutant)
+                verdict = "SURVIVED"
+            elif status in (2, 3, 4):
+                print(f"error     {mutant.name}: pytest could not run ({status}): {summary}")
+                return 2
+            else:
+                verdict = "caught"
+            print(f"{verdict:<9} {mutant.name} ({took:.1f} s): {summary}")
+    if survivors:
+        print(f"\n{len(survivors)} of {len(mutants)} mutants survived:")
+        for mutant in survivors:
+            print(f"  {mutant.name}: {mutant.promise} ({mutant.file})")
+        return 1
+    print(f"\nall {len(mutants)} mutants caught")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.mutants", description=__doc__)
+    parser.add_argument("names", nargs="*", help="run only these mutants")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for mutant in MUTANTS:
+            print(f"{mutant.name:<32} {mutant.file:<40} {mutant.promise}")
+        return 0
+    by_name = {mutant.name: mutant for mutant in MUTANTS}
+    unknown = [name for name in args.names if name not in by_name]
+    if unknown:
+        parser.error(f"no mutant named {', '.join(unknown)}; --list lists them")
+    return run([by_name[name] for name in args.names] if args.names else MUTANTS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
