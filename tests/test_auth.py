@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -11,7 +12,7 @@ from starlette.websockets import WebSocket
 
 from datadivr import Identity, token_authenticator
 from datadivr._auth import origin_allowed
-from datadivr._logging import LogFormat, configure_logging, redact_tokens
+from datadivr._logging import LogFormat, configure_logging, get_logger, redact_tokens
 from datadivr._server import _address
 
 
@@ -49,7 +50,18 @@ def websocket(
         (websocket({"Authorization": "Bearer tok-2"}), False),
         (websocket(query=b"token=tok-1"), True),
         (websocket(query=b"a=1&token=tok-1"), True),
-        (websocket(query=b"%74oken=tok-1"), False),  # would slip past log redaction
+        (websocket(query=b"%74oken=tok-1"), True),  # names are percent-decoded
+        (websocket(query=b"x_token=1&%74oken=tok-1"), True),
+        (websocket(query=b"token=tok%2D1"), True),
+        (websocket(query=b"x_token=tok-1"), False),  # exact names
+        (websocket(query=b"TOKEN=tok-1"), False),
+        (websocket(query=b"a=1;token=tok-1"), False),  # only & separates parameters
+        (websocket(query=b"token%3Dtok-1"), False),
+        (websocket(query=b"token=tok-1#frag"), False),
+        (websocket(query=b"token=tok-1&token=tok-1"), False),  # repeated: ambiguous
+        (websocket(query=b"token=wrong&token=tok-1"), False),  # nor many tries at once
+        (websocket(query=b"token="), False),
+        (websocket(query=b"token=tok-1%C3%A9"), False),
         (websocket(subprotocols=["datadivr", "datadivr.token.tok-1"]), True),
         (websocket(subprotocols=["datadivr.token.tok-"]), False),
         (websocket({"Authorization": "Bearer tok-1é"}), False),
@@ -106,21 +118,71 @@ def test_connection_limits_count_an_ipv6_host_by_its_64(host: str, counted_as: s
     assert _address(websocket(client=(host, 1))) == counted_as
 
 
-@pytest.mark.parametrize(
-    ("line", "secret"),
-    [
-        ('"WebSocket /ws?token=SECRET1" [accepted]', "SECRET1"),
-        ("/ws?a=1&token=SECRET1&b=2", "SECRET1"),
-        ("< authorization: Bearer SECRET1", "SECRET1"),
-        ("< Sec-WebSocket-Protocol: datadivr, datadivr.token.SECRET1", "SECRET1"),
-        ("headers=[('authorization', 'Bearer SECRET1')]", "SECRET1"),
-        ("[(b'authorization', b'Bearer SECRET1')]", "SECRET1"),
-        ('{"Authorization": "Bearer SECRET1"}', "SECRET1"),
-    ],
-)
-def test_redaction(line: str, secret: str) -> None:
-    assert secret not in redact_tokens(line)
-    assert "***" in redact_tokens(line)
+#: A token in every spelling and place a log line may show it, and the line redacted.
+REDACTIONS = [
+    # uvicorn's handshake lines and the websockets library's request line dumps.
+    (
+        '127.0.0.1:5 - "WebSocket /ws?x_token=1&%74oken=SECRET" 403',
+        '127.0.0.1:5 - "WebSocket /ws?x_token=***&token=***" 403',
+    ),
+    ('"WebSocket /ws?token=SECRET" [accepted]', '"WebSocket /ws?token=***" [accepted]'),
+    ("< GET /ws?TOKEN=SECRET HTTP/1.1", "< GET /ws?TOKEN=*** HTTP/1.1"),
+    ("/ws?a=1;token=SECRET", "/ws?a=***;token=***"),
+    ("/ws?token=other&token=SECRET&b=2", "/ws?token=***&token=***&b=***"),
+    ("/ws?token=%53%45%43%52%45%54", "/ws?token=***"),
+    ("/ws?token=SEC+RET", "/ws?token=***"),
+    ("/ws?token%3DSECRET", "/ws?***"),
+    ("/ws?token%3DSECRET=1", "/ws?***=***"),
+    ("/ws?SECRET", "/ws?***"),
+    ("/ws?token=SECRET#frag", "/ws?token=***"),
+    ("/ws#token=SECRET", "/ws#token=***"),
+    ("/ws%3Ftoken=SECRET", "/ws%3Ftoken=***"),
+    ("/ws%3ftoken%3DSECRET", "/ws%3f***"),
+    ("/ws?t%C3%B6ken=SECRET", "/ws?***=***"),
+    ("/wsé?tökén=SECRET&ü=SECRET", "/wsé?***=***&***=***"),
+    ('/ws?a="SECRET"&token=\\SECRET"', '/ws?a=***&token=***"'),
+    ("?token=SECRET", "?token=***"),
+    (
+        "invalid HTTP request line: GET /ws?token=SECRET",
+        "invalid HTTP request line: GET /ws?token=***",
+    ),
+    # Header dumps at debug level, and headers in a repr.
+    ("< Authorization: Bearer SECRET", "< Authorization: ***"),
+    ("< authorization: bearer SECRET", "< authorization: ***"),
+    ('< AUTHORIZATION: Bearer "SECRET"', "< AUTHORIZATION: ***"),
+    ("< Proxy-Authorization: Basic SECRET", "< Proxy-Authorization: ***"),
+    ("< Cookie: session=SECRET; theme=dark", "< Cookie: ***"),
+    (
+        "< Sec-WebSocket-Protocol: datadivr, datadivr.token.SECRET",
+        "< Sec-WebSocket-Protocol: datadivr, datadivr.token.***",
+    ),
+    (
+        "< sec-websocket-protocol: DATADIVR.TOKEN.SECRET",
+        "< sec-websocket-protocol: DATADIVR.TOKEN.***",
+    ),
+    ("headers=[('authorization', 'Bearer SECRET')]", "headers=[('authorization', '***')]"),
+    (
+        "[(b'authorization', b'Bearer SECRET'), (b'cookie', b'a=SECRET')]",
+        "[(b'authorization', b'***'), (b'cookie', b'***')]",
+    ),
+    ('{"Authorization": "Bearer \\"SECRET\\""}', '{"Authorization": "***"}'),
+    # Text that holds no request target is left alone.
+    ("What? No.", "What? No."),
+    ("client connected", "client connected"),
+]
+
+
+@pytest.mark.parametrize(("line", "redacted"), REDACTIONS)
+def test_redaction(line: str, redacted: str) -> None:
+    assert redact_tokens(line) == redacted
+    assert redact_tokens(redacted) == redacted
+
+
+class _Request:
+    """An object whose repr shows a request target (as a renderer would print it)."""
+
+    def __repr__(self) -> str:
+        return "<Request GET /ws?token=SECRET2>"
 
 
 @pytest.mark.parametrize("fmt", list(LogFormat))
@@ -134,11 +196,21 @@ def test_logs_never_show_tokens_nor_traceback_locals(
         # A logger of the test's own: uvicorn's may have been given a level by other tests.
         log = logging.getLogger("tests.redaction")
         log.setLevel(logging.DEBUG)
-        log.debug("< authorization: Bearer SECRET2")
-        log.info('%s - "WebSocket %s" [accepted]', "127.0.0.1:5", "/ws?token=SECRET2")
+        log.debug("< %s: %s", "Authorization", "Bearer SECRET2")
+        log.debug("< %s: %s", "Cookie", "s=SECRET2")
+        log.debug("< GET %s HTTP/1.1", "/ws?%74oken=SECRET2")
+        log.info('%s - "WebSocket %s" %d', "127.0.0.1:5", "/ws?a=1;TOKEN=SECRET2", 403)
+        get_logger("tests.redaction").info(
+            "request",
+            path="/ws?token=SECRET2",
+            authorization="Bearer SECRET2",
+            headers={"Cookie": "SECRET2"},
+            subprotocols=["datadivr", "datadivr.token.SECRET2"],
+            request=_Request(),
+        )
         try:
             headers = {"authorization": "Bearer SECRET2"}  # noqa: F841 - a local, on purpose
-            raise RuntimeError("hook failed")
+            raise RuntimeError("hook failed for GET /ws?token=SECRET2")
         except RuntimeError:
             logging.getLogger("datadivr.server").exception("the authentication hook failed")
     finally:
@@ -147,4 +219,7 @@ def test_logs_never_show_tokens_nor_traceback_locals(
     err = capsys.readouterr().err
     assert "hook failed" in err
     assert "token=***" in err
+    assert "Authorization: ***" in err
     assert "SECRET2" not in err
+    if fmt is LogFormat.JSON:
+        assert all(json.loads(line) for line in err.splitlines())

@@ -39,16 +39,17 @@ with HTTP 403. Handlers see the identity as ``ctx.identity``."""
 
 
 def presented_token(websocket: WebSocket) -> str | None:
-    """The token a client presented: ``Authorization: Bearer …``, else the ``token`` query
+    """The token a client presented: ``Authorization: Bearer …``, else the one ``token`` query
     parameter, else a ``datadivr.token.…`` subprotocol."""
     scheme, _, credentials = websocket.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
-    # Only a literal ``token=``: a spelling such as ``%74oken=`` would slip past log redaction.
-    if b"token=" in websocket.scope.get("query_string", b""):
-        query = websocket.query_params.get("token")
-        if query:
-            return query
+    # The query string parsed by starlette (``urllib.parse.parse_qsl``), once: names and values
+    # percent-decoded (``%74oken`` is ``token``), ``&`` the only separator. Several ``token``
+    # parameters present none: they are ambiguous, and would try many tokens in one handshake.
+    tokens = websocket.query_params.getlist("token")
+    if len(tokens) == 1 and tokens[0]:
+        return tokens[0]
     offers: list[str] = websocket.scope.get("subprotocols", [])
     for offered in offers:
         if offered.startswith(TOKEN_SUBPROTOCOL_PREFIX):

@@ -9,11 +9,13 @@ every record, uvicorn's included, as aligned console lines or JSON lines.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import sys
 from enum import Enum
 from typing import Any, TextIO
+from urllib.parse import unquote_plus
 
 import structlog
 
@@ -54,7 +56,11 @@ def get_logger(name: str) -> Any:
 def configure_logging(
     level: str = "info", fmt: LogFormat = LogFormat.CONSOLE, stream: TextIO | None = None
 ) -> None:
-    """Render every log record of the process with structlog.
+    """Render every log record of the process with structlog, credentials removed.
+
+    Every string a line is made of passes through :func:`redact_tokens` before it is rendered:
+    the message (uvicorn's handshake lines, the websockets library's header dumps at debug
+    level), every value logged with it, and the traceback.
 
     Args:
         level: ``debug``, ``info``, ``warning`` or ``error``.
@@ -63,38 +69,37 @@ def configure_logging(
     """
     out = stream if stream is not None else sys.stderr
     # Tracebacks without local variables: they would print request headers, tokens included.
-    renderer: structlog.typing.Processor
+    processors: list[structlog.typing.Processor] = [
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta
+    ]
     if fmt is LogFormat.JSON:
-        renderer = structlog.processors.JSONRenderer()
-    else:
-        renderer = structlog.dev.ConsoleRenderer(
-            colors=out.isatty(),
-            exception_formatter=structlog.dev.RichTracebackFormatter(
-                show_locals=False, color_system="truecolor" if out.isatty() else None
+        processors += [
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
             ),
+            _redact_event,
+            structlog.processors.JSONRenderer(),
+        ]
+    else:
+        rich = structlog.dev.RichTracebackFormatter(
+            show_locals=False, color_system="truecolor" if out.isatty() else None
         )
+        processors += [
+            _redact_event,
+            structlog.dev.ConsoleRenderer(
+                colors=out.isatty(), exception_formatter=_redacted_traceback(rich)
+            ),
+        ]
     handler = logging.StreamHandler(out)
     handler.setFormatter(
-        _RedactingFormatter(
+        structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[
                 structlog.stdlib.add_log_level,
                 structlog.stdlib.add_logger_name,
                 structlog.stdlib.ExtraAdder(),
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
             ],
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                *(
-                    [
-                        structlog.processors.ExceptionRenderer(
-                            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
-                        )
-                    ]
-                    if fmt is LogFormat.JSON
-                    else []
-                ),
-                renderer,
-            ],
+            processors=processors,
         )
     )
     root = logging.getLogger()
@@ -102,22 +107,93 @@ def configure_logging(
     root.setLevel(_LEVELS[level.lower()])
 
 
-_TOKEN_IN_TEXT = re.compile(
-    r"([?&]token=)[^&\s\"'\\]*"
-    r"|(datadivr\.token\.)[^,\s\"'\\]*"
-    r"|((?i:authorization)[\"']?\s*[:=,]\s*b?[\"']?)[^\"'\\\r\n]*"
+#: Where a request target's query (or fragment) begins: ``?``, ``#``, or their
+#: percent-encodings, which no server takes for a query but a log line shows all the same. It
+#: ends at whitespace or the end of the text, a quote just before either left alone
+#: (``"WebSocket /ws?a=1" 403``).
+_QUERY = re.compile(r"(\?|#|%3[Ff]|%23)(\S*?)(?=[\"']?(?:\s|$))")
+_QUERY_SEPARATOR = re.compile(r"([&;])")
+#: A parameter name shown as it is (percent-decoded); any other is ``***``, since a client may
+#: write a token where a name goes (``?token%3DSECRET``).
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~-]{1,32}")
+#: Headers that carry credentials, and ``datadivr.token.…`` subprotocols.
+_SECRET_HEADER = r"(?:proxy-)?authorization|(?:set-)?cookie"
+#: ``'authorization': 'Bearer …'``, ``(b'cookie', b'…')``, ``"Authorization": "…"``: up to the
+#: closing quote, escaped quotes included.
+_QUOTED_HEADER = re.compile(
+    rf"(?i)((?:{_SECRET_HEADER})[\"']\s*[:,]\s*b?([\"']))(?:\\.|(?!\2)[^\r\n])*"
 )
+#: ``< Authorization: Bearer …`` (the websockets library's header dumps): to the end of the line.
+_HEADER_LINE = re.compile(rf"(?i)((?:{_SECRET_HEADER})\s*:\s*)[^\r\n]*")
+_SUBPROTOCOL = re.compile(r"(?i)(datadivr\.token\.)[^\s,\"'\\]*")
+#: Logged values under these names are removed whole (``log.info(…, authorization=…)``).
+_SECRET_KEY = re.compile(rf"(?i){_SECRET_HEADER}|token$|password|secret")
 
 
 def redact_tokens(text: str) -> str:
-    """``text`` with every token in a query string, a subprotocol or an ``Authorization``
-    header replaced by ``***``."""
-    return _TOKEN_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "***", text)
+    """``text`` without credentials: every query-string value of a request target
+    (``/ws?a=***&token=***``, whatever the encoding or separator), the value of every
+    ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` header, and every
+    ``datadivr.token.…`` subprotocol are replaced by ``***``; names are matched in any case."""
+    text = _QUERY.sub(_redact_query, text)
+    text = _QUOTED_HEADER.sub(r"\1***", text)
+    text = _HEADER_LINE.sub(r"\1***", text)
+    return _SUBPROTOCOL.sub(r"\1***", text)
 
 
-class _RedactingFormatter(structlog.stdlib.ProcessorFormatter):
-    """Keeps tokens out of every line written, whatever logged it (uvicorn logs each
-    handshake's path with its query, and at debug level the websockets library its headers)."""
+def _redact_query(match: re.Match[str]) -> str:
+    parts = _QUERY_SEPARATOR.split(match.group(2))
+    # Parameters at even positions, separators between them.
+    parts[::2] = [_redact_parameter(part) for part in parts[::2]]
+    return match.group(1) + "".join(parts)
 
-    def format(self, record: logging.LogRecord) -> str:
-        return redact_tokens(super().format(record))
+
+def _redact_parameter(part: str) -> str:
+    if not part:
+        return part
+    name, equals, _ = part.partition("=")
+    if not equals:
+        return "***"  # a bare word may be a token too
+    shown = unquote_plus(name)
+    return (shown if _PLAIN_NAME.fullmatch(shown) else "***") + "=***"
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_tokens(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {
+            key: "***" if isinstance(key, str) and _SECRET_KEY.search(key) else _redacted(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redacted(item) for item in value)
+    # What a renderer would show of anything else: its repr.
+    return redact_tokens(repr(value))
+
+
+def _redact_event(
+    logger: Any, method_name: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """The processor that removes credentials from every value of a record."""
+    exc_info = event_dict.pop("exc_info", None)
+    redacted: structlog.typing.EventDict = _redacted(event_dict)
+    if exc_info is not None:
+        redacted["exc_info"] = exc_info  # rendered by _redacted_traceback
+    return redacted
+
+
+def _redacted_traceback(
+    formatter: structlog.typing.ExceptionRenderer,
+) -> structlog.typing.ExceptionRenderer:
+    """``formatter``, with credentials removed from what it writes (exception messages quote
+    request lines and headers)."""
+
+    def format_exception(sio: TextIO, exc_info: structlog.typing.ExcInfo) -> None:
+        buffer = io.StringIO()
+        formatter(buffer, exc_info)
+        sio.write(redact_tokens(buffer.getvalue()))
+
+    return format_exception

@@ -28,6 +28,7 @@ from datadivr._http import BodyLimit, HealthModel, schema_router
 from datadivr._limits import Limits, over_size, utf8_size
 from datadivr._logging import get_logger
 from datadivr._protocol import Protocol, frame_field
+from datadivr._refusals import RefusalLog
 from datadivr._registry import HandlerType, Registry, ServicerBase, default_registry
 from datadivr.exceptions import ProtocolError
 
@@ -285,6 +286,7 @@ class Server:
             members=self.backplane,
         )
         self.closing = False
+        self.refusals = RefusalLog(_log)
         self._per_address: Counter[str] = Counter()
         self._admitted = 0
         self._busy = 0  # frames being handled
@@ -433,7 +435,7 @@ class Server:
             verdict = await self._refusal(websocket)
             if isinstance(verdict, tuple):
                 status, reason = verdict
-                _log.info("connection refused", status=status, reason=reason, address=address)
+                self.refusals.refused(status, reason, address)
                 await _deny(websocket, status, reason)
                 return
             offered = websocket.scope.get("subprotocols", ())
@@ -568,6 +570,7 @@ class Server:
         if runs:
             # The reading side of each connection sees its close and cleans up.
             await asyncio.wait(runs, timeout=max(0.0, deadline - loop.time()))
+        self.refusals.flush()
 
 
 def _address(websocket: WebSocket) -> str:

@@ -69,6 +69,14 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if not self.disconnected:
             self.transport.abort()
 
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            # The refusal is on the wire and the socket closing: the handshake is over. uvicorn
+            # leaves it marked incomplete, and would log an error for every refused handshake
+            # ("ASGI callable returned without completing handshake", Kludex/uvicorn#3138).
+            self.handshake_complete = True
+
 
 class UvicornServer(uvicorn.Server):
     """uvicorn's server, with datadivr's graceful shutdown: on SIGTERM or SIGINT it stops

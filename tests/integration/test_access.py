@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import json
-from collections.abc import Callable
+import re
+import secrets
+import subprocess
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, AsyncExitStack
 
 import pytest
@@ -22,7 +28,7 @@ from datadivr import (
     create_app,
     websocket_handler,
 )
-from tests.commands import CLI_ENV, run_datadivr, serving
+from tests.commands import CLI_ENV, DATADIVR, run_datadivr, serving
 from tests.conftest import LiveServer
 
 TIMEOUT = 5.0
@@ -222,3 +228,154 @@ def test_serve_refuses_unusable_settings(
     assert result.returncode == 2, result.stderr
     assert said in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- the log of a real server -----------------------------------------------------------------
+
+#: The token with every byte percent-encoded.
+ENCODED_TOKEN = "".join(f"%{byte:02X}" for byte in TOKEN.encode())
+#: A handshake's request target and headers, and the status it gets, for every spelling and
+#: place of the token a client may try.
+HANDSHAKES: list[tuple[str, dict[str, str], int]] = [
+    (f"/ws?token={TOKEN}", {}, 101),
+    (f"/ws?x_token=1&%74oken={TOKEN}", {}, 101),  # names are percent-decoded
+    (f"/ws?token={ENCODED_TOKEN}", {}, 101),
+    (f"/ws?TOKEN={TOKEN}", {}, 403),
+    (f"/ws?token={TOKEN.upper()}", {}, 403),
+    (f"/ws?a=1;token={TOKEN}", {}, 403),
+    (f"/ws?token={TOKEN}&token={TOKEN}", {}, 403),
+    (f"/ws?token=wrong&token={TOKEN}", {}, 403),
+    (f"/ws?token%3D{TOKEN}", {}, 403),
+    (f"/ws?token%3d{TOKEN}=1", {}, 403),
+    (f"/ws?token={TOKEN}+", {}, 403),
+    (f"/ws?token={TOKEN}#fragment", {}, 403),
+    (f"/ws#token={TOKEN}", {}, 403),
+    (f"/ws%3Ftoken={TOKEN}", {}, 403),
+    (f"/ws?t%C3%B6ken={TOKEN}&%C3%BC={TOKEN}", {}, 403),
+    (f"/nowhere?token={TOKEN}", {}, 403),
+    ("/ws", {"Authorization": f"Bearer {TOKEN}"}, 101),
+    ("/ws", {"authorization": f"bearer {TOKEN}"}, 101),
+    ("/ws", {"AUTHORIZATION": f'Bearer "{TOKEN}"'}, 403),
+    ("/ws", {"Proxy-Authorization": f"Bearer {TOKEN}"}, 403),
+    ("/ws", {"Cookie": f"token={TOKEN}; theme=dark"}, 403),
+    ("/ws", {"Sec-WebSocket-Protocol": f"datadivr, datadivr.token.{TOKEN}"}, 101),
+    ("/ws", {"Sec-WebSocket-Protocol": f"DATADIVR.TOKEN.{TOKEN}"}, 403),
+]
+
+
+async def handshake(port: int, target: str, headers: dict[str, str]) -> int:
+    """The HTTP status of a WebSocket handshake sent as raw bytes (any request target)."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), TIMEOUT)
+    try:
+        key = base64.b64encode(secrets.token_bytes(16)).decode()
+        lines = [
+            f"GET {target} HTTP/1.1",
+            f"Host: 127.0.0.1:{port}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+            *(f"{name}: {value}" for name, value in headers.items()),
+        ]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        status_line = await asyncio.wait_for(reader.readline(), TIMEOUT)
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def logging_server(*args: str) -> AsyncIterator[tuple[int, list[str]]]:
+    """``datadivr serve ARGS`` with the token, on a free port: that port, and every line of its
+    standard error, complete once the block ends (it is stopped with SIGTERM)."""
+    proc = await asyncio.create_subprocess_exec(
+        *DATADIVR,
+        "serve",
+        "--port",
+        "0",
+        *args,
+        stdout=subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env={**CLI_ENV, "DATADIVR_TOKEN": TOKEN},
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def read(stream: asyncio.StreamReader) -> None:
+        # Read all along: a full pipe would stop the server at debug level.
+        async for raw in stream:
+            lines.append(raw.decode())
+            found = re.search(r"ws://127\.0\.0\.1:(\d+)/ws", lines[-1])
+            if found and "listening" in lines[-1] and not listening.done():
+                listening.set_result(int(found[1]))
+
+    reader = asyncio.create_task(read(proc.stderr))
+    try:
+        done, _ = await asyncio.wait([listening, reader], timeout=20, return_when="FIRST_COMPLETED")
+        assert listening in done, "".join(lines)
+        yield listening.result(), lines
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+        await asyncio.wait_for(reader, TIMEOUT)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        reader.cancel()
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("log_format", ["json", "console"])
+async def test_no_token_in_the_debug_log_of_a_real_server(log_format: str) -> None:
+    async with logging_server("--log-level", "debug", "--log-format", log_format) as (port, lines):
+        statuses = [await handshake(port, target, headers) for target, headers, _ in HANDSHAKES]
+    text = "".join(lines)
+    # The log did show the handshakes: their request lines and headers, redacted.
+    assert "< GET /ws?x_token=***&token=*** HTTP/1.1" in text
+    assert "< authorization: ***" in text  # the websockets library writes names in lower case
+    assert "datadivr.token.***" in text
+    for secret in (TOKEN, TOKEN.upper(), ENCODED_TOKEN, ENCODED_TOKEN.lower()):
+        assert secret not in text
+    assert TOKEN.split("-")[0] not in text  # nor any piece of it
+    assert statuses == [status for _, _, status in HANDSHAKES]
+    if log_format == "json":
+        records = [json.loads(line) for line in lines]
+        assert not [record for record in records if record["level"] == "error"]
+    else:
+        assert "[error" not in text
+
+
+@pytest.mark.timeout(90)
+async def test_refused_handshakes_are_logged_as_a_bounded_summary() -> None:
+    origins = "https://app.example.com"
+    args = ("--log-format", "json", "--allowed-origins", origins, "--max-connections", "1")
+    async with logging_server(*args) as (port, lines):
+        for n in range(120):
+            assert await handshake(port, f"/ws?token=wrong{n}", {}) == 403
+        for _ in range(40):
+            origin = {"Origin": "https://evil.example"}
+            assert await handshake(port, f"/ws?token={TOKEN}", origin) == 403
+        async with Client(
+            f"ws://127.0.0.1:{port}/ws", headers={"Authorization": f"Bearer {TOKEN}"}
+        ):
+            for _ in range(40):
+                assert await handshake(port, f"/ws?token={TOKEN}", {}) == 503
+    records = [json.loads(line) for line in lines]
+    assert not [record for record in records if record["level"] == "error"]
+    summaries = [record for record in records if record["event"] == "connections refused"]
+    # The first one at once, the rest at the end of the interval or at shutdown.
+    assert 2 <= len(summaries) <= 3
+    assert all(record["level"] == "warning" for record in summaries)
+    assert sum(record["refused"] for record in summaries) == 200
+    reasons: Counter[str] = Counter()
+    for record in summaries:
+        reasons.update(record["reasons"])
+    assert reasons == {
+        "403 not authenticated": 120,
+        "403 origin not allowed": 40,
+        "503 the server is full": 40,
+    }
+    assert len(records) < 20
