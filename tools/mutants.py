@@ -147,6 +147,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "Only the whole token admits a client.",
     ),
     Mutant(
+        "logging-query-kept",
+        "src/datadivr/_logging.py",
+        "    text = _QUERY.sub(_redact_query, text)\n",
+        "",
+        ("tests/test_auth.py",),
+        "No query-string value of a request target reaches the log.",
+    ),
+    Mutant(
         "reconnect-no-cap",
         "src/datadivr/_reconnect.py",
         "base = min(base * self.factor, self.max_delay)",
