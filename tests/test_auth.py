@@ -10,9 +10,16 @@ from typing import Any
 import pytest
 from starlette.websockets import WebSocket
 
-from datadivr import Identity, token_authenticator
+from datadivr import Identity, create_app, token_authenticator
 from datadivr._auth import origin_allowed
-from datadivr._logging import LogFormat, configure_logging, get_logger, redact_tokens
+from datadivr._logging import (
+    LIBRARY_LOGGERS,
+    LogFormat,
+    RedactingFilter,
+    configure_logging,
+    get_logger,
+    redact_tokens,
+)
 from datadivr._server import _address
 
 
@@ -223,3 +230,35 @@ def test_logs_never_show_tokens_nor_traceback_locals(
     assert "SECRET2" not in err
     if fmt is LogFormat.JSON:
         assert all(json.loads(line) for line in err.splitlines())
+
+
+def test_the_library_filter_redacts_records_whatever_formats_them() -> None:
+    secret = "s3cr3t"
+    records = [
+        # uvicorn's access line: its formatter unpacks the arguments, which keep their places.
+        ('%s - "%s %s HTTP/%s" %d', ("127.0.0.1:5", "GET", f"/ws?token={secret}", "1.1", 403)),
+        # the websockets library's header dump: the credential shows once the parts are joined.
+        ("< %s: %s", ("authorization", f"Bearer {secret}")),
+        ("Started scope=%s", ({"query_string": f"token={secret}".encode()},)),
+        (f"connect to /ws?token={secret}", None),
+    ]
+    filter_ = RedactingFilter()
+    for msg, args in records:
+        record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, msg, args, None)
+        assert filter_.filter(record)
+        text = logging.Formatter().format(record)
+        assert secret not in text, text
+        assert "***" in text, text
+    access = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, *records[0], None)
+    filter_.filter(access)
+    assert isinstance(access.args, tuple)
+    assert access.args[2] == "/ws?token=***"
+    assert access.args[4] == 403
+
+
+def test_create_app_puts_the_filter_on_the_library_loggers() -> None:
+    create_app()
+    create_app()
+    for name in LIBRARY_LOGGERS:
+        filters = logging.getLogger(name).filters
+        assert sum(isinstance(f, RedactingFilter) for f in filters) == 1, name

@@ -19,7 +19,14 @@ from urllib.parse import unquote_plus
 
 import structlog
 
-__all__ = ["LogFormat", "configure_logging", "get_logger", "redact_tokens"]
+__all__ = [
+    "LogFormat",
+    "RedactingFilter",
+    "configure_logging",
+    "get_logger",
+    "redact_library_logs",
+    "redact_tokens",
+]
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -126,6 +133,9 @@ _QUOTED_HEADER = re.compile(
 #: ``< Authorization: Bearer …`` (the websockets library's header dumps): to the end of the line.
 _HEADER_LINE = re.compile(rf"(?i)((?:{_SECRET_HEADER})\s*:\s*)[^\r\n]*")
 _SUBPROTOCOL = re.compile(r"(?i)(datadivr\.token\.)[^\s,\"'\\]*")
+#: An ASGI scope's query (``'query_string': b'token=…'``, as uvicorn dumps scopes at trace
+#: level): up to the closing quote.
+_QUERY_STRING = re.compile(r"(?i)(query_string[\"']?\s*[:=]\s*b?([\"']))(?:\\.|(?!\2)[^\r\n])*")
 #: Logged values under these names are removed whole (``log.info(…, authorization=…)``).
 _SECRET_KEY = re.compile(rf"(?i){_SECRET_HEADER}|token$|password|secret")
 
@@ -134,9 +144,11 @@ def redact_tokens(text: str) -> str:
     """``text`` without credentials: every query-string value of a request target
     (``/ws?a=***&token=***``, whatever the encoding or separator), the value of every
     ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` header, and every
-    ``datadivr.token.…`` subprotocol are replaced by ``***``; names are matched in any case."""
+    ``datadivr.token.…`` subprotocol and every ASGI scope's ``query_string`` are replaced by
+    ``***``; names are matched in any case."""
     text = _QUERY.sub(_redact_query, text)
     text = _QUOTED_HEADER.sub(r"\1***", text)
+    text = _QUERY_STRING.sub(r"\1***", text)
     text = _HEADER_LINE.sub(r"\1***", text)
     return _SUBPROTOCOL.sub(r"\1***", text)
 
@@ -197,3 +209,56 @@ def _redacted_traceback(
         sio.write(redact_tokens(buffer.getvalue()))
 
     return format_exception
+
+
+class RedactingFilter(logging.Filter):
+    """A :class:`logging.Filter` that removes credentials (:func:`redact_tokens`) from a
+    record's message, its arguments and its traceback text, in place, so that whatever
+    handler and formatter the application configured writes none.
+
+    The arguments keep their types and places (uvicorn's access formatter unpacks them).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_tokens(record.msg)
+        args = record.args
+        if isinstance(args, tuple):
+            record.args = tuple(_redacted_argument(arg) for arg in args)
+        elif isinstance(args, dict):
+            record.args = {key: _redacted_argument(value) for key, value in args.items()}
+        if record.args:
+            # A credential may show only once the parts are put together: ("< %s: %s",
+            # "authorization", "Bearer …"), as the websockets library dumps headers.
+            try:
+                message = record.getMessage()
+            except (TypeError, ValueError):
+                message = None  # a bad format string: the handler reports it as it would
+            if message is not None and redact_tokens(message) != message:
+                record.msg, record.args = redact_tokens(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_tokens(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+def _redacted_argument(value: object) -> object:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value  # for %d and the like
+    # Anything else as ``%s`` shows it (uvicorn dumps whole ASGI scopes at trace level).
+    return redact_tokens(value if isinstance(value, str) else str(value))
+
+
+#: The loggers that write request targets and headers: uvicorn's (handshake and access lines,
+#: its WebSocket protocols' debug dumps) and the websockets library's.
+LIBRARY_LOGGERS = ("uvicorn.error", "uvicorn.access", "uvicorn.asgi", "websockets.server")
+_FILTER = RedactingFilter()
+
+
+def redact_library_logs() -> None:
+    """Attach :class:`RedactingFilter` to :data:`LIBRARY_LOGGERS` (once; later calls do
+    nothing), so that an application that configures logging its own way, or none, still
+    logs no credential. :func:`~datadivr.create_app` calls it."""
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)

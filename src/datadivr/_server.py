@@ -26,7 +26,7 @@ from datadivr._core import Broadcast, Hub, Route, error_frame
 from datadivr._explorer import explorer_router
 from datadivr._http import BodyLimit, HealthModel, schema_router
 from datadivr._limits import Limits, over_size, utf8_size
-from datadivr._logging import get_logger
+from datadivr._logging import get_logger, redact_library_logs
 from datadivr._protocol import Protocol, frame_field
 from datadivr._refusals import RefusalLog
 from datadivr._registry import HandlerType, Registry, ServicerBase, default_registry
@@ -645,6 +645,8 @@ def create_app(
         if authenticate is not None:
             raise ValueError("pass either authenticate or token, not both")
         authenticate = token_authenticator(token)
+    # uvicorn logs each handshake's query string: no credential in it reaches any handler.
+    redact_library_logs()
     if protocol is None:
         from datadivr.protocol import PROTOCOL
 

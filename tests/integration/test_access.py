@@ -8,7 +8,9 @@ import contextlib
 import json
 import re
 import secrets
+import signal
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, AsyncExitStack
@@ -290,12 +292,20 @@ async def handshake(port: int, target: str, headers: dict[str, str]) -> int:
 async def logging_server(*args: str) -> AsyncIterator[tuple[int, list[str]]]:
     """``datadivr serve ARGS`` with the token, on a free port: that port, and every line of its
     standard error, complete once the block ends (it is stopped with SIGTERM)."""
+    command = [*DATADIVR, "serve", "--port", "0", *args]
+    async with logging_process(command, r"(?=.*listening).*ws://127\.0\.0\.1:(\d+)/ws") as served:
+        yield served
+
+
+@contextlib.asynccontextmanager
+async def logging_process(
+    command: list[str], listening_line: str, *, status: int = 0
+) -> AsyncIterator[tuple[int, list[str]]]:
+    """A server process with the token in its environment: its port, read from the first line
+    of its standard error that matches ``listening_line``, and every line of its standard error,
+    complete once the block ends (it is stopped with SIGTERM, and must exit with ``status``)."""
     proc = await asyncio.create_subprocess_exec(
-        *DATADIVR,
-        "serve",
-        "--port",
-        "0",
-        *args,
+        *command,
         stdout=subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
         env={**CLI_ENV, "DATADIVR_TOKEN": TOKEN},
@@ -308,8 +318,8 @@ async def logging_server(*args: str) -> AsyncIterator[tuple[int, list[str]]]:
         # Read all along: a full pipe would stop the server at debug level.
         async for raw in stream:
             lines.append(raw.decode())
-            found = re.search(r"ws://127\.0\.0\.1:(\d+)/ws", lines[-1])
-            if found and "listening" in lines[-1] and not listening.done():
+            found = re.search(listening_line, lines[-1])
+            if found and not listening.done():
                 listening.set_result(int(found[1]))
 
     reader = asyncio.create_task(read(proc.stderr))
@@ -318,7 +328,7 @@ async def logging_server(*args: str) -> AsyncIterator[tuple[int, list[str]]]:
         assert listening in done, "".join(lines)
         yield listening.result(), lines
         proc.terminate()
-        assert await asyncio.wait_for(proc.wait(), 20) == 0
+        assert await asyncio.wait_for(proc.wait(), 20) == status
         await asyncio.wait_for(reader, TIMEOUT)
     finally:
         if proc.returncode is None:
@@ -346,6 +356,35 @@ async def test_no_token_in_the_debug_log_of_a_real_server(log_format: str) -> No
         assert not [record for record in records if record["level"] == "error"]
     else:
         assert "[error" not in text
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("ws", ["auto", "websockets", "websockets-sansio"])
+async def test_no_token_in_uvicorn_s_own_log_of_an_app(ws: str) -> None:
+    """An app run by plain ``uvicorn module:app``, with uvicorn's logging and any of its
+    WebSocket protocols: the handshake and access lines it writes show no token either."""
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "tests.integration.token_app:app",
+        "--port",
+        "0",
+        "--log-level",
+        "trace",
+        "--ws",
+        ws,
+    ]
+    # uvicorn ends as killed by the signal it was stopped with.
+    listening = r"Uvicorn running on http://127\.0\.0\.1:(\d+)"
+    async with logging_process(command, listening, status=-signal.SIGTERM) as (port, lines):
+        statuses = [await handshake(port, target, headers) for target, headers, _ in HANDSHAKES]
+    text = "".join(lines)
+    assert "/ws?x_token=***&token=***" in text, text  # the handshakes were logged, redacted
+    for secret in (TOKEN, TOKEN.upper(), ENCODED_TOKEN, ENCODED_TOKEN.lower()):
+        assert secret not in text
+    assert TOKEN.split("-")[0] not in text
+    assert statuses == [status for _, _, status in HANDSHAKES]
 
 
 @pytest.mark.timeout(90)
