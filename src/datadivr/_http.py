@@ -57,7 +57,9 @@ class ReportModel(_Strict):
         description="Its violations, at most 100 (the message is not checked past them)."
     )
     truncated: bool = Field(
-        False, description="Whether there were more violations than those listed."
+        False,
+        description="Present, and true, when there were more violations than those listed.",
+        exclude_if=lambda truncated: not truncated,
     )
 
 

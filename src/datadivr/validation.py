@@ -53,13 +53,13 @@ class Report:
         return not self.violations
 
     def as_dict(self) -> dict[str, Any]:
-        """The report as plain data (for JSON output)."""
-        return {
+        """The report as plain data (for JSON output); ``truncated`` only when true."""
+        data = {
             "valid": self.valid,
             "event_name": self.event_name,
             "violations": [v.as_dict() for v in self.violations],
-            "truncated": self.truncated,
         }
+        return {**data, "truncated": True} if self.truncated else data
 
 
 class Validator:
