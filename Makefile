@@ -108,6 +108,7 @@ bench: bench-peers bench-cluster ## The full benchmark (minutes): bench/results/
 	@$(UV) run --frozen --group bench python -m bench.micro --json bench/results/micro.json
 	@$(UV) run --frozen --group bench python -m bench.profile --markdown bench/results/profile.md
 	@$(UV) run --frozen --group bench python -m bench.run
+	@$(UV) run --frozen --group bench python -m bench.flood
 
 bench-cluster: install redis-server ## Cross-node over Redis next to one node: bench/results/cluster.{json,md}
 	@$(UV) run --frozen python -m bench.cluster
@@ -115,6 +116,7 @@ bench-cluster: install redis-server ## Cross-node over Redis next to one node: b
 bench-smoke: bench-peers redis-server ## The benchmark in seconds, every server and workload (run in CI)
 	@$(UV) run --frozen --group bench python -m bench.micro --smoke
 	@$(UV) run --frozen --group bench python -m bench.run --smoke
+	@$(UV) run --frozen --group bench python -m bench.flood --smoke
 	@$(UV) run --frozen --group bench python -m bench.profile --servers DATADIVR --workloads reqrep-1 --scale 0.05 >/dev/null
 	@$(UV) run --frozen python -m bench.cluster --smoke
 

@@ -8,9 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
+from pydantic import ValidationError
 
 from datadivr import PROTOCOL, ProtocolError
 from datadivr._capture import CaptureError, validate_capture
+from datadivr._protocol import EXHAUSTIVE_ITEMS, MAX_DETAILS, Protocol
+from datadivr.exceptions import MessageValidationError
+from datadivr.protocol import SumEventMessage, SumEventPayload
 from datadivr.validation import Validator
 
 VALID: list[dict[str, Any]] = [
@@ -176,3 +181,73 @@ def test_unreadable_captures(validator: Validator, tmp_path: Path) -> None:
     binary.write_bytes(b'{"event_name": "msg", "message": "x"}\n\xff\xfe\n')
     with pytest.raises(CaptureError, match="line 2 is not UTF-8"):
         validate_capture(str(binary), validator, io.StringIO())
+
+
+class TestBoundedCost:
+    """Refusing a frame costs what the frame costs, not what its number of failures costs."""
+
+    @staticmethod
+    def flood(elements: int) -> str:
+        payload = {"numbers": [""] * elements}
+        return json.dumps({"event_name": "sum_event", "payload": payload})
+
+    @pytest.fixture
+    def errors_built(self, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+        """The number of errors pydantic built for each frame refused."""
+        counts: list[int] = []
+        classify = Protocol._classify
+
+        def counting(self: Protocol, exc: ValidationError, *args: Any, **kwargs: Any) -> Any:
+            counts.append(exc.error_count())
+            return classify(self, exc, *args, **kwargs)
+
+        monkeypatch.setattr(Protocol, "_classify", counting)
+        return counts
+
+    @pytest.mark.parametrize("elements", [100_000, 200_000])
+    def test_many_wrong_elements_build_few_errors(
+        self, errors_built: list[int], elements: int
+    ) -> None:
+        with pytest.raises(MessageValidationError) as caught:
+            PROTOCOL.parse(self.flood(elements))
+        assert caught.value.code == "validation_error"
+        assert 1 <= len(caught.value.details) <= MAX_DETAILS
+        assert caught.value.details[0].path == "$.payload.numbers[0]"
+        assert str(caught.value).endswith("(and maybe more)")
+        # Fail-fast: as many errors for 200,000 wrong elements as for 100,000 (and no full
+        # validation ran after it), against 100,000 errors before.
+        assert errors_built == [1]
+
+    def test_a_small_frame_still_reports_every_failure(self, errors_built: list[int]) -> None:
+        frame = self.flood(EXHAUSTIVE_ITEMS // 2)
+        with pytest.raises(MessageValidationError) as caught:
+            PROTOCOL.parse(frame)
+        assert errors_built == [EXHAUSTIVE_ITEMS // 2]
+        assert len(caught.value.details) == MAX_DETAILS
+        assert str(caught.value).endswith(f"(and {EXHAUSTIVE_ITEMS // 2 - 3} more)")
+
+    def test_a_large_valid_frame_is_parsed(self) -> None:
+        frame = json.dumps({"event_name": "sum_event", "payload": {"numbers": [1.5] * 100_000}})
+        message = PROTOCOL.parse(frame)
+        assert isinstance(message, SumEventMessage)
+        assert type(message.payload) is SumEventPayload
+
+    def test_the_reference_validator_takes_the_first_violations_only(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        validator = Validator()
+        taken = 0
+        real = Draft202012Validator.iter_errors
+
+        def counting(self: Draft202012Validator, instance: Any) -> Any:
+            nonlocal taken
+            for error in real(self, instance):
+                taken += 1
+                yield error
+
+        monkeypatch.setattr(Draft202012Validator, "iter_errors", counting)
+        report = validator.validate(self.flood(100_000))
+        assert len(report.violations) == MAX_DETAILS
+        assert report.truncated
+        assert report.as_dict()["truncated"] is True
+        assert taken == MAX_DETAILS + 1  # not 100,000

@@ -130,3 +130,5 @@ def _write_text(out: TextIO, number: int, report: Report) -> None:
         out.write(
             f"line {number}: {event}: {violation.path}: {violation.reason} [{violation.kind}]\n"
         )
+    if report.truncated:
+        out.write(f"line {number}: {event}: and more violations (not checked past these)\n")

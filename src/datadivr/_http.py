@@ -53,7 +53,14 @@ class ReportModel(_Strict):
 
     valid: bool
     event_name: str | None = Field(description="The message's event, when it names a known one.")
-    violations: list[ViolationModel]
+    violations: list[ViolationModel] = Field(
+        description="Its violations, at most 100 (the message is not checked past them)."
+    )
+    truncated: bool = Field(
+        False,
+        description="Present, and true, when there were more violations than those listed.",
+        exclude_if=lambda truncated: not truncated,
+    )
 
 
 class ValidationResponse(_Strict):
@@ -112,6 +119,7 @@ def _report(report: Report) -> ReportModel:
         violations=[
             ViolationModel(path=v.path, reason=v.reason, kind=v.kind) for v in report.violations
         ],
+        truncated=report.truncated,
     )
 
 

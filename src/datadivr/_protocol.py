@@ -9,7 +9,8 @@ from functools import cached_property
 from importlib import resources
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic_core import SchemaValidator
 
 from datadivr._message import MessageBase
 from datadivr.exceptions import MessageValidationError, ProtocolError, Violation
@@ -19,6 +20,11 @@ __all__ = ["Direction", "EventSpec", "MessageText", "Protocol"]
 
 #: At most this many failures are reported for one message.
 MAX_DETAILS = 100
+#: A frame with more array elements and object members than this (counted from above, at C
+#: speed) is checked fail-fast first: each array and map stops at its first failure, so that
+#: refusing it costs no more than accepting it, however many of its values are wrong. Smaller
+#: frames get every failure reported, each of the at most this many values failing.
+EXHAUSTIVE_ITEMS = 2_000
 
 
 @dataclass(frozen=True)
@@ -103,14 +109,29 @@ class Protocol:
             "$defs": bundle["$defs"],
         }
 
+    @cached_property
+    def _fail_fast(self) -> SchemaValidator:
+        """The adapter's validator with every array and map made fail-fast (its results are
+        never used: a frame it passes is valid, and the adapter then parses it)."""
+        return SchemaValidator(_fail_fast_schema(self.adapter.core_schema, {}))
+
     def parse(self, frame: str | bytes) -> MessageBase:
         """Parse and validate one frame, by its wire names only.
+
+        The cost of refusing a frame is bounded by its size, not by its number of failures:
+        a large frame is first checked fail-fast (see :data:`EXHAUSTIVE_ITEMS`), and at most
+        :data:`MAX_DETAILS` failures are reported.
 
         Raises:
             ProtocolError: the frame is not JSON (``invalid_json``), not a message
                 (``invalid_message``), or names an unknown event (``unknown_event``).
             MessageValidationError: the message fails its event's schema (``validation_error``).
         """
+        if not _few_items(frame, EXHAUSTIVE_ITEMS):
+            try:
+                self._fail_fast.validate_json(frame, by_alias=True, by_name=False)
+            except ValidationError as exc:
+                raise self._classify(exc, frame, exhaustive=False) from None
         try:
             message: MessageBase = self.adapter.validate_json(frame, by_alias=True, by_name=False)
         except ValidationError as exc:
@@ -121,7 +142,9 @@ class Protocol:
         """Validate a message given as a mapping, as decoded from JSON."""
         return self.parse(json.dumps(data))
 
-    def _classify(self, exc: ValidationError, frame: str | bytes) -> ProtocolError:
+    def _classify(
+        self, exc: ValidationError, frame: str | bytes, *, exhaustive: bool = True
+    ) -> ProtocolError:
         # Only the first errors are reported: a frame with a million bad items must not cost
         # a million error objects here.
         errors = _first_errors(exc, MAX_DETAILS)
@@ -160,7 +183,11 @@ class Protocol:
         ]
         total = exc.error_count()
         summary = "; ".join(f"{d.path}: {d.reason}" for d in details[:3])
-        more = f" (and {total - 3} more)" if total > 3 else ""
+        if exhaustive:
+            more = f" (and {total - 3} more)" if total > 3 else ""
+        else:
+            # Fail-fast: an array or map that failed was not checked past its first failure.
+            more = f" (and at least {total - 3} more)" if total > 3 else " (and maybe more)"
         return MessageValidationError(
             "validation_error",
             f"invalid {event_name!r} message: {summary}{more}",
@@ -184,6 +211,58 @@ def _first_errors(exc: ValidationError, limit: int) -> list[Any]:
         error, index = decoder.raw_decode(text, index)
         errors.append(error)
     return errors
+
+
+def _few_items(frame: str | bytes, limit: int) -> bool:
+    """Whether ``frame`` surely holds at most ``limit`` array elements and object members: their
+    number is at most its commas plus its opening brackets (those in strings count too)."""
+    if isinstance(frame, str):
+        return frame.count(",") + frame.count("[") + frame.count("{") <= limit
+    return frame.count(b",") + frame.count(b"[") + frame.count(b"{") <= limit
+
+
+#: Core schema types that take ``fail_fast``.
+_CONTAINERS = frozenset(
+    {"list", "tuple", "set", "frozenset", "dict", "generator", "deque", "counter"}
+)
+
+
+def _fail_fast_schema(node: Any, shadows: dict[type, type]) -> Any:
+    """A copy of a core schema with ``fail_fast`` set on every container.
+
+    pydantic-core reuses a model's own validator wherever a schema names the model, whatever
+    the schema says; each model is therefore replaced by a subclass of it that has none (its
+    build deferred), so that the copy's containers are the ones validated.
+    """
+    if isinstance(node, list):
+        return [_fail_fast_schema(item, shadows) for item in node]
+    if not isinstance(node, dict):
+        return node
+    copy = {
+        key: value if key in ("metadata", "serialization") else _fail_fast_schema(value, shadows)
+        for key, value in node.items()
+    }
+    kind = copy.get("type")
+    if kind in _CONTAINERS:
+        copy["fail_fast"] = True
+    elif kind == "model" and isinstance(copy.get("cls"), type):
+        copy["cls"] = _shadow(copy["cls"], shadows)
+    return copy
+
+
+def _shadow(model: type, shadows: dict[type, type]) -> type:
+    if model not in shadows:
+        # The subclass's config is merged with the model's.
+        shadows[model] = type(
+            model.__name__,
+            (model,),
+            {
+                "model_config": ConfigDict(defer_build=True),
+                "__module__": model.__module__,
+                "__doc__": model.__doc__,
+            },
+        )
+    return shadows[model]
 
 
 def frame_field(frame: str | bytes, key: str) -> object:

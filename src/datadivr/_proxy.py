@@ -146,7 +146,9 @@ class ValidatingProxy:
                 kind=violation.kind,
                 reason=violation.reason[:300],
             )
-        return Report(event, tuple(violations))
+        if report.truncated:
+            _log.warning("and more protocol violations", direction=direction, event_name=event)
+        return Report(event, tuple(violations), truncated=report.truncated)
 
     async def _relay(self, client: ServerConnection) -> None:
         self.conformance.connections += 1
@@ -258,7 +260,8 @@ def _error_for(report: Report, frame: str | bytes, *, to: str) -> str:
     reply_to = frame_field(frame, "id")
     error = ProtocolError(
         code,
-        f"refused by the validating proxy: {first.path}: {first.reason}",
+        f"refused by the validating proxy: {first.path}: {first.reason}"
+        + (" (and more)" if report.truncated else ""),
         event_name=report.event_name,
         details=report.violations,
     )

@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from datadivr._protocol import Protocol
+from datadivr._protocol import MAX_DETAILS, Protocol
 from datadivr.exceptions import Violation
 
 __all__ = ["Report", "Validator"]
@@ -36,11 +37,15 @@ class Report:
 
     Attributes:
         event_name: The message's event, when it names a known one.
-        violations: Every violation: JSON path, failing keyword (``kind``) and reason.
+        violations: Every violation (at most :data:`MAX_DETAILS` of them): JSON path, failing
+            keyword (``kind``) and reason.
+        truncated: Whether there were more violations than those listed; the message was
+            not checked past them, so how many more is not known.
     """
 
     event_name: str | None
     violations: tuple[Violation, ...]
+    truncated: bool = False
 
     @property
     def valid(self) -> bool:
@@ -48,12 +53,13 @@ class Report:
         return not self.violations
 
     def as_dict(self) -> dict[str, Any]:
-        """The report as plain data (for JSON output)."""
-        return {
+        """The report as plain data (for JSON output); ``truncated`` only when true."""
+        data = {
             "valid": self.valid,
             "event_name": self.event_name,
             "violations": [v.as_dict() for v in self.violations],
         }
+        return {**data, "truncated": True} if self.truncated else data
 
 
 class Validator:
@@ -115,10 +121,11 @@ class Validator:
                     ),
                 ),
             )
+        # iter_errors is lazy: a message with a million wrong values costs no more than one
+        # with MAX_DETAILS + 1 of them (and the first ones are sorted, not all).
+        errors = list(islice(validator.iter_errors(data), MAX_DETAILS + 1))
         violations = tuple(
             Violation(error.json_path, error.message, str(error.validator))
-            for error in sorted(
-                validator.iter_errors(data), key=lambda e: (e.json_path, str(e.validator))
-            )
+            for error in sorted(errors[:MAX_DETAILS], key=lambda e: (e.json_path, str(e.validator)))
         )
-        return Report(name, violations)
+        return Report(name, violations, truncated=len(errors) > MAX_DETAILS)
