@@ -49,7 +49,7 @@ def test_safe_url_hides_the_password() -> None:
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("presence_ttl", 0.1), ("max_pending", 0), ("reconnect_max", 0.05), ("reconnect_max", 8)],
+    [("presence_ttl", 0.1), ("max_pending", 0), ("reconnect_max", 0), ("reconnect_max", 8)],
 )
 def test_redis_options_are_checked(option: str, value: float) -> None:
     with pytest.raises(ValueError, match=option):
@@ -61,6 +61,8 @@ def test_a_node_retries_at_least_every_third_of_the_ttl() -> None:
     assert RedisBackplane("redis://127.0.0.1:1").reconnect_max == 5.0
     assert RedisBackplane("redis://127.0.0.1:1", presence_ttl=1.5).reconnect_max == 0.5
     assert RedisBackplane("redis://127.0.0.1:1", reconnect_max=7.5).reconnect_max == 7.5
+    shortest = RedisBackplane("redis://127.0.0.1:1", presence_ttl=0.3)
+    assert shortest.reconnect_max == pytest.approx(0.1)
 
 
 class Members:

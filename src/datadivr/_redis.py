@@ -102,9 +102,9 @@ class RedisBackplane(Backplane):
             raise ValueError("max_pending must be at least 1")
         if reconnect_max is None:
             reconnect_max = presence_ttl / 3
-        if not 0.1 <= reconnect_max <= presence_ttl / 2:
+        if not 0 < reconnect_max <= presence_ttl / 2:
             raise ValueError(
-                "reconnect_max must be between 0.1 seconds and half of presence_ttl: the other "
+                "reconnect_max must be more than 0 and at most half of presence_ttl: the other "
                 "nodes await a node that lost the broker for presence_ttl after they reconnect"
             )
         self.url = url
