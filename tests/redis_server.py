@@ -43,7 +43,8 @@ def _free_port() -> int:
 
 @dataclass
 class RedisServer:
-    """One ``redis-server`` process; :meth:`kill` and :meth:`start` again on the same port."""
+    """One ``redis-server`` process; :meth:`kill` and :meth:`start` again on the same port,
+    or :meth:`pause` and :meth:`resume` it."""
 
     directory: Path
     port: int = field(default_factory=_free_port)
@@ -98,6 +99,16 @@ class RedisServer:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
         self._reap()
+
+    def pause(self) -> None:
+        """Stop it in its tracks (SIGSTOP), as a stall would: connections stay open."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server go on (SIGCONT)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     def _reap(self) -> None:
         if self._reader is not None:

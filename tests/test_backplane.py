@@ -47,10 +47,22 @@ def test_safe_url_hides_the_password() -> None:
     assert safe_url("redis://host:6379/0") == "redis://host:6379/0"
 
 
-@pytest.mark.parametrize(("option", "value"), [("presence_ttl", 0.1), ("max_pending", 0)])
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("presence_ttl", 0.1), ("max_pending", 0), ("reconnect_max", 0), ("reconnect_max", 8)],
+)
 def test_redis_options_are_checked(option: str, value: float) -> None:
     with pytest.raises(ValueError, match=option):
         RedisBackplane("redis://127.0.0.1:1", **{option: value})
+
+
+def test_a_node_retries_at_least_every_third_of_the_ttl() -> None:
+    """So that it is back well before the others stop awaiting it (presence_ttl)."""
+    assert RedisBackplane("redis://127.0.0.1:1").reconnect_max == 5.0
+    assert RedisBackplane("redis://127.0.0.1:1", presence_ttl=1.5).reconnect_max == 0.5
+    assert RedisBackplane("redis://127.0.0.1:1", reconnect_max=7.5).reconnect_max == 7.5
+    shortest = RedisBackplane("redis://127.0.0.1:1", presence_ttl=0.3)
+    assert shortest.reconnect_max == pytest.approx(0.1)
 
 
 class Members:
@@ -177,3 +189,51 @@ def test_a_full_publish_queue_refuses_and_an_outage_refuses_what_waits() -> None
     assert [code for _, code, _ in node.refused] == ["broker_unavailable"] * 2
     assert backplane.available is False
     assert not backplane._pending
+
+
+def _published(backplane: RedisBackplane) -> tuple[Any, ...]:
+    """The message the backplane queued last, taken off its queue."""
+    op = backplane._pending.pop()
+    assert op[0] == "msg"
+    return op
+
+
+def test_no_subscriber_on_a_node_s_channel_means_gone_unless_the_node_is_awaited() -> None:
+    """After the broker restarted, a node known before that has not reconnected yet is not
+    gone: its client is refused with broker_unavailable, not unknown_recipient."""
+    node = FakeNode("me")
+    backplane = _backplane(node)
+    backplane.available = True
+    backplane.publish(Direct("remote", origin="me"), "{}")
+    op = _published(backplane)
+    assert backplane._expected(op) is False
+    backplane._check(op, 0, False)
+    assert [(origin, code) for origin, code, _ in node.refused] == [("me", "unknown_recipient")]
+    node.refused.clear()
+    backplane.presence.reconnected(now=0)
+    backplane.publish(Direct("remote", origin="me"), "{}")
+    op = _published(backplane)
+    assert backplane._expected(op) is True
+    backplane._check(op, 0, True)
+    assert [(origin, code) for origin, code, _ in node.refused] == [("me", "broker_unavailable")]
+    assert "not reconnected" in node.refused[0][2]
+    node.refused.clear()
+    backplane.publish(Direct("remote", origin="me"), "{}")
+    backplane._check(_published(backplane), 1, True)  # it was back already: delivered
+    assert node.refused == []
+
+
+def test_a_broadcast_that_missed_a_known_node_is_refused() -> None:
+    node = FakeNode("me")
+    backplane = _backplane(node)
+    backplane.available = True
+    backplane.publish(Broadcast(origin="me"), "{}")
+    op = _published(backplane)
+    assert backplane._expected(op) is None  # no node awaited: Redis's count is not needed
+    backplane.presence.reconnected(now=0)
+    assert backplane._expected(op) == 2
+    backplane._check(op, 2, 2)  # this node and the other: everyone got it
+    assert node.refused == []
+    backplane._check(op, 1, 2)  # the other was not subscribed
+    assert [(origin, code) for origin, code, _ in node.refused] == [("me", "broker_unavailable")]
+    assert "not every node has reconnected" in node.refused[0][2]

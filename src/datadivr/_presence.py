@@ -11,6 +11,13 @@ Notices and snapshots travel over different connections, so a notice can overtak
 snapshot it already shows, or come after a snapshot that does not show it yet. While a
 snapshot is being read, the notices that arrive are recorded and applied again on top of it
 (a join or a leave is idempotent), so none is undone by an older snapshot.
+
+A snapshot is the broker's word only about the nodes it has seen since this node connected
+to it. A broker that restarted has lost every registration, and the other nodes register
+again only once they have reconnected too, each after its own backoff. So when this node
+reconnects, the nodes it knew are *awaited*: a snapshot without them leaves them and their
+clients in the mirror, until they show up again (a notice of theirs, or a snapshot with
+them) or ``grace`` seconds have passed (then they are taken for dead, and forgotten).
 """
 
 from __future__ import annotations
@@ -55,16 +62,21 @@ class Notice:
 
 
 class Presence:
-    """The clients of the other nodes, by node.
+    """The other nodes and their clients.
 
     Args:
         node: This node's id: its own notices and registration are left out.
+        grace: Seconds an awaited node is kept, after this node reconnects to the broker,
+            before it is taken for dead.
     """
 
-    def __init__(self, node: str) -> None:
+    def __init__(self, node: str, grace: float = 15.0) -> None:
         self.node = node
+        self.grace = grace
         self._nodes: dict[str, set[str]] = {}
         self._owner: dict[str, str] = {}
+        # Nodes known from before this node's last reconnection, not seen since: deadline.
+        self._awaited: dict[str, float] = {}
         self._replay: list[Notice] | None = None
 
     def __contains__(self, client_id: object) -> bool:
@@ -80,8 +92,23 @@ class Presence:
 
     @property
     def nodes(self) -> dict[str, int]:
-        """Every other node known, with its number of clients."""
+        """Every other node known (those without clients too), with its number of clients."""
         return {node: len(clients) for node, clients in self._nodes.items()}
+
+    def awaited(self, node: str) -> bool:
+        """Whether ``node`` is known from before this node reconnected, and not seen since:
+        not being subscribed to the broker does not show that it is gone."""
+        return node in self._awaited
+
+    @property
+    def awaiting(self) -> bool:
+        """Whether some node is :meth:`awaited`."""
+        return bool(self._awaited)
+
+    def reconnected(self, now: float) -> None:
+        """This node (re)connected to the broker, which may have lost every registration:
+        every node known is awaited until ``now + grace``."""
+        self._awaited = dict.fromkeys(self._nodes, now + self.grace)
 
     def apply(self, notice: Notice) -> bool:
         """Apply a notice; return whether it asks for a new snapshot (a node came up)."""
@@ -92,30 +119,41 @@ class Presence:
     def _apply(self, notice: Notice) -> bool:
         if notice.node == self.node:
             return False
+        if notice.kind == "down":
+            self._drop(notice.node)
+            return False
+        # The node is connected to the broker now: it is no longer awaited.
+        self._awaited.pop(notice.node, None)
         if notice.kind == "join":
             self._add(notice.node, notice.client_id)
         elif notice.kind == "leave":
             self._remove(notice.node, notice.client_id)
-        elif notice.kind == "down":
-            for client_id in self._nodes.pop(notice.node, ()):
-                if self._owner.get(client_id) == notice.node:
-                    del self._owner[client_id]
+        else:  # up
+            self._nodes.setdefault(notice.node, set())
         return notice.kind == "up"
 
     def begin_sync(self) -> None:
         """A snapshot is being read: record the notices that arrive meanwhile."""
         self._replay = []
 
-    def finish_sync(self, snapshot: Mapping[str, Iterable[str]]) -> None:
-        """Replace the mirror with ``snapshot`` (node → client ids), then apply again the
-        notices that arrived since :meth:`begin_sync`."""
+    def finish_sync(self, snapshot: Mapping[str, Iterable[str]], now: float) -> None:
+        """Replace the mirror with ``snapshot`` (node → client ids; the nodes registered),
+        keeping the awaited nodes it lacks until their deadline, then apply again the notices
+        that arrived since :meth:`begin_sync`."""
         replay = self._replay or []
         self._replay = None
+        kept = {
+            node: self._nodes[node]
+            for node, deadline in self._awaited.items()
+            if node not in snapshot and deadline > now and node in self._nodes
+        }
+        self._awaited = {node: self._awaited[node] for node in kept}
         self._nodes = {}
         self._owner = {}
-        for node, clients in snapshot.items():
+        for node, members in (*kept.items(), *snapshot.items()):
             if node != self.node:
-                for client_id in clients:
+                self._nodes.setdefault(node, set())
+                for client_id in members:
                     self._add(node, client_id)
         for notice in replay:
             self._apply(notice)
@@ -135,7 +173,11 @@ class Presence:
         clients = self._nodes.get(node)
         if clients is not None:
             clients.discard(client_id)
-            if not clients:
-                del self._nodes[node]
         if self._owner.get(client_id) == node:
             del self._owner[client_id]
+
+    def _drop(self, node: str) -> None:
+        self._awaited.pop(node, None)
+        for client_id in self._nodes.pop(node, ()):
+            if self._owner.get(client_id) == node:
+                del self._owner[client_id]

@@ -7,10 +7,11 @@ Channels and keys, under a prefix (``datadivr`` unless told otherwise):
   own connections, except the node they came from (it has done so already).
 - ``<prefix>:node:<node>``: direct messages to a client of that node, ``<client id>\\n<frame>``.
 - ``<prefix>:presence``: join, leave, up and down notices (:class:`~datadivr._presence.Notice`).
-- ``<prefix>:clients:<node>``: a set of the node's client ids, with a time to live that the
-  node refreshes every third of it. A node that dies stops refreshing it, so its clients
-  drop out of every other node's mirror within ``presence_ttl`` plus one sync period (a
-  third of ``presence_ttl``), the stated bound.
+- ``<prefix>:nodes:<node>``: the node's record, and ``<prefix>:clients:<node>``: a set of its
+  client ids, both with a time to live that the node refreshes every third of it (in one
+  transaction, so that a snapshot never sees half of it). A node that dies stops refreshing
+  them, so it and its clients drop out of every other node's mirror within ``presence_ttl``
+  plus one sync period (a third of ``presence_ttl``), the stated bound.
 
 Every write to Redis goes through one task and one ordered queue, so a client's messages and
 presence changes reach Redis in the order they happened and each frame is published once.
@@ -18,7 +19,15 @@ presence changes reach Redis in the order they happened and each frame is publis
 When Redis cannot be reached, local delivery goes on; a message with recipients on other
 nodes is answered with an ``error`` of code ``broker_unavailable`` to its sender, and the
 backplane reconnects with exponential backoff (0.1 s doubling to ``reconnect_max``), then
-registers its clients anew and reads the others' again.
+registers itself and its clients anew and reads the others' again.
+
+A restarted Redis has lost every registration, and the other nodes register again only once
+they have reconnected too. Until then (``presence_ttl`` at most) the nodes known before are
+*awaited* (:class:`~datadivr._presence.Presence`): their clients stay in the mirror, a direct
+message to one that finds no subscriber on its node's channel is refused with
+``broker_unavailable`` (not ``unknown_recipient``: it is not known to be gone), and a
+broadcast that Redis handed to fewer nodes than are known is refused with
+``broker_unavailable`` too (an awaited node may have missed it).
 """
 
 from __future__ import annotations
@@ -71,7 +80,9 @@ class RedisBackplane(Backplane):
             a dead node's clients vanish from the others within ``presence_ttl * 4 / 3``.
         max_pending: Frames that may wait to be published; past it, while Redis is too slow,
             new ones are refused with ``broker_unavailable``.
-        reconnect_max: The longest wait, in seconds, between two attempts to reconnect.
+        reconnect_max: The longest wait, in seconds, between two attempts to reconnect:
+            a third of ``presence_ttl`` unless told, at most half of it, so that a node
+            that lost Redis is back well before the others stop awaiting it.
     """
 
     spans_nodes = True
@@ -83,12 +94,19 @@ class RedisBackplane(Backplane):
         prefix: str = "datadivr",
         presence_ttl: float = DEFAULT_PRESENCE_TTL,
         max_pending: int = DEFAULT_MAX_PENDING,
-        reconnect_max: float = 5.0,
+        reconnect_max: float | None = None,
     ) -> None:
         if presence_ttl < 0.3:
             raise ValueError("presence_ttl must be at least 0.3 seconds")
         if max_pending < 1:
             raise ValueError("max_pending must be at least 1")
+        if reconnect_max is None:
+            reconnect_max = presence_ttl / 3
+        if not 0 < reconnect_max <= presence_ttl / 2:
+            raise ValueError(
+                "reconnect_max must be more than 0 and at most half of presence_ttl: the other "
+                "nodes await a node that lost the broker for presence_ttl after they reconnect"
+            )
         self.url = url
         self.prefix = prefix
         self.presence_ttl = presence_ttl
@@ -96,14 +114,17 @@ class RedisBackplane(Backplane):
         self.max_pending = max_pending
         self.reconnect_max = reconnect_max
         self.node_id = secrets.token_hex(8)
-        self.presence = Presence(self.node_id)
+        self.presence = Presence(self.node_id, grace=presence_ttl)
         self.available = False
         self._all = f"{prefix}:all"
         self._notices = f"{prefix}:presence"
         self._keys = f"{prefix}:clients:"
         self._key = self._keys + self.node_id
+        self._records = f"{prefix}:nodes:"
+        self._record = self._records + self.node_id
         self._inbox = self._channel(self.node_id)
-        # ("msg", channel, payload, origin, frame) | ("join" | "leave", client_id) | ("refresh",)
+        # ("msg", channel, payload, origin, frame, node or None for all)
+        # | ("join" | "leave", client_id) | ("refresh",)
         self._pending: deque[tuple[Any, ...]] = deque()
         self._wake = asyncio.Event()
         self._resync = asyncio.Event()
@@ -142,6 +163,7 @@ class RedisBackplane(Backplane):
                 return
             payload = f"{self.node_id}\n{route.exclude or ''}\n{data}"
             channel = self._all
+            owner = None
         else:
             owner = self.presence.node_of(route.client_id)
             if owner is None:
@@ -162,7 +184,7 @@ class RedisBackplane(Backplane):
                 "the broker is not keeping up: clients on other nodes did not get this message",
             )
             return
-        self._push(("msg", channel, payload, route.origin, data))
+        self._push(("msg", channel, payload, route.origin, data, owner))
 
     def status(self) -> dict[str, Any]:
         return {
@@ -210,7 +232,7 @@ class RedisBackplane(Backplane):
         if self.available and client is not None:
             with contextlib.suppress(RedisError, OSError):
                 async with client.pipeline(transaction=False) as pipe:
-                    pipe.delete(self._key)
+                    pipe.delete(self._key, self._record)
                     pipe.publish(self._notices, Notice("down", self.node_id).encode())
                     await pipe.execute()
             _log.info("left the cluster", node=self.node_id)
@@ -238,6 +260,7 @@ class RedisBackplane(Backplane):
                 await pubsub.subscribe(self._all, self._notices, self._inbox)
                 self._client = client
                 self._presence_live = True
+                self.presence.reconnected(time.monotonic())
                 await self._register(client)
                 await self._sync(client)
                 self.available = True
@@ -353,24 +376,34 @@ class RedisBackplane(Backplane):
                 self._idle.set()
                 self._wake.clear()
                 await self._wake.wait()
-            batch = [pending.popleft() for _ in range(min(len(pending), _BATCH))]
+            if pending[0][0] == "refresh":
+                # The registration is rewritten in a transaction of its own, so that no
+                # snapshot reads it half written; it keeps its place among joins and leaves.
+                pending.popleft()
+                async with client.pipeline(transaction=True) as registration:
+                    self._write_registration(registration)
+                    await registration.execute()
+                continue
+            batch: list[tuple[Any, ...]] = []
+            while pending and len(batch) < _BATCH and pending[0][0] != "refresh":
+                batch.append(pending.popleft())
             pipe = client.pipeline(transaction=False)
-            direct: list[tuple[int, tuple[Any, ...]]] = []
+            # For each message: where its result is, and what it tells (see _check).
+            sent: list[tuple[int, tuple[Any, ...], int | bool]] = []
             for op in batch:
                 kind = op[0]
                 if kind == "msg":
-                    if op[1] != self._all:
-                        direct.append((len(pipe), op))
+                    expected = self._expected(op)
+                    if expected is not None:
+                        sent.append((len(pipe), op, expected))
                     pipe.publish(op[1], op[2])
                 elif kind == "join":
                     pipe.sadd(self._key, op[1])
                     pipe.pexpire(self._key, self._ttl_ms())
                     pipe.publish(self._notices, Notice("join", self.node_id, op[1]).encode())
-                elif kind == "leave":
+                else:
                     pipe.srem(self._key, op[1])
                     pipe.publish(self._notices, Notice("leave", self.node_id, op[1]).encode())
-                else:
-                    self._write_registration(pipe)
             try:
                 results = await pipe.execute()
             except BaseException:
@@ -384,16 +417,52 @@ class RedisBackplane(Backplane):
                             "the connection to the broker was lost: clients on other nodes may not have got this message",
                         )
                 raise
-            for index, op in direct:
-                if results[index] == 0:
-                    # No node listens on that channel: the recipient's node is gone.
-                    client_id = op[2].partition("\n")[0]
-                    self._refuse(
-                        op[3],
-                        op[4],
-                        f"no client {client_id!r} is connected: its node is gone",
-                        "unknown_recipient",
-                    )
+            for index, op, expected in sent:
+                self._check(op, results[index], expected)
+
+    def _expected(self, op: tuple[Any, ...]) -> int | bool | None:
+        """What the number of subscribers Redis handed a message to must be checked against,
+        taken as it is published: for a direct message, whether its recipient's node is
+        awaited; for a broadcast while a node is awaited, the number of nodes known (this one
+        included), which all subscribe to broadcasts; ``None``: nothing to check."""
+        if op[5] is not None:
+            return self.presence.awaited(op[5])
+        if self.presence.awaiting:
+            return 1 + len(self.presence.nodes)
+        return None
+
+    def _check(self, op: tuple[Any, ...], receivers: int, expected: int | bool) -> None:
+        """Refuse a message that Redis handed to fewer nodes than it had to reach.
+
+        ``expected``: for a direct message, whether its recipient's node was awaited when it
+        was published; for a broadcast, the number of nodes known then (itself included).
+        """
+        if op[5] is None:
+            if receivers < expected:
+                self._refuse(
+                    op[3],
+                    op[4],
+                    "the broker is back, but not every node has reconnected to it yet: clients "
+                    "on other nodes may not have got this message",
+                )
+        elif receivers == 0:
+            client_id = op[2].partition("\n")[0]
+            if expected:
+                # Known from before the broker's outage, and not back yet: not known to be gone.
+                self._refuse(
+                    op[3],
+                    op[4],
+                    f"the node of client {client_id!r} has not reconnected to the broker yet: "
+                    "it did not get this message",
+                )
+            else:
+                # No node listens on that channel: the recipient's node is gone.
+                self._refuse(
+                    op[3],
+                    op[4],
+                    f"no client {client_id!r} is connected: its node is gone",
+                    "unknown_recipient",
+                )
 
     async def _beat(self, client: Redis) -> None:
         """Refresh this node's registration and read the others' every third of the TTL, and
@@ -411,8 +480,9 @@ class RedisBackplane(Backplane):
         return int(self.presence_ttl * 1000)
 
     def _write_registration(self, pipe: Any) -> None:
-        """This node's whole client set, with a fresh TTL (the heartbeat, and the repair after
-        Redis lost it)."""
+        """This node's record and whole client set, with a fresh TTL (the heartbeat, and the
+        repair after Redis lost them)."""
+        pipe.set(self._record, "1", px=self._ttl_ms())
         pipe.delete(self._key)
         clients = list(self._local_clients())
         if clients:
@@ -432,14 +502,16 @@ class RedisBackplane(Backplane):
         """Replace the presence mirror with what the nodes registered."""
         self.presence.begin_sync()
         try:
-            keys = [key async for key in client.scan_iter(match=self._keys + "*", count=1000)]
+            records = self._records
+            nodes = [
+                key[len(records) :]
+                async for key in client.scan_iter(match=records + "*", count=1000)
+            ]
             async with client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.smembers(key)
+                for node in nodes:
+                    pipe.smembers(self._keys + node)
                 members = await pipe.execute()
         except BaseException:
             self.presence.abandon_sync()
             raise
-        self.presence.finish_sync(
-            {key[len(self._keys) :]: clients for key, clients in zip(keys, members, strict=True)}
-        )
+        self.presence.finish_sync(dict(zip(nodes, members, strict=True)), time.monotonic())
