@@ -204,6 +204,25 @@ class TestBoundedCost:
         monkeypatch.setattr(Protocol, "_classify", counting)
         return counts
 
+    def test_models_pydantic_cannot_rebuild_are_checked_once(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def refuse(node: Any, shadows: Any) -> Any:
+            raise TypeError("not rebuildable")
+
+        monkeypatch.setattr("datadivr._protocol._fail_fast_schema", refuse)
+        protocol = Protocol.build(
+            PROTOCOL.events.values(),
+            PROTOCOL.adapter,
+            schema_hash=PROTOCOL.schema_hash,
+            package=PROTOCOL.package,
+        )
+        numbers = json.dumps({"event_name": "sum_event", "payload": {"numbers": [1] * 5000}})
+        assert isinstance(protocol.parse(numbers), SumEventMessage)
+        with pytest.raises(MessageValidationError) as caught:
+            protocol.parse(self.flood(5000))
+        assert len(caught.value.details) == MAX_DETAILS  # every failure built, 100 kept
+
     @pytest.mark.parametrize("elements", [100_000, 200_000])
     def test_many_wrong_elements_build_few_errors(
         self, errors_built: list[int], elements: int
