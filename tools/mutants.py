@@ -155,6 +155,22 @@ MUTANTS: tuple[Mutant, ...] = (
         "No query-string value of a request target reaches the log.",
     ),
     Mutant(
+        "validation-exhaustive-on-large-frames",
+        "src/datadivr/_protocol.py",
+        "if not _few_items(frame, EXHAUSTIVE_ITEMS) and self._fail_fast is not None:",
+        "if False:",
+        ("tests/test_validation.py",),
+        "Refusing a frame costs what the frame costs, not what its number of failures costs.",
+    ),
+    Mutant(
+        "presence-restart-forgets-peers",
+        "src/datadivr/_presence.py",
+        "if node not in snapshot and deadline > now and node in self._nodes",
+        "if False",
+        ("tests/test_presence.py",),
+        "After a broker restart, a node keeps a live peer's clients until the peer is back.",
+    ),
+    Mutant(
         "reconnect-no-cap",
         "src/datadivr/_reconnect.py",
         "base = min(base * self.factor, self.max_delay)",
