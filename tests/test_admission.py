@@ -118,7 +118,7 @@ def test_address_key(host: str | None, key: str) -> None:
 
 def test_socket_budget_keeps_a_reserve() -> None:
     assert socket_budget(None) is None
-    assert socket_budget(256) == 224
+    assert socket_budget(256) == 192
     assert socket_budget(1024) == 960
     assert socket_budget(65536) == 61440
     assert socket_budget(10) == 1

@@ -51,11 +51,12 @@ def address_key(host: str | None) -> str:
 
 def socket_budget(open_files: int | None) -> int | None:
     """How many sockets to hold at most with ``open_files`` file descriptors (the soft
-    ``RLIMIT_NOFILE``; ``None``: no limit): all but a reserve of a sixteenth, at least 32,
-    for the listening socket, the log, the broker and the files the server reads."""
+    ``RLIMIT_NOFILE``; ``None``: no limit): all but a reserve of a sixteenth, at least 64,
+    for the listening socket, the log, the broker, the files the server reads, and the
+    sockets accepted and not yet counted or closed and not yet released."""
     if open_files is None:
         return None
-    return max(1, open_files - max(32, open_files // 16))
+    return max(1, open_files - max(64, open_files // 16))
 
 
 class SlotState(enum.Enum):

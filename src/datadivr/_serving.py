@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import http
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -42,6 +44,11 @@ from datadivr._server import Server
 __all__ = ["UvicornServer", "WebSocketProtocol", "run", "uvicorn_config"]
 
 _log = get_logger("datadivr.serving")
+#: Sockets accepted per turn of the event loop: each is counted (HTTPProtocol) a turn or two
+#: after accept(), so a burst this size at most is open and not yet counted.
+ACCEPT_BURST = 8
+#: accept() errors that mean no file descriptor or memory is left.
+_EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 #: asyncio's words for an accept() that failed for want of file descriptors or memory.
 _ACCEPT_FAILED = "socket.accept() out of system resource"
 
@@ -90,6 +97,39 @@ class SocketGuard:
         self.admission = admission
         self.limits = limits
         self._tally = Tally()
+        self._accepted = 0  # this turn of the loop
+
+    def listener(self, sock: socket.socket) -> socket.socket:
+        """A listening socket for the event loop, sharing ``sock``'s file descriptor (a
+        duplicate: closing one leaves the other open) and pacing its ``accept()`` calls.
+
+        asyncio accepts up to ``backlog`` sockets in one go before any protocol sees one, so
+        that a flood would reach the open-file limit before it is counted; and (up to
+        Python 3.12) it calls ``accept()`` again after each failure, logging each. Here at
+        most :data:`ACCEPT_BURST` are accepted per turn of the loop, and after a failure for
+        want of file descriptors none until asyncio's pause of a second is over.
+        """
+        listener = _Listener(sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno()))
+        listener.guard = self
+        return listener
+
+    def take_accept(self) -> bool:
+        """Whether the listener may accept one more socket this turn of the loop."""
+        if self._accepted >= ACCEPT_BURST:
+            return False
+        if not self._accepted:
+            asyncio.get_running_loop().call_soon(self._new_turn)
+        self._accepted += 1
+        return True
+
+    def accept_failed(self) -> None:
+        """accept() found no file descriptor: accept no more this turn."""
+        if not self._accepted:
+            asyncio.get_running_loop().call_soon(self._new_turn)
+        self._accepted = ACCEPT_BURST
+
+    def _new_turn(self) -> None:
+        self._accepted = 0
 
     def note(self, event: str) -> None:
         """Count a socket refused, evicted, timed out …; logged at most every 10 s."""
@@ -122,6 +162,22 @@ class SocketGuard:
             self.note("accept_failed")
         else:
             loop.default_exception_handler(context)
+
+
+class _Listener(socket.socket):
+    """A listening socket whose ``accept()`` is paced by its :class:`SocketGuard`."""
+
+    guard: SocketGuard
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        if not self.guard.take_accept():
+            raise BlockingIOError(errno.EAGAIN, "the rest on the next turn of the loop")
+        try:
+            return super().accept()
+        except OSError as exc:
+            if exc.errno in _EXHAUSTED:
+                self.guard.accept_failed()
+            raise
 
 
 @dataclass
@@ -425,6 +481,9 @@ class UvicornServer(uvicorn.Server):
         if guard is not None:
             guard.admission.max_sockets = socket_budget(_raise_open_file_limit())
             asyncio.get_running_loop().set_exception_handler(guard.exception_handler)
+            if sockets is not None:
+                # uvicorn closes the given sockets at shutdown, asyncio the listeners.
+                sockets = [guard.listener(sock) for sock in sockets]
         await super().startup(sockets)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -451,7 +510,16 @@ def run(app: FastAPI, *, sockets: list[socket.socket] | None = None, **options: 
         sockets: Sockets already bound and listening; else uvicorn binds ``host``/``port``.
         options: Any other ``uvicorn.Config`` argument.
     """
-    UvicornServer(uvicorn_config(app, **options), reraise_signals=False).run(sockets=sockets)
+    config = uvicorn_config(app, **options)
+    bound = None
+    if sockets is None:  # bound here, so that UvicornServer paces its accept() calls
+        bound = config.bind_socket()
+        sockets = [bound]
+    try:
+        UvicornServer(config, reraise_signals=False).run(sockets=sockets)
+    finally:
+        if bound is not None:
+            bound.close()
 
 
 def _response(status: int, reason: str) -> bytes:
