@@ -10,7 +10,7 @@ import pytest
 
 from datadivr import PROTOCOL, Hub, Limits, Registry
 from datadivr._builtin import builtin_registry
-from datadivr._limits import TokenBucket, check_structure, over_size, utf8_size
+from datadivr._limits import TokenBucket, check_structure, head_size, over_size, utf8_size
 from datadivr.exceptions import ProtocolError
 from tests.test_core import Wire, connect, error_of
 
@@ -53,11 +53,20 @@ def test_defaults() -> None:
         {"rate": float("inf")},
         {"ping_timeout": float("nan")},
         {"shutdown_timeout": float("inf")},
+        {"handshake_timeout": 0},
+        {"handshake_timeout": float("inf")},
+        {"max_header_size": 0},
     ],
 )
 def test_bad_limits_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
         Limits(**bad)
+
+
+def test_head_size_counts_the_request_line_and_headers_as_sent() -> None:
+    head = b"GET /ws?x=1 HTTP/1.1\r\nHost: a\r\nX-Long: " + b"v" * 100 + b"\r\n\r\n"
+    headers = [(b"Host", b"a"), (b"X-Long", b"v" * 100)]
+    assert head_size(b"GET", b"/ws?x=1", headers) == len(head)
 
 
 def test_burst_defaults_to_one_seconds_worth() -> None:

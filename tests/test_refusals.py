@@ -131,3 +131,32 @@ def test_addresses_counted_are_bounded() -> None:
     assert summary["refused"] == MAX_ADDRESSES * 2 + 1
     assert summary["addresses"]["10.0.0.0"] == 2
     assert len(summary["addresses"]) == 3
+
+
+def test_a_socket_closed_without_an_answer_counts_by_its_reason_and_lines_carry_context() -> None:
+    recorder, clock, timers = Recorder(), Clock(), Timers()
+    log = RefusalLog(
+        recorder,
+        clock=clock,
+        call_later=timers.call_later,
+        context=lambda: {"open": 3, "pending": 1},
+    )
+    log.refused(None, "accept() failed: no file descriptor left", "unknown")
+    log.refused(408, "the handshake took too long", "10.0.0.1")
+    timers.fire()
+    assert recorder.summaries() == [
+        {
+            "refused": 1,
+            "reasons": {"accept() failed: no file descriptor left": 1},
+            "addresses": {"unknown": 1},
+            "open": 3,
+            "pending": 1,
+        },
+        {
+            "refused": 1,
+            "reasons": {"408 the handshake took too long": 1},
+            "addresses": {"10.0.0.1": 1},
+            "open": 3,
+            "pending": 1,
+        },
+    ]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from datadivr.exceptions import ProtocolError
 
 __all__ = ["Limits"]
 
+KiB = 1 << 10
 MiB = 1 << 20
 
 
@@ -44,6 +45,13 @@ class Limits:
             A half-open connection is thus gone within ``ping_interval + ping_timeout``.
         shutdown_timeout: Seconds a graceful shutdown waits for clients to take what was
             already accepted before it closes the rest.
+        handshake_timeout: Seconds from a socket's arrival (or from the first byte of its
+            next request) until its request line and headers are in and, for a WebSocket,
+            the handshake is complete; a socket still short of that is closed, with HTTP 408
+            where an answer is still possible.
+        max_header_size: Bytes of a request's line and headers together; more are refused
+            with HTTP 431 and the socket closed. A WebSocket handshake is also refused (431)
+            for a single header line over 8 KiB or more than 128 headers.
     """
 
     max_frame_size: int = MiB
@@ -58,6 +66,8 @@ class Limits:
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
     shutdown_timeout: float = 10.0
+    handshake_timeout: float = 10.0
+    max_header_size: int = 16 * KiB
 
     def __post_init__(self) -> None:
         for name in (
@@ -68,6 +78,7 @@ class Limits:
             "max_connections_per_address",
             "queue_size",
             "queue_bytes",
+            "max_header_size",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -78,6 +89,10 @@ class Limits:
                 raise ValueError(f"{name} must be positive and finite, or None, got {value!r}")
         if self.burst is not None and (isinstance(self.burst, bool) or self.burst < 1):
             raise ValueError(f"burst must be at least 1, got {self.burst!r}")
+        if not (self.handshake_timeout > 0 and math.isfinite(self.handshake_timeout)):
+            raise ValueError(
+                f"handshake_timeout must be positive and finite, got {self.handshake_timeout!r}"
+            )
         if not (self.shutdown_timeout >= 0 and math.isfinite(self.shutdown_timeout)):
             raise ValueError(
                 f"shutdown_timeout must be finite and not negative, got {self.shutdown_timeout}"
@@ -164,6 +179,12 @@ def check_structure(frame: str | bytes, *, max_depth: int, max_items: int) -> No
     raise ProtocolError(
         "message_too_large", f"the message nests deeper than the limit of {max_depth} levels"
     )
+
+
+def head_size(method: bytes, target: bytes, headers: Iterable[tuple[bytes, bytes]]) -> int:
+    """Bytes of a request's line and headers as they came (give or take optional spaces)."""
+    line = len(method) + len(target) + len(b"  HTTP/1.1\r\n")
+    return line + sum(len(name) + len(value) + len(b": \r\n") for name, value in headers) + 2
 
 
 def utf8_size(text: str) -> int:

@@ -1,9 +1,11 @@
-"""Refused handshakes, logged as a count per reason at most once per interval.
+"""Refused handshakes and sockets, logged as a count per reason at most once per interval.
 
 Anyone who can reach the server can have a handshake refused (a wrong token, a foreign
-``Origin``, one connection too many), as often as they like: a line per refusal would let them
-write the log at will. :class:`RefusalLog` writes the first refusal after a quiet interval at
-once, counts the ones that follow, and writes their counts when the interval is over.
+``Origin``, one connection too many, headers too large or too slow), as often as they like: a
+line per refusal would let them write the log at will. :class:`RefusalLog` writes the first
+refusal after a quiet interval at once, counts the ones that follow, and writes their counts
+when the interval is over. The app (``datadivr._server``) and the transport
+(``datadivr._serving``) share one.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 __all__ = ["REFUSAL_LOG_INTERVAL", "RefusalLog"]
@@ -51,6 +53,7 @@ class RefusalLog:
         interval: Seconds between two lines.
         clock: Monotonic seconds (``time.monotonic``).
         call_later: Schedules the end of an interval; the running event loop's by default.
+        context: What else each line says (the open and pending sockets, say).
     """
 
     def __init__(
@@ -60,8 +63,10 @@ class RefusalLog:
         interval: float = REFUSAL_LOG_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
         call_later: CallLater = _loop_call_later,
+        context: Callable[[], Mapping[str, object]] | None = None,
     ) -> None:
         self._log = log
+        self._context = context
         self.interval = interval
         self._clock = clock
         self._call_later = call_later
@@ -70,10 +75,11 @@ class RefusalLog:
         self._written: float | None = None  # when the last line was written
         self._timer: Timer | None = None
 
-    def refused(self, status: int, reason: str, address: str) -> None:
-        """Count one refused handshake; write the counts if no line was written lately."""
+    def refused(self, status: int | None, reason: str, address: str) -> None:
+        """Count one refused handshake or socket (``status``: the HTTP status it was answered
+        with, ``None`` for none); write the counts if no line was written lately."""
         self._log.debug("connection refused", status=status, reason=reason, address=address)
-        self._reasons[f"{status} {reason}"] += 1
+        self._reasons[reason if status is None else f"{status} {reason}"] += 1
         if address in self._addresses or len(self._addresses) < MAX_ADDRESSES:
             self._addresses[address] += 1
         now = self._clock()
@@ -95,6 +101,7 @@ class RefusalLog:
             refused=sum(self._reasons.values()),
             reasons=dict(self._reasons.most_common()),
             addresses=dict(self._addresses.most_common(SHOWN_ADDRESSES)),
+            **(self._context() if self._context is not None else {}),
         )
         self._reasons.clear()
         self._addresses.clear()

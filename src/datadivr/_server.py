@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
-from collections import Counter, deque
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocketState
 
+from datadivr._admission import COUNTED, Admission, Slot, address_key
 from datadivr._auth import (
     SUBPROTOCOL,
     Authenticate,
@@ -286,9 +286,20 @@ class Server:
             members=self.backplane,
         )
         self.closing = False
-        self.refusals = RefusalLog(_log)
-        self._per_address: Counter[str] = Counter()
-        self._admitted = 0
+        # Every socket under datadivr's uvicorn protocols (datadivr._serving), from its
+        # arrival; else each WebSocket connection from its handshake, counted in serve().
+        self.admission = Admission(
+            self.limits.max_connections, self.limits.max_connections_per_address
+        )
+        admission = self.admission
+        self.refusals = RefusalLog(
+            _log,
+            context=lambda: {
+                "open": admission.total,
+                "pending": admission.pending,
+                "capacity": admission.capacity,
+            },
+        )
         self._busy = 0  # frames being handled
         self._quiet: asyncio.Future[None] | None = None  # shutdown waits for _busy to be 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -398,17 +409,17 @@ class Server:
         """The ids of this node's clients."""
         return list(self.hub)
 
-    async def _refusal(self, websocket: WebSocket) -> tuple[int, str] | Identity | None:
-        """Why ``websocket`` may not connect (HTTP status and reason), else its identity."""
+    async def _refusal(
+        self, websocket: WebSocket, slot: Slot | str | None
+    ) -> tuple[int, str] | Identity | None:
+        """Why ``websocket`` may not connect (HTTP status and reason), else its identity.
+        ``slot``: what counting it gave, a refusal (str) included."""
         if self.closing:
             return 503, "the server is shutting down"
         if not origin_allowed(websocket.headers.get("origin"), self.allowed_origins):
             return 403, "origin not allowed"
-        if self._admitted > self.limits.max_connections:  # itself included
-            return 503, "the server is full"
-        address = _address(websocket)
-        if self._per_address[address] > self.limits.max_connections_per_address:
-            return 503, "too many connections from this address"
+        if isinstance(slot, str):
+            return 503, slot
         if self.authenticate is None:
             return None
         try:
@@ -428,11 +439,12 @@ class Server:
     async def serve(self, websocket: WebSocket) -> None:
         """Admit one WebSocket connection and run it until it closes."""
         address = _address(websocket)
-        # Counted before the hook's await, so that concurrent handshakes see each other.
-        self._admitted += 1
-        self._per_address[address] += 1
+        # Counted before the hook's await, so that concurrent handshakes see each other;
+        # under datadivr's uvicorn protocols, the socket was counted when it arrived.
+        counted = COUNTED in websocket.scope.get("extensions", {})
+        slot = None if counted else self.admission.open(address)
         try:
-            verdict = await self._refusal(websocket)
+            verdict = await self._refusal(websocket, slot)
             if isinstance(verdict, tuple):
                 status, reason = verdict
                 self.refusals.refused(status, reason, address)
@@ -448,10 +460,8 @@ class Server:
             finally:
                 self._runs.discard(run)
         finally:
-            self._admitted -= 1
-            self._per_address[address] -= 1
-            if not self._per_address[address]:
-                del self._per_address[address]
+            if isinstance(slot, Slot):
+                self.admission.close(slot)
 
     async def _run(self, websocket: WebSocket, identity: Identity | None) -> None:
         client_id = self.hub.new_client_id()
@@ -577,17 +587,7 @@ def _address(websocket: WebSocket) -> str:
     """The remote address that connection limits count: an IPv6 host by its /64 network, as
     one host usually owns a whole /64."""
     client = websocket.client
-    if client is None:
-        return "unknown"
-    try:
-        address = ipaddress.ip_address(client.host)
-    except ValueError:
-        return client.host  # a Unix socket path or the like
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
+    return address_key(None if client is None else client.host)
 
 
 async def _deny(websocket: WebSocket, status: int, reason: str) -> None:

@@ -212,6 +212,23 @@ def serve(
             min=0,
         ),
     ] = _DEFAULT.shutdown_timeout,
+    handshake_timeout: Annotated[
+        float,
+        _limit(
+            "DATADIVR_HANDSHAKE_TIMEOUT",
+            "Seconds a socket has to send its request's headers and finish its handshake; "
+            "then it is closed (408).",
+            min=0.001,
+        ),
+    ] = _DEFAULT.handshake_timeout,
+    max_header_size: Annotated[
+        int,
+        _limit(
+            "DATADIVR_MAX_HEADER_SIZE",
+            "Bytes of a request's line and headers; more are refused with 431.",
+            min=1,
+        ),
+    ] = _DEFAULT.max_header_size,
     broker: Annotated[
         str | None,
         typer.Option(
@@ -263,6 +280,8 @@ def serve(
             ping_interval=ping_interval or None,
             ping_timeout=ping_timeout or None,
             shutdown_timeout=shutdown_timeout,
+            handshake_timeout=handshake_timeout,
+            max_header_size=max_header_size,
         )
     except ValueError as exc:
         log.error("invalid limits", error=str(exc))

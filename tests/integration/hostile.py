@@ -35,6 +35,7 @@ import contextlib
 import enum
 import json
 import re
+import resource
 import secrets
 import socket
 import struct
@@ -549,15 +550,28 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def serve_process(directory: Path, *options: str, timeout: float = 30) -> Iterator[ServerProcess]:
+def serve_process(
+    directory: Path, *options: str, timeout: float = 30, open_files: int | None = None
+) -> Iterator[ServerProcess]:
     """Run ``datadivr serve`` on a free loopback port with its default limits (``DATADIVR_…``
     variables are dropped from its environment) until the block ends, then stop it with
-    SIGTERM. Its log, JSON lines, goes to ``directory/server.log``."""
+    SIGTERM. Its log, JSON lines, goes to ``directory/server.log``.
+
+    Args:
+        open_files: The process's limit of open files (soft and hard ``RLIMIT_NOFILE``).
+    """
     log = directory / "server.log"
     env = {name: value for name, value in CLI_ENV.items() if not name.startswith("DATADIVR_")}
     command = [*DATADIVR, "serve", "--host", "127.0.0.1", "--port", "0", "--log-format", "json"]
+
+    def limit_open_files() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     with log.open("wb") as out:
-        process = subprocess.Popen([*command, *options], stdout=out, stderr=out, env=env)
+        process = subprocess.Popen(
+            [*command, *options], stdout=out, stderr=out, env=env, preexec_fn=limit_open_files
+        )
     try:
         deadline = time.monotonic() + timeout
         port = None

@@ -236,11 +236,12 @@ async def test_a_stalled_reader_is_released_whole(
     """A reader that stops reading with data on its way is dropped, its slot and its queue
     freed, by eviction (queue full) or by the pings, whichever comes first."""
     monkeypatch.setattr(datadivr._server, "CLOSE_TIMEOUT", 0.5)
+    # Two clients and the /health request that counts them.
     if release == "eviction":
-        limits = Limits(max_connections=2, queue_size=64, ping_interval=None)
+        limits = Limits(max_connections=3, queue_size=64, ping_interval=None)
     else:
         limits = Limits(
-            max_connections=2,
+            max_connections=3,
             queue_size=100_000,
             queue_bytes=1 << 30,
             ping_interval=0.3,
@@ -260,10 +261,11 @@ async def test_a_stalled_reader_is_released_whole(
                 assert time.monotonic() - started < 10, "the stalled reader was never dropped"
                 await asyncio.sleep(0.05)
             state = app.state.server
-            while state._admitted != 1:  # its handshake slot, freed by the reader ending
+            while state.admission.total != 1:  # its slot, freed by the reader ending
                 assert time.monotonic() - started < 10, "the stalled reader's slot was kept"
                 await asyncio.sleep(0.05)
-            assert await status_of_new_connection(server.url) == 101  # max_connections=2
+            async with Client(server.url):  # max_connections=3: the sender, this, the check
+                assert await status_of_new_connection(server.url) == 101
             result = await sender.sum_event([1, 1], timeout=TIMEOUT)
             assert result.payload == 2
         stalled.abort(reset=True)
