@@ -139,6 +139,25 @@ MUTANTS: tuple[Mutant, ...] = (
         "A graceful shutdown delivers everything the server accepted before it closes.",
     ),
     Mutant(
+        "serving-no-handshake-deadline",
+        "src/datadivr/_serving.py",
+        """        self._slot = slot
+        self._arm(guard.limits.handshake_timeout)
+""",
+        """        self._slot = slot
+""",
+        ("tests/integration/test_handshakes.py", "-k", "silent"),
+        "A socket that never sends its request is answered 408 and closed at the deadline.",
+    ),
+    Mutant(
+        "serving-pending-not-counted",
+        "src/datadivr/_serving.py",
+        "slot = guard.admission.open(self._address, self._evict)",
+        "slot = Slot(self._address, self._evict)",
+        ("tests/integration/test_handshakes.py", "-k", "per_address"),
+        "Sockets still in their handshake count against the per-address limit.",
+    ),
+    Mutant(
         "auth-token-prefix",
         "src/datadivr/_auth.py",
         'hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), expected)',
