@@ -108,7 +108,7 @@ bench: bench-peers bench-cluster ## The full benchmark (minutes): bench/results/
 	@$(UV) run --frozen --group bench python -m bench.micro --json bench/results/micro.json
 	@$(UV) run --frozen --group bench python -m bench.profile --markdown bench/results/profile.md
 	@$(UV) run --frozen --group bench python -m bench.run
-	@$(UV) run --frozen --group bench python -m bench.flood
+	@$(UV) run --frozen --group bench python -m bench.flood --json bench/results/flood.json
 
 bench-cluster: install redis-server ## Cross-node over Redis next to one node: bench/results/cluster.{json,md}
 	@$(UV) run --frozen python -m bench.cluster

@@ -3,8 +3,9 @@ connections each sending a ``sum_event`` whose 100,000 numbers are all empty str
 300 KB, under every limit) twice, while one more connection does ``sum_event`` round trips.
 Reports the bystander's worst and median round trip, as median over the rounds.
 
-    python -m bench.flood               # 5 rounds
-    python -m bench.flood --smoke       # 1 round
+    python -m bench.flood                                  # 5 rounds
+    python -m bench.flood --json bench/results/flood.json  # and keep the figures
+    python -m bench.flood --smoke                          # 1 round
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import websockets
@@ -82,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="one round")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
     rounds = 1 if args.smoke else args.rounds
     results = []
@@ -96,6 +99,16 @@ def main(argv: list[str] | None = None) -> int:
         f"bystander round trip over {rounds} rounds: worst {worst:.1f} ms (median of rounds; "
         f"all: {each}), median {median:.1f} ms"
     )
+    if args.json is not None:
+        figures = {
+            "attackers": ATTACKERS,
+            "frames_each": FRAMES_EACH,
+            "elements": _ELEMENTS,
+            "worst_ms": round(worst, 1),
+            "median_ms": round(median, 1),
+            "rounds": results,
+        }
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

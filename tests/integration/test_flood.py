@@ -68,3 +68,6 @@ async def test_a_flood_of_invalid_frames_gets_typed_errors_and_spares_a_bystande
             assert payload["event_name"] == "sum_event"
             assert 1 <= len(payload["details"]) <= MAX_DETAILS
             assert payload["details"][0]["path"] == "$.payload.numbers[0]"
+            # Refused at its first failure: the server did not build the other 99,999 (it
+            # would say how many there were).
+            assert reply["message"].endswith("(and maybe more)"), reply["message"]
