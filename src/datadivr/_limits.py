@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from datadivr.exceptions import ProtocolError
 
@@ -17,9 +17,51 @@ MiB = 1 << 20
 
 
 @dataclass(frozen=True)
+class Flag:
+    """How ``datadivr serve`` sets one limit. The flag and the environment variable are the
+    field's name: ``max_frame_size`` is ``--max-frame-size`` and ``DATADIVR_MAX_FRAME_SIZE``.
+
+    Attributes:
+        help: The option's help, a line or two.
+        min: The least value the command line accepts.
+        default_text: What ``--help`` shows as the default instead of its value.
+        zero_means_none: The limit is ``None`` when set to 0 (``--ping-interval 0``: no pings),
+            and the option's default is 0 where the field's is ``None``.
+    """
+
+    help: str
+    min: int | float = 1
+    default_text: str | None = None
+    zero_means_none: bool = False
+
+    @staticmethod
+    def of(metadata: Mapping[str, object]) -> Flag:
+        """The flag in a field's metadata."""
+        flag = metadata[_FLAG]
+        assert isinstance(flag, Flag)
+        return flag
+
+
+_FLAG = "datadivr.flag"
+
+
+def _flag(
+    help: str,
+    *,
+    min: int | float = 1,
+    default_text: str | None = None,
+    zero_means_none: bool = False,
+) -> dict[str, Flag]:
+    """A limit field's metadata: its ``Flag``."""
+    return {_FLAG: Flag(help, min, default_text, zero_means_none)}
+
+
+@dataclass(frozen=True)
 class Limits:
     """What one server accepts. Every limit has a default; ``datadivr serve`` sets each from a
-    flag or a ``DATADIVR_…`` environment variable (see ``datadivr serve --help``).
+    flag or a ``DATADIVR_…`` environment variable (see ``datadivr serve --help``), made from
+    the field's name and the ``Flag`` in its metadata: a new limit is one field with its
+    ``Flag``, its line below and its check in ``__post_init__``.
 
     Attributes:
         max_frame_size: Bytes in one frame. A larger frame closes its connection with code
@@ -54,20 +96,77 @@ class Limits:
             for a single header line over 8 KiB or more than 128 headers.
     """
 
-    max_frame_size: int = MiB
-    max_depth: int = 32
-    max_items: int = 200_000
-    max_connections: int = 10_000
-    max_connections_per_address: int = 1_000
-    queue_size: int = 1024
-    queue_bytes: int = 8 * MiB
-    rate: float | None = None
-    burst: int | None = None
-    ping_interval: float | None = 20.0
-    ping_timeout: float | None = 20.0
-    shutdown_timeout: float = 10.0
-    handshake_timeout: float = 10.0
-    max_header_size: int = 16 * KiB
+    max_frame_size: int = field(
+        default=MiB,
+        metadata=_flag("Bytes per frame; larger frames close the connection (1009)."),
+    )
+    max_depth: int = field(default=32, metadata=_flag("Nesting levels per message."))
+    max_items: int = field(
+        default=200_000, metadata=_flag("Array elements and object members per message.")
+    )
+    max_connections: int = field(
+        default=10_000, metadata=_flag("Open connections; more are refused with HTTP 503.")
+    )
+    max_connections_per_address: int = field(
+        default=1_000, metadata=_flag("Open connections from one address.")
+    )
+    queue_size: int = field(
+        default=1024,
+        metadata=_flag(
+            "Outgoing frames waiting per connection; a reader this far behind is dropped (1013)."
+        ),
+    )
+    queue_bytes: int = field(
+        default=8 * MiB,
+        metadata=_flag("Bytes of outgoing frames waiting per connection; over it, the same."),
+    )
+    rate: float | None = field(
+        default=None,
+        metadata=_flag(
+            "Messages per second per connection; excess ones get rate_limited.",
+            min=0.001,
+            default_text="no limit",
+        ),
+    )
+    burst: int | None = field(
+        default=None,
+        metadata=_flag(
+            "Messages a connection may send at once above --rate.",
+            default_text="one second's worth",
+        ),
+    )
+    ping_interval: float | None = field(
+        default=20.0,
+        metadata=_flag(
+            "Seconds between pings to each client; 0 for none.", min=0, zero_means_none=True
+        ),
+    )
+    ping_timeout: float | None = field(
+        default=20.0,
+        metadata=_flag(
+            "Seconds to wait for a pong before dropping the client; 0 to wait forever.",
+            min=0,
+            zero_means_none=True,
+        ),
+    )
+    shutdown_timeout: float = field(
+        default=10.0,
+        metadata=_flag(
+            "Seconds a graceful shutdown waits for clients to take what was accepted.", min=0
+        ),
+    )
+    handshake_timeout: float = field(
+        default=10.0,
+        metadata=_flag(
+            "Seconds a socket has to send its request's headers and finish its handshake; "
+            "then it is closed (408).",
+            min=0.001,
+        ),
+    )
+    max_header_size: int = field(
+        default=16 * KiB,
+        metadata=_flag("Bytes of a request's line and headers; more are refused with 431."),
+    )
 
     def __post_init__(self) -> None:
         for name in (

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
+import inspect
 import json
 import os
 import socket
 import sys
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from enum import Enum
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_type_hints
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from datadivr._limits import Limits
+from datadivr._limits import Flag, Limits
 from datadivr._logging import LogFormat, configure_logging, get_logger
 from datadivr._protocol import Protocol
 
@@ -73,16 +77,76 @@ class OutputFormat(str, Enum):
 _LIMITS = "Limits"
 _ACCESS = "Access"
 _CLUSTER = "Scaling out"
-_DEFAULT = Limits()
 
 
-def _limit(envvar: str, help: str, **options: Any) -> Any:
-    """A ``serve`` option of the Limits panel."""
-    return typer.Option(envvar=envvar, rich_help_panel=_LIMITS, help=help, **options)
+def limit_parameters() -> list[inspect.Parameter]:
+    """One option of the Limits panel per field of :class:`Limits`, from the field's name,
+    type, default and :class:`~datadivr._limits.Flag`."""
+    types = get_type_hints(Limits)
+    parameters = []
+    for limit in fields(Limits):
+        flag = Flag.of(limit.metadata)
+        kind, default = types[limit.name], limit.default
+        if flag.zero_means_none:  # the command line spells None as 0
+            (kind,) = (arg for arg in get_args(kind) if arg is not type(None))
+            default = default or 0
+        option = typer.Option(
+            "--" + limit.name.replace("_", "-"),
+            envvar="DATADIVR_" + limit.name.upper(),
+            rich_help_panel=_LIMITS,
+            help=flag.help,
+            min=flag.min,
+            show_default=flag.default_text or True,
+        )
+        parameters.append(
+            inspect.Parameter(
+                limit.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=default,
+                annotation=Annotated[kind, option],
+            )
+        )
+    return parameters
+
+
+def limits_from_options(values: Mapping[str, Any]) -> Limits:
+    """The :class:`Limits` that the options of :func:`limit_parameters` set.
+
+    Raises:
+        ValueError: a value the command line let through that ``Limits`` refuses (``inf``).
+    """
+    settings: dict[str, Any] = {}
+    for limit in fields(Limits):
+        value = values[limit.name]
+        settings[limit.name] = value or None if Flag.of(limit.metadata).zero_means_none else value
+    return Limits(**settings)
+
+
+def _with_limit_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` with its ``limit_options`` parameter in place of the options of
+    :func:`limit_parameters`: it gets their values as a dict, by field name."""
+    signature = inspect.signature(command, eval_str=True)
+    names = [limit.name for limit in fields(Limits)]
+    parameters: list[inspect.Parameter] = []
+    for parameter in signature.parameters.values():
+        if parameter.name == "limit_options":
+            parameters += limit_parameters()
+        else:
+            parameters.append(parameter)
+
+    @functools.wraps(command)
+    def with_limits(**options: Any) -> None:
+        values = {name: options.pop(name) for name in names}
+        command(**options, limit_options=values)
+
+    with_limits.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return with_limits
 
 
 @app.command()
+@_with_limit_options
 def serve(
+    *,
     host: Annotated[
         str, typer.Option(envvar="DATADIVR_HOST", help="Address to listen on.")
     ] = "127.0.0.1",
@@ -130,105 +194,7 @@ def serve(
             "at GET /.",
         ),
     ] = True,
-    max_frame_size: Annotated[
-        int,
-        _limit(
-            "DATADIVR_MAX_FRAME_SIZE",
-            "Bytes per frame; larger frames close the connection (1009).",
-            min=1,
-        ),
-    ] = _DEFAULT.max_frame_size,
-    max_depth: Annotated[
-        int,
-        _limit("DATADIVR_MAX_DEPTH", "Nesting levels per message.", min=1),
-    ] = _DEFAULT.max_depth,
-    max_items: Annotated[
-        int,
-        _limit("DATADIVR_MAX_ITEMS", "Array elements and object members per message.", min=1),
-    ] = _DEFAULT.max_items,
-    max_connections: Annotated[
-        int,
-        _limit(
-            "DATADIVR_MAX_CONNECTIONS", "Open connections; more are refused with HTTP 503.", min=1
-        ),
-    ] = _DEFAULT.max_connections,
-    max_connections_per_address: Annotated[
-        int,
-        _limit("DATADIVR_MAX_CONNECTIONS_PER_ADDRESS", "Open connections from one address.", min=1),
-    ] = _DEFAULT.max_connections_per_address,
-    queue_size: Annotated[
-        int,
-        _limit(
-            "DATADIVR_QUEUE_SIZE",
-            "Outgoing frames waiting per connection; a reader this far behind is dropped (1013).",
-            min=1,
-        ),
-    ] = _DEFAULT.queue_size,
-    queue_bytes: Annotated[
-        int,
-        _limit(
-            "DATADIVR_QUEUE_BYTES",
-            "Bytes of outgoing frames waiting per connection; over it, the same.",
-            min=1,
-        ),
-    ] = _DEFAULT.queue_bytes,
-    rate: Annotated[
-        float | None,
-        _limit(
-            "DATADIVR_RATE",
-            "Messages per second per connection; excess ones get rate_limited.",
-            min=0.001,
-            show_default="no limit",
-        ),
-    ] = None,
-    burst: Annotated[
-        int | None,
-        _limit(
-            "DATADIVR_BURST",
-            "Messages a connection may send at once above --rate.",
-            min=1,
-            show_default="one second's worth",
-        ),
-    ] = None,
-    ping_interval: Annotated[
-        float,
-        _limit(
-            "DATADIVR_PING_INTERVAL", "Seconds between pings to each client; 0 for none.", min=0
-        ),
-    ] = _DEFAULT.ping_interval or 0,
-    ping_timeout: Annotated[
-        float,
-        _limit(
-            "DATADIVR_PING_TIMEOUT",
-            "Seconds to wait for a pong before dropping the client; 0 to wait forever.",
-            min=0,
-        ),
-    ] = _DEFAULT.ping_timeout or 0,
-    shutdown_timeout: Annotated[
-        float,
-        _limit(
-            "DATADIVR_SHUTDOWN_TIMEOUT",
-            "Seconds a graceful shutdown waits for clients to take what was accepted.",
-            min=0,
-        ),
-    ] = _DEFAULT.shutdown_timeout,
-    handshake_timeout: Annotated[
-        float,
-        _limit(
-            "DATADIVR_HANDSHAKE_TIMEOUT",
-            "Seconds a socket has to send its request's headers and finish its handshake; "
-            "then it is closed (408).",
-            min=0.001,
-        ),
-    ] = _DEFAULT.handshake_timeout,
-    max_header_size: Annotated[
-        int,
-        _limit(
-            "DATADIVR_MAX_HEADER_SIZE",
-            "Bytes of a request's line and headers; more are refused with 431.",
-            min=1,
-        ),
-    ] = _DEFAULT.max_header_size,
+    limit_options: dict[str, Any],
     broker: Annotated[
         str | None,
         typer.Option(
@@ -260,29 +226,14 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the server: WebSocket at /ws, health at /health, the protocol explorer at /."""
-    from datadivr._backplane import backplane_for, safe_url
+    from datadivr._backplane import Backplane, backplane_for, safe_url
     from datadivr._server import create_app
     from datadivr._serving import run
 
     configure_logging(log_level.value, log_format)
     log = get_logger("datadivr.cli")
     try:
-        limits = Limits(
-            max_frame_size=max_frame_size,
-            max_depth=max_depth,
-            max_items=max_items,
-            max_connections=max_connections,
-            max_connections_per_address=max_connections_per_address,
-            queue_size=queue_size,
-            queue_bytes=queue_bytes,
-            rate=rate,
-            burst=burst,
-            ping_interval=ping_interval or None,
-            ping_timeout=ping_timeout or None,
-            shutdown_timeout=shutdown_timeout,
-            handshake_timeout=handshake_timeout,
-            max_header_size=max_header_size,
-        )
+        limits = limits_from_options(limit_options)
     except ValueError as exc:
         log.error("invalid limits", error=str(exc))
         raise typer.Exit(2) from None
@@ -298,18 +249,21 @@ def serve(
     if workers > 1 and not hasattr(os, "fork"):
         log.error("invalid scaling settings", error="--workers needs os.fork (POSIX systems)")
         raise typer.Exit(2)
-    if workers > 1 and (broker or "memory://").lower().startswith("memory"):
+    url = broker or "memory://"
+    # Built once per serving process: here, and in each worker after the fork.
+    new_backplane = functools.partial(backplane_for, url, presence_ttl=presence_ttl)
+    try:
+        backplane = new_backplane()
+    except (ValueError, ImportError) as exc:
+        log.error("invalid broker", error=str(exc))
+        raise typer.Exit(2) from None
+    if workers > 1 and not backplane.spans_nodes:
         log.error(
             "invalid scaling settings",
             error=f"--workers {workers} needs --broker (e.g. redis://127.0.0.1:6379): "
             "the in-memory default cannot reach the clients of other processes",
         )
         raise typer.Exit(2)
-    try:
-        backplane_for(broker or "memory://", presence_ttl=presence_ttl)
-    except (ValueError, ImportError) as exc:
-        log.error("invalid broker", error=str(exc))
-        raise typer.Exit(2) from None
     try:
         sock = _bind(host, port)
     except OSError as exc:
@@ -325,18 +279,18 @@ def serve(
             log.error("cannot import", module=name, error=str(exc))
             raise typer.Exit(2) from None
 
-    def make_app() -> Any:
+    def make_app(backplane: Backplane) -> Any:
         return create_app(
             protocol=package.PROTOCOL,
             limits=limits,
             token=token,
             allowed_origins=origins,
-            broker=backplane_for(broker or "memory://", presence_ttl=presence_ttl),
+            broker=backplane,
             explorer=explorer,
         )
 
     try:
-        application = make_app()
+        application = make_app(backplane)
     except ValueError as exc:  # an unusable token
         log.error("invalid access settings", error=str(exc))
         raise typer.Exit(2) from None
@@ -347,7 +301,7 @@ def serve(
         explorer=f"http://{shown}:{bound_port}/" if explorer else "off",
         authentication="token" if token else "none",
         allowed_origins=origins or "any",
-        broker=safe_url(broker) if broker else "memory://",
+        broker=safe_url(url),
         workers=workers,
     )
     options: dict[str, Any] = {
@@ -362,7 +316,7 @@ def serve(
     from datadivr._workers import run_workers
 
     # Each worker builds its own app after the fork: its own node id, loop and connections.
-    raise typer.Exit(run_workers(workers, lambda: run(make_app(), **options)))
+    raise typer.Exit(run_workers(workers, lambda: run(make_app(new_backplane()), **options)))
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -219,6 +219,7 @@ def test_the_command_line_client_presents_its_token(serve_app: ServeApp) -> None
     [
         (("--shutdown-timeout", "inf"), {}, "invalid limits"),
         (("--rate", "inf"), {}, "invalid limits"),
+        ((), {"DATADIVR_PING_TIMEOUT": "inf"}, "invalid limits"),
         (("--token", "has space"), {}, "invalid access settings"),
         ((), {"DATADIVR_TOKEN": ""}, "invalid access settings"),
     ],

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from datadivr import Client, MsgMessage
 from datadivr.protocol import PROTOCOL
@@ -58,6 +59,24 @@ async def test_serve_without_the_explorer() -> None:
         async with httpx.AsyncClient() as client:
             assert (await client.get(f"{http}/")).status_code == 404
             assert (await client.get(f"{http}/events")).status_code == 200
+
+
+async def test_serve_takes_limits_from_flags_and_variables() -> None:
+    env = {**CLI_ENV, "DATADIVR_MAX_FRAME_SIZE": "4096"}
+    async with (
+        serving("--max-depth", "2", env=env) as server,
+        websockets.connect(server.url, max_size=None) as ws,
+    ):
+        welcome = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+        assert welcome["event_name"] == "welcome"
+        # three levels: the envelope, the payload, the numbers
+        await ws.send(json.dumps({"event_name": "sum_event", "payload": {"numbers": [1]}}))
+        error = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+        assert error["payload"]["code"] == "message_too_large", error
+        await ws.send("x" * 4097)
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+        assert ws.close_code == 1009
 
 
 async def test_interactive_client(served: str) -> None:

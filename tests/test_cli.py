@@ -1,0 +1,94 @@
+"""The command line's options, parsed as ``datadivr serve`` parses them, without a server."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+import pytest
+import typer
+from typer.core import TyperCommand, TyperGroup, TyperOption
+
+from datadivr import Limits
+from datadivr._limits import Flag
+from datadivr.cli import app, limits_from_options
+
+LIMITS = [limit.name for limit in fields(Limits)]
+
+
+def serve_command() -> TyperCommand:
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    command = group.commands["serve"]
+    assert isinstance(command, TyperCommand)
+    return command
+
+
+def parsed(*args: str) -> dict[str, Any]:
+    """The values ``datadivr serve ARGS`` would run with (the environment included)."""
+    with serve_command().make_context("serve", list(args)) as context:
+        return context.params
+
+
+@pytest.fixture(autouse=True)
+def no_limit_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in LIMITS:
+        monkeypatch.delenv(f"DATADIVR_{name.upper()}", raising=False)
+
+
+@pytest.mark.parametrize("name", LIMITS)
+def test_every_limit_has_a_flag_and_a_variable(name: str) -> None:
+    (option,) = (param for param in serve_command().params if param.name == name)
+    assert isinstance(option, TyperOption)
+    flag = Flag.of(next(limit for limit in fields(Limits) if limit.name == name).metadata)
+    assert option.opts == ["--" + name.replace("_", "-")]
+    assert option.envvar == f"DATADIVR_{name.upper()}"
+    assert option.help == flag.help
+    default = getattr(Limits(), name)
+    assert option.default == (default or 0 if flag.zero_means_none else default)
+
+
+def test_no_option_sets_the_default_limits() -> None:
+    assert limits_from_options(parsed()) == Limits()
+
+
+@pytest.mark.parametrize("name", LIMITS)
+def test_a_limit_set_by_flag_reaches_limits(name: str) -> None:
+    limits = limits_from_options(parsed("--" + name.replace("_", "-"), "7"))
+    assert getattr(limits, name) == 7
+    assert getattr(limits, name) != getattr(Limits(), name)
+
+
+@pytest.mark.parametrize("name", LIMITS)
+def test_a_limit_set_by_variable_reaches_limits(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(f"DATADIVR_{name.upper()}", "7")
+    assert getattr(limits_from_options(parsed()), name) == 7
+
+
+def test_the_flag_wins_over_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATADIVR_MAX_DEPTH", "5")
+    assert limits_from_options(parsed("--max-depth", "6")).max_depth == 6
+
+
+@pytest.mark.parametrize("name", ["ping_interval", "ping_timeout"])
+def test_zero_turns_pings_off(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert getattr(limits_from_options(parsed("--" + name.replace("_", "-"), "0")), name) is None
+    monkeypatch.setenv(f"DATADIVR_{name.upper()}", "0")
+    assert getattr(limits_from_options(parsed()), name) is None
+
+
+@pytest.mark.parametrize(
+    "args", [("--max-depth", "0"), ("--rate", "0"), ("--queue-size", "many"), ("--burst", "1.5")]
+)
+def test_a_value_out_of_range_is_a_usage_error(args: tuple[str, ...]) -> None:
+    with pytest.raises(typer.BadParameter) as refused:
+        parsed(*args)
+    assert f"Invalid value for '{args[0]}'" in refused.value.format_message()
+
+
+@pytest.mark.parametrize(
+    "args", [("--rate", "inf"), ("--ping-timeout", "inf"), ("--shutdown-timeout", "inf")]
+)
+def test_a_value_limits_refuse_is_a_value_error(args: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match=args[0].removeprefix("--").replace("-", "_")):
+        limits_from_options(parsed(*args))
