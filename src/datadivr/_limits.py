@@ -59,9 +59,7 @@ def _flag(
 @dataclass(frozen=True)
 class Limits:
     """What one server accepts. Every limit has a default; ``datadivr serve`` sets each from a
-    flag or a ``DATADIVR_…`` environment variable (see ``datadivr serve --help``), made from
-    the field's name and the ``Flag`` in its metadata: a new limit is one field with its
-    ``Flag``, its line below and its check in ``__post_init__``.
+    flag or a ``DATADIVR_…`` environment variable (see ``datadivr serve --help``).
 
     Attributes:
         max_frame_size: Bytes in one frame. A larger frame closes its connection with code
@@ -96,6 +94,9 @@ class Limits:
             for a single header line over 8 KiB or more than 128 headers.
     """
 
+    # ``datadivr serve`` makes an option of each field, from its name, type, default and the
+    # Flag in its metadata: a new limit is a field here, its line in Attributes above and its
+    # check in __post_init__.
     max_frame_size: int = field(
         default=MiB,
         metadata=_flag("Bytes per frame; larger frames close the connection (1009)."),
