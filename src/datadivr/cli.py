@@ -194,7 +194,7 @@ def serve(
             "at GET /.",
         ),
     ] = True,
-    limit_options: dict[str, Any],
+    limit_options: dict[str, Any],  # one option per field of Limits: _with_limit_options
     broker: Annotated[
         str | None,
         typer.Option(
