@@ -17,6 +17,7 @@ from typing import NamedTuple, TypeVar
 __all__ = ["Broadcast", "ClusterAddress", "Direct", "Route"]
 
 _C = TypeVar("_C")
+_NOBODY = object()  # the excluded client is not connected here: no connection is this
 
 
 class ClusterAddress(NamedTuple):
@@ -50,10 +51,11 @@ class Broadcast:
 
     def recipients(self, clients: Mapping[str, _C]) -> Iterable[tuple[str, _C]]:
         """The ones of a node's ``clients`` (by id) that get the frame."""
-        exclude = self.exclude
-        return (
-            (client_id, client) for client_id, client in clients.items() if client_id != exclude
-        )
+        if self.exclude is None:
+            return clients.items()
+        # Filtered in C, not in a generator: this runs once per recipient of every broadcast.
+        # Only the excluded client's own pair is equal to this one.
+        return filter((self.exclude, clients.get(self.exclude, _NOBODY)).__ne__, clients.items())
 
     def beyond(self, clients: Container[str]) -> bool:
         """Whether clients of other nodes may get the frame too, ``clients`` being this
