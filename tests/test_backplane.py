@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from datadivr import PROTOCOL, Broadcast, Direct, Hub, MemoryBackplane, Registry, Route
-from datadivr._backplane import backplane_for, safe_url
+from datadivr._backplane import safe_url
 from datadivr._presence import Notice
-from datadivr.broker import RedisBackplane
+from datadivr.broker import RedisBackplane, backplane_for
 
 
 def test_the_default_is_one_process(monkeypatch: pytest.MonkeyPatch) -> None:

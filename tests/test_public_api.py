@@ -91,6 +91,7 @@ def test_reexported_modules_are_found() -> None:
         "datadivr._protocol",
         "datadivr._reconnect",
         "datadivr._registry",
+        "datadivr._route",
         "datadivr._server",
         "datadivr._serving",
         "datadivr.exceptions",

@@ -77,7 +77,7 @@ API_PAGES = (
         "Protocol core",
         "Parsing, validating and routing messages, without any I/O: the server and the "
         "client are adapters around it.",
-        ("datadivr._core",),
+        ("datadivr._core", "datadivr._route"),
     ),
     Page(
         "scaling",

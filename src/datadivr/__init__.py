@@ -8,7 +8,7 @@ from datadivr import exceptions, protocol
 from datadivr._auth import Authenticate, Identity, token_authenticator
 from datadivr._backplane import Backplane, ClusterNode, MemoryBackplane
 from datadivr._client import BaseClient, ClientState
-from datadivr._core import SERVER_ID, Answer, Broadcast, Deliver, Direct, Hub, Members, Route
+from datadivr._core import SERVER_ID, Answer, Deliver, Hub, Members
 from datadivr._error_message import create_error_message
 from datadivr._limits import Limits
 from datadivr._message import MessageBase, NotNull, Payload
@@ -23,6 +23,7 @@ from datadivr._registry import (
     ServicerBase,
     default_registry,
 )
+from datadivr._route import Broadcast, ClusterAddress, Direct, Route
 from datadivr._server import DEFAULT_QUEUE_SIZE, Server, create_app
 from datadivr._serving import UvicornServer, WebSocketProtocol, run, uvicorn_config
 from datadivr.exceptions import (
@@ -59,6 +60,7 @@ __all__ = [
     "BaseClient",
     "Broadcast",
     "ClientState",
+    "ClusterAddress",
     "ClusterNode",
     "ConnectError",
     "ConnectRefusedError",

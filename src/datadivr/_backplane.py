@@ -8,22 +8,21 @@ unknown id gets ``unknown_recipient`` as on one node.
 
 - :class:`MemoryBackplane`, the default: one process, nothing to reach.
 - :class:`datadivr.broker.RedisBackplane`: Redis pub/sub (``--broker redis://…``).
+
+This module is the interface, and knows none of the other implementations:
+:func:`datadivr.broker.backplane_for` chooses one by URL.
 """
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from datadivr._core import Route
+from datadivr._route import Route
 
 __all__ = ["Backplane", "ClusterNode", "MemoryBackplane"]
-
-#: The environment variable ``create_app`` and ``datadivr serve`` read the broker URL from.
-BROKER_ENV = "DATADIVR_BROKER"
 
 
 class ClusterNode(Protocol):
@@ -80,33 +79,6 @@ class MemoryBackplane(Backplane):
 
     def publish(self, route: Route, data: str) -> None:
         """Nothing to do: there is no other node."""
-
-
-def backplane_for(broker: str | Backplane | None, **options: Any) -> Backplane:
-    """The backplane a ``broker`` setting names.
-
-    Args:
-        broker: A backplane; a URL (``redis://``, ``rediss://``, ``unix://`` for Redis,
-            ``memory://`` for one process); ``None`` for the ``DATADIVR_BROKER`` variable,
-            else one process.
-        options: Passed to the Redis backplane (``presence_ttl``, ``prefix`` …).
-
-    Raises:
-        ValueError: the URL names no broker datadivr knows.
-    """
-    if isinstance(broker, Backplane):
-        return broker
-    url = broker if broker is not None else os.environ.get(BROKER_ENV) or "memory://"
-    scheme = url.partition("://")[0].lower()
-    if scheme == "memory":
-        return MemoryBackplane()
-    if scheme in ("redis", "rediss", "unix"):
-        from datadivr._redis import RedisBackplane
-
-        return RedisBackplane(url, **options)
-    raise ValueError(
-        f"unknown broker {safe_url(url)!r}: use redis://host:port[/db], rediss://…, unix://…, or memory://"
-    )
 
 
 def safe_url(url: str) -> str:

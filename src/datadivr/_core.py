@@ -11,7 +11,6 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any, Literal, get_args, get_origin
 from typing import Protocol as _Protocol
@@ -21,38 +20,16 @@ from datadivr._logging import get_logger
 from datadivr._message import MessageBase
 from datadivr._protocol import Direction, Protocol, frame_field
 from datadivr._registry import HandlerContext, HandlerType, Registry
+from datadivr._route import Broadcast, Direct, Route
 from datadivr.exceptions import HandlerError, ProtocolError
 
-__all__ = ["SERVER_ID", "Answer", "Broadcast", "Deliver", "Direct", "Hub", "Members", "Route"]
+__all__ = ["SERVER_ID", "Answer", "Deliver", "Hub", "Members"]
 
 #: The ``from_id`` of messages the server itself sends.
 SERVER_ID = "server"
 _RESERVED_IDS = frozenset({"all", "others", SERVER_ID})
 _log = get_logger("datadivr.core")
 
-
-@dataclass(frozen=True)
-class Broadcast:
-    """Every connected client, except ``exclude`` when set (``to: "others"``).
-
-    ``origin`` is the client whose message this is (``None`` for the server's own), for a
-    transport that must tell it its message could not reach every recipient.
-    """
-
-    exclude: str | None = None
-    origin: str | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class Direct:
-    """One client; ``origin`` as for :class:`Broadcast`."""
-
-    client_id: str
-    origin: str | None = field(default=None, compare=False)
-
-
-Route = Broadcast | Direct
-"""Where a frame goes."""
 
 Deliver = Callable[[Route, str], None]
 """Hands a serialized frame to the transport. It must not block."""

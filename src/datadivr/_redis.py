@@ -42,9 +42,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from datadivr._backplane import Backplane, ClusterNode, safe_url
-from datadivr._core import Broadcast, Direct, Route
 from datadivr._logging import get_logger
 from datadivr._presence import Notice, Presence
+from datadivr._route import ClusterAddress, Route
 
 try:
     from redis.asyncio import Redis
@@ -138,6 +138,31 @@ class RedisBackplane(Backplane):
     def _channel(self, node: str) -> str:
         return f"{self.prefix}:node:{node}"
 
+    def _envelope(self, address: ClusterAddress, data: str) -> tuple[str, str]:
+        """The channel and the payload that take ``data`` to ``address``; undone by
+        :meth:`_opened`."""
+        if address.node is None:
+            return self._all, f"{self.node_id}\n{address.header}\n{data}"
+        return self._channel(address.node), f"{address.header}\n{data}"
+
+    def _opened(self, channel: str, payload: str) -> tuple[ClusterAddress, str] | None:
+        """The address and the frame of a payload received on ``channel`` (one of this node's
+        subscriptions but the presence channel); ``None`` for one that this node sent itself
+        or that no node wrote."""
+        every_node = channel == self._all
+        parts = payload.split("\n", 2 if every_node else 1)
+        if len(parts) < (3 if every_node else 2):
+            # Not written by a node: something else publishes on these channels.
+            _log.warning("ignored a foreign message", channel=channel, data=payload[:200])
+            return None
+        if every_node:
+            origin, header, frame = parts
+            if origin == self.node_id:
+                return None  # delivered to this node's clients when it was sent
+            return ClusterAddress(None, header), frame
+        header, frame = parts
+        return ClusterAddress(self.node_id, header), frame
+
     # -- the server's side ----------------------------------------------------------------
 
     def __contains__(self, client_id: object) -> bool:
@@ -152,31 +177,16 @@ class RedisBackplane(Backplane):
             self._push(("leave", client_id))
 
     def publish(self, route: Route, data: str) -> None:
-        if isinstance(route, Broadcast):
-            if not self.available:
-                if len(self.presence):
-                    self._refuse(
-                        route.origin,
-                        data,
-                        "the broker is unavailable: clients on other nodes did not get this message",
-                    )
-                return
-            payload = f"{self.node_id}\n{route.exclude or ''}\n{data}"
-            channel = self._all
-            owner = None
-        else:
-            owner = self.presence.node_of(route.client_id)
-            if owner is None:
-                return  # it left after the message was routed, as on one node
-            if not self.available:
-                self._refuse(
-                    route.origin,
-                    data,
-                    f"the broker is unavailable: client {route.client_id!r} is on another node",
-                )
-                return
-            payload = f"{route.client_id}\n{data}"
-            channel = self._channel(owner)
+        address = route.address(self.presence.node_of)
+        if address is None:
+            return  # its recipient left after the message was routed, as on one node
+        owner = address.node
+        if not self.available:
+            # A frame for every node misses someone only when other nodes have clients.
+            if owner is not None or len(self.presence):
+                self._refuse(route.origin, data, f"the broker is unavailable: {route.unreached()}")
+            return
+        channel, payload = self._envelope(address, data)
         if len(self._pending) >= self.max_pending:
             self._refuse(
                 route.origin,
@@ -348,19 +358,7 @@ class RedisBackplane(Backplane):
                 continue
             channel = message["channel"]
             data = message["data"]
-            parts = data.split("\n", 2 if channel == self._all else 1)
-            if channel != self._notices and (len(parts) < (3 if channel == self._all else 2)):
-                # Not written by a node: something else publishes on these channels.
-                _log.warning("ignored a foreign message", channel=channel, data=data[:200])
-                continue
-            if channel == self._all:
-                origin, exclude, frame = parts
-                if origin != self.node_id:
-                    node.deliver_local(Broadcast(exclude or None), frame)
-            elif channel == self._inbox:
-                client_id, frame = parts
-                node.deliver_local(Direct(client_id), frame)
-            else:
+            if channel == self._notices:
                 try:
                     notice = Notice.decode(data)
                 except ValueError:
@@ -368,6 +366,11 @@ class RedisBackplane(Backplane):
                     continue
                 if self.presence.apply(notice):
                     self._resync.set()
+                continue
+            opened = self._opened(channel, data)
+            if opened is not None:
+                address, frame = opened
+                node.deliver_local(address.route(), frame)
 
     async def _publish(self, client: Redis) -> None:
         pending = self._pending

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Collection, Iterable
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -21,8 +19,9 @@ from datadivr._auth import (
     origin_allowed,
     token_authenticator,
 )
-from datadivr._backplane import Backplane, MemoryBackplane, backplane_for
-from datadivr._core import Broadcast, Hub, Route, error_frame
+from datadivr._backplane import Backplane, MemoryBackplane
+from datadivr._connection import Connection
+from datadivr._core import Hub, error_frame
 from datadivr._explorer import explorer_router
 from datadivr._http import BodyLimit, HealthModel, schema_router
 from datadivr._limits import Limits, over_size, utf8_size
@@ -30,6 +29,8 @@ from datadivr._logging import get_logger, redact_library_logs
 from datadivr._protocol import Protocol, frame_field
 from datadivr._refusals import RefusalLog
 from datadivr._registry import HandlerType, Registry, ServicerBase, default_registry
+from datadivr._route import Route
+from datadivr.broker import backplane_for
 from datadivr.exceptions import ProtocolError
 
 __all__ = ["DEFAULT_QUEUE_SIZE", "Server", "create_app"]
@@ -41,210 +42,8 @@ HTTP_BODY_FRAMES = 4
 #: Seconds an evicted client gets to take its close frame before it is abandoned.
 CLOSE_TIMEOUT = 5.0
 _log = get_logger("datadivr.server")
-
-
-@dataclass(frozen=True)
-class _Close:
-    """Queued after the last frame: the writer closes the connection once it got that far."""
-
-    code: int
-    reason: str
-
-
-class _Connection:
-    """One client's socket and its bounded outbound queue, written by one task.
-
-    The queue is a bare deque with futures made only while someone waits: an ``asyncio.Queue``
-    and ``Event`` cost some 5 KiB per connection, most of an idle connection's footprint.
-    """
-
-    __slots__ = (
-        "_deferred",
-        "_drained",
-        "_wake",
-        "abandoned",
-        "client_id",
-        "closing",
-        "evict",
-        "evicted",
-        "max_bytes",
-        "max_frames",
-        "pending",
-        "queued_bytes",
-        "reader",
-        "reading",
-        "sending",
-        "websocket",
-        "writer",
-    )
-
-    def __init__(
-        self,
-        client_id: str,
-        websocket: WebSocket,
-        max_frames: int,
-        max_bytes: int,
-        evict: Callable[[_Connection, int, str], None],
-        *,
-        reader: asyncio.Task[Any] | None = None,
-    ) -> None:
-        self.client_id = client_id
-        self.websocket = websocket
-        self.max_frames = max_frames
-        self.max_bytes = max_bytes
-        self.evict = evict
-        self.reader = reader
-        # Each frame with its size in bytes, counted once when queued, whatever the recipients.
-        self.pending: deque[tuple[str, int] | _Close] = deque()
-        self.queued_bytes = 0
-        self.writer: asyncio.Task[None] | None = None
-        self.evicted = False
-        self.closing = False
-        # While the reader handles one of the client's frames, the answers wait for it to be
-        # done (flush); were it to wait for something, the writer is woken after all.
-        self.reading = False
-        self.sending = False  # the reader is sending what is queued: the writer must wait
-        self._deferred = False  # a wake-up of the writer is scheduled
-        self.abandoned = False
-        self._wake: asyncio.Future[None] | None = None  # the writer waits for a frame
-        self._drained: asyncio.Future[None] | None = None  # the reader waits for the writer
-
-    @property
-    def behind(self) -> bool:
-        """Whether half the queue is taken: the reader stops taking this client's frames
-        until the writer caught up, so a client that sends faster than it reads is slowed
-        down, not disconnected."""
-        return len(self.pending) * 2 >= self.max_frames or self.queued_bytes * 2 >= self.max_bytes
-
-    def offer(self, data: str, size: int | None = None, *, wake: bool = True) -> None:
-        """Queue a frame of ``size`` bytes; a full queue means the client stopped reading.
-
-        ``wake=False``: the reader is about to :meth:`flush`, the writer need not be woken.
-        """
-        if self.evicted or self.closing:
-            return
-        if size is None:
-            size = utf8_size(data)
-        if len(self.pending) >= self.max_frames or (
-            self.queued_bytes + size > self.max_bytes and self.queued_bytes
-        ):
-            self.evict(self, 1013, "outbound queue full: client too slow")
-            return
-        self.pending.append((data, size))
-        self.queued_bytes += size
-        if wake:
-            self._wake_writer()
-
-    def _wake_writer(self) -> None:
-        if self.sending:
-            return  # flush() sends it
-        if self.reading and asyncio.current_task() is self.reader:
-            # Queued by the reader's own handler (ctx.send): the reader sends it when done
-            # with the frame, in this same step of the event loop; were the handler to wait
-            # for something first, the writer is woken on the next turn of the loop.
-            if not self._deferred:
-                self._deferred = True
-                asyncio.get_running_loop().call_soon(self._deferred_wake)
-            return
-        wake = self._wake
-        if wake is not None and not wake.done():
-            wake.set_result(None)
-
-    def _deferred_wake(self) -> None:
-        self._deferred = False
-        if self.pending and not self.sending:
-            wake = self._wake
-            if wake is not None and not wake.done():
-                wake.set_result(None)
-
-    async def flush(self) -> None:
-        """Done with a frame of the client's: send what is queued, from the reader's own task
-        while the writer is asleep, else leave it to the writer.
-
-        Sending only waits when the client does not read; this reader then reads no more
-        from it, as when it is :attr:`behind`. One task sends at a time.
-        """
-        self.reading = False
-        wake = self._wake
-        pending = self.pending
-        if not pending or wake is None or wake.done():
-            return  # nothing to send, or the writer is at work or about to be
-        self.sending = True
-        try:
-            while pending and not self.evicted:
-                item = pending[0]
-                if isinstance(item, _Close):
-                    break  # the writer closes
-                pending.popleft()
-                data, size = item
-                self.queued_bytes -= size
-                await self.websocket.send_text(data)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            self.discard_queue()  # the connection is gone; the reading side sees it next
-        finally:
-            self.sending = False
-            if pending:
-                self._wake_writer()
-
-    def release_reader(self) -> None:
-        """Let a reader waiting for the writer go on (it caught up, or it is gone)."""
-        drained = self._drained
-        if drained is not None and not drained.done():
-            drained.set_result(None)
-
-    async def wait_drained(self) -> None:
-        """Wait until the writer has sent most of what is queued."""
-        self._drained = asyncio.get_running_loop().create_future()
-        try:
-            await self._drained
-        finally:
-            self._drained = None
-
-    def discard_queue(self) -> None:
-        """Drop what is queued (the connection is being dropped)."""
-        self.pending.clear()
-        self.queued_bytes = 0
-
-    def finish(self, code: int, reason: str) -> None:
-        """Close once every frame already queued is written."""
-        if self.evicted or self.closing:
-            return
-        if len(self.pending) >= self.max_frames:
-            # A full queue behind: a reader too slow to flush it in time anyway.
-            self.evict(self, code, reason)
-            return
-        self.closing = True
-        self.pending.append(_Close(code, reason))
-        self._wake_writer()
-
-    async def write(self) -> None:
-        ws = self.websocket
-        pending = self.pending
-        loop = asyncio.get_running_loop()
-        try:
-            while True:
-                while not pending or self.sending:
-                    self._wake = loop.create_future()
-                    try:
-                        await self._wake
-                    finally:
-                        self._wake = None
-                item = pending.popleft()
-                if isinstance(item, _Close):
-                    await ws.close(item.code, item.reason)
-                    return
-                data, size = item
-                self.queued_bytes -= size
-                await ws.send_text(data)
-                if self._drained is not None and len(pending) * 4 <= self.max_frames:
-                    self.release_reader()
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            return  # the connection is gone; the reading side cleans up
-        except Exception:
-            _log.exception("cannot write to the client", client_id=self.client_id)
-            self.evict(self, 1011, "internal error")
-        finally:
-            self.release_reader()  # no more writing: the reader must not wait for it
+#: What starlette's ``WebSocket`` raises once its peer is gone.
+_GONE = (WebSocketDisconnect, RuntimeError, OSError)
 
 
 class Server:
@@ -273,7 +72,7 @@ class Server:
         self.limits = limits if limits is not None else Limits()
         self.authenticate = authenticate
         self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
-        self.connections: dict[str, _Connection] = {}
+        self.connections: dict[str, Connection[WebSocket]] = {}
         self.backplane = backplane if backplane is not None else MemoryBackplane()
         # Frames go to the backplane only when other nodes may exist.
         self._cluster = self.backplane if self.backplane.spans_nodes else None
@@ -310,7 +109,7 @@ class Server:
         """Outgoing frames a connection may have waiting (``limits.queue_size``)."""
         return self.limits.queue_size
 
-    def _evict(self, connection: _Connection, code: int, reason: str) -> None:
+    def _evict(self, connection: Connection[WebSocket], code: int, reason: str) -> None:
         """Disconnect a client: its queue is full (it stopped reading) or writing to it failed.
 
         It leaves the routing at once, so it holds up no one else. Called while a broadcast
@@ -327,18 +126,20 @@ class Server:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _close_evicted(self, connection: _Connection, code: int, reason: str) -> None:
+    async def _close_evicted(
+        self, connection: Connection[WebSocket], code: int, reason: str
+    ) -> None:
         self.hub.disconnect(connection.client_id)
         if self.connections.get(connection.client_id) is connection:
             del self.connections[connection.client_id]
         if connection.writer is not None and connection.writer is not asyncio.current_task():
             connection.writer.cancel()
         connection.discard_queue()
-        if connection.websocket.application_state is not WebSocketState.CONNECTED:
+        if connection.transport.application_state is not WebSocketState.CONNECTED:
             return
         try:
             # The close frame goes out once the client reads what is in flight.
-            await asyncio.wait_for(connection.websocket.close(code, reason), CLOSE_TIMEOUT)
+            await asyncio.wait_for(connection.transport.close(code, reason), CLOSE_TIMEOUT)
         except (asyncio.TimeoutError, TimeoutError):
             # It never reads again: stop waiting for it. The reader ends, and the transport
             # (datadivr.WebSocketProtocol) aborts the socket.
@@ -356,32 +157,22 @@ class Server:
         ``answer``): its reader sends it once the hub returns, its writer is not woken.
         """
         size = len(data) if data.isascii() else utf8_size(data)
-        if isinstance(route, Broadcast):
-            for client_id, connection in self.connections.items():
-                if client_id != route.exclude:
-                    connection.offer(data, size, wake=client_id != sender)
-            if self._cluster is not None:
-                self._cluster.publish(route, data)
-        else:
-            target = self.connections.get(route.client_id)
-            if target is not None:
-                target.offer(data, size, wake=route.client_id != sender)
-            elif self._cluster is not None:
-                self._cluster.publish(route, data)
+        if self._fan_out(route, data, size, sender) and self._cluster is not None:
+            self._cluster.publish(route, data)
+
+    def _fan_out(self, route: Route, data: str, size: int, sender: str | None) -> bool:
+        """Queue ``data`` (``size`` bytes) for this node's connections that ``route`` names;
+        return whether it may have recipients on other nodes. ``sender`` as for
+        :meth:`deliver`."""
+        for client_id, connection in route.recipients(self.connections):
+            connection.offer(data, size, wake=client_id != sender)
+        return route.beyond(self.connections)
 
     # -- what the backplane needs (datadivr.ClusterNode) ----------------------------------
 
     def deliver_local(self, route: Route, data: str) -> None:
         """Queue a frame from another node for this node's connections ``route`` names."""
-        size = utf8_size(data)
-        if isinstance(route, Broadcast):
-            for client_id, connection in self.connections.items():
-                if client_id != route.exclude:
-                    connection.offer(data, size)
-        else:
-            target = self.connections.get(route.client_id)
-            if target is not None:
-                target.offer(data, size)
+        self._fan_out(route, data, utf8_size(data), None)
 
     def refuse(self, origin: str | None, data: str, code: str, reason: str) -> None:
         """Tell ``origin`` that ``data`` did not reach its recipients on other nodes."""
@@ -465,13 +256,14 @@ class Server:
 
     async def _run(self, websocket: WebSocket, identity: Identity | None) -> None:
         client_id = self.hub.new_client_id()
-        connection = _Connection(
+        connection = Connection(
             client_id,
             websocket,
             self.queue_size,
             self.limits.queue_bytes,
             self._evict,
             reader=asyncio.current_task(),
+            gone=_GONE,
         )
         # The socket is known before the hub greets it, so the welcome is queued for it.
         self.connections[client_id] = connection

@@ -226,9 +226,10 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the server: WebSocket at /ws, health at /health, the protocol explorer at /."""
-    from datadivr._backplane import Backplane, backplane_for, safe_url
+    from datadivr._backplane import Backplane, safe_url
     from datadivr._server import create_app
     from datadivr._serving import run
+    from datadivr.broker import backplane_for
 
     configure_logging(log_level.value, log_format)
     log = get_logger("datadivr.cli")

@@ -185,11 +185,11 @@ async def test_the_client_table_is_empty_once_vanished_peers_are_gone(
 
 def _per_connection_objects() -> dict[str, int]:
     """The server's per-connection objects alive in this process, by type."""
-    from datadivr._server import _Connection
+    from datadivr._connection import Connection
 
     gc.collect()
     alive = Counter(
-        type(o).__name__ for o in gc.get_objects() if isinstance(o, _Connection | WebSocket)
+        type(o).__name__ for o in gc.get_objects() if isinstance(o, Connection | WebSocket)
     )
     return dict(alive)
 

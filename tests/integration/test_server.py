@@ -492,7 +492,7 @@ async def test_send_after_the_server_closed(live_server: LiveServer) -> None:
     connection = server.connections[client.client_id]
     await asyncio.wrap_future(
         asyncio.run_coroutine_threadsafe(
-            connection.websocket.close(1001, "going away"), _server_loop(connection)
+            connection.transport.close(1001, "going away"), _server_loop(connection)
         )
     )
     await client.wait_closed()

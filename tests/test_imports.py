@@ -1,0 +1,140 @@
+"""How datadivr's modules import each other: no cycle, and redis-py only when Redis is used."""
+
+from __future__ import annotations
+
+import ast
+import graphlib
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import datadivr
+
+PACKAGE_DIR = Path(datadivr.__file__).resolve().parent
+
+
+def _module_name(path: Path) -> str:
+    relative = path.relative_to(PACKAGE_DIR.parent).with_suffix("")
+    return ".".join(relative.parts).removesuffix(".__init__")
+
+
+MODULES = {_module_name(path): path for path in PACKAGE_DIR.rglob("*.py")}
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """The ``datadivr`` modules that ``name`` imports: anywhere in it, in functions too
+    (run later, they still need the other module to be importable without this one),
+    but not under ``if TYPE_CHECKING:`` (never run)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(_without_type_checking(ast.parse(path.read_text(encoding="utf-8")))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name in MODULES)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            for alias in node.names:
+                if f"{base}.{alias.name}" in MODULES:  # a submodule: from datadivr import _redis
+                    found.add(f"{base}.{alias.name}")
+                elif base in MODULES:
+                    found.add(base)
+    return found
+
+
+def _without_type_checking(tree: ast.Module) -> ast.Module:
+    class Strip(ast.NodeTransformer):
+        def visit_If(self, node: ast.If) -> ast.AST | list[ast.stmt]:
+            if _is_type_checking(node.test):
+                return [self.visit(stmt) for stmt in node.orelse]
+            return self.generic_visit(node)
+
+    stripped = Strip().visit(tree)
+    assert isinstance(stripped, ast.Module)
+    return stripped
+
+
+def test_the_modules_import_each_other_without_a_cycle() -> None:
+    """Each edge is an explicit import; the implicit one of a submodule on its package (a
+    package's ``__init__`` re-exports its submodules) is not counted."""
+    graph = {name: _imports(name, path) for name, path in MODULES.items()}
+    assert graph["datadivr._redis"] >= {"datadivr._backplane"}  # the parsing sees imports
+    assert "datadivr._redis" in graph["datadivr.broker"]  # … function-local ones too
+    try:
+        list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as cycle:
+        raise AssertionError(f"an import cycle: {' -> '.join(cycle.args[1])}") from None
+
+
+def test_the_backplane_interface_knows_none_of_its_implementations() -> None:
+    assert _imports("datadivr._backplane", MODULES["datadivr._backplane"]) <= {"datadivr._route"}
+
+
+def _run_without_redis(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter where ``import redis`` fails, as without redis-py."""
+    blocked = "import sys\nsys.modules['redis'] = None\n" + textwrap.dedent(code)
+    return subprocess.run(
+        [sys.executable, "-c", blocked], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_the_broker_module_works_without_redis_py() -> None:
+    result = _run_without_redis(
+        """
+        from datadivr.broker import Backplane, ClusterNode, MemoryBackplane, backplane_for
+        import datadivr
+        from datadivr import create_app
+
+        assert isinstance(backplane_for("memory://"), MemoryBackplane)
+        create_app(broker="memory://")
+        assert "datadivr._redis" not in sys.modules
+        print("ok")
+        """
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "ok"), result.stderr
+
+
+def test_naming_redis_without_redis_py_says_what_to_install() -> None:
+    result = _run_without_redis(
+        """
+        import datadivr.broker
+        from datadivr.broker import backplane_for
+
+        for attempt in (
+            lambda: datadivr.broker.RedisBackplane,
+            lambda: datadivr.broker.DEFAULT_PRESENCE_TTL,
+            lambda: backplane_for("redis://127.0.0.1:1/0"),
+        ):
+            try:
+                attempt()
+            except ImportError as exc:
+                print(exc)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stdout.splitlines()
+        == ["the Redis broker needs redis-py: pip install 'datadivr[redis]'"] * 3
+    )
+
+
+def test_the_broker_module_names_redis_lazily() -> None:
+    import datadivr._redis
+    import datadivr.broker
+
+    assert datadivr.broker.RedisBackplane is datadivr._redis.RedisBackplane
+    assert datadivr.broker.DEFAULT_PRESENCE_TTL == datadivr._redis.DEFAULT_PRESENCE_TTL
+    assert {"RedisBackplane", "backplane_for"} <= set(dir(datadivr.broker))
+    assert all(hasattr(datadivr.broker, name) for name in datadivr.broker.__all__)
+    with pytest.raises(AttributeError, match="Nonesuch"):
+        datadivr.broker.Nonesuch  # noqa: B018
