@@ -22,7 +22,7 @@ from datadivr import exceptions
 PACKAGE_DIR = Path(datadivr.__file__).resolve().parent
 
 #: Names in a re-exported module's ``__all__`` that ``datadivr`` deliberately does not export:
-#: plumbing that only generated code imports (``from datadivr._client import present`` …).
+#: plumbing that only generated code imports (``from datadivr.runtime import present`` …).
 GENERATED_CODE_PLUMBING = {
     "datadivr._client": {"present"},
     "datadivr._registry": {"not_implemented", "register_handler"},
@@ -60,6 +60,7 @@ MODULES_WITH_ALL = sorted(
         *(_module_name(p) for p in PACKAGE_DIR.glob("_*.py") if not p.name.startswith("__")),
         *(_module_name(p) for p in (PACKAGE_DIR / "protocol").glob("*.py")),
         "datadivr.exceptions",
+        "datadivr.runtime",
     ]
 )
 
@@ -97,7 +98,7 @@ def test_reexported_modules_are_found() -> None:
         "datadivr.exceptions",
         "datadivr.protocol",
     }
-    assert submodules == {"exceptions", "protocol"}
+    assert submodules == {"exceptions", "protocol", "runtime"}
 
 
 def test_all_is_the_union_of_the_reexported_modules_all() -> None:
@@ -178,6 +179,56 @@ def test_protocol_all_is_the_union_of_its_submodules() -> None:
         module: ModuleType = importlib.import_module(f"datadivr.protocol.{sub}")
         union |= set(module.__all__)
     assert sorted(datadivr.protocol.__all__) == sorted(union)
+
+
+# -- the runtime generated code imports ------------------------------------------------------
+
+#: ``datadivr.runtime.__all__``, the contract with generated code, by the module behind each
+#: name (``None``: defined in ``datadivr.runtime`` itself). Changing it changes what generated
+#: packages may import: see the compatibility rule in ``datadivr.runtime``'s docstring.
+RUNTIME_NAMES: dict[str, str | None] = {
+    "RUNTIME_API_VERSION": None,
+    "SUPPORTED_API_VERSIONS": None,
+    "check_generated": None,
+    "UUID": "datadivr._message",
+    "AwareDatetime": "datadivr._message",
+    "ExactLiteral": "datadivr._message",
+    "MessageBase": "datadivr._message",
+    "NotNull": "datadivr._message",
+    "Payload": "datadivr._message",
+    "Direction": "datadivr._protocol",
+    "EventSpec": "datadivr._protocol",
+    "MessageText": "datadivr._protocol",
+    "Protocol": "datadivr._protocol",
+    "build_message": "datadivr._factories",
+    "BaseClient": "datadivr._client",
+    "present": "datadivr._client",
+    "HandlerContext": "datadivr._registry",
+    "HandlerType": "datadivr._registry",
+    "Registry": "datadivr._registry",
+    "ServicerBase": "datadivr._registry",
+    "not_implemented": "datadivr._registry",
+    "register_handler": "datadivr._registry",
+    "HandlerNotImplementedError": "datadivr.exceptions",
+}
+
+
+def test_runtime_all_is_the_contract() -> None:
+    assert sorted(datadivr.runtime.__all__) == sorted(RUNTIME_NAMES)
+
+
+@pytest.mark.parametrize("name", sorted(RUNTIME_NAMES))
+def test_runtime_reexports_the_modules_own_objects(name: str) -> None:
+    source = RUNTIME_NAMES[name]
+    if source is not None:
+        assert getattr(datadivr.runtime, name) is getattr(importlib.import_module(source), name)
+
+
+def test_runtime_is_a_public_module() -> None:
+    assert datadivr.runtime is importlib.import_module("datadivr.runtime")
+    assert "contract between generated code and the runtime" in (datadivr.runtime.__doc__ or "")
+    assert isinstance(datadivr.runtime.RUNTIME_API_VERSION, int)
+    assert datadivr.runtime.RUNTIME_API_VERSION in datadivr.runtime.SUPPORTED_API_VERSIONS
 
 
 # -- packaging -------------------------------------------------------------------------------
@@ -271,6 +322,7 @@ def test_everything_but_schema_error_is_a_datadivr_error(name: str) -> None:
         (exceptions.HandlerNotImplementedError, exceptions.HandlerError),
         (exceptions.RegistrationError, ValueError),
         (exceptions.SchemaError, ValueError),
+        (exceptions.RuntimeVersionError, ImportError),
     ],
 )
 def test_exception_is_also_a(cls: type[BaseException], builtin: type[BaseException]) -> None:

@@ -14,6 +14,7 @@ import copy
 from typing import Any
 
 from datadivr_codegen.examples import example_messages
+from datadivr_codegen.runtime_api import runtime_name
 from datadivr_codegen.schema import EventDef, SchemaSet, accepts_null
 from datadivr_codegen.terms import MessageText
 
@@ -21,7 +22,7 @@ __all__ = ["DRAFT", "MESSAGE_BASE", "NOT_NULL", "model_bundle", "protocol_bundle
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 #: The runtime class every generated message inherits, through the generated ``Envelope``.
-MESSAGE_BASE = "datadivr._message.MessageBase"
+MESSAGE_BASE = runtime_name("MessageBase")
 #: Marks, for datamodel-code-generator, an optional property whose schema refuses ``null``: the
 #: model types it ``T | None = None`` (absent), and the generator makes it refuse an explicit null.
 NOT_NULL = "x-datadivr-not-null"

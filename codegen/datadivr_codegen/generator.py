@@ -30,6 +30,7 @@ from datadivr_codegen.formatting import format_sources
 from datadivr_codegen.models import model_names_and_imports, models_source
 from datadivr_codegen.names import check_model_names
 from datadivr_codegen.reference import protocol_reference
+from datadivr_codegen.runtime_api import RUNTIME, RUNTIME_API_VERSION
 from datadivr_codegen.schema import SchemaSet, load_schema_folder, schema_digest
 from datadivr_codegen.terms import Direction
 from datadivr_codegen.views import StubField, views
@@ -152,6 +153,8 @@ def plan(schema_dir: Path) -> Plan:
         "definitions": [name for name in schemas.definitions if name in model_names],
         "Direction": Direction,
         "examples": examples,
+        "runtime": RUNTIME,
+        "runtime_api_version": RUNTIME_API_VERSION,
     }
     python = {"models.py": models}
     for name in _TEMPLATED:

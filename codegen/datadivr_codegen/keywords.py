@@ -64,7 +64,7 @@ BY_TYPE: Mapping[str, frozenset[str]] = {
 _GENERAL = frozenset({"$ref", "allOf", "anyOf", "const", "enum", "type"})
 #: Every keyword the generator accepts (besides ``x-...`` extensions).
 SUPPORTED = ANNOTATIONS | _ROOT_ONLY | _GENERAL | frozenset().union(*BY_TYPE.values())
-#: The values of ``format`` the models enforce (with ``datadivr._message``'s types).
+#: The values of ``format`` the models enforce (with ``datadivr.runtime``'s types).
 FORMATS = frozenset({"date-time", "uuid"})
 
 _HINTS = {

@@ -12,12 +12,13 @@ import warnings
 
 from datadivr_codegen.bundle import NOT_NULL, model_bundle
 from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.runtime_api import RUNTIME, runtime_name
 from datadivr_codegen.schema import SchemaSet
 
 __all__ = ["model_names_and_imports", "models_source"]
 
 #: The runtime's stricter versions of pydantic's types for ``date-time`` and ``uuid`` strings.
-_TYPE_MODULE = "datadivr._message"
+_TYPE_MODULE = RUNTIME
 _IMPORT_OVERRIDES = {"AwareDatetime": _TYPE_MODULE, "UUID": _TYPE_MODULE}
 #: Names of the runtime the generator writes into ``models.py`` itself.
 _NOT_NULL = "NotNull"
@@ -40,7 +41,7 @@ def models_source(schemas: SchemaSet, header: str) -> str:
             input_file_type=InputFileType.JsonSchema,
             output_model_type=DataModelType.PydanticV2BaseModel,
             target_python_version=PythonVersion.PY_310,
-            base_class="datadivr._message.Payload",
+            base_class=runtime_name("Payload"),
             custom_file_header=header.rstrip("\n")
             + '\n"""Models of every payload, shared definition and message."""',
             disable_timestamp=True,

@@ -51,7 +51,7 @@ ENVELOPE_FILE = "envelope.schema.json"
 #: The envelope properties the runtime relies on.
 ENVELOPE_FIELDS = ("event_name", "payload", "to", "from_id", "message", "id", "reply_to")
 #: Names an event may not take: they would shadow the client's own methods and attributes
-#: (``datadivr._client.BaseClient``) or the servicer's (``datadivr._registry.ServicerBase``).
+#: (``datadivr.runtime.BaseClient``) or the servicer's (``datadivr.runtime.ServicerBase``).
 RESERVED_EVENT_NAMES = frozenset(
     {
         "build",

@@ -87,6 +87,13 @@ API_PAGES = (
         ("datadivr._backplane", "datadivr.broker"),
     ),
     Page(
+        "runtime",
+        "Runtime contract",
+        "The one module generated code imports, and the check of the version a generated "
+        "package was made for.",
+        ("datadivr.runtime",),
+    ),
+    Page(
         "errors",
         "Errors",
         "Every error datadivr raises.",

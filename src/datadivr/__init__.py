@@ -1,10 +1,11 @@
 """datadivr: a schema-first, code-generated SDK for real-time messaging over WebSocket.
 
 The protocol's typed models, handlers and client are generated from the JSON Schema files
-into :mod:`datadivr.protocol`; everything is re-exported here.
+into :mod:`datadivr.protocol`; everything is re-exported here. Generated code imports only
+:mod:`datadivr.runtime`, the stable contract between generated code and the runtime.
 """
 
-from datadivr import exceptions, protocol
+from datadivr import exceptions, protocol, runtime
 from datadivr._auth import Authenticate, Identity, token_authenticator
 from datadivr._backplane import Backplane, ClusterNode, MemoryBackplane
 from datadivr._client import BaseClient, ClientState
@@ -41,6 +42,7 @@ from datadivr.exceptions import (
     RegistrationError,
     RemoteError,
     RequestTimeoutError,
+    RuntimeVersionError,
     SchemaError,
     SendBufferFullError,
     ServerOverloadedError,
@@ -97,6 +99,7 @@ __all__ = [
     "RemoteError",
     "RequestTimeoutError",
     "Route",
+    "RuntimeVersionError",
     "SchemaError",
     "SendBufferFullError",
     "Server",
@@ -112,6 +115,7 @@ __all__ = [
     "exceptions",
     "protocol",
     "run",
+    "runtime",
     "token_authenticator",
     "uvicorn_config",
 ]

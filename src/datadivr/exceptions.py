@@ -18,7 +18,8 @@
     ├── InvalidStateError (RuntimeError)    an operation in the wrong connection state
     ├── HandlerError                        raised by a handler: sent to the sender as an `error`
     │   └── HandlerNotImplementedError (NotImplementedError)
-    └── RegistrationError (ValueError)      a handler registered twice, or for the wrong side
+    ├── RegistrationError (ValueError)      a handler registered twice, or for the wrong side
+    └── RuntimeVersionError (ImportError)   a generated package made for an unsupported runtime API
 
     SchemaError (ValueError)                a schema folder the generator cannot use (file, reason)
 
@@ -48,6 +49,7 @@ __all__ = [
     "RegistrationError",
     "RemoteError",
     "RequestTimeoutError",
+    "RuntimeVersionError",
     "SchemaError",
     "SendBufferFullError",
     "ServerOverloadedError",
@@ -257,3 +259,48 @@ class HandlerNotImplementedError(HandlerError, NotImplementedError):
 
 class RegistrationError(DatadivrError, ValueError):
     """A handler cannot be registered: unknown event, wrong side, or registered twice."""
+
+
+class RuntimeVersionError(DatadivrError, ImportError):
+    """A generated package was made for a runtime API version the installed datadivr does not
+    support (see :mod:`datadivr.runtime`); importing the package raises it at once.
+
+    Attributes:
+        package: The generated package, e.g. ``chat_protocol``.
+        generated_version: The runtime API version the package was generated for.
+        runtime_version: The installed runtime's API version.
+        supported: The generated versions the installed runtime supports.
+        command: The command that regenerates the package with the installed datadivr.
+    """
+
+    def __init__(
+        self,
+        package: str,
+        *,
+        generated_version: object,
+        runtime_version: int,
+        supported: range,
+        command: str,
+    ) -> None:
+        self.package = package
+        self.generated_version = generated_version
+        self.runtime_version = runtime_version
+        self.supported = supported
+        self.command = command
+        if supported.start == supported.stop - 1:
+            accepts = f"version {supported.start} only"
+        else:
+            accepts = f"versions {supported.start} to {supported.stop - 1}"
+        newer = isinstance(generated_version, int) and generated_version >= supported.stop
+        remedy = (
+            "upgrade datadivr to a release that supports it, or regenerate the package with "
+            "the installed one"
+            if newer
+            else "regenerate the package with the installed datadivr"
+        )
+        super().__init__(
+            f"{package} was generated for datadivr runtime API version {generated_version!r}, "
+            f"but the installed datadivr has runtime API version {runtime_version} (it "
+            f"imports packages generated for {accepts}): {remedy}: {command}",
+            name=package,
+        )

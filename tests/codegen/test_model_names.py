@@ -57,15 +57,15 @@ COLLISIONS = {
     "any-message": ({"any_message": _inline()}, "'AnyMessage' that the generated events.py"),
     "runtime-import-in-models": (
         {"not_null": _inline()},
-        "'NotNull' that the generated client.py imports from datadivr._message",
+        "'NotNull' that the generated client.py imports from datadivr.runtime",
     ),
     "template-import": (
         {"protocol": _inline()},
-        "'Protocol' that the generated client.py imports from datadivr._protocol",
+        "'Protocol' that the generated client.py imports from datadivr.runtime",
     ),
     "envelope-import": (
         {"direction": _inline()},
-        "'Direction' that the generated events.py imports from datadivr._protocol",
+        "'Direction' that the generated events.py imports from datadivr.runtime",
     ),
 }
 
