@@ -8,8 +8,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
 from datadivr._message import MessageBase
-from datadivr._protocol import Protocol, validation_details
-from datadivr.exceptions import MessageValidationError, ProtocolError
+from datadivr._protocol import Protocol, invalid_error
+from datadivr.exceptions import ProtocolError
 
 __all__ = ["build_message"]
 
@@ -50,11 +50,4 @@ def build_message(
         # may be given as its string, and nothing is coerced that the wire would refuse.
         return spec.message_type.model_validate_json(to_json(data))
     except ValidationError as exc:
-        details = validation_details(exc)
-        raise MessageValidationError(
-            "validation_error",
-            f"invalid {event_name!r} message: "
-            + "; ".join(f"{d.path}: {d.reason}" for d in details),
-            event_name=event_name,
-            details=details,
-        ) from None
+        raise invalid_error(f"{event_name!r} message", exc, event_name=event_name) from None
