@@ -40,7 +40,6 @@ _log = get_logger("datadivr.proxy")
 _WHOLE_FAULTS = {
     "json": FrameFault.NOT_JSON,
     "type": FrameFault.NOT_OBJECT,
-    "enum": FrameFault.UNKNOWN_EVENT,
 }
 
 
@@ -249,15 +248,16 @@ class _Peer:
     client_id: str = "client"
 
 
-def _fault_of(violation: Violation) -> FrameFault:
+def _fault_of(violation: Violation, event_name: object) -> FrameFault:
     """What is wrong with a frame, from its first violation as :meth:`ValidatingProxy.check`
-    reports it."""
+    reports it and its ``event_name`` (a name that is not a string is no event name at all,
+    as the server says)."""
     if violation.kind == "direction":
         return FrameFault.WRONG_DIRECTION
     if violation.path == "$" and violation.kind in _WHOLE_FAULTS:
         return _WHOLE_FAULTS[violation.kind]
     if violation.path == "$.event_name" and violation.kind == "enum":
-        return FrameFault.UNKNOWN_EVENT
+        return FrameFault.UNKNOWN_EVENT if isinstance(event_name, str) else FrameFault.NO_EVENT_NAME
     if violation.path == "$" and violation.kind == "required" and "event_name" in violation.reason:
         return FrameFault.NO_EVENT_NAME
     return FrameFault.SCHEMA
@@ -268,7 +268,7 @@ def _error_for(report: Report, frame: str | bytes, *, to: str) -> str:
     first = report.violations[0]
     reply_to = frame_field(frame, "id")
     error = frame_error(
-        _fault_of(first),
+        _fault_of(first, frame_field(frame, "event_name")),
         f"refused by the validating proxy: {first.path}: {first.reason}"
         + (" (and more)" if report.truncated else ""),
         event_name=report.event_name,
