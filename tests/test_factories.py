@@ -100,3 +100,12 @@ def test_models_are_strict() -> None:
         SumEventPayload.model_validate({"numbers": [float("inf")]})
     with pytest.raises(ValidationError):
         SumEventPayload.model_validate({"numbers": [1], "extra": 1})
+
+
+def test_build_message_is_a_deprecated_name_of_create_message() -> None:
+    from datadivr import runtime
+
+    with pytest.warns(DeprecationWarning, match="build_message is deprecated: use create_message"):
+        message = runtime.build_message(PROTOCOL, "msg", message="hi", to="all")
+    assert message == runtime.create_message(PROTOCOL, "msg", message="hi", to="all")
+    assert runtime.build_message.__name__ == "build_message"

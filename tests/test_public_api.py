@@ -201,6 +201,7 @@ RUNTIME_NAMES: dict[str, str | None] = {
     "MessageText": "datadivr._protocol",
     "Protocol": "datadivr._protocol",
     "build_message": "datadivr._factories",
+    "create_message": "datadivr._factories",
     "BaseClient": "datadivr._client",
     "present": "datadivr._client",
     "HandlerContext": "datadivr._registry",

@@ -201,3 +201,36 @@ def test_same_name_in_another_module_is_another_handler(registry: Registry) -> N
     registry.register("msg", HandlerType.SERVER, handle)
     with pytest.raises(RegistrationError, match="already registered"):
         registry.register("msg", HandlerType.SERVER, other)
+
+
+# -- how a handler's answer is addressed: one rule for the hub and the client -----------------
+
+
+def test_answer_fields_fills_in_what_the_answer_left_unset() -> None:
+    from datadivr._registry import answer_fields
+
+    answer = SumHandlerResultMessage(payload=3.0)
+    assert answer_fields(answer, to="a", reply_to="q1", from_id="server") == {
+        "to": "a",
+        "reply_to": "q1",
+        "from_id": "server",
+    }
+    # A client stamps no sender, and a request without an id gets no reply_to.
+    assert answer_fields(answer, to="server", reply_to=None) == {"to": "server"}
+
+
+def test_answer_fields_keeps_what_the_answer_set() -> None:
+    from datadivr._registry import answer_fields
+
+    answer = SumHandlerResultMessage(payload=3.0, to="all", reply_to="mine", from_id="x")
+    assert answer_fields(answer, to="a", reply_to="q1", from_id="server") == {}
+
+
+def test_a_sides_values_are_handler_types() -> None:
+    from typing import get_args
+
+    from datadivr import Side
+
+    assert set(get_args(Side)) == {HandlerType.SERVER, HandlerType.CLIENT}
+    assert HandlerType.BOTH not in get_args(Side)
+    assert CTX.side == HandlerType.SERVER == "server"

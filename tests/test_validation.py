@@ -270,3 +270,95 @@ class TestBoundedCost:
         assert report.truncated
         assert report.as_dict()["truncated"] is True
         assert taken == MAX_DETAILS + 1  # not 100,000
+
+
+# -- the one builder of validation-error text, the one map of frame faults to codes -----------
+
+
+def test_invalid_text_names_three_failures_and_counts_the_rest() -> None:
+    from datadivr._protocol import invalid_text
+    from datadivr.exceptions import Violation
+
+    details = [Violation(f"$.payload.numbers[{i}]", "Input should be a number") for i in range(5)]
+    assert invalid_text("'sum_event' message", details[:1]) == (
+        "invalid 'sum_event' message: $.payload.numbers[0]: Input should be a number"
+    )
+    assert invalid_text("'sum_event' message", details).endswith(
+        "$.payload.numbers[2]: Input should be a number (and 2 more)"
+    )
+    assert invalid_text("X", details[:3], total=10).endswith(" (and 7 more)")
+    assert invalid_text("X", details[:1], exhaustive=False).endswith(" (and maybe more)")
+    assert invalid_text("X", details, total=9, exhaustive=False).endswith(" (and at least 6 more)")
+
+
+def test_the_parser_factory_and_client_share_the_text() -> None:
+    from datadivr import Client, create_message
+
+    frame = {"event_name": "sum_event", "payload": {"numbers": ["1", "2", "3", "4"]}}
+    with pytest.raises(MessageValidationError) as parsed:
+        PROTOCOL.validate(frame)
+    with pytest.raises(MessageValidationError) as created:
+        create_message("sum_event", frame["payload"])
+    assert str(parsed.value) == str(created.value)
+    assert str(created.value).endswith(" (and 1 more)")
+    assert parsed.value.details == created.value.details
+    client = Client("ws://127.0.0.1:1/ws")
+    with pytest.raises(MessageValidationError) as built:
+        client.build_payload(SumEventPayload, frame["payload"])
+    assert str(built.value).startswith("invalid SumEventPayload: $.payload.numbers[0]: ")
+    assert built.value.details == created.value.details
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "kind"),
+    [
+        ("NOT_JSON", "invalid_json", ProtocolError),
+        ("NOT_OBJECT", "invalid_message", ProtocolError),
+        ("NO_EVENT_NAME", "invalid_message", ProtocolError),
+        ("UNKNOWN_EVENT", "unknown_event", ProtocolError),
+        ("WRONG_DIRECTION", "wrong_direction", ProtocolError),
+        ("SCHEMA", "validation_error", MessageValidationError),
+    ],
+)
+def test_frame_error_maps_each_fault_to_its_code(fault: str, code: str, kind: type) -> None:
+    from datadivr._protocol import FrameFault, frame_error
+
+    error = frame_error(FrameFault[fault], "text", event_name="e")
+    assert (error.code, error.message, error.event_name) == (code, "text", "e")
+    assert type(error) is kind
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "{not json",
+        "[1]",
+        "{}",
+        '{"event_name": 5}',
+        '{"event_name": null}',
+        '{"event_name": ["sum_event"]}',
+        '{"event_name": "nope"}',
+        '{"event_name": "sum_event", "payload": {"numbers": ["1"]}}',
+        '{"event_name": "sum_event", "payload": {"numbers": [1]}, "to": 5}',
+    ],
+)
+def test_server_and_proxy_give_a_bad_frame_the_same_code(frame: str) -> None:
+    """The server (pydantic) and the validating proxy (jsonschema) find the fault their own
+    way, and share the code it is answered with."""
+    from datadivr._proxy import UPSTREAM, ValidatingProxy, _error_for
+
+    with pytest.raises(ProtocolError) as server:
+        PROTOCOL.parse(frame)
+    proxy = ValidatingProxy("ws://127.0.0.1:1/ws", protocol=PROTOCOL)
+    report = proxy.check(frame, UPSTREAM)
+    answer = json.loads(_error_for(report, frame, to="c"))
+    assert answer["payload"]["code"] == server.value.code
+
+
+def test_proxy_maps_a_wrong_direction_to_the_servers_code() -> None:
+    from datadivr._proxy import UPSTREAM, ValidatingProxy, _error_for
+
+    frame = '{"event_name": "sum_handler_result", "payload": 3}'
+    proxy = ValidatingProxy("ws://127.0.0.1:1/ws", protocol=PROTOCOL)
+    answer = json.loads(_error_for(proxy.check(frame, UPSTREAM), frame, to="c"))
+    assert answer["payload"]["code"] == "wrong_direction"

@@ -11,6 +11,7 @@ Two bundles come out of one schema set:
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from datadivr_codegen.examples import example_messages
@@ -42,6 +43,24 @@ def _message_properties(event: EventDef) -> tuple[dict[str, Any], list[str]]:
     return properties, required
 
 
+def _add_event_defs(
+    defs: dict[str, Any],
+    schemas: SchemaSet,
+    message_schema: Callable[[dict[str, Any], list[str]], dict[str, Any]],
+) -> None:
+    """Add each event's payload and message definitions to ``defs``; ``message_schema`` makes
+    a message's schema (after its title and description) from its properties and required
+    names, which each bundle joins to the envelope its own way."""
+    for event in schemas.events:
+        defs[event.payload_class] = copy.deepcopy(event.payload_schema)
+        properties, required = _message_properties(event)
+        defs[event.message_class] = {
+            "title": event.message_class,
+            "description": event.description,
+            **message_schema(properties, required),
+        }
+
+
 def model_bundle(schemas: SchemaSet) -> dict[str, Any]:
     """The single document datamodel-code-generator reads."""
     root = copy.deepcopy(schemas.envelope)
@@ -54,17 +73,17 @@ def model_bundle(schemas: SchemaSet) -> dict[str, Any]:
     }
     root["customBasePath"] = MESSAGE_BASE
     defs: dict[str, Any] = copy.deepcopy(schemas.definitions)
-    for event in schemas.events:
-        defs[event.payload_class] = copy.deepcopy(event.payload_schema)
-        properties, required = _message_properties(event)
-        defs[event.message_class] = {
-            "title": event.message_class,
-            "description": event.description,
+    # The envelope's properties are repeated beside it, so that each model has them as fields.
+    _add_event_defs(
+        defs,
+        schemas,
+        lambda properties, required: {
             "allOf": [{"$ref": "#"}],
             "type": "object",
             "properties": properties,
             "required": required,
-        }
+        },
+    )
     root["$defs"] = defs
     _mark_not_null(root, defs)
     return root
@@ -104,17 +123,16 @@ def protocol_bundle(schemas: SchemaSet) -> dict[str, Any]:
     defs: dict[str, Any] = {"Envelope": copy.deepcopy(schemas.envelope)}
     defs["Envelope"]["title"] = "Envelope"
     defs.update(copy.deepcopy(schemas.definitions))
-    for event in schemas.events:
-        defs[event.payload_class] = copy.deepcopy(event.payload_schema)
-        properties, required = _message_properties(event)
-        defs[event.message_class] = {
-            "title": event.message_class,
-            "description": event.description,
+    _add_event_defs(
+        defs,
+        schemas,
+        lambda properties, required: {
             "allOf": [
                 {"$ref": "#/$defs/Envelope"},
                 {"properties": properties, "required": required},
             ],
-        }
+        },
+    )
     bundle = {
         "$schema": DRAFT,
         "title": "Protocol",

@@ -22,6 +22,7 @@ from datadivr._registry import (
     Registration,
     Registry,
     ServicerBase,
+    Side,
     default_registry,
 )
 from datadivr._route import Broadcast, ClusterAddress, Direct, Route
@@ -106,6 +107,7 @@ __all__ = [
     "ServerOverloadedError",
     "ServerShutdownError",
     "ServicerBase",
+    "Side",
     "UvicornServer",
     "Violation",
     "WebSocketProtocol",

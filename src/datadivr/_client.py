@@ -18,12 +18,13 @@ from websockets.asyncio.client import ClientConnection
 from datadivr._limits import Limits
 from datadivr._logging import get_logger
 from datadivr._message import MessageBase
-from datadivr._protocol import Protocol, frame_field, validation_details
+from datadivr._protocol import Protocol, frame_field, invalid_error
 from datadivr._reconnect import Reconnect, retry_after_close, retry_after_refusal
 from datadivr._registry import (
     HandlerContext,
     HandlerType,
     Registry,
+    answer_fields,
     default_registry,
     register_handler,
 )
@@ -33,7 +34,6 @@ from datadivr.exceptions import (
     ConnectRefusedError,
     DatadivrError,
     InvalidStateError,
-    MessageValidationError,
     ProtocolError,
     RemoteError,
     RequestTimeoutError,
@@ -669,11 +669,7 @@ class BaseClient:
         try:
             answer = await handler(message, ctx)
             if answer is not None:
-                update: dict[str, Any] = {}
-                if "to" not in answer.model_fields_set:
-                    update["to"] = message.from_id or "server"
-                if message.id is not None and answer.reply_to is None:
-                    update["reply_to"] = message.id
+                update = answer_fields(answer, to=message.from_id or "server", reply_to=message.id)
                 await self.send(answer.model_copy(update=update) if update else answer)
         except DatadivrError as exc:
             _log.warning("client handler failed", event_name=message.event_name, error=str(exc))
@@ -692,12 +688,7 @@ def _validated(model: type[_P], data: Mapping[str, Any], *, prefix: tuple[str, .
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        details = validation_details(exc, prefix=prefix)
-        raise MessageValidationError(
-            "validation_error",
-            f"invalid {model.__name__}: " + "; ".join(f"{d.path}: {d.reason}" for d in details),
-            details=details,
-        ) from None
+        raise invalid_error(model.__name__, exc, prefix=prefix) from None
 
 
 def _remote_error(reply: MessageBase) -> RemoteError:

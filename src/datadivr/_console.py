@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.json import JSON
 
 from datadivr._client import BaseClient
-from datadivr._factories import build_message
+from datadivr._factories import create_message
 from datadivr._message import MessageBase
 from datadivr._protocol import Protocol
 from datadivr.exceptions import ConnectionClosedError, DatadivrError, ProtocolError
@@ -65,7 +65,7 @@ def parse_line(protocol: Protocol, line: str) -> MessageBase | str:
         else:
             if _text_event(spec.message_type) and not isinstance(payload, dict | list):
                 payload, text = None, rest
-    return build_message(protocol, event_name, payload, to=to, message=text)
+    return create_message(protocol, event_name, payload, to=to, message=text)
 
 
 def _text_event(message_type: type[MessageBase]) -> bool:

@@ -18,8 +18,8 @@ from typing import Protocol as _Protocol
 from datadivr._limits import Limits, TokenBucket, check_structure, over_size
 from datadivr._logging import get_logger
 from datadivr._message import MessageBase
-from datadivr._protocol import Direction, Protocol, frame_field
-from datadivr._registry import HandlerContext, HandlerType, Registry
+from datadivr._protocol import Direction, FrameFault, Protocol, frame_error, frame_field
+from datadivr._registry import HandlerContext, HandlerType, Registry, answer_fields
 from datadivr._route import Broadcast, Direct, Route
 from datadivr.exceptions import HandlerError, ProtocolError
 
@@ -191,8 +191,8 @@ class Hub:
         event_name = message.event_name
         if event_name not in self._client_sends:
             direction = self.protocol.events[event_name].direction.value
-            wrong = ProtocolError(
-                "wrong_direction",
+            wrong = frame_error(
+                FrameFault.WRONG_DIRECTION,
                 f"clients may not send {event_name!r} ({direction})",
                 event_name=event_name,
             )
@@ -322,20 +322,13 @@ class Hub:
         # The handler's message is left as it is (it may keep and reuse it): the envelope
         # fields it left unset are added to its JSON text instead of to a copy. Unset fields
         # are not in the text, so no key is written twice.
-        given = out.__pydantic_fields_set__
-        added = ""
+        fields = answer_fields(out, to=sender, reply_to=reply_to, from_id=SERVER_ID)
+        added = "".join(f"{_quote(key)}:{_quote(value)}," for key, value in fields.items())
         route: Route | None = None
-        if "to" in given:
-            to = out.to
-        else:
-            to = sender
-            added = '"to":' + _quote(sender) + ","
+        to = fields.get("to", out.to)
+        if "to" in fields:
             client = self._clients.get(sender)
             route = client.route if client is not None else None
-        if reply_to is not None and "reply_to" not in given:
-            added += '"reply_to":' + _quote(reply_to) + ","
-        if "from_id" not in given:
-            added += '"from_id":"' + SERVER_ID + '",'
         if route is None:
             try:
                 route = self._route(to, sender=sender)

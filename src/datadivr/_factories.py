@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import warnings
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
 from datadivr._message import MessageBase
-from datadivr._protocol import Protocol, validation_details
-from datadivr.exceptions import MessageValidationError, ProtocolError
+from datadivr._protocol import Protocol, invalid_error
+from datadivr.exceptions import ProtocolError
 
-__all__ = ["build_message"]
+__all__ = ["build_message", "create_message"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-def build_message(
+def create_message(
     protocol: Protocol,
     event_name: str,
     payload: Any = None,
@@ -24,7 +30,8 @@ def build_message(
     id: str | None = None,
     reply_to: str | None = None,
 ) -> MessageBase:
-    """Build a validated message of ``event_name``; unset envelope fields stay off the wire.
+    """Create a validated message of ``protocol``'s ``event_name``; unset envelope fields stay
+    off the wire. A generated package's ``create_message`` is this, for its own protocol.
 
     Raises:
         ProtocolError: ``event_name`` is not an event of ``protocol``.
@@ -50,11 +57,26 @@ def build_message(
         # may be given as its string, and nothing is coerced that the wire would refuse.
         return spec.message_type.model_validate_json(to_json(data))
     except ValidationError as exc:
-        details = validation_details(exc)
-        raise MessageValidationError(
-            "validation_error",
-            f"invalid {event_name!r} message: "
-            + "; ".join(f"{d.path}: {d.reason}" for d in details),
-            event_name=event_name,
-            details=details,
-        ) from None
+        raise invalid_error(f"{event_name!r} message", exc, event_name=event_name) from None
+
+
+def _renamed(func: Callable[_P, _R], old: str) -> Callable[_P, _R]:
+    """``func`` under its ``old`` name, warning that the name is deprecated."""
+
+    @functools.wraps(func)
+    def alias(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        warnings.warn(
+            f"{old} is deprecated: use {func.__name__}, its new name",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return func(*args, **kwargs)
+
+    alias.__name__ = alias.__qualname__ = old
+    alias.__doc__ = f"Deprecated: the old name of :func:`{func.__name__}`."
+    return alias
+
+
+build_message = _renamed(create_message, "build_message")
+"""Deprecated: the old name of :func:`create_message` (packages generated before it was
+renamed call it)."""

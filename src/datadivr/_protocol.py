@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import cached_property
 from importlib import resources
 from typing import Any
@@ -25,6 +26,8 @@ MAX_DETAILS = 100
 #: refusing it costs no more than accepting it, however many of its values are wrong. Smaller
 #: frames get every failure reported, each of the at most this many values failing.
 EXHAUSTIVE_ITEMS = 2_000
+#: The summary of an invalid message names this many failures and counts the others.
+SHOWN_DETAILS = 3
 
 
 @dataclass(frozen=True)
@@ -155,26 +158,26 @@ class Protocol:
         first = errors[0]
         kind = first["type"]
         if kind == "json_invalid":
-            return ProtocolError("invalid_json", f"frame is not valid JSON: {first['msg']}")
+            return frame_error(FrameFault.NOT_JSON, f"frame is not valid JSON: {first['msg']}")
         if kind in ("model_attributes_type", "dict_type", "model_type") and not first["loc"]:
-            return ProtocolError("invalid_message", "a message must be a JSON object")
+            return frame_error(FrameFault.NOT_OBJECT, "a message must be a JSON object")
         if kind == "union_tag_not_found":
-            return ProtocolError(
-                "invalid_message",
+            return frame_error(
+                FrameFault.NO_EVENT_NAME,
                 "a message must have an 'event_name'",
                 details=[Violation("$.event_name", "field required", "missing")],
             )
         if kind == "union_tag_invalid":
             name = frame_field(frame, "event_name")
             if not isinstance(name, str):
-                return ProtocolError(
-                    "invalid_message",
+                return frame_error(
+                    FrameFault.NO_EVENT_NAME,
                     "'event_name' must be a string",
                     details=[Violation("$.event_name", "Input should be a valid string")],
                 )
             shown = name if len(name) <= 64 else name[:63] + "…"
-            return ProtocolError(
-                "unknown_event",
+            return frame_error(
+                FrameFault.UNKNOWN_EVENT,
                 f"unknown event {shown!r}",
                 event_name=shown,
                 details=[
@@ -182,22 +185,120 @@ class Protocol:
                 ],
             )
         event_name = str(first["loc"][0]) if first["loc"] else None
-        details = [
-            Violation(json_path(error["loc"][1:]), error["msg"], error["type"]) for error in errors
-        ]
-        total = exc.error_count()
-        summary = "; ".join(f"{d.path}: {d.reason}" for d in details[:3])
-        if exhaustive:
-            more = f" (and {total - 3} more)" if total > 3 else ""
-        else:
-            # Fail-fast: an array or map that failed was not checked past its first failure.
-            more = f" (and at least {total - 3} more)" if total > 3 else " (and maybe more)"
-        return MessageValidationError(
-            "validation_error",
-            f"invalid {event_name!r} message: {summary}{more}",
+        details = violations(errors, skip=1)
+        return frame_error(
+            FrameFault.SCHEMA,
+            invalid_text(
+                f"{event_name!r} message", details, total=exc.error_count(), exhaustive=exhaustive
+            ),
             event_name=event_name,
             details=details,
         )
+
+
+class FrameFault(Enum):
+    """What is wrong with a frame that is refused before it is handled.
+
+    The server (which parses with the generated models) and the validating proxy (which
+    validates with the JSON Schema) each find the fault their own way; :func:`frame_error`
+    then decides, for both, the error code and the exception the sender is told of.
+    """
+
+    NOT_JSON = "not_json"
+    """The frame is not JSON."""
+    NOT_OBJECT = "not_object"
+    """The frame is JSON, but not an object."""
+    NO_EVENT_NAME = "no_event_name"
+    """The object has no ``event_name``, or one that is not a string."""
+    UNKNOWN_EVENT = "unknown_event"
+    """The ``event_name`` is no event of the protocol."""
+    WRONG_DIRECTION = "wrong_direction"
+    """The event may not be sent this way (a client sending a server's event)."""
+    SCHEMA = "schema"
+    """The message fails its event's schema."""
+
+    @property
+    def code(self) -> str:
+        """The ``error`` message's code for this fault."""
+        return _FAULT_CODES[self]
+
+
+_FAULT_CODES = {
+    FrameFault.NOT_JSON: "invalid_json",
+    FrameFault.NOT_OBJECT: "invalid_message",
+    FrameFault.NO_EVENT_NAME: "invalid_message",
+    FrameFault.UNKNOWN_EVENT: "unknown_event",
+    FrameFault.WRONG_DIRECTION: "wrong_direction",
+    FrameFault.SCHEMA: "validation_error",
+}
+
+
+def frame_error(
+    fault: FrameFault,
+    message: str,
+    *,
+    event_name: str | None = None,
+    details: Sequence[Violation] = (),
+) -> ProtocolError:
+    """The error a refused frame is answered with: ``fault``'s code, and ``message``.
+
+    Returns:
+        A :class:`MessageValidationError` for a schema violation, else a
+        :class:`ProtocolError`.
+    """
+    kind = MessageValidationError if fault is FrameFault.SCHEMA else ProtocolError
+    return kind(fault.code, message, event_name=event_name, details=details)
+
+
+def invalid_text(
+    subject: str,
+    details: Sequence[Violation],
+    *,
+    total: int | None = None,
+    exhaustive: bool = True,
+) -> str:
+    """The summary of a validation failure: ``invalid 'x' message: $.a: reason; …``.
+
+    The first :data:`SHOWN_DETAILS` failures are named and the rest counted.
+
+    Args:
+        subject: What is invalid (``"'sum_event' message"``, a payload model's name).
+        details: The failures, in order.
+        total: How many failures there are, when more than ``details`` (which may hold only
+            the first ones).
+        exhaustive: Whether the message was checked to the end; after a fail-fast check an
+            array or map that failed was not checked past its first failure, so that the
+            count is only a lower bound.
+    """
+    total = len(details) if total is None else total
+    named = "; ".join(f"{d.path}: {d.reason}" for d in details[:SHOWN_DETAILS])
+    if exhaustive:
+        more = f" (and {total - SHOWN_DETAILS} more)" if total > SHOWN_DETAILS else ""
+    else:
+        more = (
+            f" (and at least {total - SHOWN_DETAILS} more)"
+            if total > SHOWN_DETAILS
+            else " (and maybe more)"
+        )
+    return f"invalid {subject}: {named}{more}"
+
+
+def invalid_error(
+    subject: str,
+    exc: ValidationError,
+    *,
+    event_name: str | None = None,
+    prefix: tuple[str, ...] = (),
+) -> MessageValidationError:
+    """The error for a message or payload built locally that fails its schema: every failure
+    of ``exc`` as a :class:`Violation` (``prefix`` put before each path) and their summary."""
+    details = validation_details(exc, prefix=prefix)
+    return MessageValidationError(
+        "validation_error",
+        invalid_text(subject, details),
+        event_name=event_name,
+        details=details,
+    )
 
 
 def _first_errors(exc: ValidationError, limit: int) -> list[Any]:
@@ -288,12 +389,24 @@ def json_path(loc: Iterable[int | str]) -> str:
     return path
 
 
+def violations(
+    errors: Iterable[Mapping[str, Any]], *, skip: int = 0, prefix: tuple[str, ...] = ()
+) -> list[Violation]:
+    """One :class:`Violation` per pydantic error (as ``ValidationError.errors()`` gives them);
+    ``skip`` leading location parts (the union tag) are dropped and ``prefix`` is put before
+    the rest."""
+    return [
+        Violation(json_path((*prefix, *error["loc"][skip:])), error["msg"], error["type"])
+        for error in errors
+    ]
+
+
 def validation_details(
     exc: ValidationError, *, skip: int = 0, prefix: tuple[str, ...] = ()
 ) -> list[Violation]:
-    """One :class:`Violation` per error of ``exc``; ``skip`` leading location parts (the
-    union tag) are dropped and ``prefix`` is put before the rest."""
-    return [
-        Violation(json_path((*prefix, *error["loc"][skip:])), error["msg"], error["type"])
-        for error in exc.errors(include_url=False, include_context=False, include_input=False)
-    ]
+    """One :class:`Violation` per error of ``exc`` (see :func:`violations`)."""
+    return violations(
+        exc.errors(include_url=False, include_context=False, include_input=False),
+        skip=skip,
+        prefix=prefix,
+    )

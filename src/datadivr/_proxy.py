@@ -24,8 +24,8 @@ from websockets.typing import Origin, Subprotocol
 from datadivr._auth import SUBPROTOCOL
 from datadivr._core import error_frame
 from datadivr._logging import get_logger
-from datadivr._protocol import Protocol, frame_field
-from datadivr.exceptions import ProtocolError, Violation
+from datadivr._protocol import FrameFault, Protocol, frame_error, frame_field
+from datadivr.exceptions import Violation
 from datadivr.validation import Report, Validator
 
 __all__ = ["DOWNSTREAM", "UPSTREAM", "Conformance", "ValidatingProxy"]
@@ -36,7 +36,11 @@ UPSTREAM = "client_to_server"
 DOWNSTREAM = "server_to_client"
 _log = get_logger("datadivr.proxy")
 
-_CODES = {"json": "invalid_json", "type": "invalid_message", "enum": "unknown_event"}
+#: The fault of a frame whose whole (``$``) fails, by the failing keyword.
+_WHOLE_FAULTS = {
+    "json": FrameFault.NOT_JSON,
+    "type": FrameFault.NOT_OBJECT,
+}
 
 
 @dataclass
@@ -244,22 +248,27 @@ class _Peer:
     client_id: str = "client"
 
 
+def _fault_of(violation: Violation, event_name: object) -> FrameFault:
+    """What is wrong with a frame, from its first violation as :meth:`ValidatingProxy.check`
+    reports it and its ``event_name`` (a name that is not a string is no event name at all,
+    as the server says)."""
+    if violation.kind == "direction":
+        return FrameFault.WRONG_DIRECTION
+    if violation.path == "$" and violation.kind in _WHOLE_FAULTS:
+        return _WHOLE_FAULTS[violation.kind]
+    if violation.path == "$.event_name" and violation.kind == "enum":
+        return FrameFault.UNKNOWN_EVENT if isinstance(event_name, str) else FrameFault.NO_EVENT_NAME
+    if violation.path == "$" and violation.kind == "required" and "event_name" in violation.reason:
+        return FrameFault.NO_EVENT_NAME
+    return FrameFault.SCHEMA
+
+
 def _error_for(report: Report, frame: str | bytes, *, to: str) -> str:
     """The ``error`` message the server would send for this frame."""
     first = report.violations[0]
-    if first.kind == "direction":
-        code = "wrong_direction"
-    elif first.path == "$" and first.kind in _CODES:
-        code = _CODES[first.kind]
-    elif first.path == "$.event_name" and first.kind == "enum":
-        code = "unknown_event"
-    elif first.path == "$" and first.kind == "required" and "event_name" in first.reason:
-        code = "invalid_message"
-    else:
-        code = "validation_error"
     reply_to = frame_field(frame, "id")
-    error = ProtocolError(
-        code,
+    error = frame_error(
+        _fault_of(first, frame_field(frame, "event_name")),
         f"refused by the validating proxy: {first.path}: {first.reason}"
         + (" (and more)" if report.truncated else ""),
         event_name=report.event_name,

@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 from datadivr._message import MessageBase
 from datadivr.exceptions import RegistrationError
@@ -25,6 +25,7 @@ __all__ = [
     "Registration",
     "Registry",
     "ServicerBase",
+    "Side",
     "default_registry",
     "not_implemented",
     "register_handler",
@@ -46,9 +47,14 @@ class HandlerType(str, Enum):
     BOTH = "both"
     """On both sides."""
 
-    def includes(self, side: HandlerType) -> bool:
-        """Whether a handler of this type runs on ``side`` (``SERVER`` or ``CLIENT``)."""
+    def includes(self, side: Side) -> bool:
+        """Whether a handler of this type runs on ``side``."""
         return self is HandlerType.BOTH or self is side
+
+
+Side: TypeAlias = Literal[HandlerType.SERVER, HandlerType.CLIENT]
+"""Where a handler runs: one side, ``HandlerType.SERVER`` or ``HandlerType.CLIENT``, never
+``BOTH`` (which names the sides of a registration, not a side)."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ class HandlerContext:
         identity: The authenticated identity of the sender, when the server has one.
     """
 
-    side: HandlerType
+    side: Side
     client_id: str | None
     send_message: Callable[[MessageBase], Awaitable[None]] = field(repr=False)
     identity: Any = None
@@ -70,6 +76,34 @@ class HandlerContext:
         """Send another message: from the server, delivered per its ``to``; from a client, sent
         to the server."""
         await self.send_message(message)
+
+
+def answer_fields(
+    answer: MessageBase, *, to: str, reply_to: str | None, from_id: str | None = None
+) -> dict[str, str]:
+    """How a handler's answer is addressed: the envelope fields it left unset that its side
+    fills in (the server's hub and a client both call it).
+
+    Args:
+        answer: What the handler returned or sent.
+        to: Its recipient when it names none: the sender of the message it answers.
+        reply_to: The ``id`` of the message it answers, if that had one (``None`` for a
+            message that answers nothing).
+        from_id: Its sender, stamped by the server (``None`` on a client: the server stamps
+            it on the way).
+
+    Returns:
+        The fields to add to the answer, by name; empty when it set them all itself.
+    """
+    given = answer.__pydantic_fields_set__
+    fields: dict[str, str] = {}
+    if "to" not in given:
+        fields["to"] = to
+    if reply_to is not None and "reply_to" not in given:
+        fields["reply_to"] = reply_to
+    if from_id is not None and "from_id" not in given:
+        fields["from_id"] = from_id
+    return fields
 
 
 @dataclass(frozen=True)
@@ -138,12 +172,12 @@ class Registry:
                 self._entries.pop((event_name, side), None)
         Registry._changes += 1
 
-    def get(self, event_name: str, side: HandlerType) -> Handler | None:
+    def get(self, event_name: str, side: Side) -> Handler | None:
         """The handler of ``event_name`` on ``side`` (``SERVER`` or ``CLIENT``), if any."""
         entry = self.lookup(event_name, side)
         return entry.handler if entry is not None else None
 
-    def lookup(self, event_name: str, side: HandlerType) -> Registration | None:
+    def lookup(self, event_name: str, side: Side) -> Registration | None:
         """The registration of ``event_name``'s handler on ``side``, fallbacks included."""
         if self._resolved_at != Registry._changes:
             self._resolved.clear()
@@ -161,7 +195,7 @@ class Registry:
                 self._resolved[key] = entry
             return entry
 
-    def events(self, side: HandlerType) -> list[str]:
+    def events(self, side: Side) -> list[str]:
         """The events with a handler on ``side``, sorted (fallbacks included)."""
         return sorted({event for event, s in self._keys() if s is side})
 

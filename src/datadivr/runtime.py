@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 from datadivr._client import BaseClient, present
-from datadivr._factories import build_message
+from datadivr._factories import build_message, create_message
 from datadivr._message import UUID, AwareDatetime, ExactLiteral, MessageBase, NotNull, Payload
 from datadivr._protocol import Direction, EventSpec, MessageText, Protocol
 from datadivr._registry import (
@@ -62,6 +62,7 @@ __all__ = [
     "ServicerBase",
     "build_message",
     "check_generated",
+    "create_message",
     "not_implemented",
     "present",
     "register_handler",
