@@ -48,7 +48,12 @@ API_PAGES = (
         "client",
         "Client",
         "The generated, typed `Client` and the runtime it subclasses.",
-        ("datadivr.protocol.client", "datadivr._client", "datadivr._reconnect"),
+        (
+            "datadivr.protocol.client",
+            "datadivr._client",
+            "datadivr._session",
+            "datadivr._reconnect",
+        ),
     ),
     Page(
         "handlers",

@@ -1,4 +1,9 @@
-"""The WebSocket client runtime; generated clients subclass :class:`BaseClient`."""
+"""The WebSocket client runtime; generated clients subclass :class:`BaseClient`.
+
+:class:`BaseClient` is the ``websockets`` shell around a :class:`~datadivr._session.Session`,
+which decides everything that is not I/O: it connects, sends, receives, waits out the backoff
+and runs handler tasks.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ import random
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
-from enum import Enum
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
@@ -18,8 +22,8 @@ from websockets.asyncio.client import ClientConnection
 from datadivr._limits import Limits
 from datadivr._logging import get_logger
 from datadivr._message import MessageBase
-from datadivr._protocol import Protocol, frame_field, invalid_error
-from datadivr._reconnect import Reconnect, retry_after_close, retry_after_refusal
+from datadivr._protocol import Protocol, invalid_error
+from datadivr._reconnect import Reconnect
 from datadivr._registry import (
     HandlerContext,
     HandlerType,
@@ -28,17 +32,21 @@ from datadivr._registry import (
     default_registry,
     register_handler,
 )
+from datadivr._session import (
+    ClientState,
+    Closing,
+    Dispatch,
+    Queued,
+    Session,
+    Welcomed,
+    reply_of,
+)
 from datadivr.exceptions import (
     ConnectError,
     ConnectionClosedError,
     ConnectRefusedError,
     DatadivrError,
-    InvalidStateError,
-    ProtocolError,
-    RemoteError,
     RequestTimeoutError,
-    SendBufferFullError,
-    Violation,
 )
 
 __all__ = ["BaseClient", "ClientState", "present"]
@@ -47,43 +55,6 @@ _M = TypeVar("_M", bound=MessageBase)
 _P = TypeVar("_P", bound=BaseModel)
 _C = TypeVar("_C", bound="BaseClient")
 _log = get_logger("datadivr.client")
-
-
-class ClientState(str, Enum):
-    """The client's connection state.
-
-    It only moves forward, except that a client with ``reconnect`` goes from ``OPEN`` to
-    ``RECONNECTING`` when its connection drops, and back to ``OPEN`` once it is connected again.
-    """
-
-    IDLE = "idle"
-    """Not connected yet."""
-    CONNECTING = "connecting"
-    """:meth:`BaseClient.connect` is opening the connection."""
-    OPEN = "open"
-    """Connected and welcomed: messages go out at once."""
-    RECONNECTING = "reconnecting"
-    """The connection dropped and the client is opening a new one; messages sent meanwhile
-    wait in the send buffer."""
-    CLOSING = "closing"
-    """:meth:`BaseClient.close` is closing the connection."""
-    CLOSED = "closed"
-    """Closed for good."""
-
-
-#: The states each state may move to; any other move is a bug.
-_MOVES: dict[ClientState, frozenset[ClientState]] = {
-    ClientState.IDLE: frozenset({ClientState.CONNECTING, ClientState.CLOSED}),
-    ClientState.CONNECTING: frozenset({ClientState.OPEN, ClientState.CLOSING, ClientState.CLOSED}),
-    ClientState.OPEN: frozenset(
-        {ClientState.RECONNECTING, ClientState.CLOSING, ClientState.CLOSED}
-    ),
-    ClientState.RECONNECTING: frozenset(
-        {ClientState.OPEN, ClientState.CLOSING, ClientState.CLOSED}
-    ),
-    ClientState.CLOSING: frozenset({ClientState.CLOSED}),
-    ClientState.CLOSED: frozenset(),
-}
 
 
 def present(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,48 +119,59 @@ class BaseClient:
         self._handlers = Registry()
         self._headers = dict(headers or {})
         self._max_size = max_size
-        self._policy: Reconnect | None = (
-            reconnect if isinstance(reconnect, Reconnect) else Reconnect() if reconnect else None
+        self._session = Session(
+            getattr(self, "protocol", None),
+            policy=(
+                reconnect
+                if isinstance(reconnect, Reconnect)
+                else Reconnect()
+                if reconnect
+                else None
+            ),
+            inbox_size=inbox_size,
+            handler_of=self._handler_of,
+            rng=random.Random(),
+            url=url,
         )
-        self._random = random.Random()
-        self._state = ClientState.IDLE
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._pending: dict[str, asyncio.Future[MessageBase]] = {}
-        self._expected: dict[str, type[MessageBase]] = {}
-        self._inbox: asyncio.Queue[MessageBase | None] = asyncio.Queue()
-        self._inbox_size = inbox_size
-        # Frames sent while reconnecting, each with the id of the request it is, if any.
-        self._buffer: deque[tuple[str, str | None]] = deque()
-        self._client_id: str | None = None
-        self._close_code: int | None = None
-        self._close_reason = ""
-        # Why the last reconnect attempt failed: the cause of the error the client ends with.
-        self._last_failure: DatadivrError | None = None
+        # Set when a message reaches the inbox or the inbox ends: receive() looks again.
+        self._arrived = asyncio.Event()
 
     # -- state ---------------------------------------------------------------------------
 
     @property
     def state(self) -> ClientState:
         """The connection state."""
-        return self._state
+        return self._session.state
 
     @property
     def client_id(self) -> str | None:
         """The id the server gave this connection (from its ``welcome``), once known; a new
         one after each reconnect."""
-        return self._client_id
+        return self._session.client_id
 
-    def _expect(self, *states: ClientState) -> None:
-        if self._state not in states:
-            expected = " or ".join(s.value for s in states)
-            raise InvalidStateError(f"client is {self._state.value}, expected {expected}")
+    # The session's parts, under the names the client has always used for them.
+    @property
+    def _state(self) -> ClientState:
+        return self._session.state
 
-    def _move(self, state: ClientState) -> None:
-        if state not in _MOVES[self._state]:
-            raise InvalidStateError(f"client is {self._state.value}, cannot become {state.value}")
-        self._state = state
+    @_state.setter
+    def _state(self, state: ClientState) -> None:
+        self._session.state = state
+
+    @property
+    def _client_id(self) -> str | None:
+        return self._session.client_id
+
+    @property
+    def _policy(self) -> Reconnect | None:
+        return self._session.policy
+
+    @property
+    def _buffer(self) -> deque[tuple[str, str | None]]:
+        return self._session.buffer
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -204,21 +186,16 @@ class BaseClient:
                 wrong token or origin, 503 server full).
             ConnectionClosedError: the server closed the connection before its ``welcome``.
         """
-        self._expect(ClientState.IDLE)
-        self._move(ClientState.CONNECTING)
+        self._session.connect()
         try:
             ws = await self._open()
         except BaseException as exc:
-            if isinstance(exc, ConnectionClosedError):
-                self._close_code, self._close_reason = exc.code, exc.reason
-            if self._state is not ClientState.CLOSED:
-                self._move(ClientState.CLOSED)
+            self._session.connect_failed(exc)
             raise
-        if self._state is not ClientState.CONNECTING:  # close() was called meanwhile
+        if not self._session.opened():  # close() was called meanwhile
             await ws.close()
-            raise self._closed_error()
+            raise self._session.closed_error()
         self._ws = ws
-        self._move(ClientState.OPEN)
         self._reader = asyncio.create_task(self._run(ws))
         return self
 
@@ -226,22 +203,16 @@ class BaseClient:
         """Close the connection (idempotent): pending requests fail, handler tasks are
         cancelled, a reconnect under way stops and the messages it was holding are dropped
         (and logged). A handler may call it too."""
-        if self._state is ClientState.IDLE:
-            self._move(ClientState.CLOSED)
+        closing = self._session.close(code, reason)
+        if closing is Closing.NOTHING:
             return
-        reconnecting = self._state is ClientState.RECONNECTING
-        if self._state in (ClientState.CONNECTING, ClientState.OPEN, ClientState.RECONNECTING):
-            if self._state is not ClientState.OPEN:
-                # There is no connection to close: remember why the client ended.
-                self._close_code, self._close_reason = code, reason
-            self._move(ClientState.CLOSING)
         current = asyncio.current_task()
         try:
-            if self._ws is not None and not reconnecting:
+            if self._ws is not None and closing is Closing.CONNECTION:
                 await self._ws.close(code, reason)
             reader = self._reader
             if reader is not None and reader is not current:
-                if reconnecting:
+                if closing is Closing.RECONNECT:
                     reader.cancel()
                 await asyncio.wait({reader})
             others = [task for task in self._tasks if task is not current]
@@ -250,8 +221,7 @@ class BaseClient:
             if others:
                 await asyncio.gather(*others, return_exceptions=True)
         finally:
-            if self._state is not ClientState.CLOSED:
-                self._move(ClientState.CLOSED)
+            self._session.closed()
 
     async def wait_closed(self) -> None:
         """Wait until the connection ends for good: closed by the server or :meth:`close`,
@@ -301,7 +271,7 @@ class BaseClient:
         return ws
 
     async def _await_welcome(self, ws: ClientConnection) -> None:
-        if "welcome" not in self.protocol.events:
+        if not self._session.expects_welcome:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.open_timeout
@@ -314,51 +284,24 @@ class BaseClient:
                 ) from None
             except websockets.ConnectionClosed as exc:
                 raise _error_of(exc) from None
-            message = self._parse(frame)
-            if message is not None and message.event_name == "welcome":
-                self._on_welcome(message)
+            if isinstance(self._on_frame(frame), Welcomed):
                 return
-            if message is not None:
-                self._dispatch(message)
 
     async def _run(self, ws: ClientConnection) -> None:
         """Read until the connection ends for good, reconnecting in between if asked to."""
         try:
             while True:
                 await self._read(ws)
-                self._close_code = ws.close_code
-                self._close_reason = ws.close_reason or ""
-                if self._state is not ClientState.OPEN:
-                    return  # close() ended it
-                if not self._will_reconnect(self._close_code):
+                if not self._session.connection_lost(ws.close_code, ws.close_reason or ""):
                     return
-                self._move(ClientState.RECONNECTING)
-                _log.warning(
-                    "connection lost: reconnecting",
-                    url=self.url,
-                    code=self._close_code,
-                    reason=self._close_reason,
-                )
-                self._fail_sent(self._closed_error())
-                assert self._policy is not None  # _will_reconnect
-                new_ws = await self._reconnect(self._policy)
+                new_ws = await self._reconnect()
                 if new_ws is None:
                     return
                 ws = self._ws = new_ws
-                self._close_code, self._close_reason = None, ""
-                self._last_failure = None
-                self._move(ClientState.OPEN)
+                self._session.reconnected()
         finally:
-            if self._state in (ClientState.OPEN, ClientState.RECONNECTING):
-                self._move(ClientState.CLOSED)
-            self._fail_pending(self._closed_error())
-            if self._buffer:
-                _log.warning(
-                    "client closed: messages sent while reconnecting are dropped",
-                    count=len(self._buffer),
-                )
-                self._buffer.clear()
-            self._inbox.put_nowait(None)
+            self._session.finish()
+            self._arrived.set()
 
     async def _read(self, ws: ClientConnection) -> None:
         try:
@@ -370,14 +313,11 @@ class BaseClient:
         except websockets.ConnectionClosed:
             pass
 
-    def _will_reconnect(self, code: int | None) -> bool:
-        return self._policy is not None and retry_after_close(code)
-
-    async def _reconnect(self, policy: Reconnect) -> ClientConnection | None:
+    async def _reconnect(self) -> ClientConnection | None:
         """A new connection, welcomed and with the buffer sent; ``None`` once the attempts
         are used up or the server refuses for good."""
         attempt = 0
-        for delay in policy.delays(self._random):
+        for delay in self._session.delays():
             attempt += 1
             log = _log.bind(url=self.url, attempt=attempt)
             log.info("reconnect attempt", delay=round(delay, 3))
@@ -394,16 +334,9 @@ class BaseClient:
             except (ConnectError, ConnectionClosedError) as exc:
                 error = exc
             else:
-                log.info("reconnected", client_id=self._client_id, resent=sent)
+                log.info("reconnected", client_id=self._session.client_id, resent=sent)
                 return ws
-            self._last_failure = error
-            if isinstance(error, ConnectionClosedError):
-                self._close_code, self._close_reason = error.code, error.reason
-                self._fail_sent(error)  # requests that went out while sending the buffer
-                final = not retry_after_close(error.code)
-            else:
-                final = not retry_after_refusal(error.status)
-            if final:
+            if self._session.attempt_failed(error):
                 log.warning("reconnect refused: giving up", error=str(error))
                 return None
             log.info("reconnect attempt failed", error=str(error))
@@ -413,33 +346,11 @@ class BaseClient:
     async def _flush(self, ws: ClientConnection) -> int:
         """Send the buffer on ``ws``, in order, with what is added meanwhile; the count sent."""
         sent = 0
-        while self._buffer:
-            frame, _ = self._buffer[0]
+        while (frame := self._session.buffered()) is not None:
             await ws.send(frame)
-            # Dropped only once sent: a frame the broken connection refused goes on the next.
-            self._buffer.popleft()
+            self._session.buffered_sent()
             sent += 1
         return sent
-
-    def _fail_pending(self, error: ConnectionClosedError) -> None:
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(error)
-
-    def _fail_sent(self, error: ConnectionClosedError) -> None:
-        """Fail the requests that went out on a connection that dropped; those still in the
-        buffer wait for the next one."""
-        held = {request_id for _, request_id in self._buffer if request_id is not None}
-        for request_id, future in self._pending.items():
-            if request_id not in held and not future.done():
-                future.set_exception(error)
-
-    def _closed_error(self) -> ConnectionClosedError:
-        """The error for the end of the connection; caused by the last failed reconnect."""
-        error = ConnectionClosedError.from_code(self._close_code, self._close_reason)
-        if self._last_failure is not None:
-            error.__cause__ = self._last_failure
-        return error
 
     # -- sending -------------------------------------------------------------------------
 
@@ -488,36 +399,18 @@ class BaseClient:
         await self._send(frame)
 
     async def _send(self, frame: str, request_id: str | None = None) -> None:
-        while True:
-            if self._state is ClientState.RECONNECTING:
-                self._hold(frame, request_id)
-                return
-            if self._state is not ClientState.OPEN and self._close_code is not None:
-                raise self._closed_error()
-            self._expect(ClientState.OPEN)
+        while self._session.send(frame, request_id):
             ws = self._ws
             assert ws is not None
             try:
                 await ws.send(frame)
                 return
             except websockets.ConnectionClosed as exc:
-                error = _error_of(exc)
-                state = self.state  # it may have moved while the send waited
-                if state is ClientState.OPEN and self._ws is not ws:
-                    continue  # reconnected meanwhile: send on the new connection
-                if state is ClientState.RECONNECTING or (
-                    state is ClientState.OPEN and self._will_reconnect(error.code)
+                # The state may have moved while the send waited.
+                if not self._session.send_failed(
+                    frame, request_id, _error_of(exc), replaced=self._ws is not ws
                 ):
-                    # The reader is about to see the drop and reconnect: hold it till then.
-                    self._hold(frame, request_id)
                     return
-                raise error from None
-
-    def _hold(self, frame: str, request_id: str | None) -> None:
-        assert self._policy is not None  # only a reconnecting client holds messages
-        if len(self._buffer) >= self._policy.buffer_size:
-            raise SendBufferFullError(self._policy.buffer_size)
-        self._buffer.append((frame, request_id))
 
     async def request(
         self,
@@ -541,11 +434,8 @@ class BaseClient:
         if message.id is None:
             message = message.model_copy(update={"id": uuid.uuid4().hex})
         assert message.id is not None
-        if message.id in self._pending:
-            raise InvalidStateError(f"a request with id {message.id!r} is already waiting")
         future: asyncio.Future[MessageBase] = asyncio.get_running_loop().create_future()
-        self._pending[message.id] = future
-        self._expected[message.id] = reply_type
+        self._session.add_request(message.id, future, reply_type)
         try:
             await self._send(message.to_json(), message.id)
             wait = self.request_timeout if timeout is None else timeout
@@ -556,18 +446,8 @@ class BaseClient:
                     f"no reply to {message.event_name!r} (id {message.id}) within {wait}s"
                 ) from None
         finally:
-            self._pending.pop(message.id, None)
-            self._expected.pop(message.id, None)
-        if reply.event_name == "error":
-            raise _remote_error(reply)
-        if not isinstance(reply, reply_type):
-            raise ProtocolError(
-                "invalid_message",
-                f"expected {reply_type.__name__} in reply to {message.event_name!r}, "
-                f"got {reply.event_name!r}",
-                event_name=reply.event_name,
-            )
-        return reply
+            self._session.remove_request(message.id)
+        return reply_of(message, reply, reply_type)
 
     # -- receiving -----------------------------------------------------------------------
 
@@ -586,16 +466,19 @@ class BaseClient:
             ConnectionClosedError: the connection closed and the inbox is empty.
             RequestTimeoutError: nothing arrived within ``timeout`` seconds.
         """
-        if self._state is ClientState.CLOSED and self._inbox.empty():
-            raise self._closed_error()
+        message = self._session.next_message()
+        if message is not None:
+            return message
         try:
-            item = await asyncio.wait_for(self._inbox.get(), timeout)
+            return await asyncio.wait_for(self._next_message(), timeout)
         except (TimeoutError, asyncio.TimeoutError):
             raise RequestTimeoutError(f"no message within {timeout}s") from None
-        if item is None:
-            self._inbox.put_nowait(None)  # keep the end mark for later readers
-            raise self._closed_error()
-        return item
+
+    async def _next_message(self) -> MessageBase:
+        while (message := self._session.next_message()) is None:
+            self._arrived.clear()
+            await self._arrived.wait()
+        return message
 
     async def messages(self) -> AsyncIterator[MessageBase]:
         """Iterate over received messages until the connection closes for good."""
@@ -608,61 +491,21 @@ class BaseClient:
     def __aiter__(self) -> AsyncIterator[MessageBase]:
         return self.messages()
 
-    def _on_frame(self, frame: str | bytes) -> None:
-        message = self._parse(frame)
-        if message is None:
-            return
-        if message.event_name == "welcome":
-            self._on_welcome(message)
-            return
-        self._dispatch(message)
-
-    def _parse(self, frame: str | bytes) -> MessageBase | None:
-        try:
-            return self.protocol.parse(frame)
-        except ProtocolError as exc:
-            _log.warning("invalid message from server", code=exc.code, error=exc.message)
-            # A request it answers must not wait for a reply that will never parse.
-            reply_to = frame_field(frame, "reply_to")
-            future = self._pending.get(reply_to) if isinstance(reply_to, str) else None
-            if future is not None and not future.done():
-                future.set_exception(exc)
-            return None
-
-    def _on_welcome(self, message: MessageBase) -> None:
-        client_id = getattr(message.payload, "client_id", None)
-        if isinstance(client_id, str):
-            self._client_id = client_id
-
-    def _dispatch(self, message: MessageBase) -> None:
-        if message.reply_to is not None:
-            future = self._pending.get(message.reply_to)
-            expected = self._expected.get(message.reply_to, MessageBase)
-            # Only the expected answer or an error settles a request; anything else that
-            # happens to carry its id is an ordinary message.
-            if (
-                future is not None
-                and not future.done()
-                and (isinstance(message, expected) or message.event_name == "error")
-            ):
-                future.set_result(message)
-                return
-        handler = self._handlers.get(message.event_name, HandlerType.CLIENT) or self._registry.get(
-            message.event_name, HandlerType.CLIENT
+    def _handler_of(self, event_name: str) -> Any:
+        return self._handlers.get(event_name, HandlerType.CLIENT) or self._registry.get(
+            event_name, HandlerType.CLIENT
         )
-        if handler is not None:
-            task = asyncio.create_task(self._handle(handler, message))
+
+    def _on_frame(self, frame: str | bytes) -> object:
+        """Hand ``frame`` to the session and carry out what it comes to; that, returned."""
+        event = self._session.receive(frame)
+        if isinstance(event, Dispatch):
+            task = asyncio.create_task(self._handle(event.handler, event.message))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-            return
-        if self._inbox.qsize() >= self._inbox_size:
-            dropped = self._inbox.get_nowait()  # inbox_size >= 1: there is one
-            _log.warning(
-                "inbox full: oldest message dropped",
-                event_name=dropped.event_name if dropped else None,
-                inbox_size=self._inbox_size,
-            )
-        self._inbox.put_nowait(message)
+        elif isinstance(event, Queued):
+            self._arrived.set()
+        return event
 
     async def _handle(self, handler: Any, message: MessageBase) -> None:
         ctx = HandlerContext(HandlerType.CLIENT, self._client_id, self.send)
@@ -689,16 +532,3 @@ def _validated(model: type[_P], data: Mapping[str, Any], *, prefix: tuple[str, .
         return model.model_validate(data)
     except ValidationError as exc:
         raise invalid_error(model.__name__, exc, prefix=prefix) from None
-
-
-def _remote_error(reply: MessageBase) -> RemoteError:
-    payload = reply.payload
-    code = str(getattr(payload, "code", "error"))
-    raw_details = getattr(payload, "details", None) or []
-    details = [
-        Violation(
-            str(getattr(d, "path", "")), str(getattr(d, "reason", "")), getattr(d, "kind", None)
-        )
-        for d in raw_details
-    ]
-    return RemoteError(code, reply.message or code, details)
