@@ -19,7 +19,7 @@ from datadivr import (
     SumHandlerResultMessage,
     websocket_handler,
 )
-from datadivr._registry import register_handler
+from datadivr.core._registry import register_handler
 
 CTX = HandlerContext(HandlerType.SERVER, "a", send_message=lambda message: _noop())
 

@@ -12,11 +12,11 @@ from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from datadivr import PROTOCOL, ProtocolError
-from datadivr._capture import CaptureError, validate_capture
-from datadivr._protocol import EXHAUSTIVE_ITEMS, MAX_DETAILS, Protocol
+from datadivr.core._protocol import EXHAUSTIVE_ITEMS, MAX_DETAILS, Protocol
 from datadivr.exceptions import MessageValidationError
 from datadivr.protocol import SumEventMessage, SumEventPayload
 from datadivr.validation import Validator
+from datadivr.validation._capture import CaptureError, validate_capture
 
 VALID: list[dict[str, Any]] = [
     {"event_name": "sum_event", "payload": {"numbers": [1, 2.5, -3e5]}, "to": "server", "id": "q"},
@@ -210,7 +210,7 @@ class TestBoundedCost:
         def refuse(node: Any, shadows: Any) -> Any:
             raise TypeError("not rebuildable")
 
-        monkeypatch.setattr("datadivr._protocol._fail_fast_schema", refuse)
+        monkeypatch.setattr("datadivr.core._protocol._fail_fast_schema", refuse)
         protocol = Protocol.build(
             PROTOCOL.events.values(),
             PROTOCOL.adapter,

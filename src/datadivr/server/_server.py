@@ -1,4 +1,4 @@
-"""The FastAPI server: a thin transport around the :class:`~datadivr._core.Hub`."""
+"""The FastAPI server: a thin transport around the :class:`~datadivr.core._hub.Hub`."""
 
 from __future__ import annotations
 
@@ -11,27 +11,26 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocketState
 
-from datadivr._admission import COUNTED, Admission, Slot, address_key
-from datadivr._auth import (
-    SUBPROTOCOL,
+from datadivr._logging import get_logger, redact_library_logs
+from datadivr.broker import backplane_for
+from datadivr.broker._backplane import Backplane, MemoryBackplane
+from datadivr.core._hub import Hub, error_frame
+from datadivr.core._limits import Limits, over_size, utf8_size
+from datadivr.core._protocol import SUBPROTOCOL, Protocol, frame_field
+from datadivr.core._registry import HandlerType, Registry, ServicerBase, default_registry
+from datadivr.core._route import Route
+from datadivr.exceptions import ProtocolError
+from datadivr.server._admission import COUNTED, Admission, Slot, address_key
+from datadivr.server._auth import (
     Authenticate,
     Identity,
     origin_allowed,
     token_authenticator,
 )
-from datadivr._backplane import Backplane, MemoryBackplane
-from datadivr._connection import Connection
-from datadivr._core import Hub, error_frame
-from datadivr._explorer import explorer_router
-from datadivr._http import BodyLimit, HealthModel, schema_router
-from datadivr._limits import Limits, over_size, utf8_size
-from datadivr._logging import get_logger, redact_library_logs
-from datadivr._protocol import Protocol, frame_field
-from datadivr._refusals import RefusalLog
-from datadivr._registry import HandlerType, Registry, ServicerBase, default_registry
-from datadivr._route import Route
-from datadivr.broker import backplane_for
-from datadivr.exceptions import ProtocolError
+from datadivr.server._connection import Connection
+from datadivr.server._explorer import explorer_router
+from datadivr.server._http import BodyLimit, HealthModel, schema_router
+from datadivr.server._refusals import RefusalLog
 
 __all__ = ["DEFAULT_QUEUE_SIZE", "Server", "create_app"]
 
@@ -85,7 +84,7 @@ class Server:
             members=self.backplane,
         )
         self.closing = False
-        # Every socket under datadivr's uvicorn protocols (datadivr._serving), from its
+        # Every socket under datadivr's uvicorn protocols (datadivr.server._uvicorn), from its
         # arrival; else each WebSocket connection from its handshake, counted in serve().
         self.admission = Admission(
             self.limits.max_connections, self.limits.max_connections_per_address
@@ -446,7 +445,7 @@ def create_app(
     handlers = registry if registry is not None else default_registry
     fallbacks: list[Registry] = []
     if builtin_handlers and protocol.package == "datadivr.protocol":
-        from datadivr._builtin import builtin_registry
+        from datadivr.server._builtin import builtin_registry
 
         fallbacks.append(builtin_registry)
     if servicer is not None:

@@ -1,6 +1,6 @@
 """Reconnecting after a dropped connection: the policy, its backoff, and what is worth retrying.
 
-All of it is plain code without I/O; :class:`~datadivr._client.BaseClient` runs it.
+All of it is plain code without I/O; :class:`~datadivr.client._client.BaseClient` runs it.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
-from datadivr._message import MessageBase
-from datadivr._protocol import Protocol, validation_details
+from datadivr.core._message import MessageBase
+from datadivr.core._protocol import Protocol, validation_details
 from datadivr.exceptions import MessageValidationError, ProtocolError
 
 __all__ = ["build_message"]

@@ -15,12 +15,12 @@ import websockets
 from pydantic import BaseModel, ValidationError
 from websockets.asyncio.client import ClientConnection
 
-from datadivr._limits import Limits
 from datadivr._logging import get_logger
-from datadivr._message import MessageBase
-from datadivr._protocol import Protocol, frame_field, validation_details
-from datadivr._reconnect import Reconnect, retry_after_close, retry_after_refusal
-from datadivr._registry import (
+from datadivr.client._reconnect import Reconnect, retry_after_close, retry_after_refusal
+from datadivr.core._limits import Limits
+from datadivr.core._message import MessageBase
+from datadivr.core._protocol import Protocol, frame_field, validation_details
+from datadivr.core._registry import (
     HandlerContext,
     HandlerType,
     Registry,
