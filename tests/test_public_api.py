@@ -220,6 +220,7 @@ def test_subpackage_reexports_are_found() -> None:
             "datadivr.core._route",
         },
         "datadivr.server": {
+            "datadivr.server._app",
             "datadivr.server._auth",
             "datadivr.server._server",
             "datadivr.server._uvicorn",

@@ -44,6 +44,7 @@ API_PAGES = (
         "The FastAPI application, running it under uvicorn, its limits and access control.",
         (
             "datadivr.server._server",
+            "datadivr.server._app",
             "datadivr.server._uvicorn",
             "datadivr.core._limits",
             "datadivr.server._auth",

@@ -228,7 +228,7 @@ def serve(
     """Run the server: WebSocket at /ws, health at /health, the protocol explorer at /."""
     from datadivr.broker import backplane_for
     from datadivr.broker._backplane import Backplane, safe_url
-    from datadivr.server._server import create_app
+    from datadivr.server._app import create_app
     from datadivr.server._uvicorn import run
 
     configure_logging(log_level.value, log_format)

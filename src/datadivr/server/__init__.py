@@ -5,8 +5,9 @@ Admission, authentication, the HTTP endpoints, the explorer page and the worker 
 private modules here; a cluster's backplane comes from :mod:`datadivr.broker`.
 """
 
+from datadivr.server._app import create_app
 from datadivr.server._auth import Authenticate, Identity, token_authenticator
-from datadivr.server._server import DEFAULT_QUEUE_SIZE, Server, create_app
+from datadivr.server._server import DEFAULT_QUEUE_SIZE, Server
 from datadivr.server._uvicorn import UvicornServer, WebSocketProtocol, run, uvicorn_config
 
 __all__ = [
