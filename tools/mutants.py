@@ -116,7 +116,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "server-slow-reader-kept",
-        "src/datadivr/server/_server.py",
+        "src/datadivr/server/_connection.py",
         """            self.evict(self, 1013, "outbound queue full: client too slow")
             return
 """,
@@ -127,7 +127,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "server-shutdown-drops-queue",
-        "src/datadivr/server/_server.py",
+        "src/datadivr/server/_connection.py",
         """        self.closing = True
         self.pending.append(_Close(code, reason))
 """,
