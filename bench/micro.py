@@ -52,8 +52,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from datadivr._message import MessageBase
-from datadivr._protocol import Protocol
+from datadivr.core._message import MessageBase
+from datadivr.core._protocol import Protocol
 from datadivr.exceptions import ProtocolError
 from datadivr.protocol import (
     PROTOCOL,

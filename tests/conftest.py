@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from datadivr import Registry, create_app
-from datadivr._serving import UvicornServer, uvicorn_config
+from datadivr.server._uvicorn import UvicornServer, uvicorn_config
 from tests.redis_server import RedisServer
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from datadivr._admission import (
+from datadivr.server._admission import (
     FULL,
     TOO_MANY_FROM_ADDRESS,
     Admission,

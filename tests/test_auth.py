@@ -11,7 +11,6 @@ import pytest
 from starlette.websockets import WebSocket
 
 from datadivr import Identity, create_app, token_authenticator
-from datadivr._auth import origin_allowed
 from datadivr._logging import (
     LIBRARY_LOGGERS,
     LogFormat,
@@ -20,7 +19,8 @@ from datadivr._logging import (
     get_logger,
     redact_tokens,
 )
-from datadivr._server import _address
+from datadivr.server._auth import origin_allowed
+from datadivr.server._server import _address
 
 
 def websocket(

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from datadivr import PROTOCOL, Broadcast, Direct, Hub, MemoryBackplane, Registry, Route
-from datadivr._backplane import safe_url
-from datadivr._presence import Notice
 from datadivr.broker import RedisBackplane, backplane_for
+from datadivr.broker._backplane import safe_url
+from datadivr.broker._presence import Notice
 
 
 def test_the_default_is_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,7 +120,7 @@ async def test_routes_carry_their_origin() -> None:
 
 def test_new_ids_avoid_the_clients_of_other_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
     ids = iter(["taken", "free"])
-    monkeypatch.setattr("datadivr._core.secrets.token_hex", lambda n: next(ids))
+    monkeypatch.setattr("datadivr.core._hub.secrets.token_hex", lambda n: next(ids))
     hub = Hub(PROTOCOL, Registry(), lambda route, data: None, members=Members("taken"))
     assert hub.new_client_id() == "free"
 

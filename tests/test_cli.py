@@ -10,8 +10,8 @@ import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from datadivr import Limits
-from datadivr._limits import Flag
 from datadivr.cli import app, limits_from_options
+from datadivr.core._limits import Flag
 
 LIMITS = [limit.name for limit in fields(Limits)]
 

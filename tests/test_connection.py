@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from datadivr._connection import Connection
+from datadivr.server._connection import Connection
 
 
 class FakeTransport:

@@ -22,7 +22,7 @@ from datadivr import (
     SumHandlerResultMessage,
     websocket_handler,
 )
-from datadivr._builtin import builtin_registry
+from datadivr.server._builtin import builtin_registry
 
 
 class Wire:
@@ -372,7 +372,7 @@ class TestHandlers:
 
 async def test_a_refused_frame_with_a_surrogate_id_gets_no_reply_to() -> None:
     """``json.loads`` takes ``"\\udfff"``; echoing it back would make invalid JSON."""
-    from datadivr._builtin import builtin_registry as builtins
+    from datadivr.server._builtin import builtin_registry as builtins
 
     wire = Wire()
     hub = Hub(PROTOCOL, Registry(builtins), wire)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from datadivr import create_app
-from datadivr._explorer import ASSETS, content_security_policy
+from datadivr.server._explorer import ASSETS, content_security_policy
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""How datadivr's modules import each other: no cycle, and redis-py only when Redis is used."""
+"""How datadivr's modules import each other: by layer, no cycle, and redis-py only when Redis
+is used."""
 
 from __future__ import annotations
 
@@ -30,13 +31,15 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def _imports(name: str, path: Path) -> set[str]:
+def _imports(name: str, path: Path, tree: ast.Module | None = None) -> set[str]:
     """The ``datadivr`` modules that ``name`` imports: anywhere in it, in functions too
     (run later, they still need the other module to be importable without this one),
     but not under ``if TYPE_CHECKING:`` (never run)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(_without_type_checking(ast.parse(path.read_text(encoding="utf-8")))):
+    if tree is None:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(_without_type_checking(tree)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name in MODULES)
         elif isinstance(node, ast.ImportFrom):
@@ -68,16 +71,110 @@ def test_the_modules_import_each_other_without_a_cycle() -> None:
     """Each edge is an explicit import; the implicit one of a submodule on its package (a
     package's ``__init__`` re-exports its submodules) is not counted."""
     graph = {name: _imports(name, path) for name, path in MODULES.items()}
-    assert graph["datadivr._redis"] >= {"datadivr._backplane"}  # the parsing sees imports
-    assert "datadivr._redis" in graph["datadivr.broker"]  # … function-local ones too
+    assert graph["datadivr.broker._redis"] >= {
+        "datadivr.broker._backplane"
+    }  # the parsing sees imports
+    assert "datadivr.broker._redis" in graph["datadivr.broker"]  # … function-local ones too
     try:
         list(graphlib.TopologicalSorter(graph).static_order())
     except graphlib.CycleError as cycle:
         raise AssertionError(f"an import cycle: {' -> '.join(cycle.args[1])}") from None
 
 
+#: What each part of datadivr may import of datadivr: a subsystem (a subpackage) or a top-level
+#: module, and the parts it may import. Read bottom-up, it is the layering; it has no cycle.
+ALLOWED: dict[str, set[str]] = {
+    "exceptions": set(),
+    "_logging": set(),
+    # The protocol core, without I/O (and the generator's vocabulary, datadivr_codegen.terms).
+    "core": {"exceptions", "_logging"},
+    "client": {"core", "exceptions", "_logging"},
+    "broker": {"core", "exceptions", "_logging"},
+    # The reference validator checks against datadivr's own protocol when given none.
+    "validation": {"core", "exceptions", "_logging", "protocol"},
+    # The contract generated code imports: the core's names and the client's base.
+    "runtime": {"core", "client", "exceptions"},
+    # Generated: it imports the runtime contract alone.
+    "protocol": {"runtime"},
+    # Builds the generated protocol's ``error`` model.
+    "_error_message": {"exceptions", "protocol"},
+    # POST /validate answers with the reference validator; the built-in handlers and the
+    # default protocol are the generated ones.
+    "server": {"core", "broker", "validation", "protocol", "exceptions", "_logging"},
+    "cli": {
+        "core",
+        "server",
+        "client",
+        "broker",
+        "validation",
+        "protocol",
+        "exceptions",
+        "_logging",
+    },
+    "__main__": {"cli"},
+    "datadivr": {
+        "core",
+        "server",
+        "client",
+        "broker",
+        "validation",
+        "protocol",
+        "runtime",
+        "exceptions",
+        "_logging",
+        "_error_message",
+    },
+}
+
+#: The imports against the layering, each run inside a function (never at import), and why.
+EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("datadivr.client._console", "datadivr.protocol"): (
+        "datadivr console's default client is the generated one, which subclasses BaseClient"
+    ),
+}
+
+
+def _part(module: str) -> str:
+    """The subsystem or top-level module ``module`` belongs to."""
+    parts = module.split(".")
+    return "datadivr" if parts == ["datadivr"] else parts[1]
+
+
+def _module_level_imports(name: str, path: Path) -> set[str]:
+    """The ``datadivr`` modules ``name`` imports as it is imported (not inside functions)."""
+    module = ast.parse(path.read_text(encoding="utf-8"))
+    body = [node for node in module.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    return _imports(name, path, ast.Module(body=body, type_ignores=[]))
+
+
+def test_the_layering_has_no_cycle() -> None:
+    assert set(ALLOWED) == {_part(name) for name in MODULES}
+    graph = {part: allowed - {part} for part, allowed in ALLOWED.items()}
+    assert all(allowed <= set(ALLOWED) for allowed in graph.values())
+    list(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError
+
+
+def test_each_import_follows_the_layering() -> None:
+    wrong = sorted(
+        f"{name} imports {imported}"
+        for name, path in MODULES.items()
+        for imported in _imports(name, path)
+        if _part(imported) not in ALLOWED[_part(name)] | {_part(name)}
+        and (name, imported) not in EXCEPTIONS
+    )
+    assert wrong == []
+
+
+def test_the_exceptions_are_needed_and_run_late() -> None:
+    for name, imported in EXCEPTIONS:
+        assert imported in _imports(name, MODULES[name]), f"stale exception: {name}"
+        assert imported not in _module_level_imports(name, MODULES[name]), name
+
+
 def test_the_backplane_interface_knows_none_of_its_implementations() -> None:
-    assert _imports("datadivr._backplane", MODULES["datadivr._backplane"]) <= {"datadivr._route"}
+    assert _imports("datadivr.broker._backplane", MODULES["datadivr.broker._backplane"]) <= {
+        "datadivr.core._route"
+    }
 
 
 def _run_without_redis(code: str) -> subprocess.CompletedProcess[str]:
@@ -97,7 +194,7 @@ def test_the_broker_module_works_without_redis_py() -> None:
 
         assert isinstance(backplane_for("memory://"), MemoryBackplane)
         create_app(broker="memory://")
-        assert "datadivr._redis" not in sys.modules
+        assert "datadivr.broker._redis" not in sys.modules
         print("ok")
         """
     )
@@ -129,11 +226,11 @@ def test_naming_redis_without_redis_py_says_what_to_install() -> None:
 
 
 def test_the_broker_module_names_redis_lazily() -> None:
-    import datadivr._redis
     import datadivr.broker
+    import datadivr.broker._redis
 
-    assert datadivr.broker.RedisBackplane is datadivr._redis.RedisBackplane
-    assert datadivr.broker.DEFAULT_PRESENCE_TTL == datadivr._redis.DEFAULT_PRESENCE_TTL
+    assert datadivr.broker.RedisBackplane is datadivr.broker._redis.RedisBackplane
+    assert datadivr.broker.DEFAULT_PRESENCE_TTL == datadivr.broker._redis.DEFAULT_PRESENCE_TTL
     assert {"RedisBackplane", "backplane_for"} <= set(dir(datadivr.broker))
     assert all(hasattr(datadivr.broker, name) for name in datadivr.broker.__all__)
     with pytest.raises(AttributeError, match="Nonesuch"):

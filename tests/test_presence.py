@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datadivr._presence import Notice, Presence
+from datadivr.broker._presence import Notice, Presence
 
 
 def test_notices_round_trip() -> None:

@@ -14,7 +14,7 @@ from types import ModuleType
 import pytest
 
 import datadivr
-import datadivr._protocol
+import datadivr.core._protocol
 import datadivr_codegen.errors
 import datadivr_codegen.terms
 from datadivr import exceptions
@@ -24,21 +24,43 @@ PACKAGE_DIR = Path(datadivr.__file__).resolve().parent
 #: Names in a re-exported module's ``__all__`` that ``datadivr`` deliberately does not export:
 #: plumbing that only generated code imports (``from datadivr.runtime import present`` …).
 GENERATED_CODE_PLUMBING = {
-    "datadivr._client": {"present"},
-    "datadivr._registry": {"not_implemented", "register_handler"},
+    "datadivr.client._client": {"present"},
+    "datadivr.core._registry": {"not_implemented", "register_handler"},
+}
+
+#: The subsystems: each a package whose ``__init__`` re-exports its public names.
+SUBPACKAGES = (
+    "datadivr.broker",
+    "datadivr.client",
+    "datadivr.core",
+    "datadivr.server",
+    "datadivr.validation",
+)
+
+#: Names a subsystem's ``__init__`` defines itself (or, for Redis, imports when first named).
+#: ``datadivr`` re-exports none of them: naming ``RedisBackplane`` would import redis-py.
+OWN_NAMES = {
+    "datadivr.broker": {"DEFAULT_PRESENCE_TTL", "RedisBackplane", "backplane_for"},
+    "datadivr.validation": {"Report", "Validator"},
 }
 
 
-def _init_imports() -> tuple[dict[str, set[str]], set[str]]:
-    """What ``datadivr/__init__.py`` imports: the names it takes from each ``datadivr.*``
+def _not_reexported(name: str) -> set[str]:
+    """What ``name`` declares public that the package importing from it does not export."""
+    return GENERATED_CODE_PLUMBING.get(name, set()) | OWN_NAMES.get(name, set())
+
+
+def _init_imports(package: str = "datadivr") -> tuple[dict[str, set[str]], set[str]]:
+    """What ``package``'s ``__init__.py`` imports: the names it takes from each ``datadivr.*``
     module (``*`` for a star import), and the submodules it imports as names."""
-    tree = ast.parse((PACKAGE_DIR / "__init__.py").read_text(encoding="utf-8"))
+    init = PACKAGE_DIR.parent.joinpath(*package.split("."), "__init__.py")
+    tree = ast.parse(init.read_text(encoding="utf-8"))
     from_modules: dict[str, set[str]] = {}
     submodules: set[str] = set()
     for node in tree.body:
         if not isinstance(node, ast.ImportFrom) or node.level or node.module is None:
             continue
-        if node.module == "datadivr":
+        if node.module == package:
             submodules.update(alias.name for alias in node.names)
         elif node.module.startswith("datadivr."):
             from_modules.setdefault(node.module, set()).update(a.name for a in node.names)
@@ -49,16 +71,24 @@ def _reexported_modules() -> list[str]:
     return sorted(_init_imports()[0])
 
 
+def _face_imports(sub: str) -> dict[str, set[str]]:
+    """What a subsystem's ``__init__.py`` takes from its own private modules (what it imports
+    from other subsystems for its own use is not re-exported)."""
+    return {m: names for m, names in _init_imports(sub)[0].items() if m.startswith(f"{sub}.")}
+
+
 def _module_name(path: Path) -> str:
     relative = path.relative_to(PACKAGE_DIR.parent).with_suffix("")
     return ".".join(relative.parts).removesuffix(".__init__")
 
 
-#: ``datadivr/_*.py`` (not ``__init__``/``__main__``) and ``datadivr/protocol/*.py``.
+#: ``datadivr/**/_*.py`` (not ``__init__``/``__main__``), ``datadivr/protocol/*.py`` and the
+#: subsystems' ``__init__``.
 MODULES_WITH_ALL = sorted(
     [
-        *(_module_name(p) for p in PACKAGE_DIR.glob("_*.py") if not p.name.startswith("__")),
+        *(_module_name(p) for p in PACKAGE_DIR.rglob("_*.py") if not p.name.startswith("__")),
         *(_module_name(p) for p in (PACKAGE_DIR / "protocol").glob("*.py")),
+        *SUBPACKAGES,
         "datadivr.exceptions",
         "datadivr.runtime",
     ]
@@ -82,21 +112,13 @@ def test_reexported_modules_are_found() -> None:
     """Guards the parsing of ``__init__.py`` the tests below rely on."""
     from_modules, submodules = _init_imports()
     assert set(from_modules) == {
-        "datadivr._auth",
-        "datadivr._backplane",
-        "datadivr._client",
-        "datadivr._core",
         "datadivr._error_message",
-        "datadivr._limits",
-        "datadivr._message",
-        "datadivr._protocol",
-        "datadivr._reconnect",
-        "datadivr._registry",
-        "datadivr._route",
-        "datadivr._server",
-        "datadivr._serving",
+        "datadivr.broker",
+        "datadivr.client",
+        "datadivr.core",
         "datadivr.exceptions",
         "datadivr.protocol",
+        "datadivr.server",
     }
     assert submodules == {"exceptions", "protocol", "runtime"}
 
@@ -108,7 +130,7 @@ def test_all_is_the_union_of_the_reexported_modules_all() -> None:
     expected = set(submodules)
     for name in from_modules:
         declared = set(importlib.import_module(name).__all__)
-        plumbing = GENERATED_CODE_PLUMBING.get(name, set())
+        plumbing = _not_reexported(name)
         assert plumbing <= declared, f"{name}: stale plumbing entry {plumbing - declared}"
         expected |= declared - plumbing
     assert sorted(set(datadivr.__all__) - expected) == [], "exported but declared nowhere"
@@ -131,7 +153,7 @@ def test_plumbing_stays_private() -> None:
 def test_reexports_are_the_modules_own_objects(name: str) -> None:
     """No star import shadows another module's name: each export is its module's object."""
     module = importlib.import_module(name)
-    for exported in set(module.__all__) - GENERATED_CODE_PLUMBING.get(name, set()):
+    for exported in set(module.__all__) - _not_reexported(name):
         assert getattr(datadivr, exported) is getattr(module, exported), exported
 
 
@@ -167,10 +189,65 @@ def test_module_declares_all(name: str) -> None:
 
 
 def test_modules_with_all_were_found() -> None:
-    assert "datadivr._client" in MODULES_WITH_ALL
+    assert "datadivr.client._client" in MODULES_WITH_ALL
     assert "datadivr.protocol" in MODULES_WITH_ALL
     assert "datadivr.protocol.handlers" in MODULES_WITH_ALL
+    assert "datadivr.server._uvicorn" in MODULES_WITH_ALL
+    assert set(SUBPACKAGES) <= set(MODULES_WITH_ALL)
     assert not any(name.endswith("__main__") for name in MODULES_WITH_ALL)
+
+
+# -- the subsystems' public faces ------------------------------------------------------------
+
+
+def test_subpackages_are_all_the_packages() -> None:
+    """Every folder of ``datadivr`` but the generated protocol is a subsystem listed here."""
+    packages = {_module_name(p) for p in PACKAGE_DIR.glob("*/__init__.py")}
+    assert packages == {*SUBPACKAGES, "datadivr.protocol"}
+
+
+def test_subpackage_reexports_are_found() -> None:
+    """Guards the parsing of the subsystems' ``__init__.py`` the tests below rely on."""
+    assert {sub: set(_face_imports(sub)) for sub in SUBPACKAGES} == {
+        "datadivr.broker": {"datadivr.broker._backplane"},
+        "datadivr.client": {"datadivr.client._client", "datadivr.client._reconnect"},
+        "datadivr.core": {
+            "datadivr.core._hub",
+            "datadivr.core._limits",
+            "datadivr.core._message",
+            "datadivr.core._protocol",
+            "datadivr.core._registry",
+            "datadivr.core._route",
+        },
+        "datadivr.server": {
+            "datadivr.server._app",
+            "datadivr.server._auth",
+            "datadivr.server._server",
+            "datadivr.server._uvicorn",
+        },
+        "datadivr.validation": set(),
+    }
+
+
+@pytest.mark.parametrize("sub", SUBPACKAGES)
+def test_subpackage_all_is_the_union_of_its_modules_all(sub: str) -> None:
+    """A subsystem's ``__all__`` is what its private modules declare public (less the
+    plumbing only generated code imports), and the names it defines itself."""
+    expected = set(OWN_NAMES.get(sub, set()))
+    for name, imported in _face_imports(sub).items():
+        public = set(importlib.import_module(name).__all__) - _not_reexported(name)
+        assert public <= imported, f"{sub} does not import {sorted(public - imported)}"
+        expected |= public
+    assert sorted(importlib.import_module(sub).__all__) == sorted(expected)
+
+
+@pytest.mark.parametrize("sub", SUBPACKAGES)
+def test_subpackage_reexports_are_the_modules_own_objects(sub: str) -> None:
+    package = importlib.import_module(sub)
+    for name in _face_imports(sub):
+        module = importlib.import_module(name)
+        for exported in set(module.__all__) - _not_reexported(name):
+            assert getattr(package, exported) is getattr(module, exported), exported
 
 
 def test_protocol_all_is_the_union_of_its_submodules() -> None:
@@ -190,26 +267,26 @@ RUNTIME_NAMES: dict[str, str | None] = {
     "RUNTIME_API_VERSION": None,
     "SUPPORTED_API_VERSIONS": None,
     "check_generated": None,
-    "UUID": "datadivr._message",
-    "AwareDatetime": "datadivr._message",
-    "ExactLiteral": "datadivr._message",
-    "MessageBase": "datadivr._message",
-    "NotNull": "datadivr._message",
-    "Payload": "datadivr._message",
-    "Direction": "datadivr._protocol",
-    "EventSpec": "datadivr._protocol",
-    "MessageText": "datadivr._protocol",
-    "Protocol": "datadivr._protocol",
-    "build_message": "datadivr._factories",
-    "create_message": "datadivr._factories",
-    "BaseClient": "datadivr._client",
-    "present": "datadivr._client",
-    "HandlerContext": "datadivr._registry",
-    "HandlerType": "datadivr._registry",
-    "Registry": "datadivr._registry",
-    "ServicerBase": "datadivr._registry",
-    "not_implemented": "datadivr._registry",
-    "register_handler": "datadivr._registry",
+    "UUID": "datadivr.core._message",
+    "AwareDatetime": "datadivr.core._message",
+    "ExactLiteral": "datadivr.core._message",
+    "MessageBase": "datadivr.core._message",
+    "NotNull": "datadivr.core._message",
+    "Payload": "datadivr.core._message",
+    "Direction": "datadivr.core._protocol",
+    "EventSpec": "datadivr.core._protocol",
+    "MessageText": "datadivr.core._protocol",
+    "Protocol": "datadivr.core._protocol",
+    "build_message": "datadivr.core._factories",
+    "create_message": "datadivr.core._factories",
+    "BaseClient": "datadivr.client._client",
+    "present": "datadivr.client._client",
+    "HandlerContext": "datadivr.core._registry",
+    "HandlerType": "datadivr.core._registry",
+    "Registry": "datadivr.core._registry",
+    "ServicerBase": "datadivr.core._registry",
+    "not_implemented": "datadivr.core._registry",
+    "register_handler": "datadivr.core._registry",
     "HandlerNotImplementedError": "datadivr.exceptions",
 }
 
@@ -344,5 +421,5 @@ def test_violation_is_not_an_exception() -> None:
 
 @pytest.mark.parametrize("enum_name", ["Direction", "MessageText"])
 def test_generator_and_runtime_share_one_vocabulary(enum_name: str) -> None:
-    assert getattr(datadivr._protocol, enum_name) is getattr(datadivr_codegen.terms, enum_name)
+    assert getattr(datadivr.core._protocol, enum_name) is getattr(datadivr_codegen.terms, enum_name)
     assert getattr(datadivr, enum_name) is getattr(datadivr_codegen.terms, enum_name)

@@ -25,7 +25,7 @@ from datadivr import (
     ServerOverloadedError,
     ServerShutdownError,
 )
-from datadivr._reconnect import retry_after_close, retry_after_refusal
+from datadivr.client._reconnect import retry_after_close, retry_after_refusal
 
 # -- backoff -----------------------------------------------------------------------------------
 

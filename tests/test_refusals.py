@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from datadivr._refusals import MAX_ADDRESSES, RefusalLog
+from datadivr.server._refusals import MAX_ADDRESSES, RefusalLog
 
 NOT_AUTHENTICATED = (403, "not authenticated")
 FULL = (503, "the server is full")

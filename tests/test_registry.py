@@ -19,7 +19,7 @@ from datadivr import (
     SumHandlerResultMessage,
     websocket_handler,
 )
-from datadivr._registry import register_handler
+from datadivr.core._registry import register_handler
 
 CTX = HandlerContext(HandlerType.SERVER, "a", send_message=lambda message: _noop())
 
@@ -207,7 +207,7 @@ def test_same_name_in_another_module_is_another_handler(registry: Registry) -> N
 
 
 def test_answer_fields_fills_in_what_the_answer_left_unset() -> None:
-    from datadivr._registry import answer_fields
+    from datadivr.core._registry import answer_fields
 
     answer = SumHandlerResultMessage(payload=3.0)
     assert answer_fields(answer, to="a", reply_to="q1", from_id="server") == {
@@ -220,7 +220,7 @@ def test_answer_fields_fills_in_what_the_answer_left_unset() -> None:
 
 
 def test_answer_fields_keeps_what_the_answer_set() -> None:
-    from datadivr._registry import answer_fields
+    from datadivr.core._registry import answer_fields
 
     answer = SumHandlerResultMessage(payload=3.0, to="all", reply_to="mine", from_id="x")
     assert answer_fields(answer, to="a", reply_to="q1", from_id="server") == {}

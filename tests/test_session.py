@@ -23,8 +23,7 @@ from datadivr import (
     SendBufferFullError,
     ServerShutdownError,
 )
-from datadivr._message import MessageBase
-from datadivr._session import (
+from datadivr.client._session import (
     MOVES,
     ClientState,
     Closing,
@@ -35,6 +34,7 @@ from datadivr._session import (
     Welcomed,
     reply_of,
 )
+from datadivr.core._message import MessageBase
 from datadivr.protocol import (
     ErrorMessage,
     MsgMessage,

@@ -12,11 +12,11 @@ from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from datadivr import PROTOCOL, ProtocolError
-from datadivr._capture import CaptureError, validate_capture
-from datadivr._protocol import EXHAUSTIVE_ITEMS, MAX_DETAILS, Protocol
+from datadivr.core._protocol import EXHAUSTIVE_ITEMS, MAX_DETAILS, Protocol
 from datadivr.exceptions import MessageValidationError
 from datadivr.protocol import SumEventMessage, SumEventPayload
 from datadivr.validation import Validator
+from datadivr.validation._capture import CaptureError, validate_capture
 
 VALID: list[dict[str, Any]] = [
     {"event_name": "sum_event", "payload": {"numbers": [1, 2.5, -3e5]}, "to": "server", "id": "q"},
@@ -210,7 +210,7 @@ class TestBoundedCost:
         def refuse(node: Any, shadows: Any) -> Any:
             raise TypeError("not rebuildable")
 
-        monkeypatch.setattr("datadivr._protocol._fail_fast_schema", refuse)
+        monkeypatch.setattr("datadivr.core._protocol._fail_fast_schema", refuse)
         protocol = Protocol.build(
             PROTOCOL.events.values(),
             PROTOCOL.adapter,
@@ -276,7 +276,7 @@ class TestBoundedCost:
 
 
 def test_invalid_text_names_three_failures_and_counts_the_rest() -> None:
-    from datadivr._protocol import invalid_text
+    from datadivr.core._protocol import invalid_text
     from datadivr.exceptions import Violation
 
     details = [Violation(f"$.payload.numbers[{i}]", "Input should be a number") for i in range(5)]
@@ -321,7 +321,7 @@ def test_the_parser_factory_and_client_share_the_text() -> None:
     ],
 )
 def test_frame_error_maps_each_fault_to_its_code(fault: str, code: str, kind: type) -> None:
-    from datadivr._protocol import FrameFault, frame_error
+    from datadivr.core._protocol import FrameFault, frame_error
 
     error = frame_error(FrameFault[fault], "text", event_name="e")
     assert (error.code, error.message, error.event_name) == (code, "text", "e")
@@ -345,7 +345,7 @@ def test_frame_error_maps_each_fault_to_its_code(fault: str, code: str, kind: ty
 def test_server_and_proxy_give_a_bad_frame_the_same_code(frame: str) -> None:
     """The server (pydantic) and the validating proxy (jsonschema) find the fault their own
     way, and share the code it is answered with."""
-    from datadivr._proxy import UPSTREAM, ValidatingProxy, _error_for
+    from datadivr.validation._proxy import UPSTREAM, ValidatingProxy, _error_for
 
     with pytest.raises(ProtocolError) as server:
         PROTOCOL.parse(frame)
@@ -356,7 +356,7 @@ def test_server_and_proxy_give_a_bad_frame_the_same_code(frame: str) -> None:
 
 
 def test_proxy_maps_a_wrong_direction_to_the_servers_code() -> None:
-    from datadivr._proxy import UPSTREAM, ValidatingProxy, _error_for
+    from datadivr.validation._proxy import UPSTREAM, ValidatingProxy, _error_for
 
     frame = '{"event_name": "sum_handler_result", "payload": 3}'
     proxy = ValidatingProxy("ws://127.0.0.1:1/ws", protocol=PROTOCOL)

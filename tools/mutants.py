@@ -53,7 +53,7 @@ class Mutant:
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "registry-fallback-wins",
-        "src/datadivr/_registry.py",
+        "src/datadivr/core/_registry.py",
         """            entry = self._entries.get(key)
             for fallback in self._fallbacks:
                 if entry is not None:
@@ -73,7 +73,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "client-any-reply-settles",
-        "src/datadivr/_client.py",
+        "src/datadivr/client/_client.py",
         """                and not future.done()
                 and (isinstance(message, expected) or message.event_name == "error")
 """,
@@ -84,7 +84,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "core-others-includes-sender",
-        "src/datadivr/_core.py",
+        "src/datadivr/core/_hub.py",
         "return Broadcast(exclude=sender, origin=sender)",
         "return Broadcast(exclude=None, origin=sender)",
         ("tests/test_core.py",),
@@ -92,7 +92,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "core-from-id-as-sent",
-        "src/datadivr/_core.py",
+        "src/datadivr/core/_hub.py",
         'message.__dict__["from_id"] = client_id',
         'message.__dict__.setdefault("from_id", client_id)',
         ("tests/test_core.py",),
@@ -100,7 +100,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "limits-rate-off-by-one",
-        "src/datadivr/_limits.py",
+        "src/datadivr/core/_limits.py",
         "        if self._tokens >= 1:\n            self._tokens -= 1",
         "        if self._tokens >= 0:\n            self._tokens -= 1",
         ("tests/test_limits.py",),
@@ -108,7 +108,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "limits-depth-off-by-one",
-        "src/datadivr/_limits.py",
+        "src/datadivr/core/_limits.py",
         "    for _ in range(max_depth):\n",
         "    for _ in range(max_depth + 1):\n",
         ("tests/test_limits.py",),
@@ -116,7 +116,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "server-slow-reader-kept",
-        "src/datadivr/_server.py",
+        "src/datadivr/server/_connection.py",
         """            self.evict(self, 1013, "outbound queue full: client too slow")
             return
 """,
@@ -127,7 +127,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "server-shutdown-drops-queue",
-        "src/datadivr/_server.py",
+        "src/datadivr/server/_connection.py",
         """        self.closing = True
         self.pending.append(_Close(code, reason))
 """,
@@ -140,7 +140,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "serving-no-handshake-deadline",
-        "src/datadivr/_serving.py",
+        "src/datadivr/server/_uvicorn.py",
         """        self._slot = slot
         self._arm(guard.limits.handshake_timeout)
 """,
@@ -151,7 +151,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "serving-pending-not-counted",
-        "src/datadivr/_serving.py",
+        "src/datadivr/server/_uvicorn.py",
         "slot = guard.admission.open(self._address, self._evict)",
         "slot = Slot(self._address, self._evict)",
         ("tests/integration/test_handshakes.py", "-k", "per_address"),
@@ -159,7 +159,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "auth-token-prefix",
-        "src/datadivr/_auth.py",
+        "src/datadivr/server/_auth.py",
         'hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), expected)',
         'expected.startswith(presented.encode("utf-8", "surrogateescape"))',
         ("tests/test_auth.py",),
@@ -175,7 +175,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "validation-exhaustive-on-large-frames",
-        "src/datadivr/_protocol.py",
+        "src/datadivr/core/_protocol.py",
         "if not _few_items(frame, EXHAUSTIVE_ITEMS) and self._fail_fast is not None:",
         "if False:",
         ("tests/test_validation.py",),
@@ -183,7 +183,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "presence-restart-forgets-peers",
-        "src/datadivr/_presence.py",
+        "src/datadivr/broker/_presence.py",
         "if node not in snapshot and deadline > now and node in self._nodes",
         "if False",
         ("tests/test_presence.py",),
@@ -191,7 +191,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "reconnect-no-cap",
-        "src/datadivr/_reconnect.py",
+        "src/datadivr/client/_reconnect.py",
         "base = min(base * self.factor, self.max_delay)",
         "base = base * self.factor",
         ("tests/test_reconnect.py",),

@@ -42,7 +42,13 @@ API_PAGES = (
         "server",
         "Server",
         "The FastAPI application, running it under uvicorn, its limits and access control.",
-        ("datadivr._server", "datadivr._serving", "datadivr._limits", "datadivr._auth"),
+        (
+            "datadivr.server._server",
+            "datadivr.server._app",
+            "datadivr.server._uvicorn",
+            "datadivr.core._limits",
+            "datadivr.server._auth",
+        ),
     ),
     Page(
         "client",
@@ -50,9 +56,9 @@ API_PAGES = (
         "The generated, typed `Client` and the runtime it subclasses.",
         (
             "datadivr.protocol.client",
-            "datadivr._client",
-            "datadivr._session",
-            "datadivr._reconnect",
+            "datadivr.client._client",
+            "datadivr.client._session",
+            "datadivr.client._reconnect",
         ),
     ),
     Page(
@@ -60,7 +66,7 @@ API_PAGES = (
         "Handlers",
         "Registering handlers: the generated, typed `websocket_handler` and handler types, "
         "and the registry under them.",
-        ("datadivr.protocol.handlers", "datadivr._registry"),
+        ("datadivr.protocol.handlers", "datadivr.core._registry"),
     ),
     Page(
         "messages",
@@ -71,8 +77,8 @@ API_PAGES = (
             "datadivr.protocol",
             "datadivr.protocol.events",
             "datadivr.protocol.models",
-            "datadivr._message",
-            "datadivr._protocol",
+            "datadivr.core._message",
+            "datadivr.core._protocol",
             "datadivr_codegen.terms",
             "datadivr._error_message",
         ),
@@ -82,14 +88,14 @@ API_PAGES = (
         "Protocol core",
         "Parsing, validating and routing messages, without any I/O: the server and the "
         "client are adapters around it.",
-        ("datadivr._core", "datadivr._route"),
+        ("datadivr.core._hub", "datadivr.core._route"),
     ),
     Page(
         "scaling",
         "Scaling out",
         "The backplane that joins the nodes of a cluster: in memory on one node, Redis "
         "across processes and hosts.",
-        ("datadivr._backplane", "datadivr.broker"),
+        ("datadivr.broker._backplane", "datadivr.broker"),
     ),
     Page(
         "runtime",

@@ -6,28 +6,36 @@ into :mod:`datadivr.protocol`; everything is re-exported here. Generated code im
 """
 
 from datadivr import exceptions, protocol, runtime
-from datadivr._auth import Authenticate, Identity, token_authenticator
-from datadivr._backplane import Backplane, ClusterNode, MemoryBackplane
-from datadivr._client import BaseClient, ClientState
-from datadivr._core import SERVER_ID, Answer, Deliver, Hub, Members
 from datadivr._error_message import create_error_message
-from datadivr._limits import Limits
-from datadivr._message import MessageBase, NotNull, Payload
-from datadivr._protocol import Direction, EventSpec, MessageText, Protocol
-from datadivr._reconnect import Reconnect
-from datadivr._registry import (
+from datadivr.broker import Backplane, ClusterNode, MemoryBackplane
+from datadivr.client import BaseClient, ClientState, Reconnect
+from datadivr.core import (
+    SERVER_ID,
+    Answer,
+    Broadcast,
+    ClusterAddress,
+    Deliver,
+    Direct,
+    Direction,
+    EventSpec,
     Handler,
     HandlerContext,
     HandlerType,
+    Hub,
+    Limits,
+    Members,
+    MessageBase,
+    MessageText,
+    NotNull,
+    Payload,
+    Protocol,
     Registration,
     Registry,
+    Route,
     ServicerBase,
     Side,
     default_registry,
 )
-from datadivr._route import Broadcast, ClusterAddress, Direct, Route
-from datadivr._server import DEFAULT_QUEUE_SIZE, Server, create_app
-from datadivr._serving import UvicornServer, WebSocketProtocol, run, uvicorn_config
 from datadivr.exceptions import (
     ConnectError,
     ConnectionClosedError,
@@ -51,6 +59,18 @@ from datadivr.exceptions import (
     Violation,
 )
 from datadivr.protocol import *  # noqa: F403
+from datadivr.server import (
+    DEFAULT_QUEUE_SIZE,
+    Authenticate,
+    Identity,
+    Server,
+    UvicornServer,
+    WebSocketProtocol,
+    create_app,
+    run,
+    token_authenticator,
+    uvicorn_config,
+)
 
 __version__ = "0.4.0.dev0"
 

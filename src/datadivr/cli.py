@@ -21,9 +21,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from datadivr._limits import Flag, Limits
 from datadivr._logging import LogFormat, configure_logging, get_logger
-from datadivr._protocol import Protocol
+from datadivr.core._limits import Flag, Limits
+from datadivr.core._protocol import Protocol
 
 __all__ = ["app", "main"]
 
@@ -81,7 +81,7 @@ _CLUSTER = "Scaling out"
 
 def limit_parameters() -> list[inspect.Parameter]:
     """One option of the Limits panel per field of :class:`Limits`, from the field's name,
-    type, default and :class:`~datadivr._limits.Flag`."""
+    type, default and :class:`~datadivr.core._limits.Flag`."""
     types = get_type_hints(Limits)
     parameters = []
     for limit in fields(Limits):
@@ -226,10 +226,10 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the server: WebSocket at /ws, health at /health, the protocol explorer at /."""
-    from datadivr._backplane import Backplane, safe_url
-    from datadivr._server import create_app
-    from datadivr._serving import run
     from datadivr.broker import backplane_for
+    from datadivr.broker._backplane import Backplane, safe_url
+    from datadivr.server._app import create_app
+    from datadivr.server._uvicorn import run
 
     configure_logging(log_level.value, log_format)
     log = get_logger("datadivr.cli")
@@ -314,7 +314,7 @@ def serve(
     if workers == 1:
         run(application, **options)
         return
-    from datadivr._workers import run_workers
+    from datadivr.server._workers import run_workers
 
     # Each worker builds its own app after the fork: its own node id, loop and connections.
     raise typer.Exit(run_workers(workers, lambda: run(make_app(new_backplane()), **options)))
@@ -445,7 +445,7 @@ def client(
 
     Every incoming message is printed, errors included. `/help` lists the commands.
     """
-    from datadivr._console import run_console
+    from datadivr.client._console import run_console
 
     configure_logging("warning")
     client_type = _load_protocol(protocol).Client
@@ -526,8 +526,8 @@ def validate(
     One report line per violation: line number, event, JSON path, reason. Exit status 0 if all
     are valid, 1 if any is not, 2 if the capture cannot be read.
     """
-    from datadivr._capture import CaptureError, validate_capture
     from datadivr.validation import Validator
+    from datadivr.validation._capture import CaptureError, validate_capture
 
     validator = Validator(_load_protocol(protocol).PROTOCOL)
     fmt = "json" if output is OutputFormat.JSON else "text"
@@ -565,7 +565,7 @@ def proxy(
     Every frame is forwarded unchanged and checked against the schema and its direction;
     violations are logged, and a conformance summary is printed on exit (Ctrl-C or SIGTERM).
     """
-    from datadivr._proxy import ValidatingProxy
+    from datadivr.validation._proxy import ValidatingProxy
 
     host, _, port_text = listen.rpartition(":")
     if not host or not port_text.isdigit():

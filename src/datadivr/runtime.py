@@ -3,8 +3,8 @@
 A package written by ``datadivr generate`` (and :mod:`datadivr.protocol` itself) imports
 datadivr only through this module, and only the names of its ``__all__``: the bases of its
 models, the protocol description, the client and servicer bases, the handler registration and
-the types its annotations use. The private modules behind these names (``datadivr._client``,
-``datadivr._message`` …) may be reorganised in any release; this module keeps its names and
+the types its annotations use. The private modules behind these names (``datadivr.client._client``,
+``datadivr.core._message`` …) may be reorganised in any release; this module keeps its names and
 their meaning for as long as it keeps its :data:`RUNTIME_API_VERSION`.
 
 A generated package records the version it was generated for (``__runtime_api_version__``
@@ -27,11 +27,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from datadivr._client import BaseClient, present
-from datadivr._factories import build_message, create_message
-from datadivr._message import UUID, AwareDatetime, ExactLiteral, MessageBase, NotNull, Payload
-from datadivr._protocol import Direction, EventSpec, MessageText, Protocol
-from datadivr._registry import (
+from datadivr.client._client import BaseClient, present
+from datadivr.core._factories import build_message, create_message
+from datadivr.core._message import UUID, AwareDatetime, ExactLiteral, MessageBase, NotNull, Payload
+from datadivr.core._protocol import Direction, EventSpec, MessageText, Protocol
+from datadivr.core._registry import (
     HandlerContext,
     HandlerType,
     Registry,

@@ -33,7 +33,7 @@ from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from datadivr import BaseClient, HandlerType, MessageBase, Registry
-from datadivr._registry import ServicerBase
+from datadivr.core._registry import ServicerBase
 from datadivr.exceptions import MessageValidationError, ProtocolError, RegistrationError
 
 from .conftest import CASES, GENERATED_FILES, PROJECT_SCHEMA, Generated, GenerateFn, case_schema

@@ -81,13 +81,13 @@ def test_the_check_finds_a_private_import(tmp_path: Path) -> None:
     """Guards the ``ast`` walk the tests above rely on."""
     source = tmp_path / "m.py"
     source.write_text(
-        "import datadivr._client\nfrom datadivr._message import Payload\n"
+        "import datadivr.client._client\nfrom datadivr.core._message import Payload\n"
         "from datadivr.runtime import Payload as P\nfrom .models import X\n",
         encoding="utf-8",
     )
     assert _datadivr_imports(source) == [
-        ("datadivr._client", [], 1),
-        ("datadivr._message", ["Payload"], 2),
+        ("datadivr.client._client", [], 1),
+        ("datadivr.core._message", ["Payload"], 2),
         ("datadivr.runtime", ["Payload"], 3),
     ]
 

@@ -393,7 +393,7 @@ def test_reserved_names_cover_the_client_and_the_servicer() -> None:
     import inspect
 
     from datadivr import BaseClient
-    from datadivr._registry import ServicerBase
+    from datadivr.core._registry import ServicerBase
 
     client = BaseClient("ws://127.0.0.1:9/ws")
     names = {n for n in dir(client) if not n.startswith("_")}

@@ -185,7 +185,7 @@ async def test_the_client_table_is_empty_once_vanished_peers_are_gone(
 
 def _per_connection_objects() -> dict[str, int]:
     """The server's per-connection objects alive in this process, by type."""
-    from datadivr._connection import Connection
+    from datadivr.server._connection import Connection
 
     gc.collect()
     alive = Counter(

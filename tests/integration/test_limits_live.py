@@ -17,7 +17,7 @@ import uvicorn
 import websockets
 from fastapi import FastAPI
 
-import datadivr._server
+import datadivr.server._server
 from datadivr import Client, Limits, SumHandlerResultMessage, create_app
 from datadivr.protocol import PROTOCOL
 from tests.conftest import LiveServer
@@ -235,7 +235,7 @@ async def test_a_stalled_reader_is_released_whole(
 ) -> None:
     """A reader that stops reading with data on its way is dropped, its slot and its queue
     freed, by eviction (queue full) or by the pings, whichever comes first."""
-    monkeypatch.setattr(datadivr._server, "CLOSE_TIMEOUT", 0.5)
+    monkeypatch.setattr(datadivr.server._server, "CLOSE_TIMEOUT", 0.5)
     # Two clients and the /health request that counts them.
     if release == "eviction":
         limits = Limits(max_connections=3, queue_size=64, ping_interval=None)

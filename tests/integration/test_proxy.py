@@ -17,8 +17,8 @@ import websockets
 from fastapi import FastAPI
 
 from datadivr import create_app
-from datadivr._proxy import DOWNSTREAM, UPSTREAM, ValidatingProxy
 from datadivr.protocol import PROTOCOL
+from datadivr.validation._proxy import DOWNSTREAM, UPSTREAM, ValidatingProxy
 from tests.conftest import LiveServer
 
 TIMEOUT = 5.0

@@ -18,10 +18,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from datadivr._backplane import Backplane, ClusterNode, MemoryBackplane, safe_url
+from datadivr.broker._backplane import Backplane, ClusterNode, MemoryBackplane, safe_url
 
 if TYPE_CHECKING:
-    from datadivr._redis import DEFAULT_PRESENCE_TTL, RedisBackplane
+    from datadivr.broker._redis import DEFAULT_PRESENCE_TTL, RedisBackplane
 
 __all__ = [
     "DEFAULT_PRESENCE_TTL",
@@ -35,14 +35,14 @@ __all__ = [
 #: The environment variable ``create_app`` and ``datadivr serve`` read the broker URL from.
 BROKER_ENV = "DATADIVR_BROKER"
 
-#: The names this module takes from ``datadivr._redis`` when first asked for: importing it
+#: The names this module takes from ``datadivr.broker._redis`` when first asked for: importing it
 #: imports redis-py.
 _REDIS_NAMES = frozenset({"DEFAULT_PRESENCE_TTL", "RedisBackplane"})
 
 
 def __getattr__(name: str) -> Any:
     if name in _REDIS_NAMES:
-        from datadivr import _redis
+        from datadivr.broker import _redis
 
         return getattr(_redis, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -72,7 +72,7 @@ def backplane_for(broker: str | Backplane | None, **options: Any) -> Backplane:
     if scheme == "memory":
         return MemoryBackplane()
     if scheme in ("redis", "rediss", "unix"):
-        from datadivr._redis import RedisBackplane
+        from datadivr.broker._redis import RedisBackplane
 
         return RedisBackplane(url, **options)
     raise ValueError(

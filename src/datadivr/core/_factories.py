@@ -10,8 +10,8 @@ from typing import Any, ParamSpec, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
-from datadivr._message import MessageBase
-from datadivr._protocol import Protocol, invalid_error
+from datadivr.core._message import MessageBase
+from datadivr.core._protocol import Protocol, invalid_error
 from datadivr.exceptions import ProtocolError
 
 __all__ = ["build_message", "create_message"]

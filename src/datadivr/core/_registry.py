@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
-from datadivr._message import MessageBase
+from datadivr.core._message import MessageBase
 from datadivr.exceptions import RegistrationError
 
 if TYPE_CHECKING:
-    from datadivr._protocol import Protocol
+    from datadivr.core._protocol import Protocol
 
 __all__ = [
     "Handler",

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from datadivr._route import Route
+from datadivr.core._route import Route
 
 __all__ = ["Backplane", "ClusterNode", "MemoryBackplane"]
 

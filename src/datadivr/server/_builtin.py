@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
-from datadivr._registry import HandlerType, Registry
+from datadivr.core._registry import HandlerType, Registry
 from datadivr.exceptions import HandlerError
 from datadivr.protocol import (
     PingMessage,

@@ -1,6 +1,6 @@
 """Reconnecting after a dropped connection: the policy, its backoff, and what is worth retrying.
 
-All of it is plain code without I/O; the client's :class:`~datadivr._session.Session` runs it.
+All of it is plain code without I/O; the client's :class:`~datadivr.client._session.Session` runs it.
 """
 
 from __future__ import annotations

@@ -21,10 +21,9 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.typing import Origin, Subprotocol
 
-from datadivr._auth import SUBPROTOCOL
-from datadivr._core import error_frame
 from datadivr._logging import get_logger
-from datadivr._protocol import FrameFault, Protocol, frame_error, frame_field
+from datadivr.core._hub import error_frame
+from datadivr.core._protocol import SUBPROTOCOL, FrameFault, Protocol, frame_error, frame_field
 from datadivr.exceptions import Violation
 from datadivr.validation import Report, Validator
 

@@ -12,7 +12,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from datadivr._protocol import Direction, MessageText, Protocol
+from datadivr.core._protocol import Direction, MessageText, Protocol
 from datadivr.validation import Report, Validator
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The WebSocket client runtime; generated clients subclass :class:`BaseClient`.
 
-:class:`BaseClient` is the ``websockets`` shell around a :class:`~datadivr._session.Session`,
+:class:`BaseClient` is the ``websockets`` shell around a :class:`~datadivr.client._session.Session`,
 which decides everything that is not I/O: it connects, sends, receives, waits out the backoff
 and runs handler tasks.
 """
@@ -19,20 +19,9 @@ import websockets
 from pydantic import BaseModel, ValidationError
 from websockets.asyncio.client import ClientConnection
 
-from datadivr._limits import Limits
 from datadivr._logging import get_logger
-from datadivr._message import MessageBase
-from datadivr._protocol import Protocol, invalid_error
-from datadivr._reconnect import Reconnect
-from datadivr._registry import (
-    HandlerContext,
-    HandlerType,
-    Registry,
-    answer_fields,
-    default_registry,
-    register_handler,
-)
-from datadivr._session import (
+from datadivr.client._reconnect import Reconnect
+from datadivr.client._session import (
     ClientState,
     Closing,
     Dispatch,
@@ -40,6 +29,17 @@ from datadivr._session import (
     Session,
     Welcomed,
     reply_of,
+)
+from datadivr.core._limits import Limits
+from datadivr.core._message import MessageBase
+from datadivr.core._protocol import Protocol, invalid_error
+from datadivr.core._registry import (
+    HandlerContext,
+    HandlerType,
+    Registry,
+    answer_fields,
+    default_registry,
+    register_handler,
 )
 from datadivr.exceptions import (
     ConnectError,

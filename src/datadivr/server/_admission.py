@@ -1,8 +1,8 @@
 """Who gets a socket: the connection limits counted per socket, from its arrival (no I/O).
 
-The transport (``datadivr._serving``) opens a :class:`Slot` for every socket it accepts, before
+The transport (``datadivr.server._uvicorn``) opens a :class:`Slot` for every socket it accepts, before
 a byte is read, so that sockets still in their handshake count against the limits as much as
-open WebSocket connections do; the app (``datadivr._server``) opens one per WebSocket only when
+open WebSocket connections do; the app (``datadivr.server._server``) opens one per WebSocket only when
 it runs under a server that did not.
 """
 

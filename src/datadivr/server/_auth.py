@@ -11,8 +11,6 @@ from starlette.websockets import WebSocket
 
 __all__ = ["Authenticate", "Identity", "token_authenticator"]
 
-#: The WebSocket subprotocol the server selects when a client offers it.
-SUBPROTOCOL = "datadivr"
 #: Browsers, which cannot set headers, may offer the token as the subprotocol
 #: ``datadivr.token.<token>``, next to ``datadivr``:
 #: ``new WebSocket(url, ["datadivr", "datadivr.token." + token])``.

@@ -13,12 +13,14 @@ from typing import Any
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator
 
-from datadivr._message import MessageBase
+from datadivr.core._message import MessageBase
 from datadivr.exceptions import MessageValidationError, ProtocolError, Violation
 from datadivr_codegen.terms import Direction, MessageText
 
 __all__ = ["Direction", "EventSpec", "MessageText", "Protocol"]
 
+#: The WebSocket subprotocol the server selects when a client offers it.
+SUBPROTOCOL = "datadivr"
 #: At most this many failures are reported for one message.
 MAX_DETAILS = 100
 #: A frame with more array elements and object members than this (counted from above, at C

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from datadivr._limits import utf8_size
 from datadivr._logging import get_logger
+from datadivr.core._limits import utf8_size
 
 __all__ = ["Connection", "Transport"]
 

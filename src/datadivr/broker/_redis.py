@@ -6,7 +6,7 @@ Channels and keys, under a prefix (``datadivr`` unless told otherwise):
   ``<origin node>\\n<excluded client or nothing>\\n<frame>``; every node delivers them to its
   own connections, except the node they came from (it has done so already).
 - ``<prefix>:node:<node>``: direct messages to a client of that node, ``<client id>\\n<frame>``.
-- ``<prefix>:presence``: join, leave, up and down notices (:class:`~datadivr._presence.Notice`).
+- ``<prefix>:presence``: join, leave, up and down notices (:class:`~datadivr.broker._presence.Notice`).
 - ``<prefix>:nodes:<node>``: the node's record, and ``<prefix>:clients:<node>``: a set of its
   client ids, both with a time to live that the node refreshes every third of it (in one
   transaction, so that a snapshot never sees half of it). A node that dies stops refreshing
@@ -23,7 +23,7 @@ registers itself and its clients anew and reads the others' again.
 
 A restarted Redis has lost every registration, and the other nodes register again only once
 they have reconnected too. Until then (``presence_ttl`` at most) the nodes known before are
-*awaited* (:class:`~datadivr._presence.Presence`): their clients stay in the mirror, a direct
+*awaited* (:class:`~datadivr.broker._presence.Presence`): their clients stay in the mirror, a direct
 message to one that finds no subscriber on its node's channel is refused with
 ``broker_unavailable`` (not ``unknown_recipient``: it is not known to be gone), and a
 broadcast that Redis handed to fewer nodes than are known is refused with
@@ -41,10 +41,10 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from datadivr._backplane import Backplane, ClusterNode, safe_url
 from datadivr._logging import get_logger
-from datadivr._presence import Notice, Presence
-from datadivr._route import ClusterAddress, Route
+from datadivr.broker._backplane import Backplane, ClusterNode, safe_url
+from datadivr.broker._presence import Notice, Presence
+from datadivr.core._route import ClusterAddress, Route
 
 try:
     from redis.asyncio import Redis

@@ -11,10 +11,10 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.json import JSON
 
-from datadivr._client import BaseClient
-from datadivr._factories import create_message
-from datadivr._message import MessageBase
-from datadivr._protocol import Protocol
+from datadivr.client._client import BaseClient
+from datadivr.core._factories import create_message
+from datadivr.core._message import MessageBase
+from datadivr.core._protocol import Protocol
 from datadivr.exceptions import ConnectionClosedError, DatadivrError, ProtocolError
 
 __all__ = ["parse_line", "run_console"]

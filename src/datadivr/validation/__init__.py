@@ -23,7 +23,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from datadivr._protocol import MAX_DETAILS, Protocol
+from datadivr.core._protocol import MAX_DETAILS, Protocol
 from datadivr.exceptions import Violation
 
 __all__ = ["Report", "Validator"]

@@ -4,8 +4,8 @@ Anyone who can reach the server can have a handshake refused (a wrong token, a f
 ``Origin``, one connection too many, headers too large or too slow), as often as they like: a
 line per refusal would let them write the log at will. :class:`RefusalLog` writes the first
 refusal after a quiet interval at once, counts the ones that follow, and writes their counts
-when the interval is over. The app (``datadivr._server``) and the transport
-(``datadivr._serving``) share one.
+when the interval is over. The app (``datadivr.server._server``) and the transport
+(``datadivr.server._uvicorn``) share one.
 """
 
 from __future__ import annotations

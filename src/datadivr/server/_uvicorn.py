@@ -2,7 +2,7 @@
 
 uvicorn runs two protocols of datadivr's here, both around uvicorn's own: :class:`HTTPProtocol`
 (its h11 protocol) and :class:`WebSocketProtocol` (its sans-I/O WebSocket protocol). Every
-socket is counted from its arrival against the connection limits (``datadivr._admission``) and
+socket is counted from its arrival against the connection limits (``datadivr.server._admission``) and
 given ``handshake_timeout`` to send its request's line and headers and, for a WebSocket, to be
 accepted; a request whose headers are over ``max_header_size`` is refused with HTTP 431.
 """
@@ -28,7 +28,9 @@ from fastapi import FastAPI
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from datadivr._admission import (
+from datadivr._logging import get_logger
+from datadivr.core._limits import Limits, head_size
+from datadivr.server._admission import (
     COUNTED,
     Admission,
     Slot,
@@ -36,10 +38,8 @@ from datadivr._admission import (
     address_key,
     socket_budget,
 )
-from datadivr._limits import Limits, head_size
-from datadivr._logging import get_logger
-from datadivr._refusals import RefusalLog
-from datadivr._server import Server
+from datadivr.server._refusals import RefusalLog
+from datadivr.server._server import Server
 
 __all__ = ["UvicornServer", "WebSocketProtocol", "run", "uvicorn_config"]
 
@@ -85,7 +85,7 @@ def uvicorn_config(app: FastAPI, **options: Any) -> uvicorn.Config:
 
 
 class SocketGuard:
-    """What the protocols of one server share: its :class:`~datadivr._admission.Admission`,
+    """What the protocols of one server share: its :class:`~datadivr.server._admission.Admission`,
     its limits, and the server's log of refusals, which says what befell sockets once per
     interval, not per socket.
 

@@ -1,4 +1,4 @@
-"""The client's protocol logic without I/O: what :class:`~datadivr._client.BaseClient` decides.
+"""The client's protocol logic without I/O: what :class:`~datadivr.client._client.BaseClient` decides.
 
 A :class:`Session` holds the connection state, the pending requests, the send buffer kept
 while reconnecting and the inbox. Frames and connection events go in; what to do comes out:
@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 from typing import Protocol as TypingProtocol
 
 from datadivr._logging import get_logger
-from datadivr._message import MessageBase
-from datadivr._protocol import Protocol, frame_field
-from datadivr._reconnect import Reconnect, retry_after_close, retry_after_refusal
+from datadivr.client._reconnect import Reconnect, retry_after_close, retry_after_refusal
+from datadivr.core._message import MessageBase
+from datadivr.core._protocol import Protocol, frame_field
 from datadivr.exceptions import (
     ConnectError,
     ConnectionClosedError,

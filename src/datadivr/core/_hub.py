@@ -15,12 +15,12 @@ from json.encoder import encode_basestring_ascii as _quote
 from typing import Any, Literal, get_args, get_origin
 from typing import Protocol as _Protocol
 
-from datadivr._limits import Limits, TokenBucket, check_structure, over_size
 from datadivr._logging import get_logger
-from datadivr._message import MessageBase
-from datadivr._protocol import Direction, FrameFault, Protocol, frame_error, frame_field
-from datadivr._registry import HandlerContext, HandlerType, Registry, answer_fields
-from datadivr._route import Broadcast, Direct, Route
+from datadivr.core._limits import Limits, TokenBucket, check_structure, over_size
+from datadivr.core._message import MessageBase
+from datadivr.core._protocol import Direction, FrameFault, Protocol, frame_error, frame_field
+from datadivr.core._registry import HandlerContext, HandlerType, Registry, answer_fields
+from datadivr.core._route import Broadcast, Direct, Route
 from datadivr.exceptions import HandlerError, ProtocolError
 
 __all__ = ["SERVER_ID", "Answer", "Deliver", "Hub", "Members"]

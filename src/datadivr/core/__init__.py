@@ -1,0 +1,50 @@
+"""The protocol core, without I/O: parse and check a frame, route it, run its handler.
+
+The :class:`Hub` takes a frame's text and hands out what to deliver to whom; the transports
+around it (:mod:`datadivr.server`, :mod:`datadivr.client`) only move text. It imports nothing
+of datadivr's but :mod:`datadivr.exceptions` and the logging set-up.
+"""
+
+from datadivr.core._hub import SERVER_ID, Answer, Deliver, Hub, Members
+from datadivr.core._limits import Limits
+from datadivr.core._message import MessageBase, NotNull, Payload
+from datadivr.core._protocol import Direction, EventSpec, MessageText, Protocol
+from datadivr.core._registry import (
+    Handler,
+    HandlerContext,
+    HandlerType,
+    Registration,
+    Registry,
+    ServicerBase,
+    Side,
+    default_registry,
+)
+from datadivr.core._route import Broadcast, ClusterAddress, Direct, Route
+
+__all__ = [
+    "SERVER_ID",
+    "Answer",
+    "Broadcast",
+    "ClusterAddress",
+    "Deliver",
+    "Direct",
+    "Direction",
+    "EventSpec",
+    "Handler",
+    "HandlerContext",
+    "HandlerType",
+    "Hub",
+    "Limits",
+    "Members",
+    "MessageBase",
+    "MessageText",
+    "NotNull",
+    "Payload",
+    "Protocol",
+    "Registration",
+    "Registry",
+    "Route",
+    "ServicerBase",
+    "Side",
+    "default_registry",
+]
