@@ -445,7 +445,7 @@ def client(
 
     Every incoming message is printed, errors included. `/help` lists the commands.
     """
-    from datadivr.client._console import run_console
+    from datadivr._console import run_console
 
     configure_logging("warning")
     client_type = _load_protocol(protocol).Client
