@@ -362,3 +362,20 @@ def test_proxy_maps_a_wrong_direction_to_the_servers_code() -> None:
     proxy = ValidatingProxy("ws://127.0.0.1:1/ws", protocol=PROTOCOL)
     answer = json.loads(_error_for(proxy.check(frame, UPSTREAM), frame, to="c"))
     assert answer["payload"]["code"] == "wrong_direction"
+
+
+def _nested(depth: int, inner: Any = "x") -> Any:
+    for _ in range(depth):
+        inner = [inner]
+    return inner
+
+
+def test_a_value_nested_deeper_than_the_stack_is_refused_not_a_crash() -> None:
+    validator = Validator()
+    frame = {"event_name": "sum_event", "payload": {"numbers": [_nested(5000)]}}
+    report = validator.validate(frame)
+    assert not report.valid
+    assert [(v.path, v.kind) for v in report.violations] == [("$", "depth")]
+    # An event name that is such a value is named by its type.
+    report = validator.validate({"event_name": _nested(5000), "payload": None})
+    assert report.violations[0].reason.startswith("list is not one of the events")

@@ -111,19 +111,29 @@ class Validator:
             )
         validator = self._validators.get(name) if isinstance(name, str) else None
         if validator is None:
+            # Not the repr of any value: a list nested a thousand deep has none.
+            shown = (
+                repr(name) if isinstance(name, str | int | float | bool) else type(name).__name__
+            )
             return Report(
                 None,
                 (
                     Violation(
                         "$.event_name",
-                        f"{name!r} is not one of the events: {', '.join(self.events)}",
+                        f"{shown} is not one of the events: {', '.join(self.events)}",
                         "enum",
                     ),
                 ),
             )
         # iter_errors is lazy: a message with a million wrong values costs no more than one
         # with MAX_DETAILS + 1 of them (and the first ones are sorted, not all).
-        errors = list(islice(validator.iter_errors(data), MAX_DETAILS + 1))
+        try:
+            errors = list(islice(validator.iter_errors(data), MAX_DETAILS + 1))
+        except RecursionError:
+            # jsonschema descends, and writes its messages with repr(), recursively: a value
+            # nested deeper than the interpreter's stack allows is refused, not a crash.
+            deep = Violation("$", "nested too deeply to check against the schema", "depth")
+            return Report(name, (deep,))
         violations = tuple(
             Violation(error.json_path, error.message, str(error.validator))
             for error in sorted(errors[:MAX_DETAILS], key=lambda e: (e.json_path, str(e.validator)))
