@@ -73,13 +73,14 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "client-any-reply-settles",
-        "src/datadivr/client/_client.py",
-        """                and not future.done()
-                and (isinstance(message, expected) or message.event_name == "error")
+        "src/datadivr/client/_session.py",
+        """                if not waiter.done() and (
+                    isinstance(message, expected) or message.event_name == "error"
+                ):
 """,
-        """                and not future.done()
+        """                if not waiter.done():
 """,
-        ("tests/integration/test_server.py", "-k", "side_message"),
+        ("tests/test_session.py", "tests/integration/test_server.py", "-k", "side_message"),
         "Only the expected answer or an error settles a request, not any message with its id.",
     ),
     Mutant(
@@ -268,9 +269,25 @@ def _apply(tree: Path, mutant: Mutant) -> str:
     return original
 
 
+def stale(mutants: Sequence[Mutant], tree: Path = ROOT) -> list[str]:
+    """The mutants whose text does not occur exactly once in their file, each with a reason."""
+    found = []
+    for mutant in mutants:
+        path = tree / mutant.file
+        count = path.read_text(encoding="utf-8").count(mutant.find) if path.is_file() else 0
+        if count != 1:
+            found.append(f"{mutant.name}: its text occurs {count} times in {mutant.file}")
+    return found
+
+
 def run(mutants: Sequence[Mutant]) -> int:
     """Run ``mutants``; the exit status: 0 when the tests caught every one, else 1."""
     survivors: list[Mutant] = []
+    problems = stale(mutants)
+    if problems:
+        print("update these mutants in tools/mutants.py to follow the code:")
+        print("\n".join(f"  {problem}" for problem in problems))
+        return 2
     with tempfile.TemporaryDirectory(prefix="datadivr-mutants-") as folder:
         tree = Path(folder)
         _copy_tree(tree)
