@@ -6,7 +6,7 @@ PYTHON ?= python3
 # uv from PATH, else the one `make uv` installs with pip into $(PYTHON).
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 SCHEMA ?= schema
-OUT ?= src/datadivr/protocol
+OUT ?= src/datadivr/demo
 HOST ?= 127.0.0.1
 PORT ?= 8765
 DOCS_PORT ?= 8000

@@ -54,8 +54,7 @@ from rich.table import Table
 
 from datadivr.core._message import MessageBase
 from datadivr.core._protocol import Protocol
-from datadivr.exceptions import ProtocolError
-from datadivr.protocol import (
+from datadivr.demo import (
     PROTOCOL,
     ObjectId,
     Quaternion,
@@ -67,6 +66,7 @@ from datadivr.protocol import (
     Transform,
     Vector3,
 )
+from datadivr.exceptions import ProtocolError
 from datadivr.validation import Validator
 from datadivr_codegen.generator import OUTPUT_FILES, generate
 

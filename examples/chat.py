@@ -12,7 +12,8 @@ import signal
 import sys
 import threading
 
-from datadivr import Client, DatadivrError, ErrorMessage, MsgMessage
+from datadivr import DatadivrError
+from datadivr.demo import Client, ErrorMessage, MsgMessage
 
 
 def read_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:

@@ -4,7 +4,8 @@
 import asyncio
 import sys
 
-from datadivr import Client, HandlerContext, MsgMessage, Reconnect, RemoteError
+from datadivr import HandlerContext, Reconnect, RemoteError
+from datadivr.demo import Client, MsgMessage
 
 
 async def main(url: str = "ws://127.0.0.1:8765/ws") -> None:

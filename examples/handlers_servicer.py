@@ -1,15 +1,7 @@
 """A protocol's handlers as one class: ``python examples/handlers_servicer.py``."""
 
-from datadivr import (
-    HandlerContext,
-    HandlerError,
-    MsgMessage,
-    Servicer,
-    SumEventMessage,
-    SumHandlerResultMessage,
-    create_app,
-    run,
-)
+from datadivr import HandlerContext, HandlerError, create_app, run
+from datadivr.demo import MsgMessage, Servicer, SumEventMessage, SumHandlerResultMessage
 
 
 class Calculator(Servicer):

@@ -3,7 +3,7 @@
 import asyncio
 import sys
 
-from datadivr import Client
+from datadivr.demo import Client
 
 
 async def main(url: str = "ws://127.0.0.1:8765/ws") -> None:

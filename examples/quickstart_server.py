@@ -1,15 +1,7 @@
 """A server with a handler of its own: ``python examples/quickstart_server.py``."""
 
-from datadivr import (
-    HandlerContext,
-    HandlerType,
-    MsgMessage,
-    SumEventMessage,
-    SumHandlerResultMessage,
-    create_app,
-    run,
-    websocket_handler,
-)
+from datadivr import HandlerContext, HandlerType, create_app, run
+from datadivr.demo import MsgMessage, SumEventMessage, SumHandlerResultMessage, websocket_handler
 
 
 @websocket_handler("sum_event", HandlerType.SERVER)

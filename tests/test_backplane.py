@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from datadivr import PROTOCOL, Broadcast, Direct, Hub, MemoryBackplane, Registry, Route
+from datadivr import Broadcast, Direct, Hub, MemoryBackplane, Registry, Route
 from datadivr.broker import RedisBackplane, backplane_for
 from datadivr.broker._backplane import safe_url
 from datadivr.broker._presence import Notice
+from datadivr.demo import PROTOCOL
 
 
 def test_the_default_is_one_process(monkeypatch: pytest.MonkeyPatch) -> None:

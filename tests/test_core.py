@@ -8,16 +8,18 @@ from typing import Any
 import pytest
 
 from datadivr import (
-    PROTOCOL,
     Broadcast,
     Direct,
     HandlerContext,
     HandlerError,
     HandlerType,
     Hub,
-    MsgMessage,
     Registry,
     Route,
+)
+from datadivr.demo import (
+    PROTOCOL,
+    MsgMessage,
     SumEventMessage,
     SumHandlerResultMessage,
     websocket_handler,

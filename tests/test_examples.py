@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from datadivr import Client, HandlerType, MsgMessage, RemoteError, create_app, default_registry
+from datadivr import HandlerType, RemoteError, create_app, default_registry
+from datadivr.demo import Client, MsgMessage
 from tests.commands import CLI_ENV, run_python, run_server_script
 from tests.conftest import LiveServer
 

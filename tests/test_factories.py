@@ -8,18 +8,15 @@ from datetime import datetime, timezone
 import pytest
 from pydantic import ValidationError
 
-from datadivr import (
+from datadivr import MessageValidationError, ProtocolError, Violation, create_error_message
+from datadivr.demo import (
     PROTOCOL,
     ErrorMessage,
-    MessageValidationError,
     MsgMessage,
     PingMessage,
     PingPayload,
-    ProtocolError,
     SumEventMessage,
     SumEventPayload,
-    Violation,
-    create_error_message,
     create_message,
 )
 

@@ -151,8 +151,8 @@ def sandbox(root: Path) -> Path:
     shutil.copytree(ROOT / "examples", root / "examples", ignore=ignore)
     shutil.copytree(ROOT / "schema", root / "schema")
     shutil.copytree(
-        ROOT / "src" / "datadivr" / "protocol",
-        root / "src" / "datadivr" / "protocol",
+        ROOT / "src" / "datadivr" / "demo",
+        root / "src" / "datadivr" / "demo",
         ignore=ignore,
     )
     return root

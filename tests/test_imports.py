@@ -90,26 +90,26 @@ ALLOWED: dict[str, set[str]] = {
     "core": {"exceptions", "_logging"},
     "client": {"core", "exceptions", "_logging"},
     "broker": {"core", "exceptions", "_logging"},
-    # The reference validator checks against datadivr's own protocol when given none.
-    "validation": {"core", "exceptions", "_logging", "protocol"},
+    # The reference validator checks against the demo protocol when given none.
+    "validation": {"core", "exceptions", "_logging", "demo"},
     # The contract generated code imports: the core's names and the client's base.
     "runtime": {"core", "client", "exceptions"},
     # Generated: it imports the runtime contract alone.
-    "protocol": {"runtime"},
-    # Builds the generated protocol's ``error`` model.
-    "_error_message": {"exceptions", "protocol"},
-    # ``datadivr client``'s terminal console: datadivr's own generated client by default.
-    "_console": {"client", "core", "protocol", "exceptions", "_logging"},
+    "demo": {"runtime"},
+    # Builds a protocol's ``error`` message: the demo's by default.
+    "_error_message": {"core", "exceptions", "demo"},
+    # ``datadivr client``'s terminal console: the demo's generated client by default.
+    "_console": {"client", "core", "demo", "exceptions", "_logging"},
     # POST /validate answers with the reference validator; the built-in handlers and the
     # default protocol are the generated ones.
-    "server": {"core", "broker", "validation", "protocol", "exceptions", "_logging"},
+    "server": {"core", "broker", "validation", "demo", "exceptions", "_logging"},
     "cli": {
         "core",
         "server",
         "client",
         "broker",
         "validation",
-        "protocol",
+        "demo",
         "exceptions",
         "_logging",
         "_console",
@@ -121,7 +121,6 @@ ALLOWED: dict[str, set[str]] = {
         "client",
         "broker",
         "validation",
-        "protocol",
         "runtime",
         "exceptions",
         "_logging",

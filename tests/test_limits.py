@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from datadivr import PROTOCOL, Hub, Limits, Registry
+from datadivr import Hub, Limits, Registry
 from datadivr.core._limits import TokenBucket, check_structure, head_size, over_size, utf8_size
+from datadivr.demo import PROTOCOL
 from datadivr.exceptions import ProtocolError
 from datadivr.server._builtin import builtin_registry
 from tests.test_core import Wire, connect, error_of

@@ -82,12 +82,12 @@ def _module_name(path: Path) -> str:
     return ".".join(relative.parts).removesuffix(".__init__")
 
 
-#: ``datadivr/**/_*.py`` (not ``__init__``/``__main__``), ``datadivr/protocol/*.py`` and the
+#: ``datadivr/**/_*.py`` (not ``__init__``/``__main__``), ``datadivr/demo/*.py`` and the
 #: subsystems' ``__init__``.
 MODULES_WITH_ALL = sorted(
     [
         *(_module_name(p) for p in PACKAGE_DIR.rglob("_*.py") if not p.name.startswith("__")),
-        *(_module_name(p) for p in (PACKAGE_DIR / "protocol").glob("*.py")),
+        *(_module_name(p) for p in (PACKAGE_DIR / "demo").glob("*.py")),
         *SUBPACKAGES,
         "datadivr.exceptions",
         "datadivr.runtime",
@@ -117,10 +117,9 @@ def test_reexported_modules_are_found() -> None:
         "datadivr.client",
         "datadivr.core",
         "datadivr.exceptions",
-        "datadivr.protocol",
         "datadivr.server",
     }
-    assert submodules == {"exceptions", "protocol", "runtime"}
+    assert submodules == {"exceptions", "runtime"}
 
 
 def test_all_is_the_union_of_the_reexported_modules_all() -> None:
@@ -160,13 +159,18 @@ def test_reexports_are_the_modules_own_objects(name: str) -> None:
 def test_reexported_modules_do_not_overlap() -> None:
     seen: dict[str, str] = {}
     for name in sorted(_reexported_modules()):
-        if name == "datadivr.protocol":
-            continue  # its __all__ re-exports its own submodules'; checked below
         for exported in importlib.import_module(name).__all__:
             assert exported not in seen, f"{exported!r} in both {seen[exported]} and {name}"
             seen[exported] = name
-    protocol_all = set(datadivr.protocol.__all__)
-    assert protocol_all.isdisjoint(seen), sorted(protocol_all & set(seen))
+
+
+def test_the_demo_protocol_stays_out_of_the_namespace() -> None:
+    """The top level works with any protocol: none of the demo's names is re-exported."""
+    import datadivr.demo
+
+    assert set(datadivr.demo.__all__).isdisjoint(datadivr.__all__)
+    assert not hasattr(datadivr, "websocket_handler")
+    assert not hasattr(datadivr, "SumEventMessage")
 
 
 def test_version_matches_the_distribution() -> None:
@@ -190,8 +194,8 @@ def test_module_declares_all(name: str) -> None:
 
 def test_modules_with_all_were_found() -> None:
     assert "datadivr.client._client" in MODULES_WITH_ALL
-    assert "datadivr.protocol" in MODULES_WITH_ALL
-    assert "datadivr.protocol.handlers" in MODULES_WITH_ALL
+    assert "datadivr.demo" in MODULES_WITH_ALL
+    assert "datadivr.demo.handlers" in MODULES_WITH_ALL
     assert "datadivr.server._uvicorn" in MODULES_WITH_ALL
     assert set(SUBPACKAGES) <= set(MODULES_WITH_ALL)
     assert not any(name.endswith("__main__") for name in MODULES_WITH_ALL)
@@ -203,7 +207,7 @@ def test_modules_with_all_were_found() -> None:
 def test_subpackages_are_all_the_packages() -> None:
     """Every folder of ``datadivr`` but the generated protocol is a subsystem listed here."""
     packages = {_module_name(p) for p in PACKAGE_DIR.glob("*/__init__.py")}
-    assert packages == {*SUBPACKAGES, "datadivr.protocol"}
+    assert packages == {*SUBPACKAGES, "datadivr.demo"}
 
 
 def test_subpackage_reexports_are_found() -> None:
@@ -253,9 +257,9 @@ def test_subpackage_reexports_are_the_modules_own_objects(sub: str) -> None:
 def test_protocol_all_is_the_union_of_its_submodules() -> None:
     union: set[str] = set()
     for sub in ("client", "events", "handlers", "models"):
-        module: ModuleType = importlib.import_module(f"datadivr.protocol.{sub}")
+        module: ModuleType = importlib.import_module(f"datadivr.demo.{sub}")
         union |= set(module.__all__)
-    assert sorted(datadivr.protocol.__all__) == sorted(union)
+    assert sorted(datadivr.demo.__all__) == sorted(union)
 
 
 # -- the runtime generated code imports ------------------------------------------------------
@@ -317,7 +321,7 @@ def test_py_typed_ships() -> None:
 
 
 def test_bundled_schema_ships() -> None:
-    assert resources.files("datadivr.protocol").joinpath("schema.json").is_file()
+    assert resources.files("datadivr.demo").joinpath("schema.json").is_file()
 
 
 def test_codegen_py_typed_ships() -> None:

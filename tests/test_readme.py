@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from datadivr import Client, ConnectRefusedError, HandlerType, default_registry
+from datadivr import ConnectRefusedError, HandlerType, default_registry
+from datadivr.demo import Client
 from tests.conftest import LiveServer
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -7,19 +7,21 @@ from typing import Any
 import pytest
 
 from datadivr import (
-    PROTOCOL,
     HandlerContext,
     HandlerNotImplementedError,
     HandlerType,
-    MsgMessage,
     RegistrationError,
     Registry,
+)
+from datadivr.core._registry import register_handler
+from datadivr.demo import (
+    PROTOCOL,
+    MsgMessage,
     Servicer,
     SumEventMessage,
     SumHandlerResultMessage,
     websocket_handler,
 )
-from datadivr.core._registry import register_handler
 
 CTX = HandlerContext(HandlerType.SERVER, "a", send_message=lambda message: _noop())
 

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from datadivr import (
-    PROTOCOL,
     ConnectError,
     ConnectionClosedError,
     ConnectRefusedError,
@@ -35,7 +34,8 @@ from datadivr.client._session import (
     reply_of,
 )
 from datadivr.core._message import MessageBase
-from datadivr.protocol import (
+from datadivr.demo import (
+    PROTOCOL,
     ErrorMessage,
     MsgMessage,
     SumEventMessage,

@@ -11,10 +11,10 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from datadivr import PROTOCOL, ProtocolError
+from datadivr import ProtocolError
 from datadivr.core._protocol import EXHAUSTIVE_ITEMS, MAX_DETAILS, Protocol
+from datadivr.demo import PROTOCOL, SumEventMessage, SumEventPayload
 from datadivr.exceptions import MessageValidationError
-from datadivr.protocol import SumEventMessage, SumEventPayload
 from datadivr.validation import Validator
 from datadivr.validation._capture import CaptureError, validate_capture
 
@@ -292,7 +292,7 @@ def test_invalid_text_names_three_failures_and_counts_the_rest() -> None:
 
 
 def test_the_parser_factory_and_client_share_the_text() -> None:
-    from datadivr import Client, create_message
+    from datadivr.demo import Client, create_message
 
     frame = {"event_name": "sum_event", "payload": {"numbers": ["1", "2", "3", "4"]}}
     with pytest.raises(MessageValidationError) as parsed:

@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--out",
         type=Path,
-        default=Path("src/datadivr/protocol"),
+        default=Path("src/datadivr/demo"),
         help="package folder to write the generated code to",
     )
     mode = parser.add_mutually_exclusive_group()

@@ -55,7 +55,7 @@ API_PAGES = (
         "Client",
         "The generated, typed `Client` and the runtime it subclasses.",
         (
-            "datadivr.protocol.client",
+            "datadivr.demo.client",
             "datadivr.client._client",
             "datadivr.client._session",
             "datadivr.client._reconnect",
@@ -66,7 +66,7 @@ API_PAGES = (
         "Handlers",
         "Registering handlers: the generated, typed `websocket_handler` and handler types, "
         "and the registry under them.",
-        ("datadivr.protocol.handlers", "datadivr.core._registry"),
+        ("datadivr.demo.handlers", "datadivr.core._registry"),
     ),
     Page(
         "messages",
@@ -74,9 +74,9 @@ API_PAGES = (
         "The generated message and payload models, the protocol's events, and the bases "
         "they are built on.",
         (
-            "datadivr.protocol",
-            "datadivr.protocol.events",
-            "datadivr.protocol.models",
+            "datadivr.demo",
+            "datadivr.demo.events",
+            "datadivr.demo.models",
             "datadivr.core._message",
             "datadivr.core._protocol",
             "datadivr_codegen.terms",

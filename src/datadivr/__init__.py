@@ -1,11 +1,13 @@
 """datadivr: a schema-first, code-generated SDK for real-time messaging over WebSocket.
 
-The protocol's typed models, handlers and client are generated from the JSON Schema files
-into :mod:`datadivr.protocol`; everything is re-exported here. Generated code imports only
-:mod:`datadivr.runtime`, the stable contract between generated code and the runtime.
+Everything here works with any protocol. A protocol's typed models, handlers and client are
+generated from its JSON Schema files into a package of its own (``datadivr generate``), which
+imports only :mod:`datadivr.runtime`, the stable contract between generated code and the
+runtime. The demo protocol that ``datadivr serve`` runs when nothing else is configured is
+:mod:`datadivr.demo`.
 """
 
-from datadivr import exceptions, protocol, runtime
+from datadivr import exceptions, runtime
 from datadivr._error_message import create_error_message
 from datadivr.broker import Backplane, ClusterNode, MemoryBackplane
 from datadivr.client import BaseClient, ClientState, Reconnect
@@ -58,7 +60,6 @@ from datadivr.exceptions import (
     ServerShutdownError,
     Violation,
 )
-from datadivr.protocol import *  # noqa: F403
 from datadivr.server import (
     DEFAULT_QUEUE_SIZE,
     Authenticate,
@@ -135,10 +136,8 @@ __all__ = [
     "create_error_message",
     "default_registry",
     "exceptions",
-    "protocol",
     "run",
     "runtime",
     "token_authenticator",
     "uvicorn_config",
 ]
-__all__ += protocol.__all__

@@ -92,7 +92,7 @@ async def run_console(
         The exit status: 0 after ``/quit`` or the end of input, 1 when the connection failed.
     """
     if client_type is None:
-        from datadivr.protocol import Client
+        from datadivr.demo import Client
 
         client_type = Client
     out = console if console is not None else Console(highlight=False, soft_wrap=True)

@@ -44,7 +44,7 @@ ProtocolOption = Annotated[
         help="Import path of a generated protocol package.",
     ),
 ]
-DEFAULT_PROTOCOL = "datadivr.protocol"
+DEFAULT_PROTOCOL = "datadivr.demo"
 
 
 def _load_protocol(package: str) -> ModuleType:
@@ -375,7 +375,7 @@ def generate(
     ] = Path("schema"),
     out: Annotated[
         Path, typer.Option(help="Package folder to write the generated code to.", file_okay=False)
-    ] = Path("src/datadivr/protocol"),
+    ] = Path("src/datadivr/demo"),
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; fail when the output is stale.")
     ] = False,

@@ -1,6 +1,6 @@
 """The contract between generated code and the runtime: the one module generated code imports.
 
-A package written by ``datadivr generate`` (and :mod:`datadivr.protocol` itself) imports
+A package written by ``datadivr generate`` (and :mod:`datadivr.demo` itself) imports
 datadivr only through this module, and only the names of its ``__all__``: the bases of its
 models, the protocol description, the client and servicer bases, the handler registration and
 the types its annotations use. The private modules behind these names (``datadivr.client._client``,

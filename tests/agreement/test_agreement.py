@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
+from datadivr.demo import PROTOCOL
 from datadivr.exceptions import ProtocolError
-from datadivr.protocol import PROTOCOL
 from datadivr.validation import Validator
 
 from .strategies import (

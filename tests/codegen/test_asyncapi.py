@@ -34,7 +34,7 @@ ASYNCAPI_DIR = Path(__file__).parent / "asyncapi"
 OFFICIAL_SCHEMA = ASYNCAPI_DIR / "asyncapi-3.0.0.schema.json"
 #: sha256 of ``schemas/3.0.0-without-$id.json`` in ``@asyncapi/specs`` 6.11.1, as published.
 OFFICIAL_SHA256 = "abe96881dbfaad495ccbb6bd8d3fb43ca18a13b9d7564849ccb66f39d5e5b20f"
-PACKAGED = PROJECT_ROOT / "src" / "datadivr" / "protocol" / "asyncapi.json"
+PACKAGED = PROJECT_ROOT / "src" / "datadivr" / "demo" / "asyncapi.json"
 FOLDERS = {**{case: case_schema(case) for case in CASES}, "project": PROJECT_SCHEMA}
 #: The server's operations on an event of each direction.
 ACTIONS = {

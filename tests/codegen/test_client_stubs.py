@@ -64,7 +64,7 @@ def test_required_text_without_payload_parameters_stays_positional(
         "message": (POSITIONAL, EMPTY),
         "to": (KEYWORD, "others"),
     }
-    from datadivr.protocol import Client
+    from datadivr.demo import Client
 
     assert _parameters(Client.msg)["message"] == (POSITIONAL, EMPTY)
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from datadivr.protocol import PROTOCOL
+from datadivr.demo import PROTOCOL
 from datadivr_codegen.__main__ import main
 from datadivr_codegen.bundle import protocol_bundle
 from datadivr_codegen.errors import SchemaError

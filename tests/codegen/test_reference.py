@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from datadivr.protocol import PROTOCOL
+from datadivr.demo import PROTOCOL
 from datadivr_codegen.generator import plan
 from datadivr_codegen.reference import event_anchor
 
@@ -39,7 +39,7 @@ def _anchor(heading: str) -> str:
 
 
 def test_the_checked_in_reference_is_the_generated_one() -> None:
-    checked_in = (PROJECT_ROOT / "src" / "datadivr" / "protocol" / "protocol.md").read_text()
+    checked_in = (PROJECT_ROOT / "src" / "datadivr" / "demo" / "protocol.md").read_text()
     assert checked_in == _reference(PROJECT_SCHEMA)
 
 

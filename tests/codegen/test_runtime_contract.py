@@ -25,7 +25,7 @@ from datadivr_codegen.generator import generate
 
 from .conftest import PROJECT_ROOT, Generated, case_schema, package_name
 
-PROTOCOL_DIR = PROJECT_ROOT / "src" / "datadivr" / "protocol"
+PROTOCOL_DIR = PROJECT_ROOT / "src" / "datadivr" / "demo"
 CODEGEN_DIR = PROJECT_ROOT / "codegen" / "datadivr_codegen"
 VERSION_LINE = f"__runtime_api_version__ = {datadivr.runtime.RUNTIME_API_VERSION}\n"
 
@@ -113,7 +113,7 @@ def test_generator_and_runtime_agree_on_the_version() -> None:
 
 
 def test_packages_record_the_version(shared_packages: dict[str, Generated]) -> None:
-    assert datadivr.protocol.__runtime_api_version__ == datadivr.runtime.RUNTIME_API_VERSION
+    assert datadivr.demo.__runtime_api_version__ == datadivr.runtime.RUNTIME_API_VERSION
     for gen in shared_packages.values():
         assert gen.module.__runtime_api_version__ == datadivr.runtime.RUNTIME_API_VERSION
         assert "__runtime_api_version__" not in gen.module.__all__
@@ -226,7 +226,7 @@ def test_the_command_names_the_package_folder() -> None:
         datadivr.runtime.check_generated(0, "not_imported.protocol")
     assert "--out not_imported/protocol`" in info.value.command
     with pytest.raises(RuntimeVersionError) as info:
-        datadivr.runtime.check_generated(0, "datadivr.protocol")
+        datadivr.runtime.check_generated(0, "datadivr.demo")
     folder = PROTOCOL_DIR.resolve()
     try:
         expected = folder.relative_to(Path.cwd()).as_posix()

@@ -30,7 +30,7 @@ def _sources() -> list[object]:
     ]
     generated = [
         pytest.param(
-            (PROJECT_ROOT / "src" / "datadivr" / "protocol" / name).read_text("utf-8"), id=name
+            (PROJECT_ROOT / "src" / "datadivr" / "demo" / name).read_text("utf-8"), id=name
         )
         for name in ("models.py", "client.py")
     ]

@@ -49,7 +49,7 @@ from typing import Any
 import httpx
 from hypothesis import strategies as st
 
-from datadivr.protocol import PROTOCOL
+from datadivr.demo import PROTOCOL
 from tests.agreement.strategies import (
     MUTATIONS,
     applicable,

@@ -19,17 +19,8 @@ import pytest
 import websockets
 from fastapi import FastAPI, WebSocket
 
-from datadivr import (
-    Client,
-    HandlerContext,
-    HandlerType,
-    Identity,
-    Limits,
-    MsgMessage,
-    Registry,
-    create_app,
-    websocket_handler,
-)
+from datadivr import HandlerContext, HandlerType, Identity, Limits, Registry, create_app
+from datadivr.demo import Client, MsgMessage, websocket_handler
 from tests.commands import CLI_ENV, DATADIVR, run_datadivr, serving
 from tests.conftest import LiveServer
 

@@ -7,7 +7,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from datadivr import PROTOCOL
+from datadivr.demo import PROTOCOL
 from datadivr_codegen.generator import generate
 from tests.commands import CLI_ENV, run_datadivr
 
@@ -15,7 +15,7 @@ CASES = Path(__file__).parents[1] / "codegen" / "cases"
 
 
 def packaged() -> str:
-    return resources.files("datadivr.protocol").joinpath("asyncapi.json").read_text("utf-8")
+    return resources.files("datadivr.demo").joinpath("asyncapi.json").read_text("utf-8")
 
 
 def test_prints_the_packaged_document() -> None:

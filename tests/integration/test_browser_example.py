@@ -17,7 +17,8 @@ from playwright.sync_api import Browser, Page, expect
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from datadivr import PROTOCOL, Identity, create_app
+from datadivr import Identity, create_app
+from datadivr.demo import PROTOCOL
 from tests.browser import Tab, launch
 from tests.conftest import LiveServer
 

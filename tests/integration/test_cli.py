@@ -11,8 +11,7 @@ import httpx
 import pytest
 import websockets
 
-from datadivr import Client, MsgMessage
-from datadivr.protocol import PROTOCOL
+from datadivr.demo import PROTOCOL, Client, MsgMessage
 from tests.commands import CLI_ENV, DATADIVR, run_datadivr, serving
 
 TIMEOUT = 10.0

@@ -13,7 +13,8 @@ import pytest
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect
 
-from datadivr import PROTOCOL, create_app
+from datadivr import create_app
+from datadivr.demo import PROTOCOL
 from tests.browser import Tab, launch
 from tests.conftest import LiveServer
 

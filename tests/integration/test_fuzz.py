@@ -42,8 +42,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from datadivr import Limits
+from datadivr.demo import PROTOCOL
 from datadivr.exceptions import ProtocolError
-from datadivr.protocol import PROTOCOL
 from datadivr.validation import Validator
 from tests.integration.hostile import (
     DEEP_SHAPES,

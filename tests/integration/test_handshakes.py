@@ -19,7 +19,8 @@ import pytest
 import websockets
 from fastapi import FastAPI, WebSocket
 
-from datadivr import Client, Identity, Limits, create_app
+from datadivr import Identity, Limits, create_app
+from datadivr.demo import Client
 from tests.conftest import LiveServer
 from tests.integration.hostile import serve_process
 

@@ -11,7 +11,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from jsonschema import Draft202012Validator
 
-from datadivr import PROTOCOL, Limits, create_app
+from datadivr import Limits, create_app
+from datadivr.demo import PROTOCOL
 
 app = create_app()
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)

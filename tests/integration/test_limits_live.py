@@ -18,8 +18,8 @@ import websockets
 from fastapi import FastAPI
 
 import datadivr.server._server
-from datadivr import Client, Limits, SumHandlerResultMessage, create_app
-from datadivr.protocol import PROTOCOL
+from datadivr import Limits, create_app
+from datadivr.demo import PROTOCOL, Client, SumHandlerResultMessage
 from tests.conftest import LiveServer
 from tests.integration.hostile import raw_connect
 

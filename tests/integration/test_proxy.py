@@ -17,7 +17,7 @@ import websockets
 from fastapi import FastAPI
 
 from datadivr import create_app
-from datadivr.protocol import PROTOCOL
+from datadivr.demo import PROTOCOL
 from datadivr.validation._proxy import DOWNSTREAM, UPSTREAM, ValidatingProxy
 from tests.conftest import LiveServer
 

@@ -29,7 +29,6 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from datadivr import (
-    Client,
     ClientState,
     ConnectError,
     ConnectionClosedError,
@@ -40,10 +39,9 @@ from datadivr import (
     SendBufferFullError,
     ServerOverloadedError,
     ServerShutdownError,
-    SumHandlerResultMessage,
     create_app,
 )
-from datadivr.protocol import PROTOCOL
+from datadivr.demo import PROTOCOL, Client, SumHandlerResultMessage
 
 TIMEOUT = 5.0
 #: Short waits, so that a test with a few attempts takes milliseconds.

@@ -18,7 +18,6 @@ import websockets
 from fastapi import FastAPI
 
 from datadivr import (
-    Client,
     ClientState,
     ConnectError,
     ConnectionClosedError,
@@ -27,13 +26,18 @@ from datadivr import (
     HandlerType,
     InvalidStateError,
     Limits,
+    Registry,
+    RemoteError,
+    RequestTimeoutError,
+    create_app,
+)
+from datadivr.demo import (
+    PROTOCOL,
+    Client,
     MsgMessage,
     ObjectId,
     PongMessage,
     Quaternion,
-    Registry,
-    RemoteError,
-    RequestTimeoutError,
     SceneObject,
     SceneUpdateMessage,
     SumEventMessage,
@@ -41,10 +45,8 @@ from datadivr import (
     SumHandlerResultMessage,
     Transform,
     Vector3,
-    create_app,
     websocket_handler,
 )
-from datadivr.protocol import PROTOCOL
 from tests.conftest import LiveServer
 
 TIMEOUT = 5.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from datadivr import PROTOCOL
+from datadivr.demo import PROTOCOL
 from tests.commands import run_datadivr
 
 

@@ -19,15 +19,8 @@ from importlib import resources
 
 import uvicorn
 
-from datadivr import (
-    Client,
-    HandlerType,
-    Registry,
-    SumEventMessage,
-    SumHandlerResultMessage,
-    create_app,
-    websocket_handler,
-)
+from datadivr import HandlerType, Registry, create_app
+from datadivr.demo import Client, SumEventMessage, SumHandlerResultMessage, websocket_handler
 
 registry = Registry()
 
@@ -51,7 +44,7 @@ async def main() -> None:
     async with Client(f"ws://127.0.0.1:{port}/ws") as client:
         result = await client.sum_event([1, 2], timeout=5)
     print("result", result.payload)
-    print("schema", resources.files("datadivr.protocol").joinpath("schema.json").is_file())
+    print("schema", resources.files("datadivr.demo").joinpath("schema.json").is_file())
     print("typed", resources.files("datadivr").joinpath("py.typed").is_file())
     explorer = resources.files("datadivr") / "static" / "explorer"
     print("explorer", all(explorer.joinpath(name).is_file() for name in ("index.html", "explorer.js", "explorer.css")))

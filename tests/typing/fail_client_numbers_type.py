@@ -1,6 +1,6 @@
 """``sum_event`` takes numbers."""
 
-from datadivr import Client
+from datadivr.demo import Client
 
 
 async def ask(client: Client) -> None:

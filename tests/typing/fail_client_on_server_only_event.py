@@ -3,7 +3,7 @@
 The failed overload leaves the decorator untyped, which ``--strict`` reports on the same line.
 """
 
-from datadivr import Client, SumEventMessage
+from datadivr.demo import Client, SumEventMessage
 
 
 def register(client: Client) -> None:

@@ -1,6 +1,6 @@
 """``sum_event`` is answered with a ``SumHandlerResultMessage``, not a ``PongMessage``."""
 
-from datadivr import Client, PongMessage
+from datadivr.demo import Client, PongMessage
 
 
 def needs_pong(message: PongMessage) -> None:

@@ -1,6 +1,6 @@
 """``to`` is a recipient id: a string."""
 
-from datadivr import Client
+from datadivr.demo import Client
 
 
 async def ask(client: Client) -> None:

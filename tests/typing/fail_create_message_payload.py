@@ -2,7 +2,7 @@
 
 from datetime import datetime, timezone
 
-from datadivr import PingPayload, create_message
+from datadivr.demo import PingPayload, create_message
 
 ping = PingPayload(sent_at=datetime.now(timezone.utc))
 message = create_message("sum_event", ping)  # E: call-overload

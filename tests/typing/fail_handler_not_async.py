@@ -1,6 +1,6 @@
 """Handlers must be ``async``: a plain function is not awaitable."""
 
-from datadivr import SumEventMessage, SumHandlerResultMessage, websocket_handler
+from datadivr.demo import SumEventMessage, SumHandlerResultMessage, websocket_handler
 
 
 @websocket_handler("sum_event")  # E: type-var

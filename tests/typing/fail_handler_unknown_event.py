@@ -3,7 +3,7 @@
 The failed overload leaves the decorator untyped, which ``--strict`` reports on the same line.
 """
 
-from datadivr import SumEventMessage, websocket_handler
+from datadivr.demo import SumEventMessage, websocket_handler
 
 
 @websocket_handler("sum_events")  # E: call-overload, untyped-decorator

@@ -1,6 +1,6 @@
 """Under ``--strict`` a handler must be annotated (this also proves the strict config applies)."""
 
-from datadivr import websocket_handler
+from datadivr.demo import websocket_handler
 
 
 @websocket_handler("sum_event")

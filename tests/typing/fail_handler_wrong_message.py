@@ -1,6 +1,6 @@
 """A ``sum_event`` handler must take a ``SumEventMessage``, not another event's message."""
 
-from datadivr import MsgMessage, websocket_handler
+from datadivr.demo import MsgMessage, websocket_handler
 
 
 @websocket_handler("sum_event")  # E: type-var

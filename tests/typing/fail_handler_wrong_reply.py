@@ -2,7 +2,7 @@
 
 from datetime import datetime, timezone
 
-from datadivr import PongMessage, PongPayload, SumEventMessage, websocket_handler
+from datadivr.demo import PongMessage, PongPayload, SumEventMessage, websocket_handler
 
 
 @websocket_handler("sum_event")  # E: type-var

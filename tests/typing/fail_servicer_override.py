@@ -2,14 +2,8 @@
 
 from datetime import datetime, timezone
 
-from datadivr import (
-    HandlerContext,
-    MsgMessage,
-    PongMessage,
-    PongPayload,
-    Servicer,
-    SumEventMessage,
-)
+from datadivr import HandlerContext
+from datadivr.demo import MsgMessage, PongMessage, PongPayload, Servicer, SumEventMessage
 
 
 class WrongReply(Servicer):

@@ -11,11 +11,9 @@ from typing import Any
 
 from typing_extensions import assert_type
 
-from datadivr import (
+from datadivr import ClientState, HandlerContext, MessageBase
+from datadivr.demo import (
     Client,
-    ClientState,
-    HandlerContext,
-    MessageBase,
     MsgMessage,
     PingMessage,
     PongMessage,

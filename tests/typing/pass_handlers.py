@@ -10,15 +10,12 @@ from typing import Literal
 
 from typing_extensions import assert_type
 
-from datadivr import (
-    HandlerContext,
-    HandlerType,
-    MessageBase,
+from datadivr import HandlerContext, HandlerType, MessageBase, Registry
+from datadivr.demo import (
     MsgMessage,
     PingMessage,
     PongMessage,
     PongPayload,
-    Registry,
     Servicer,
     SumEventHandler,
     SumEventMessage,

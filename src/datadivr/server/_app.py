@@ -75,12 +75,12 @@ def create_app(
     # uvicorn logs each handshake's query string: no credential in it reaches any handler.
     redact_library_logs()
     if protocol is None:
-        from datadivr.protocol import PROTOCOL
+        from datadivr.demo import PROTOCOL
 
         protocol = PROTOCOL
     handlers = registry if registry is not None else default_registry
     fallbacks: list[Registry] = []
-    if builtin_handlers and protocol.package == "datadivr.protocol":
+    if builtin_handlers and protocol.package == "datadivr.demo":
         from datadivr.server._builtin import builtin_registry
 
         fallbacks.append(builtin_registry)

@@ -6,8 +6,7 @@ import math
 from datetime import datetime, timezone
 
 from datadivr.core._registry import HandlerType, Registry
-from datadivr.exceptions import HandlerError
-from datadivr.protocol import (
+from datadivr.demo import (
     PingMessage,
     PongMessage,
     PongPayload,
@@ -15,6 +14,7 @@ from datadivr.protocol import (
     SumHandlerResultMessage,
     websocket_handler,
 )
+from datadivr.exceptions import HandlerError
 
 __all__ = ["builtin_registry", "ping_handler", "pong_handler", "sum_handler"]
 

@@ -71,7 +71,7 @@ class Validator:
 
     def __init__(self, protocol: Protocol | None = None) -> None:
         if protocol is None:
-            from datadivr.protocol import PROTOCOL
+            from datadivr.demo import PROTOCOL
 
             protocol = PROTOCOL
         self.protocol = protocol
