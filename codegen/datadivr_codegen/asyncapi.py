@@ -192,7 +192,7 @@ def _operations(event: EventDef, schemas: SchemaSet) -> dict[str, Any]:
             "send",
             event,
             _SEND[event.direction],
-            reply if reply is not None and reply.direction.client_may_send else None,
+            reply if reply is not None and reply.direction.client_may_answer else None,
         )
     return operations
 

@@ -2,7 +2,8 @@
 
 Its output is edited in place (the layout stays as generated): optional fields whose schema
 refuses ``null`` get the runtime's ``NotNull`` check, literals with numbers or booleans get
-``ExactLiteral``, message classes get their ``event_name`` as default, and ``__all__`` is added.
+``ExactLiteral``, message classes get their ``event_name`` as default, the server's requests
+their reply's class (``__reply__``, for type checkers), and ``__all__`` is added.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def models_source(schemas: SchemaSet, header: str) -> str:
         raise SchemaError("datamodel-code-generator returned more than one module")
     source = _runtime_checks(source)
     source = _default_event_names(source, {e.message_class: e.name for e in schemas.events})
+    source = _reply_types(source, _server_requests(schemas))
     names = _model_names(source)
     listing = "".join(f"    {name!r},\n" for name in names)
     return f"{source.rstrip()}\n\n\n__all__ = [\n{listing}]\n"
@@ -181,6 +183,49 @@ def _default_event_names(source: str, events: dict[str, str]) -> str:
     for end, text in sorted(inserts, reverse=True):
         data = data[:end] + text + data[end:]
     return data.decode()
+
+
+def _server_requests(schemas: SchemaSet) -> dict[str, str]:
+    """The message class of each request the server may send, with its reply's class."""
+    requests = {}
+    for event in schemas.events:
+        if event.reply is None or not event.direction.server_may_send:
+            continue
+        reply = schemas.event(event.reply)
+        if reply.direction.client_may_answer:
+            requests[event.message_class] = reply.message_class
+    return requests
+
+
+def _reply_types(source: str, requests: dict[str, str]) -> str:
+    """Declare on each of the server's requests the class of its reply, as a class variable
+    only type checkers read (``ctx.request(client_id, message)`` returns one of those; the
+    runtime finds the reply in the protocol)."""
+    if not requests:
+        return source
+    data = source.encode()
+    starts = [0]
+    for line in data.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    inserts: list[tuple[int, bytes]] = []
+    for node in ast.parse(source).body:
+        if not (isinstance(node, ast.ClassDef) and node.name in requests):
+            continue
+        body = node.body
+        has_doc = isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+        first = body[1] if has_doc and len(body) > 1 else body[0]
+        declaration = (
+            f"__reply__: ClassVar[type[{requests[node.name]}]]\n"
+            f'    """The message a client answers it with."""\n\n    '
+        )
+        inserts.append((starts[first.lineno - 1] + first.col_offset, declaration.encode()))
+    for at, text in sorted(inserts, reverse=True):
+        data = data[:at] + text + data[at:]
+    return data.decode().replace(
+        "from __future__ import annotations\n",
+        "from __future__ import annotations\n\nfrom typing import ClassVar\n",
+        1,
+    )
 
 
 def _needs_exact(node: ast.Subscript) -> bool:

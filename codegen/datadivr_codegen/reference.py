@@ -40,6 +40,11 @@ _DIRECTIONS = {
         "clients and the server send it; from a client, the server handles it or relays it "
         "to the recipients named in `to`.",
     ),
+    Direction.CLIENT_REPLY: (
+        "client → server, as a reply",
+        "a client sends it only to answer the server's request (its `reply_to` is the "
+        "request's `id`); sent otherwise, it is refused with `wrong_direction`.",
+    ),
 }
 
 

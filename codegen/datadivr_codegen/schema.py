@@ -211,16 +211,7 @@ def load_schema_folder(root: Path) -> SchemaSet:
 
     if not events:
         raise SchemaError(f"no event schema (a file with an {EXTENSION!r} block)", root)
-    for event in events.values():
-        if event.reply is not None:
-            reply = events.get(event.reply)
-            if reply is None:
-                raise SchemaError(f"reply event {event.reply!r} is not defined", event.file)
-            if not reply.direction.client_may_receive:
-                raise SchemaError(
-                    f"reply event {event.reply!r} is {reply.direction.value}: clients never receive it",
-                    event.file,
-                )
+    _check_replies(events)
 
     _check_class_names(events.values(), definitions, origins)
     envelope = _rewrite_refs(
@@ -235,6 +226,50 @@ def load_schema_folder(root: Path) -> SchemaSet:
         digest=_digest(root, [f.path for f in files]),
         definition_files=dict(sorted(origins.items())),
     )
+
+
+def _check_replies(events: Mapping[str, EventDef]) -> None:
+    """Check each ``reply``: it is defined, and it travels the other way than its request.
+
+    The reply to a request clients send reaches a client; the reply to the server's request
+    (an event only the server sends) is a client's answer, best declared ``client_reply``.
+    A ``client_reply`` event must answer a request the server sends.
+
+    Raises:
+        SchemaError: a reply is undefined or cannot travel back, or a ``client_reply`` event
+            answers nothing the server sends.
+    """
+    answered: set[str] = set()
+    for event in events.values():
+        if event.reply is None:
+            continue
+        reply = events.get(event.reply)
+        if reply is None:
+            raise SchemaError(f"reply event {event.reply!r} is not defined", event.file)
+        if event.direction is Direction.SERVER_TO_CLIENT:
+            if not reply.direction.client_may_answer:
+                raise SchemaError(
+                    f"reply event {event.reply!r} is {reply.direction.value}: clients never "
+                    f"send it, so they cannot answer {event.name!r} (the server's request) "
+                    f"with it; declare it {Direction.CLIENT_REPLY.value!r}",
+                    event.file,
+                )
+            answered.add(reply.name)
+        elif not reply.direction.client_may_receive:
+            raise SchemaError(
+                f"reply event {event.reply!r} is {reply.direction.value}: clients never receive it",
+                event.file,
+            )
+        elif event.direction.server_may_send and reply.direction.client_may_answer:
+            answered.add(reply.name)
+    for event in events.values():
+        if event.direction is Direction.CLIENT_REPLY and event.name not in answered:
+            raise SchemaError(
+                f"{event.name!r} is {Direction.CLIENT_REPLY.value}: a client sends it only to "
+                "answer the server's request, but no event the server sends names it as its "
+                'reply (add "reply": "' + event.name + '" to a server_to_client event)',
+                event.file,
+            )
 
 
 def _read(root: Path, path: Path) -> _File:

@@ -23,21 +23,30 @@ class Direction(str, Enum):
     """Clients send it; the server relays it to the recipients in ``to`` (or handles it)."""
     BOTH = "both"
     """Clients and the server both send it."""
+    CLIENT_REPLY = "client_reply"
+    """A client sends it only to answer the server's request: it is the ``reply`` of an event
+    the server sends, and the server refuses it when no request of the server waits for it."""
 
     @property
     def client_may_send(self) -> bool:
-        """Whether a client may send the event."""
+        """Whether a client may send the event of its own accord (a ``client_reply`` only
+        answers: see :attr:`client_may_answer`)."""
+        return self not in (Direction.SERVER_TO_CLIENT, Direction.CLIENT_REPLY)
+
+    @property
+    def client_may_answer(self) -> bool:
+        """Whether a client may send the event as the answer to the server's request."""
         return self is not Direction.SERVER_TO_CLIENT
 
     @property
     def server_may_send(self) -> bool:
         """Whether the server may send the event to a client."""
-        return self is not Direction.CLIENT_TO_SERVER
+        return self not in (Direction.CLIENT_TO_SERVER, Direction.CLIENT_REPLY)
 
     @property
     def client_may_receive(self) -> bool:
         """Whether a client may receive the event (from the server or relayed)."""
-        return self is not Direction.CLIENT_TO_SERVER
+        return self not in (Direction.CLIENT_TO_SERVER, Direction.CLIENT_REPLY)
 
 
 class MessageText(str, Enum):

@@ -39,6 +39,8 @@ from datadivr.core import (
     default_registry,
 )
 from datadivr.exceptions import (
+    ClientGoneError,
+    ClientOnOtherNodeError,
     ConnectError,
     ConnectionClosedError,
     ConnectRefusedError,
@@ -58,6 +60,8 @@ from datadivr.exceptions import (
     SendBufferFullError,
     ServerOverloadedError,
     ServerShutdownError,
+    TooManyRequestsError,
+    UnknownClientError,
     Violation,
 )
 from datadivr.server import (
@@ -83,6 +87,8 @@ __all__ = [
     "Backplane",
     "BaseClient",
     "Broadcast",
+    "ClientGoneError",
+    "ClientOnOtherNodeError",
     "ClientState",
     "ClusterAddress",
     "ClusterNode",
@@ -129,6 +135,8 @@ __all__ = [
     "ServerShutdownError",
     "ServicerBase",
     "Side",
+    "TooManyRequestsError",
+    "UnknownClientError",
     "UvicornServer",
     "Violation",
     "WebSocketProtocol",

@@ -11,10 +11,14 @@
     │   ├── ServerShutdownError             1001 going away, 1012 service restart
     │   ├── PolicyViolationError            1008 policy violation (not authorised, not allowed)
     │   ├── MessageTooBigError              1009 a message was over the peer's size limit
-    │   └── ServerOverloadedError           1013 try again later (server full, client too slow)
+    │   ├── ServerOverloadedError           1013 try again later (server full, client too slow)
+    │   └── ClientGoneError                 a client the server asked disconnected before it answered
     ├── SendBufferFullError                 too many messages sent while reconnecting
     ├── RequestTimeoutError (TimeoutError)  no reply arrived in time
     ├── RemoteError                         the other side answered a request with an `error`
+    ├── UnknownClientError (LookupError)    the server asked a client that is not connected to it
+    │   └── ClientOnOtherNodeError          … one connected to another node of the cluster
+    ├── TooManyRequestsError                too many of the server's requests wait for one client
     ├── InvalidStateError (RuntimeError)    an operation in the wrong connection state
     ├── HandlerError                        raised by a handler: sent to the sender as an `error`
     │   └── HandlerNotImplementedError (NotImplementedError)
@@ -35,6 +39,8 @@ from dataclasses import dataclass
 from datadivr_codegen.errors import SchemaError
 
 __all__ = [
+    "ClientGoneError",
+    "ClientOnOtherNodeError",
     "ConnectError",
     "ConnectRefusedError",
     "ConnectionClosedError",
@@ -54,6 +60,8 @@ __all__ = [
     "SendBufferFullError",
     "ServerOverloadedError",
     "ServerShutdownError",
+    "TooManyRequestsError",
+    "UnknownClientError",
     "Violation",
 ]
 
@@ -188,6 +196,19 @@ class ServerOverloadedError(ConnectionClosedError):
     to read what it was sent."""
 
 
+class ClientGoneError(ConnectionClosedError):
+    """A client the server sent a request to disconnected before it answered.
+
+    Attributes:
+        client_id: The client that was asked.
+    """
+
+    def __init__(self, client_id: str, event_name: str) -> None:
+        super().__init__()
+        self.client_id = client_id
+        self.args = (f"client {client_id!r} disconnected before it answered {event_name!r}",)
+
+
 #: The error raised for each close code that has its own.
 _CLOSED_ERRORS: dict[int, type[ConnectionClosedError]] = {
     1001: ServerShutdownError,
@@ -231,6 +252,49 @@ class RemoteError(DatadivrError):
         self.code = code
         self.message = message
         self.details = tuple(details)
+
+
+class UnknownClientError(DatadivrError, LookupError):
+    """The server sent a request to a client id that is not connected to it.
+
+    Attributes:
+        client_id: The id asked for.
+    """
+
+    def __init__(self, client_id: str, message: str | None = None) -> None:
+        super().__init__(message or f"no client {client_id!r} is connected")
+        self.client_id = client_id
+
+
+class ClientOnOtherNodeError(UnknownClientError):
+    """The server sent a request to a client of another node of its cluster: a server's request
+    goes only to its own node's clients (their answers come back to the node that reads them).
+    Send it from the node the client is connected to, or use ``send`` and a handler."""
+
+    def __init__(self, client_id: str) -> None:
+        super().__init__(
+            client_id,
+            f"client {client_id!r} is connected to another node of the cluster: the server "
+            "sends requests only to the clients of its own node",
+        )
+
+
+class TooManyRequestsError(DatadivrError):
+    """The server has as many requests waiting for one client's answers as it allows; this one
+    was not sent.
+
+    Attributes:
+        client_id: The client asked.
+        limit: How many requests may wait for one client.
+    """
+
+    def __init__(self, client_id: str, limit: int) -> None:
+        super().__init__(
+            f"{limit} requests are waiting for client {client_id!r}'s answers already: "
+            "this one was not sent"
+        )
+        self.client_id = client_id
+        self.limit = limit
 
 
 class InvalidStateError(DatadivrError, RuntimeError):

@@ -30,6 +30,7 @@ from datadivr.client._session import (
     Welcomed,
     reply_of,
 )
+from datadivr.core._hub import SERVER_ID
 from datadivr.core._limits import Limits
 from datadivr.core._message import MessageBase
 from datadivr.core._protocol import Protocol, invalid_error
@@ -46,6 +47,7 @@ from datadivr.exceptions import (
     ConnectionClosedError,
     ConnectRefusedError,
     DatadivrError,
+    HandlerError,
     RequestTimeoutError,
 )
 
@@ -516,8 +518,55 @@ class BaseClient:
                 await self.send(answer.model_copy(update=update) if update else answer)
         except DatadivrError as exc:
             _log.warning("client handler failed", event_name=message.event_name, error=str(exc))
-        except Exception:
+            await self._refuse_request(message, exc)
+        except Exception as exc:
             _log.exception("client handler raised", event_name=message.event_name)
+            await self._refuse_request(message, exc)
+
+    async def _refuse_request(self, request: MessageBase, exc: Exception) -> None:
+        """Answer the server's request whose answer handler failed with an ``error``, so that
+        the server's ``request`` raises a ``RemoteError`` at once instead of timing out.
+
+        A :class:`~datadivr.exceptions.HandlerError` gives its code and text; any other
+        failure ``internal_error``, without its text (it may hold what the server must not see).
+        """
+        if request.id is None or request.from_id != SERVER_ID:
+            return
+        spec = self.protocol.events.get(request.event_name)
+        if spec is None or spec.reply is None or "error" not in self.protocol.events:
+            return
+        if isinstance(exc, HandlerError):
+            code, text, details = exc.code, exc.message, exc.details
+        else:
+            code, text, details = (
+                "internal_error",
+                f"the client failed to answer {request.event_name!r}",
+                (),
+            )
+        error_type = self.protocol.events["error"].message_type
+        data: dict[str, Any] = {
+            "to": SERVER_ID,
+            "reply_to": request.id,
+            "message": text,
+            "payload": {
+                "code": code,
+                "event_name": request.event_name,
+                **({"details": [d.as_dict() for d in details]} if details else {}),
+            },
+        }
+        try:
+            try:
+                error = error_type.model_validate(data)
+            except ValidationError:  # a code the protocol's error does not list
+                data["payload"]["code"] = "handler_error"
+                error = error_type.model_validate(data)
+            await self.send(error)
+        except (ValidationError, DatadivrError) as failure:
+            _log.warning(
+                "cannot answer the server's request with an error",
+                event_name=request.event_name,
+                error=str(failure),
+            )
 
 
 def _error_of(exc: websockets.ConnectionClosed) -> ConnectionClosedError:

@@ -21,15 +21,14 @@ from datadivr._logging import get_logger
 from datadivr.client._reconnect import Reconnect, retry_after_close, retry_after_refusal
 from datadivr.core._message import MessageBase
 from datadivr.core._protocol import Protocol, frame_field
+from datadivr.core._requests import reply_of
 from datadivr.exceptions import (
     ConnectError,
     ConnectionClosedError,
     DatadivrError,
     InvalidStateError,
     ProtocolError,
-    RemoteError,
     SendBufferFullError,
-    Violation,
 )
 
 __all__ = [
@@ -473,35 +472,3 @@ class Session:
         if self._inbox_ended or (self.state is ClientState.CLOSED):
             raise self.closed_error()
         return None
-
-
-def reply_of(request: MessageBase, reply: MessageBase, reply_type: type[_M]) -> _M:
-    """The answer to ``request`` as a ``reply_type``.
-
-    Raises:
-        RemoteError: the answer is an ``error``.
-        ProtocolError: the answer is not a ``reply_type``.
-    """
-    if reply.event_name == "error":
-        raise _remote_error(reply)
-    if not isinstance(reply, reply_type):
-        raise ProtocolError(
-            "invalid_message",
-            f"expected {reply_type.__name__} in reply to {request.event_name!r}, "
-            f"got {reply.event_name!r}",
-            event_name=reply.event_name,
-        )
-    return reply
-
-
-def _remote_error(reply: MessageBase) -> RemoteError:
-    payload = reply.payload
-    code = str(getattr(payload, "code", "error"))
-    raw_details = getattr(payload, "details", None) or []
-    details = [
-        Violation(
-            str(getattr(d, "path", "")), str(getattr(d, "reason", "")), getattr(d, "kind", None)
-        )
-        for d in raw_details
-    ]
-    return RemoteError(code, reply.message or code, details)

@@ -7,12 +7,14 @@ a broker) own the sockets and resolve routes to them; tests pass a list's ``appe
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from json.encoder import encode_basestring_ascii as _quote
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, TypeVar, cast, get_args, get_origin
 from typing import Protocol as _Protocol
 
 from datadivr._logging import get_logger
@@ -20,14 +22,22 @@ from datadivr.core._limits import Limits, TokenBucket, check_structure, over_siz
 from datadivr.core._message import MessageBase
 from datadivr.core._protocol import Direction, FrameFault, Protocol, frame_error, frame_field
 from datadivr.core._registry import HandlerContext, HandlerType, Registry, answer_fields
+from datadivr.core._requests import DEFAULT_REQUEST_TIMEOUT, Asks, PendingRequests, reply_of
 from datadivr.core._route import Broadcast, Direct, Route
-from datadivr.exceptions import HandlerError, ProtocolError
+from datadivr.exceptions import (
+    ClientOnOtherNodeError,
+    HandlerError,
+    ProtocolError,
+    RequestTimeoutError,
+    UnknownClientError,
+)
 
 __all__ = ["SERVER_ID", "Answer", "Deliver", "Hub", "Members"]
 
 #: The ``from_id`` of messages the server itself sends.
 SERVER_ID = "server"
 _RESERVED_IDS = frozenset({"all", "others", SERVER_ID})
+_M = TypeVar("_M", bound=MessageBase)
 _log = get_logger("datadivr.core")
 
 
@@ -111,6 +121,10 @@ class Hub:
             name for name, spec in protocol.events.items() if spec.direction.server_may_send
         )
         self._members = members
+        #: The server's requests that wait for their clients' answers.
+        self.requests = PendingRequests()
+        #: Seconds :meth:`request` waits for an answer when given no timeout.
+        self.request_timeout = DEFAULT_REQUEST_TIMEOUT
 
     # -- membership ----------------------------------------------------------------------
 
@@ -138,7 +152,11 @@ class Hub:
             raise ValueError(f"client id {client_id!r} is taken or reserved")
         client = _Client(self.limits.bucket(self._clock), Direct(client_id, origin=client_id))
         client.context = HandlerContext(
-            HandlerType.SERVER, client_id, self._sender_of(client_id), identity=identity
+            HandlerType.SERVER,
+            client_id,
+            self._sender_of(client_id),
+            identity=identity,
+            ask=self._ask,
         )
         self._clients[client_id] = client
         if self._members is not None:
@@ -149,9 +167,11 @@ class Hub:
         return client_id
 
     def disconnect(self, client_id: str) -> None:
-        """Forget a client (idempotent)."""
+        """Forget a client (idempotent); the server's requests waiting for its answers fail
+        with :class:`~datadivr.exceptions.ClientGoneError`."""
         if self._clients.pop(client_id, None) is not None and self._members is not None:
             self._members.left(client_id)
+        self.requests.client_gone(client_id)
 
     def __contains__(self, client_id: object) -> bool:
         return client_id in self._clients
@@ -189,13 +209,22 @@ class Hub:
             self._error(client_id, exc, reply_to=_id_of(frame))
             return
         event_name = message.event_name
+        if message.reply_to is not None and self.requests.waiting(client_id):
+            # The message was parsed here and no one else holds it: stamped in place.
+            message.__dict__["from_id"] = client_id
+            message.__pydantic_fields_set__.add("from_id")
+            if self.requests.settle(client_id, message):
+                return  # the answer to one of the server's requests
         if event_name not in self._client_sends:
-            direction = self.protocol.events[event_name].direction.value
-            wrong = frame_error(
-                FrameFault.WRONG_DIRECTION,
-                f"clients may not send {event_name!r} ({direction})",
-                event_name=event_name,
+            direction = self.protocol.events[event_name].direction
+            why = (
+                f"clients send {event_name!r} ({direction.value}) only to answer the server's "
+                "request, and no request of the server waits for "
+                + ("an answer" if message.reply_to is None else repr(message.reply_to))
+                if direction is Direction.CLIENT_REPLY
+                else f"clients may not send {event_name!r} ({direction.value})"
             )
+            wrong = frame_error(FrameFault.WRONG_DIRECTION, why, event_name=event_name)
             self._error(client_id, wrong, reply_to=message.id)
             return
         # The message was parsed here and no one else holds it: stamped in place, not copied.
@@ -221,7 +250,9 @@ class Hub:
             if entry.with_context:
                 ctx = client.context if client is not None else None
                 if ctx is None:  # it left while its message waited: handled all the same
-                    ctx = HandlerContext(HandlerType.SERVER, client_id, self._sender_of(client_id))
+                    ctx = HandlerContext(
+                        HandlerType.SERVER, client_id, self._sender_of(client_id), ask=self._ask
+                    )
                 result = await entry.func(message, ctx)
             else:
                 result = await entry.func(message)
@@ -245,6 +276,62 @@ class Hub:
         if update:
             message = message.model_copy(update=update)
         self._deliver(self._route(target, sender=None), message.to_json())
+
+    async def request(
+        self, client_id: str, message: Asks[_M], *, timeout: float | None = None
+    ) -> _M:
+        """Send ``message``, a request of the server, to the client ``client_id`` of this node
+        and wait for its answer (see :meth:`HandlerContext.request`).
+
+        Raises:
+            RemoteError: the client answered with an ``error``.
+            RequestTimeoutError: no answer within ``timeout`` (:attr:`request_timeout` when
+                ``None``).
+            ClientGoneError: the client disconnected before it answered.
+            UnknownClientError: no client ``client_id`` is connected here;
+                :class:`~datadivr.exceptions.ClientOnOtherNodeError` when it is connected to
+                another node of the cluster.
+            TooManyRequestsError: too many requests wait for that client already.
+            TypeError: ``message`` is not a request the server may send.
+        """
+        if not isinstance(message, MessageBase):
+            raise TypeError(f"a request is a message, not {type(message).__name__}")
+        event_name = message.event_name
+        spec = self.protocol.events.get(event_name)
+        if spec is None or spec.reply is None or event_name not in self._server_sends:
+            raise TypeError(
+                f"{event_name!r} is not a request the server may send (an event the server "
+                "sends that has a reply)"
+            )
+        if client_id not in self._clients:
+            if self._members is not None and client_id in self._members:
+                raise ClientOnOtherNodeError(client_id)
+            raise UnknownClientError(client_id)
+        reply_type = self.protocol.events[spec.reply].message_type
+        request_id = message.id if message.id is not None else uuid.uuid4().hex
+        update: dict[str, Any] = {"id": request_id, "to": client_id}
+        if message.from_id is None:
+            update["from_id"] = SERVER_ID
+        outgoing = message.model_copy(update=update)
+        future: asyncio.Future[MessageBase] = asyncio.get_running_loop().create_future()
+        self.requests.add(client_id, request_id, future, reply_type, event_name)
+        wait = self.request_timeout if timeout is None else timeout
+        try:
+            self._deliver(Direct(client_id), outgoing.to_json())
+            try:
+                reply = await asyncio.wait_for(future, wait)
+            except (TimeoutError, asyncio.TimeoutError):
+                raise RequestTimeoutError(
+                    f"client {client_id!r} did not answer {event_name!r} (id {request_id}) "
+                    f"within {wait}s"
+                ) from None
+        finally:
+            self.requests.remove(client_id, request_id)
+        return cast(_M, reply_of(outgoing, reply, reply_type))
+
+    async def _ask(self, client_id: str, message: Any, timeout: float | None) -> Any:
+        """``ctx.request`` of the server's handlers."""
+        return await self.request(client_id, message, timeout=timeout)
 
     def _relay(self, client_id: str, message: MessageBase) -> None:
         try:

@@ -13,7 +13,8 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 from datadivr.core._message import MessageBase
-from datadivr.exceptions import RegistrationError
+from datadivr.core._requests import Asks
+from datadivr.exceptions import InvalidStateError, RegistrationError
 
 if TYPE_CHECKING:
     from datadivr.core._protocol import Protocol
@@ -35,6 +36,11 @@ Handler = Callable[[Any, "HandlerContext"], Awaitable[MessageBase | None]]
 """A handler as the runtime calls it: ``(message, context) -> answer or None``."""
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_M = TypeVar("_M", bound=MessageBase)
+
+Ask = Callable[[str, Any, "float | None"], Awaitable[Any]]
+"""How a server's :class:`HandlerContext` sends a request: ``(client_id, message, timeout)``
+to the answer (the hub's :meth:`~datadivr.core._hub.Hub.request`)."""
 
 
 class HandlerType(str, Enum):
@@ -71,11 +77,54 @@ class HandlerContext:
     client_id: str | None
     send_message: Callable[[MessageBase], Awaitable[None]] = field(repr=False)
     identity: Any = None
+    ask: Ask | None = field(default=None, repr=False, kw_only=True)
 
     async def send(self, message: MessageBase) -> None:
         """Send another message: from the server, delivered per its ``to``; from a client, sent
         to the server."""
         await self.send_message(message)
+
+    async def request(
+        self, client_id: str, message: Asks[_M], *, timeout: float | None = None
+    ) -> _M:
+        """From a server handler: send ``message``, a request of the server (an event with a
+        ``reply`` that the server sends), to the client ``client_id`` and wait for its answer.
+
+        The message gets an ``id`` when it has none; the client answers with a message whose
+        ``reply_to`` is that id. A handler that waits here holds up the next messages of the
+        client whose message it handles: ask that same client from a task of its own.
+
+        Args:
+            client_id: The client to ask, connected to this server.
+            message: The request; its type names the reply's (``__reply__``).
+            timeout: Seconds to wait for the answer (the server's default when ``None``).
+
+        Returns:
+            The client's answer, of the request's reply type.
+
+        Raises:
+            RemoteError: the client answered with an ``error``.
+            RequestTimeoutError: no answer within ``timeout``.
+            ClientGoneError: the client disconnected before it answered.
+            UnknownClientError: no client ``client_id`` is connected
+                (:class:`~datadivr.exceptions.ClientOnOtherNodeError`: it is connected to
+                another node of the cluster).
+            TooManyRequestsError: too many requests wait for that client already.
+            InvalidStateError: called from a client's handler, or from a handler of the
+                client ``client_id`` itself (it would wait for a message that is not read
+                until it returns).
+            TypeError: ``message`` is not a request the server may send.
+        """
+        if self.ask is None:
+            raise InvalidStateError("only the server sends requests with ctx.request")
+        if client_id == self.client_id:
+            raise InvalidStateError(
+                f"a handler of client {client_id!r}'s message cannot wait for that client's "
+                "answer: its next message is read once the handler returns; ask it from a "
+                "task of its own (asyncio.create_task) or after answering"
+            )
+        answer: _M = await self.ask(client_id, message, timeout)
+        return answer
 
 
 def answer_fields(

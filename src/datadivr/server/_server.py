@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Collection, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import WebSocket, WebSocketDisconnect
 from starlette.responses import PlainTextResponse
@@ -15,8 +15,10 @@ from datadivr._logging import get_logger
 from datadivr.broker._backplane import Backplane, MemoryBackplane
 from datadivr.core._hub import Hub, error_frame
 from datadivr.core._limits import Limits, over_size, utf8_size
+from datadivr.core._message import MessageBase
 from datadivr.core._protocol import SUBPROTOCOL, Protocol, frame_field
 from datadivr.core._registry import Registry
+from datadivr.core._requests import Asks
 from datadivr.core._route import Route
 from datadivr.exceptions import ProtocolError
 from datadivr.server._admission import COUNTED, Admission, Slot, address_key
@@ -35,6 +37,7 @@ DEFAULT_QUEUE_SIZE = Limits.queue_size
 #: Seconds an evicted client gets to take its close frame before it is abandoned.
 CLOSE_TIMEOUT = 5.0
 _log = get_logger("datadivr.server")
+_M = TypeVar("_M", bound=MessageBase)
 #: What starlette's ``WebSocket`` raises once its peer is gone.
 _GONE = (WebSocketDisconnect, RuntimeError, OSError)
 
@@ -96,6 +99,34 @@ class Server:
         self._quiet: asyncio.Future[None] | None = None  # shutdown waits for _busy to be 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._runs: set[asyncio.Task[Any]] = set()
+
+    async def request(
+        self, client_id: str, message: Asks[_M], *, timeout: float | None = None
+    ) -> _M:
+        """Send ``message``, a request of the server (an event the server sends that has a
+        ``reply``), to the client ``client_id`` and wait for its answer: from a background
+        task, say, as a handler does with ``ctx.request``. The app of :func:`create_app`
+        holds its server as ``app.state.server``.
+
+        Args:
+            client_id: The client to ask, connected to this server (this node of a cluster).
+            message: The request; its type names the reply's.
+            timeout: Seconds to wait for the answer; 10 when ``None``.
+
+        Returns:
+            The client's answer, of the request's reply type.
+
+        Raises:
+            RemoteError: the client answered with an ``error``.
+            RequestTimeoutError: no answer within ``timeout``.
+            ClientGoneError: the client disconnected before it answered.
+            UnknownClientError: no client ``client_id`` is connected here;
+                :class:`~datadivr.exceptions.ClientOnOtherNodeError` when it is connected to
+                another node of the cluster.
+            TooManyRequestsError: too many requests wait for that client already.
+            TypeError: ``message`` is not a request the server may send.
+        """
+        return await self.hub.request(client_id, message, timeout=timeout)
 
     @property
     def queue_size(self) -> int:
