@@ -35,13 +35,18 @@ OFFICIAL_SCHEMA = ASYNCAPI_DIR / "asyncapi-3.0.0.schema.json"
 #: sha256 of ``schemas/3.0.0-without-$id.json`` in ``@asyncapi/specs`` 6.11.1, as published.
 OFFICIAL_SHA256 = "abe96881dbfaad495ccbb6bd8d3fb43ca18a13b9d7564849ccb66f39d5e5b20f"
 PACKAGED = PROJECT_ROOT / "src" / "datadivr" / "demo" / "asyncapi.json"
-FOLDERS = {**{case: case_schema(case) for case in CASES}, "project": PROJECT_SCHEMA}
+FOLDERS = {
+    **{case: case_schema(case) for case in (*CASES, "server_request")},
+    "project": PROJECT_SCHEMA,
+}
 #: The server's operations on an event of each direction.
 ACTIONS = {
     Direction.CLIENT_TO_SERVER: {"receive"},
     Direction.SERVER_TO_CLIENT: {"send"},
     Direction.CLIENT_TO_CLIENT: {"receive", "send"},
     Direction.BOTH: {"receive", "send"},
+    # A client's answer to the server's request: the reply of the server's send operation.
+    Direction.CLIENT_REPLY: set(),
 }
 
 
@@ -218,6 +223,11 @@ def test_request_reply_pairs_are_operation_replies() -> None:
         "receive_ping": "pong",
         "send_ping": "pong",
     }
+    # The server asks with charge_start (server_to_client); the client answers (client_reply).
+    assert _replies("server_request") == {
+        "receive_plug_in": "plug_in_result",
+        "send_charge_start": "charge_start_ack",
+    }
     reply = _document("reply")["operations"]["receive_add"]["reply"]
     assert reply == {
         "channel": {"$ref": "#/channels/ws"},
@@ -230,7 +240,8 @@ def test_every_request_has_a_reply_operation(folder: str) -> None:
     schemas, replies = _schemas(folder), _replies(folder)
     for event in schemas.events:
         if event.reply is not None:
-            assert replies[f"receive_{event.name}"] == event.reply
+            action = "receive" if event.direction.client_may_send else "send"
+            assert replies[f"{action}_{event.name}"] == event.reply
     messages = _document(folder)["components"]["messages"]
     for key, reply in replies.items():
         request = key.partition("_")[2]

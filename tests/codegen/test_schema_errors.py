@@ -230,6 +230,27 @@ BROKEN = {
     "reply-not-received": Broken(
         _hello_extension(reply="hello"), HELLO, ("client_to_server", "clients never receive it")
     ),
+    "client-reply-answers-nothing": Broken(
+        _hello_extension(direction="client_reply"),
+        HELLO,
+        ("'hello' is client_reply", "no event the server sends names it as its reply"),
+    ),
+    "server-request-reply-clients-never-send": Broken(
+        lambda s: (
+            _hello_extension(direction="server_to_client")(s),
+            _write(s, "events/ask.schema.json", _event("ask", "server_to_client", reply="hello")),
+        ),
+        "events/ask.schema.json",
+        ("reply event 'hello' is server_to_client", "declare it 'client_reply'"),
+    ),
+    "client-reply-answers-a-client-request": Broken(
+        lambda s: (
+            _hello_extension(reply="answer")(s),
+            _write(s, "events/answer.schema.json", _event("answer", "client_reply")),
+        ),
+        HELLO,
+        ("reply event 'answer' is client_reply", "clients never receive it"),
+    ),
     "reply-bad-name": Broken(
         _hello_extension(reply="No Body"), HELLO, ("x-datadivr.reply must be an event name",)
     ),
