@@ -140,6 +140,21 @@ def _no_events(schema: Path) -> None:
     (schema / HELLO).unlink()
 
 
+def _server_asks_with_reply(hello_direction: str) -> Callable[[Path], None]:
+    """``ask``, an event the server sends, is answered with ``hello``."""
+
+    def breaker(schema: Path) -> None:
+        _hello_extension(direction=hello_direction)(schema)
+        _write(schema, "events/ask.schema.json", _event("ask", "server_to_client", reply="hello"))
+
+    return breaker
+
+
+def _hello_answered_by_client_reply(schema: Path) -> None:
+    _hello_extension(reply="answer")(schema)
+    _write(schema, "events/answer.schema.json", _event("answer", "client_reply"))
+
+
 @dataclass(frozen=True)
 class Broken:
     breaker: Callable[[Path], None]
@@ -236,18 +251,12 @@ BROKEN = {
         ("'hello' is client_reply", "no event the server sends names it as its reply"),
     ),
     "server-request-reply-clients-never-send": Broken(
-        lambda s: (
-            _hello_extension(direction="server_to_client")(s),
-            _write(s, "events/ask.schema.json", _event("ask", "server_to_client", reply="hello")),
-        ),
+        _server_asks_with_reply("server_to_client"),
         "events/ask.schema.json",
         ("reply event 'hello' is server_to_client", "declare it 'client_reply'"),
     ),
     "client-reply-answers-a-client-request": Broken(
-        lambda s: (
-            _hello_extension(reply="answer")(s),
-            _write(s, "events/answer.schema.json", _event("answer", "client_reply")),
-        ),
+        _hello_answered_by_client_reply,
         HELLO,
         ("reply event 'answer' is client_reply", "clients never receive it"),
     ),

@@ -20,6 +20,7 @@ async def ask(ctx: HandlerContext, server: Server, client_id: str) -> None:
     ping = PingMessage(payload=PingPayload(sent_at=datetime.now(timezone.utc)))
     wrong: SumHandlerResultMessage = await ctx.request(client_id, ping)  # E: arg-type
     await server.request(client_id, MsgMessage(message="hi"))  # E: arg-type
-    await ctx.request(client_id, SumEventMessage(payload=SumEventPayload(numbers=[1.0])))  # E: arg-type
+    sums = SumEventMessage(payload=SumEventPayload(numbers=[1.0]))
+    await ctx.request(client_id, sums)  # E: arg-type
     await server.request(client_id, ping, timeout="soon")  # E: arg-type
     print(wrong)
