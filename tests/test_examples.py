@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from datadivr import HandlerType, RemoteError, create_app, default_registry
-from datadivr.demo import Client, MsgMessage
+from datadivr import HandlerError, HandlerType, RemoteError, create_app, default_registry
+from datadivr.demo import Client, MsgMessage, PingMessage, PongMessage, PongPayload
 from tests.commands import CLI_ENV, run_python, run_server_script
 from tests.conftest import LiveServer
 
@@ -31,6 +31,7 @@ RUN = {
     "quickstart_server.py",
     "quickstart_client.py",
     "handlers_servicer.py",
+    "server_requests.py",
     "client_tour.py",
     "chat.py",
 }
@@ -115,6 +116,40 @@ async def test_handlers_servicer(
                 assert isinstance(shout, MsgMessage)
                 assert shout.from_id == "server"
                 assert shout.message == f"{client.client_id}: HELLO"
+
+
+async def test_server_requests(
+    serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ns = run_server_script(EXAMPLES / "server_requests.py", monkeypatch)
+
+    with serve_app(ns["app"]) as server:
+        async with Client(server.url) as alice, Client(server.url) as bob:
+            assert alice.client_id is not None
+            assert bob.client_id is not None
+
+            @bob.on("ping")
+            async def pong(message: PingMessage) -> PongMessage:
+                sent_at = message.payload.sent_at
+                return PongMessage(payload=PongPayload(sent_at=sent_at, received_at=sent_at))
+
+            @alice.on("ping")
+            async def busy(message: PingMessage) -> PongMessage:
+                raise HandlerError("busy")
+
+            await alice.msg(bob.client_id, to="server")
+            told = await alice.receive(timeout=10)
+            assert told.message == f"{bob.client_id} answered in 0 ms"
+            await alice.msg("nobody", to="server")
+            told = await alice.receive(timeout=10)
+            assert told.message == "no pong from nobody: no client 'nobody' is connected"
+
+            # A background task of the server's: run on its event loop.
+            writer = ns["server"].connections[bob.client_id].writer
+            everyone = asyncio.run_coroutine_threadsafe(ns["ping_everyone"](), writer.get_loop())
+            answered = await asyncio.wrap_future(everyone)
+            assert answered == {alice.client_id: False, bob.client_id: True}
 
 
 async def test_client_tour(
