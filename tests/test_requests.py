@@ -29,6 +29,7 @@ from datadivr import (
     UnknownClientError,
 )
 from datadivr.core._requests import PendingRequests
+from datadivr.validation._proxy import DOWNSTREAM, UPSTREAM, ValidatingProxy
 from tests.case_protocols import case_package
 
 
@@ -355,3 +356,18 @@ class TestHubRequest:
         ctx = HandlerContext(HandlerType.CLIENT, "me", send)
         with pytest.raises(InvalidStateError, match="only the server"):
             await ctx.request("other", proto.ChargeStartMessage(payload={"connector": 1}))
+
+
+# -- the validating proxy -------------------------------------------------------------------
+
+
+def test_the_proxy_lets_a_client_answer_the_server(proto: ModuleType) -> None:
+    proxy = ValidatingProxy("ws://127.0.0.1:9/ws", protocol=proto.PROTOCOL)
+    answer = proxy.check(ack("r1"), UPSTREAM)
+    assert answer.valid
+    assert proxy.conformance.violations == {}
+    request = json.dumps({"event_name": "charge_start", "payload": {"connector": 1}, "id": "r1"})
+    assert proxy.check(request, DOWNSTREAM).valid
+    asked_by_a_client = proxy.check(request, UPSTREAM)
+    assert [v.kind for v in asked_by_a_client.violations] == ["direction"]
+    assert proxy.conformance.violations == {"direction": 1}
