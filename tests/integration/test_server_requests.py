@@ -14,7 +14,9 @@ import pytest
 from fastapi import FastAPI, WebSocket
 
 from datadivr import (
+    Backplane,
     ClientGoneError,
+    ClientOnOtherNodeError,
     HandlerContext,
     HandlerError,
     HandlerType,
@@ -26,8 +28,10 @@ from datadivr import (
     UnknownClientError,
     create_app,
 )
+from datadivr.broker import RedisBackplane
 from tests.case_protocols import case_package
 from tests.conftest import LiveServer
+from tests.redis_server import RedisServer
 
 _T = TypeVar("_T")
 ServeApp = Callable[[FastAPI], AbstractContextManager[LiveServer]]
@@ -42,10 +46,16 @@ def proto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
 class App:
     """The app, its server, and the event loop it runs on (the server's thread's)."""
 
-    def __init__(self, proto: ModuleType, registry: Registry) -> None:
+    def __init__(
+        self, proto: ModuleType, registry: Registry, broker: Backplane | None = None
+    ) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.app = create_app(
-            protocol=proto.PROTOCOL, registry=registry, authenticate=self._admit, explorer=False
+            protocol=proto.PROTOCOL,
+            registry=registry,
+            authenticate=self._admit,
+            explorer=False,
+            broker=broker,
         )
         # The documented way to the server of an app, for a task outside any handler.
         self.server: Server = self.app.state.server
@@ -194,4 +204,28 @@ async def test_an_unsolicited_reply_is_refused(proto: ModuleType, serve_app: Ser
             charger_answers(proto, charger)
             start = proto.ChargeStartMessage(payload=proto.ChargeStartPayload(connector=3))
             answer = await app.run(app.server.request(charger.client_id, start, timeout=10))
+            assert answer.payload.accepted is True
+
+
+@pytest.mark.slow
+async def test_a_client_of_another_node_is_refused_clearly(
+    proto: ModuleType, serve_app: ServeApp, redis_server: RedisServer
+) -> None:
+    """In a cluster, a server asks only its own node's clients: a client of another node gets
+    a ClientOnOtherNodeError at once (not a timeout), and its own node asks it fine."""
+    near = App(proto, Registry(), RedisBackplane(redis_server.url, presence_ttl=1.5))
+    far = App(proto, Registry(), RedisBackplane(redis_server.url, presence_ttl=1.5))
+    with serve_app(near.app) as near_live, serve_app(far.app) as far_live:
+        async with proto.Client(near_live.url), proto.Client(far_live.url) as charger:
+            charger_answers(proto, charger)
+            near_backplane = near.server.backplane
+            for _ in range(500):  # bounded: until the near node knows of the far one's client
+                if charger.client_id in near_backplane:
+                    break
+                await asyncio.sleep(0.01)
+            assert charger.client_id in near_backplane
+            start = proto.ChargeStartMessage(payload=proto.ChargeStartPayload(connector=1))
+            with pytest.raises(ClientOnOtherNodeError, match="another node of the cluster"):
+                await near.run(near.server.request(charger.client_id, start, timeout=10))
+            answer = await far.run(far.server.request(charger.client_id, start, timeout=10))
             assert answer.payload.accepted is True
