@@ -209,12 +209,15 @@ class Hub:
             self._error(client_id, exc, reply_to=_id_of(frame))
             return
         event_name = message.event_name
-        if message.reply_to is not None and self.requests.waiting(client_id):
-            # The message was parsed here and no one else holds it: stamped in place.
-            message.__dict__["from_id"] = client_id
-            message.__pydantic_fields_set__.add("from_id")
-            if self.requests.settle(client_id, message):
-                return  # the answer to one of the server's requests
+        # The message was parsed here and no one else holds it: stamped in place, not copied.
+        message.__dict__["from_id"] = client_id
+        message.__pydantic_fields_set__.add("from_id")
+        if (
+            message.reply_to is not None
+            and self.requests.waiting(client_id)
+            and self.requests.settle(client_id, message)
+        ):
+            return  # the answer to one of the server's requests
         if event_name not in self._client_sends:
             direction = self.protocol.events[event_name].direction
             why = (
@@ -227,9 +230,6 @@ class Hub:
             wrong = frame_error(FrameFault.WRONG_DIRECTION, why, event_name=event_name)
             self._error(client_id, wrong, reply_to=message.id)
             return
-        # The message was parsed here and no one else holds it: stamped in place, not copied.
-        message.__dict__["from_id"] = client_id
-        message.__pydantic_fields_set__.add("from_id")
         entry = self.registry.lookup(event_name, HandlerType.SERVER)
         if entry is None:
             if (
