@@ -21,6 +21,7 @@ from datadivr import (
     Hub,
     InvalidStateError,
     MessageBase,
+    RegistrationError,
     Registry,
     RemoteError,
     RequestTimeoutError,
@@ -28,6 +29,7 @@ from datadivr import (
     TooManyRequestsError,
     UnknownClientError,
 )
+from datadivr.core._registry import register_handler
 from datadivr.core._requests import PendingRequests
 from datadivr.validation._proxy import DOWNSTREAM, UPSTREAM, ValidatingProxy
 from tests.case_protocols import case_package
@@ -371,3 +373,12 @@ def test_the_proxy_lets_a_client_answer_the_server(proto: ModuleType) -> None:
     asked_by_a_client = proxy.check(request, UPSTREAM)
     assert [v.kind for v in asked_by_a_client.violations] == ["direction"]
     assert proxy.conformance.violations == {"direction": 1}
+
+
+def test_a_client_reply_has_no_server_handler(proto: ModuleType) -> None:
+    with pytest.raises(RegistrationError, match=r"ctx\.request \(or server\.request\) returns it"):
+        register_handler(proto.PROTOCOL, "charge_start_ack", registry=Registry())
+    with pytest.raises(RegistrationError, match="clients never receive it"):
+        register_handler(
+            proto.PROTOCOL, "charge_start_ack", HandlerType.CLIENT, registry=Registry()
+        )

@@ -290,6 +290,11 @@ def register_handler(
             f"unknown event {event_name!r}; known: {', '.join(sorted(protocol.events))}"
         )
     handler_type = HandlerType(handler_type)
+    if handler_type.includes(HandlerType.SERVER) and spec.direction.value == "client_reply":
+        raise RegistrationError(
+            f"{event_name!r} is client_reply: it answers the server's request, and the "
+            "server's ctx.request (or server.request) returns it; no handler runs for it"
+        )
     if handler_type.includes(HandlerType.SERVER) and not spec.direction.client_may_send:
         raise RegistrationError(
             f"{event_name!r} is {spec.direction.value}: the server never receives it"
