@@ -373,6 +373,10 @@ def test_the_proxy_lets_a_client_answer_the_server(proto: ModuleType) -> None:
     asked_by_a_client = proxy.check(request, UPSTREAM)
     assert [v.kind for v in asked_by_a_client.violations] == ["direction"]
     assert proxy.conformance.violations == {"direction": 1}
+    error = {"event_name": "error", "payload": {"code": "handler_error"}, "message": "no"}
+    assert proxy.check(json.dumps({**error, "reply_to": "r1"}), UPSTREAM).valid
+    assert not proxy.check(json.dumps(error), UPSTREAM).valid  # an error that answers nothing
+    assert proxy.conformance.violations == {"direction": 2}
 
 
 def test_a_client_reply_has_no_server_handler(proto: ModuleType) -> None:

@@ -129,10 +129,12 @@ class ValidatingProxy:
         event = report.event_name
         if event is not None and report.valid:
             spec = self.protocol.events[event]
-            # A client's answer to the server's request (a client_reply event) is its to send;
-            # whether the server asked is the server's to check (the proxy keeps no requests).
+            # A client's answer to the server's request (a client_reply event, or an error
+            # with a reply_to) is its to send; whether the server asked is the server's to
+            # check (the proxy keeps no requests).
             allowed = (
                 spec.direction.client_may_answer
+                or (event == "error" and isinstance(frame_field(frame, "reply_to"), str))
                 if direction == UPSTREAM
                 else spec.direction.server_may_send
             )
