@@ -106,7 +106,9 @@ class Server:
         """Send ``message``, a request of the server (an event the server sends that has a
         ``reply``), to the client ``client_id`` and wait for its answer: from a background
         task, say, as a handler does with ``ctx.request``. The app of :func:`create_app`
-        holds its server as ``app.state.server``.
+        holds its server as ``app.state.server``. A handler asks with ``ctx.request``, which
+        refuses to wait for the client whose message it handles (that client's answer is read
+        only once the handler returns); this method cannot tell, and would wait in vain.
 
         Args:
             client_id: The client to ask, connected to this server (this node of a cluster).
