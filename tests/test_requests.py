@@ -193,6 +193,37 @@ class TestHubRequest:
         assert wire.sent == []  # the answer went to no one else
         assert hub.requests.waiting() == 0
 
+    async def test_answers_in_any_order_settle_their_own_requests(self, proto: ModuleType) -> None:
+        hub, wire = start_hub(proto)
+        charger = await connect(hub, wire, "charger")
+        asking = [
+            asyncio.create_task(
+                hub.request(charger, proto.ChargeStartMessage(payload={"connector": n}))
+            )
+            for n in (1, 6, 7)
+        ]
+        requests = [(await wire.next())[1] for _ in asking]
+        assert len({r["id"] for r in requests}) == 3
+        for request in reversed(requests):
+            accepted = request["payload"]["connector"] == 6
+            await hub.receive(charger, ack(request["id"], accepted=accepted))
+        answers = [(await task).payload.accepted for task in asking]
+        assert answers == [False, True, False]
+
+    async def test_too_many_waiting_requests(self, proto: ModuleType) -> None:
+        hub, wire = start_hub(proto)
+        hub.requests.max_per_client = 1
+        charger = await connect(hub, wire, "charger")
+        start = proto.ChargeStartMessage(payload={"connector": 1})
+        first = asyncio.create_task(hub.request(charger, start))
+        await wire.next()
+        with pytest.raises(TooManyRequestsError):
+            await hub.request(charger, start)
+        assert wire.sent == []  # not sent
+        hub.disconnect(charger)
+        with pytest.raises(ClientGoneError):
+            await first
+
     async def test_no_answer_in_time(self, proto: ModuleType) -> None:
         hub, wire = start_hub(proto)
         charger = await connect(hub, wire, "charger")
