@@ -71,6 +71,8 @@ class HandlerContext:
         side: Where the handler runs: ``HandlerType.SERVER`` or ``HandlerType.CLIENT``.
         client_id: On the server, the sender's id; on a client, this client's own id.
         identity: The authenticated identity of the sender, when the server has one.
+        ask: How :meth:`request` sends the server's request (``None`` on a client, which
+            does not send requests this way).
     """
 
     side: Side
