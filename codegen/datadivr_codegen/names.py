@@ -35,7 +35,8 @@ def check_model_names(schemas: SchemaSet, modules: Mapping[str, str]) -> None:
     """
     models_tree = ast.parse(modules["models.py"])
     model_names = _defined(models_tree)
-    for module, text in sorted(modules.items()):
+    # ``__init__.py`` last: it re-exports what the others define, which name the definer.
+    for module, text in sorted(modules.items(), key=lambda item: (item[0] == "__init__.py", item)):
         tree = models_tree if module == "models.py" else ast.parse(text)
         from_models, others = _bindings(tree, module)
         for name in sorted(from_models & others.keys()):

@@ -13,7 +13,7 @@ from datadivr_codegen.terms import Direction, MessageText
 __all__ = ["STUB_OPTIONS", "EventView", "StubField", "views"]
 
 #: Options of the client stubs; a payload field with one of these names makes the stub take
-#: the payload model instead of its fields.
+#: the payload model (typed, first) instead of its fields. The model is exported all the same.
 STUB_OPTIONS = frozenset({"self", "to", "message", "timeout", "payload"})
 
 
@@ -36,6 +36,7 @@ class EventView:
     reply_class: str | None
     payload_annotation: str
     fields: tuple[StubField, ...] | None
+    """The client stub's payload parameters, or ``None`` when it takes the payload itself."""
     default_to: str
 
     @property
@@ -81,7 +82,9 @@ class EventView:
         return self.event.message_text is MessageText.REQUIRED
 
     @property
-    def has_payload_model(self) -> bool:
+    def stub_takes_fields(self) -> bool:
+        """Whether the client stub takes the payload model's fields rather than the model (which
+        it takes when there is no model, or a field is named like a stub option)."""
         return self.fields is not None
 
     @property
