@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from datadivr_codegen.errors import SchemaError
-from datadivr_codegen.schema import PACKAGE_NAMES, SchemaSet, pascal_case
+from datadivr_codegen.schema import PACKAGE_NAMES, SchemaSet, handler_names, pascal_case
 
 __all__ = ["check_model_names"]
 
@@ -98,8 +98,7 @@ def _relied_on(schemas: SchemaSet) -> set[str]:
     """The names the generated package refers to by name."""
     names = {"Envelope", *PACKAGE_NAMES, *schemas.definitions}
     for event in schemas.events:
-        handler = event.message_class.removesuffix("Message") + "Handler"
-        names |= {event.payload_class, event.message_class, handler}
+        names |= {event.payload_class, event.message_class, *handler_names(event.name)}
     return names
 
 

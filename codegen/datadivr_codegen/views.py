@@ -7,7 +7,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from datadivr_codegen.schema import EventDef, SchemaSet
+from datadivr_codegen.schema import EventDef, SchemaSet, handler_names
 from datadivr_codegen.terms import Direction, MessageText
 
 __all__ = ["STUB_OPTIONS", "EventView", "StubField", "views"]
@@ -63,7 +63,19 @@ class EventView:
 
     @property
     def handler_alias(self) -> str:
-        return self.message_class.removesuffix("Message") + "Handler"
+        """The protocol of a handler that takes the message (``MoveHandler``)."""
+        return handler_names(self.name)[0]
+
+    @property
+    def context_handler_alias(self) -> str:
+        """The protocol of a handler that takes the message and the context."""
+        return handler_names(self.name)[1]
+
+    @property
+    def decorator_alias(self) -> str:
+        """The protocol of what ``websocket_handler(name)`` returns, one ``__call__`` overload
+        per handler protocol: a wrong handler is reported against those, by name."""
+        return handler_names(self.name)[2]
 
     @property
     def return_annotation(self) -> str:

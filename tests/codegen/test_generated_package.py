@@ -40,6 +40,7 @@ from pydantic import ValidationError
 from datadivr import BaseClient, HandlerType, MessageBase, Registry
 from datadivr.core._registry import ServicerBase
 from datadivr.exceptions import MessageValidationError, ProtocolError, RegistrationError
+from datadivr_codegen.schema import handler_names
 
 from .conftest import CASES, GENERATED_FILES, PROJECT_SCHEMA, Generated, GenerateFn, case_schema
 
@@ -670,9 +671,7 @@ def test_package_exports_exactly_its_public_names(case: str, generate_package: G
     assert written == sorted(GENERATED_FILES)
     package = gen.module
     assert len(package.__all__) == len(set(package.__all__)), "duplicate names in __all__"
-    aliases = {
-        f"{spec.events[e].message_class.removesuffix('Message')}Handler" for e in spec.events
-    }
+    aliases = {name for event in spec.events for name in handler_names(event)}
     assert set(package.__all__) == BASE_EXPORTS | aliases | spec.models
     assert _public_names(package) == set(package.__all__)
     for name in package.__all__:
