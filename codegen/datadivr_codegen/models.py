@@ -1,7 +1,8 @@
 """Run datamodel-code-generator on the model bundle and fit its output to the runtime.
 
 Its output is edited in place (the layout stays as generated): each enum definition becomes a
-``Literal`` alias of its name that the fields use, optional fields whose schema refuses ``null``
+``Literal`` alias of its name that the fields use, each union payload an alias of its name that
+its message uses, optional fields whose schema refuses ``null``
 get the runtime's ``NotNull`` check, literals with numbers or booleans get ``ExactLiteral``,
 message classes get their ``event_name`` as default, and ``__all__`` is added.
 """
@@ -70,6 +71,7 @@ def models_source(schemas: SchemaSet, header: str) -> str:
     if not isinstance(source, str):
         raise SchemaError("datamodel-code-generator returned more than one module")
     source = _enum_aliases(source, schemas)
+    source = _union_payload_aliases(source, schemas)
     source = _runtime_checks(source)
     source = _default_event_names(source, {e.message_class: e.name for e in schemas.events})
     names = _model_names(source)
@@ -201,12 +203,100 @@ def _enum_aliases(source: str, schemas: SchemaSet) -> str:
     return _add_typing_import(data.decode(), "TypeAlias")
 
 
+def _union_payload_aliases(source: str, schemas: SchemaSet) -> str:
+    """Name each union (``anyOf``) payload: ``ActPayload: TypeAlias = Shoot | Build`` before its
+    message class, which is annotated ``payload: ActPayload``.
+
+    datamodel-code-generator makes no class of a union, and writes it out in the message's
+    ``payload`` field, titled with the payload's name; the alias gives it that name back. A
+    union whose field carries more than its title, or that uses a class defined after the
+    message, stays as it is.
+    """
+    tree = ast.parse(source)
+    order = {
+        name: index
+        for index, node in enumerate(tree.body)
+        for name in (
+            [node.name]
+            if isinstance(node, ast.ClassDef)
+            else [t.id for t in node.targets if isinstance(t, ast.Name)]
+            if isinstance(node, ast.Assign)
+            else [node.target.id]
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+            else []
+        )
+    }
+    lines = source.encode()
+    starts = _line_starts(lines)
+    edits: list[tuple[int, int, bytes]] = []
+    for event in schemas.events:
+        if "anyOf" not in event.payload_schema or event.payload_class in order:
+            continue
+        index = order.get(event.message_class)
+        if index is None:
+            continue
+        message = tree.body[index]
+        assert isinstance(message, ast.ClassDef)
+        field = next(
+            (
+                item
+                for item in message.body
+                if isinstance(item, ast.AnnAssign)
+                and isinstance(item.target, ast.Name)
+                and item.target.id == "payload"
+            ),
+            None,
+        )
+        if field is None:
+            continue
+        annotation = field.annotation
+        if (
+            isinstance(annotation, ast.Subscript)
+            and isinstance(annotation.value, ast.Name)
+            and annotation.value.id == "Annotated"
+            and isinstance(annotation.slice, ast.Tuple)
+            and len(annotation.slice.elts) == 2
+            and _is_title_only(annotation.slice.elts[1])
+        ):
+            union = annotation.slice.elts[0]
+        else:
+            continue
+        used = {n.id for n in ast.walk(union) if isinstance(n, ast.Name)}
+        if any(order.get(name, -1) > index for name in used):
+            continue
+
+        def span(node: ast.expr | ast.stmt) -> tuple[int, int]:
+            assert node.end_lineno is not None
+            assert node.end_col_offset is not None
+            return (
+                starts[node.lineno - 1] + node.col_offset,
+                starts[node.end_lineno - 1] + node.end_col_offset,
+            )
+
+        union_start, union_end = span(union)
+        text = f"{event.payload_class}: TypeAlias = ".encode() + lines[union_start:union_end]
+        doc = _docstring_source(f"The payload of ``{event.name}``.")
+        at = starts[message.lineno - 1]
+        edits.append((at, at, text + b"\n" + doc.encode() + b"\n\n"))
+        start, end = span(annotation)
+        edits.append((start, end, event.payload_class.encode()))
+    if not edits:
+        return source
+    for start, end, replacement in sorted(edits, reverse=True):
+        lines = lines[:start] + replacement + lines[end:]
+    return _add_typing_import(lines.decode(), "TypeAlias")
+
+
+def _docstring_source(text: str) -> str:
+    doc = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
+    return f'"""{doc}"""\n'
+
+
 def _alias_source(name: str, values: list[object], description: object) -> str:
     literal = ", ".join(repr(value) for value in values)
     text = f"{name}: TypeAlias = Literal[{literal}]\n"
     if isinstance(description, str) and description.strip():
-        doc = description.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
-        text += f'"""{doc}"""\n'
+        text += _docstring_source(description)
     return text
 
 

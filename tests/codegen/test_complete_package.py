@@ -64,6 +64,22 @@ def test_union_branches_and_option_named_payloads_are_exported(
     assert {"Shoot", "Build", "Position", "SayPayload", "WaitPayload"} <= exported
 
 
+def test_union_payload_is_named(shared_packages: dict[str, Generated]) -> None:
+    """A union has no class: its name is an alias, which the message and the stub use."""
+    package = shared_packages["game"].module
+    assert typing.get_args(package.ActPayload) == (package.Shoot, package.Build)
+    source = (shared_packages["game"].path / "models.py").read_text(encoding="utf-8")
+    assert "ActPayload: TypeAlias = Shoot | Build\n" in source
+    assert "    payload: ActPayload\n" in source
+    act = inspect.signature(package.Client.act).parameters
+    assert act["payload"].annotation == "ActPayload"
+    message = package.create_message("act", package.Build(kind="wall", at={"x": 0, "y": 1}))
+    assert isinstance(message.payload, package.Build)
+    assert package.ActMessage.model_validate(
+        {"event_name": "act", "payload": {"target": {"x": 1, "y": 2}}}
+    ).payload == package.Shoot(target=package.Position(x=1, y=2))
+
+
 # -- payload properties named like stub options ----------------------------------------------
 
 
@@ -172,6 +188,7 @@ APP = '''\
 
 from game_sdk import (
     ActMessage,
+    ActPayload,
     Client,
     JoinPayload,
     Level,
@@ -197,7 +214,8 @@ async def on_act(message: ActMessage) -> None:
 async def play(client: Client) -> Level:
     await client.say(SayPayload(message="hi", to="bob"), to="all")
     await client.join("red", 2, teams=["blue"])
-    await client.act(Shoot(target=Position(x=1, y=2)))
+    move: ActPayload = Shoot(target=Position(x=1, y=2))
+    await client.act(move)
     reply = await client.wait(WaitPayload(timeout=1.0), timeout=5.0)
     return reply.payload.level
 '''

@@ -401,6 +401,7 @@ CASE_SPECS: dict[str, Case] = {
         models=frozenset(
             {
                 "ActMessage",
+                "ActPayload",
                 "Build",
                 "Building",
                 "Envelope",
