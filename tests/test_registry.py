@@ -70,7 +70,11 @@ def test_sides(registry: Registry) -> None:
 @pytest.mark.parametrize(
     ("event_name", "handler_type", "match"),
     [
-        ("nope", HandlerType.SERVER, "unknown event 'nope'"),
+        (
+            "nope",
+            HandlerType.SERVER,
+            r"^unknown event 'nope' in protocol 'datadivr\.demo'; known: error, msg, ping, ",
+        ),
         ("sum_handler_result", HandlerType.SERVER, "the server never receives it"),
         ("sum_event", HandlerType.CLIENT, "clients never receive it"),
         ("welcome", HandlerType.BOTH, "the server never receives it"),
@@ -81,6 +85,25 @@ def test_wrong_event_or_side_is_refused(
 ) -> None:
     with pytest.raises(RegistrationError, match=match):
         register_handler(PROTOCOL, event_name, handler_type, registry=registry)
+
+
+def test_errors_that_list_events_name_the_protocol() -> None:
+    """A user who registered against the wrong package sees which one was looked at."""
+    from datadivr._console import parse_line
+    from datadivr.exceptions import ProtocolError
+
+    text = PROTOCOL.unknown_event("move")
+    assert text == (
+        "unknown event 'move' in protocol 'datadivr.demo'; known: "
+        "error, msg, ping, pong, scene_update, sum_event, sum_handler_result, welcome"
+    )
+    with pytest.raises(RegistrationError) as registering:
+        register_handler(PROTOCOL, "move", HandlerType.SERVER, registry=Registry())
+    assert str(registering.value) == text
+    with pytest.raises(ProtocolError) as typing_it:
+        parse_line(PROTOCOL, "move {}")
+    assert typing_it.value.code == "unknown_event"
+    assert text in str(typing_it.value)
 
 
 def test_bad_handlers_are_refused(registry: Registry) -> None:

@@ -387,4 +387,6 @@ def test_a_value_nested_deeper_than_the_stack_is_refused_not_a_crash(
     assert [(v.path, v.kind) for v in report.violations] == [("$", "depth")]
     # An event name that is such a value is named by its type.
     report = validator.validate({"event_name": _nested(5000), "payload": None})
-    assert report.violations[0].reason.startswith("list is not one of the events")
+    assert report.violations[0].reason.startswith(
+        "list is not one of the events of protocol 'datadivr.demo': error, msg, "
+    )

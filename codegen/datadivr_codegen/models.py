@@ -1,9 +1,11 @@
 """Run datamodel-code-generator on the model bundle and fit its output to the runtime.
 
-Its output is edited in place (the layout stays as generated): optional fields whose schema
-refuses ``null`` get the runtime's ``NotNull`` check, literals with numbers or booleans get
-``ExactLiteral``, message classes get their ``event_name`` as default, the server's requests
-their reply's class (``__reply__``, for type checkers), and ``__all__`` is added.
+Its output is edited in place (the layout stays as generated): each enum definition becomes a
+``Literal`` alias of its name that the fields use, each union payload an alias of its name that
+its message uses, optional fields whose schema refuses ``null``
+get the runtime's ``NotNull`` check, literals with numbers or booleans get ``ExactLiteral``,
+message classes get their ``event_name`` as default, the server's requests their reply's
+class (``__reply__``, for type checkers), and ``__all__`` is added.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def models_source(schemas: SchemaSet, header: str) -> str:
             )
     if not isinstance(source, str):
         raise SchemaError("datamodel-code-generator returned more than one module")
+    source = _enum_aliases(source, schemas)
+    source = _union_payload_aliases(source, schemas)
     source = _runtime_checks(source)
     source = _default_event_names(source, {e.message_class: e.name for e in schemas.events})
     source = _reply_types(source, _server_requests(schemas))
@@ -90,6 +94,239 @@ def _model_names(source: str) -> list[str]:
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.append(node.target.id)
     return sorted(names)
+
+
+#: A literal's values, told apart by type (``1`` is not ``True``) and in order.
+_LiteralKey = tuple[tuple[str, object], ...]
+
+
+def _literal_key(values: list[object] | tuple[object, ...]) -> _LiteralKey:
+    return tuple((type(value).__name__, value) for value in values)
+
+
+def _literal_values(node: ast.Subscript) -> tuple[object, ...] | None:
+    elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    try:
+        return tuple(ast.literal_eval(element) for element in elements)
+    except ValueError:
+        return None
+
+
+def _enum_aliases(source: str, schemas: SchemaSet) -> str:
+    """Name each enum definition: ``Team: TypeAlias = Literal["red", "blue"]`` before the first
+    class, and ``Team`` in place of each ``Literal`` with exactly its values.
+
+    datamodel-code-generator writes enums as literals (``enum_field_as_literal``), which keeps
+    the wire strict (no enum members to serialize) and mypy precise, but it inlines them, so the
+    definition's name is lost. A literal whose values are those of two definitions stays as it
+    is (which name it meant cannot be told; the types are the same either way). An enum whose
+    values a ``Literal`` cannot hold (a number with a fraction, an object) stays inlined.
+    """
+    tree = ast.parse(source)
+    defined = set(_model_names(source))
+    aliases: dict[str, list[object]] = {}
+    for name, definition in schemas.definitions.items():
+        values = definition.get("enum")
+        if (
+            name in defined
+            or not isinstance(values, list)
+            or not values
+            or "properties" in definition
+            or not all(v is None or isinstance(v, (str, int)) for v in values)
+        ):
+            continue
+        aliases[name] = values
+    if not aliases:
+        return source
+    names_by_key: dict[_LiteralKey, list[str]] = {}
+    for name, values in aliases.items():
+        names_by_key.setdefault(_literal_key(values), []).append(name)
+
+    def alias_of(node: ast.expr) -> str | None:
+        if not (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "Literal"
+        ):
+            return None
+        values = _literal_values(node)
+        names = names_by_key.get(_literal_key(values)) if values is not None else None
+        return names[0] if names and len(names) == 1 else None
+
+    # A message's ``event_name`` literal is the event's name, never a definition.
+    skipped = {
+        id(item.annotation)
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+        for item in node.body
+        if isinstance(item, ast.AnnAssign)
+        and isinstance(item.target, ast.Name)
+        and item.target.id == "event_name"
+    }
+    edits: list[tuple[ast.expr, str]] = []
+    for node in ast.walk(tree):
+        if id(node) in skipped or not isinstance(node, ast.Subscript):
+            continue
+        if (
+            isinstance(node.value, ast.Name)
+            and node.value.id == "Annotated"
+            and isinstance(node.slice, ast.Tuple)
+            and len(node.slice.elts) == 2
+            and _is_title_only(node.slice.elts[1])
+        ):
+            # ``Annotated[Literal[…], Field(title=…)]``: the title was the definition's.
+            alias = alias_of(node.slice.elts[0])
+            if alias is not None:
+                skipped.add(id(node.slice.elts[0]))
+                edits.append((node, alias))
+                continue
+        alias = alias_of(node)
+        if alias is not None:
+            edits.append((node, alias))
+    data = source.encode()
+    starts = _line_starts(data)
+    spans = []
+    for node, name in edits:
+        assert node.end_lineno is not None
+        assert node.end_col_offset is not None
+        start = starts[node.lineno - 1] + node.col_offset
+        end = starts[node.end_lineno - 1] + node.end_col_offset
+        spans.append((start, end, name.encode()))
+    # Inner edits of an outer one were skipped above; none overlap.
+    for start, end, text in sorted(spans, reverse=True):
+        data = data[:start] + text + data[end:]
+    first_class = next(node for node in tree.body if isinstance(node, ast.ClassDef))
+    at = starts[first_class.lineno - 1]
+    definitions = "\n".join(
+        _alias_source(name, values, schemas.definitions[name].get("description"))
+        for name, values in aliases.items()
+    )
+    data = data[:at] + definitions.encode() + b"\n\n" + data[at:]
+    return _add_typing_import(data.decode(), "TypeAlias")
+
+
+def _union_payload_aliases(source: str, schemas: SchemaSet) -> str:
+    """Name each union (``anyOf``) payload: ``ActPayload: TypeAlias = Shoot | Build`` before its
+    message class, which is annotated ``payload: ActPayload``.
+
+    datamodel-code-generator makes no class of a union, and writes it out in the message's
+    ``payload`` field, titled with the payload's name; the alias gives it that name back. A
+    union whose field carries more than its title, or that uses a class defined after the
+    message, stays as it is.
+    """
+    tree = ast.parse(source)
+    order = {
+        name: index
+        for index, node in enumerate(tree.body)
+        for name in (
+            [node.name]
+            if isinstance(node, ast.ClassDef)
+            else [t.id for t in node.targets if isinstance(t, ast.Name)]
+            if isinstance(node, ast.Assign)
+            else [node.target.id]
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+            else []
+        )
+    }
+    lines = source.encode()
+    starts = _line_starts(lines)
+    edits: list[tuple[int, int, bytes]] = []
+    for event in schemas.events:
+        if "anyOf" not in event.payload_schema or event.payload_class in order:
+            continue
+        index = order.get(event.message_class)
+        if index is None:
+            continue
+        message = tree.body[index]
+        assert isinstance(message, ast.ClassDef)
+        field = next(
+            (
+                item
+                for item in message.body
+                if isinstance(item, ast.AnnAssign)
+                and isinstance(item.target, ast.Name)
+                and item.target.id == "payload"
+            ),
+            None,
+        )
+        if field is None:
+            continue
+        annotation = field.annotation
+        if (
+            isinstance(annotation, ast.Subscript)
+            and isinstance(annotation.value, ast.Name)
+            and annotation.value.id == "Annotated"
+            and isinstance(annotation.slice, ast.Tuple)
+            and len(annotation.slice.elts) == 2
+            and _is_title_only(annotation.slice.elts[1])
+        ):
+            union = annotation.slice.elts[0]
+        else:
+            continue
+        used = {n.id for n in ast.walk(union) if isinstance(n, ast.Name)}
+        if any(order.get(name, -1) > index for name in used):
+            continue
+
+        def span(node: ast.expr | ast.stmt) -> tuple[int, int]:
+            assert node.end_lineno is not None
+            assert node.end_col_offset is not None
+            return (
+                starts[node.lineno - 1] + node.col_offset,
+                starts[node.end_lineno - 1] + node.end_col_offset,
+            )
+
+        union_start, union_end = span(union)
+        text = f"{event.payload_class}: TypeAlias = ".encode() + lines[union_start:union_end]
+        doc = _docstring_source(f"The payload of ``{event.name}``.")
+        at = starts[message.lineno - 1]
+        edits.append((at, at, text + b"\n" + doc.encode() + b"\n\n"))
+        start, end = span(annotation)
+        edits.append((start, end, event.payload_class.encode()))
+    if not edits:
+        return source
+    for start, end, replacement in sorted(edits, reverse=True):
+        lines = lines[:start] + replacement + lines[end:]
+    return _add_typing_import(lines.decode(), "TypeAlias")
+
+
+def _docstring_source(text: str) -> str:
+    doc = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
+    return f'"""{doc}"""\n'
+
+
+def _alias_source(name: str, values: list[object], description: object) -> str:
+    literal = ", ".join(repr(value) for value in values)
+    text = f"{name}: TypeAlias = Literal[{literal}]\n"
+    if isinstance(description, str) and description.strip():
+        text += _docstring_source(description)
+    return text
+
+
+def _add_typing_import(source: str, name: str) -> str:
+    """Add ``from typing import name`` after the ``__future__`` import (ruff merges it with the
+    other typing imports)."""
+    future = "from __future__ import annotations\n"
+    if future in source:
+        return source.replace(future, f"{future}from typing import {name}\n", 1)
+    return f"from typing import {name}\n{source}"
+
+
+def _is_title_only(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "Field"
+        and not node.args
+        and [kw.arg for kw in node.keywords] == ["title"]
+    )
+
+
+def _line_starts(data: bytes) -> list[int]:
+    """The byte offset of each line of ``data`` (ast's columns are UTF-8 byte offsets)."""
+    starts = [0]
+    for line in data.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    return starts
 
 
 def _runtime_checks(source: str) -> str:

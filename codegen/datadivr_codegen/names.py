@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from datadivr_codegen.errors import SchemaError
-from datadivr_codegen.schema import PACKAGE_NAMES, SchemaSet, pascal_case
+from datadivr_codegen.schema import PACKAGE_NAMES, SchemaSet, handler_names, pascal_case
 
 __all__ = ["check_model_names"]
 
@@ -35,7 +35,8 @@ def check_model_names(schemas: SchemaSet, modules: Mapping[str, str]) -> None:
     """
     models_tree = ast.parse(modules["models.py"])
     model_names = _defined(models_tree)
-    for module, text in sorted(modules.items()):
+    # ``__init__.py`` last: it re-exports what the others define, which name the definer.
+    for module, text in sorted(modules.items(), key=lambda item: (item[0] == "__init__.py", item)):
         tree = models_tree if module == "models.py" else ast.parse(text)
         from_models, others = _bindings(tree, module)
         for name in sorted(from_models & others.keys()):
@@ -97,8 +98,7 @@ def _relied_on(schemas: SchemaSet) -> set[str]:
     """The names the generated package refers to by name."""
     names = {"Envelope", *PACKAGE_NAMES, *schemas.definitions}
     for event in schemas.events:
-        handler = event.message_class.removesuffix("Message") + "Handler"
-        names |= {event.payload_class, event.message_class, handler}
+        names |= {event.payload_class, event.message_class, *handler_names(event.name)}
     return names
 
 

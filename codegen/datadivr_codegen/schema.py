@@ -39,6 +39,7 @@ __all__ = [
     "EventDef",
     "SchemaSet",
     "accepts_null",
+    "handler_names",
     "load_schema_folder",
     "pascal_case",
     "schema_digest",
@@ -97,6 +98,14 @@ _EXTENSION_KEYS = frozenset({"event", "direction", "reply", "message"})
 def pascal_case(name: str) -> str:
     """``sum_event`` → ``SumEvent``."""
     return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+
+
+def handler_names(event_name: str) -> tuple[str, str, str]:
+    """The handler protocols and the decorator protocol the generated package defines for an
+    event: ``MoveHandler``, ``MoveHandlerWithContext``, ``MoveHandlerDecorator`` (their suffixes
+    differ, so no two events' names collide)."""
+    handler = f"{pascal_case(event_name)}Handler"
+    return handler, handler + "WithContext", handler + "Decorator"
 
 
 @dataclass(frozen=True)
@@ -462,8 +471,7 @@ def _check_class_names(
             )
         owners[name] = origins[name]
     for event in events:
-        handler_alias = f"{pascal_case(event.name)}Handler"
-        for cls in (event.payload_class, event.message_class, handler_alias):
+        for cls in (event.payload_class, event.message_class, *handler_names(event.name)):
             if not _DEF_NAME.match(cls):
                 raise SchemaError(f"class name {cls!r} is not a valid identifier", event.file)
             if cls in owners:

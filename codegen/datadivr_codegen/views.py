@@ -7,13 +7,13 @@ import ast
 import re
 from dataclasses import dataclass
 
-from datadivr_codegen.schema import EventDef, SchemaSet
+from datadivr_codegen.schema import EventDef, SchemaSet, handler_names
 from datadivr_codegen.terms import Direction, MessageText
 
 __all__ = ["STUB_OPTIONS", "EventView", "StubField", "views"]
 
 #: Options of the client stubs; a payload field with one of these names makes the stub take
-#: the payload model instead of its fields.
+#: the payload model (typed, first) instead of its fields. The model is exported all the same.
 STUB_OPTIONS = frozenset({"self", "to", "message", "timeout", "payload"})
 
 
@@ -36,6 +36,7 @@ class EventView:
     reply_class: str | None
     payload_annotation: str
     fields: tuple[StubField, ...] | None
+    """The client stub's payload parameters, or ``None`` when it takes the payload itself."""
     default_to: str
 
     @property
@@ -62,7 +63,19 @@ class EventView:
 
     @property
     def handler_alias(self) -> str:
-        return self.message_class.removesuffix("Message") + "Handler"
+        """The protocol of a handler that takes the message (``MoveHandler``)."""
+        return handler_names(self.name)[0]
+
+    @property
+    def context_handler_alias(self) -> str:
+        """The protocol of a handler that takes the message and the context."""
+        return handler_names(self.name)[1]
+
+    @property
+    def decorator_alias(self) -> str:
+        """The protocol of what ``websocket_handler(name)`` returns, one ``__call__`` overload
+        per handler protocol: a wrong handler is reported against those, by name."""
+        return handler_names(self.name)[2]
 
     @property
     def return_annotation(self) -> str:
@@ -81,7 +94,9 @@ class EventView:
         return self.event.message_text is MessageText.REQUIRED
 
     @property
-    def has_payload_model(self) -> bool:
+    def stub_takes_fields(self) -> bool:
+        """Whether the client stub takes the payload model's fields rather than the model (which
+        it takes when there is no model, or a field is named like a stub option)."""
         return self.fields is not None
 
     @property

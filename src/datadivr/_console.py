@@ -47,10 +47,7 @@ def parse_line(protocol: Protocol, line: str) -> MessageBase | str:
     rest = rest.strip()
     spec = protocol.events.get(event_name)
     if spec is None:
-        raise ProtocolError(
-            "unknown_event",
-            f"unknown event {event_name!r}; known: {', '.join(sorted(protocol.events))}",
-        )
+        raise ProtocolError("unknown_event", protocol.unknown_event(event_name))
     payload: Any = None
     text: str | None = None
     if rest:

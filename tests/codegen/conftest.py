@@ -23,7 +23,7 @@ HERE = Path(__file__).parent
 CASES_DIR = HERE / "cases"
 PROJECT_ROOT = HERE.parents[1]
 PROJECT_SCHEMA = PROJECT_ROOT / "schema"
-CASES = ("minimal", "nested", "reply", "echo", "features")
+CASES = ("minimal", "nested", "reply", "echo", "features", "game")
 GENERATED_FILES = (
     "__init__.py",
     "asyncapi.json",
@@ -32,8 +32,11 @@ GENERATED_FILES = (
     "handlers.py",
     "models.py",
     "protocol.md",
+    "py.typed",
     "schema.json",
 )
+#: The generated files that name the schema hash: all but the empty ``py.typed`` marker.
+HASHED_FILES = tuple(name for name in GENERATED_FILES if name != "py.typed")
 
 
 def case_schema(case: str) -> Path:

@@ -13,15 +13,20 @@ The cases (``cases/<case>/schema``):
 - ``features``: payloads composed with ``allOf`` (inherited stub parameters), a required
   ``message`` beside optional payload fields, one property per keyword the generator accepts
   (``check``, see ``test_keywords.py``), open objects, maps, and a payload that is a ``$ref`` to a
-  nullable definition.
+  nullable definition;
+- ``game``: payloads with properties named like the client stub's options (``message``, ``to``,
+  ``timeout``, ``payload``), a union (``anyOf``) payload of two titled object schemas, and enum
+  definitions (with and without a title, of strings and of numbers) used directly, in a union
+  with ``null`` and as array items.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
@@ -35,6 +40,7 @@ from pydantic import ValidationError
 from datadivr import BaseClient, HandlerType, MessageBase, Registry
 from datadivr.core._registry import ServicerBase
 from datadivr.exceptions import MessageValidationError, ProtocolError, RegistrationError
+from datadivr_codegen.schema import handler_names
 
 from .conftest import CASES, GENERATED_FILES, PROJECT_SCHEMA, Generated, GenerateFn, case_schema
 
@@ -69,11 +75,8 @@ class EventCase:
 @dataclass(frozen=True)
 class Case:
     events: dict[str, EventCase]
-    #: The names the package exports, besides ``BASE_EXPORTS``.
-    exports: frozenset[str]
-    #: The classes ``models.py`` defines.
+    #: The classes and type aliases ``models.py`` defines: the package exports every one.
     models: frozenset[str]
-    handlers: frozenset[str] = field(default=frozenset())
 
 
 SHAPE_MINIMAL = {
@@ -132,7 +135,6 @@ CASE_SPECS: dict[str, Case] = {
                 ),
             )
         },
-        exports=frozenset({"HelloHandler", "HelloMessage", "HelloPayload"}),
         models=frozenset({"Envelope", "HelloMessage", "HelloPayload"}),
     ),
     "nested": Case(
@@ -169,21 +171,9 @@ CASE_SPECS: dict[str, Case] = {
                 ),
             ),
         },
-        exports=frozenset(
-            {
-                "Layer",
-                "NoticeHandler",
-                "NoticeMessage",
-                "Point",
-                "ReadingHandler",
-                "ReadingMessage",
-                "ShapeUpdateHandler",
-                "ShapeUpdateMessage",
-                "ShapeUpdatePayload",
-            }
-        ),
         models=frozenset(
             {
+                "Color",
                 "Envelope",
                 "Layer",
                 "NoticeMessage",
@@ -232,22 +222,6 @@ CASE_SPECS: dict[str, Case] = {
                 ),
             ),
         },
-        exports=frozenset(
-            {
-                "AddHandler",
-                "AddMessage",
-                "AddPayload",
-                "AddResultHandler",
-                "AddResultMessage",
-                "AddResultPayload",
-                "ProbeAckHandler",
-                "ProbeAckMessage",
-                "ProbeAckPayload",
-                "ProbeHandler",
-                "ProbeMessage",
-                "ProbePayload",
-            }
-        ),
         models=frozenset(
             {
                 "Envelope",
@@ -280,9 +254,6 @@ CASE_SPECS: dict[str, Case] = {
                 ),
             ),
         },
-        exports=frozenset(
-            {"EchoBackHandler", "EchoBackMessage", "EchoHandler", "EchoMessage", "EchoPayload"}
-        ),
         models=frozenset({"Envelope", "EchoBackMessage", "EchoMessage", "EchoPayload"}),
     ),
     "features": Case(
@@ -345,24 +316,6 @@ CASE_SPECS: dict[str, Case] = {
                 ),
             ),
         },
-        exports=frozenset(
-            {
-                "CheckHandler",
-                "CheckMessage",
-                "CheckPayload",
-                "Counted",
-                "MaybeHandler",
-                "MaybeMessage",
-                "Named",
-                "NoteHandler",
-                "NoteMessage",
-                "NotePayload",
-                "RecordHandler",
-                "RecordMessage",
-                "RecordPayload",
-                "Stamped",
-            }
-        ),
         models=frozenset(
             {
                 "AnyOf",
@@ -384,6 +337,86 @@ CASE_SPECS: dict[str, Case] = {
                 "TagsAdditionalProperty",
                 "TypedExtra",
                 "TypedExtraAdditionalProperty",
+            }
+        ),
+    ),
+    "game": Case(
+        events={
+            "act": EventCase(
+                "client_to_server",
+                None,
+                "ActMessage",
+                (
+                    {"event_name": "act", "payload": {"target": {"x": 1, "y": 2}}},
+                    {"event_name": "act", "payload": {"kind": "wall", "at": {"x": 0, "y": 0}}},
+                ),
+            ),
+            "join": EventCase(
+                "client_to_server",
+                None,
+                "JoinMessage",
+                (
+                    {"event_name": "join", "payload": {"team": "red", "level": 1}},
+                    {
+                        "event_name": "join",
+                        "payload": {
+                            "team": "blue",
+                            "level": 3,
+                            "backup": None,
+                            "teams": ["red", "blue"],
+                        },
+                    },
+                ),
+            ),
+            "say": EventCase(
+                "client_to_client",
+                None,
+                "SayMessage",
+                (
+                    {"event_name": "say", "payload": {"message": "hi", "to": "bob"}},
+                    {
+                        "event_name": "say",
+                        "payload": {"message": "", "to": "x", "team": "red"},
+                        "to": "all",
+                        "message": "envelope text",
+                    },
+                ),
+            ),
+            "wait": EventCase(
+                "client_to_server",
+                "waited",
+                "WaitMessage",
+                (
+                    {"event_name": "wait", "payload": {"timeout": 0}, "id": "w-1"},
+                    {"event_name": "wait", "payload": {"timeout": 1.5, "payload": "p"}},
+                ),
+            ),
+            "waited": EventCase(
+                "server_to_client",
+                None,
+                "WaitedMessage",
+                ({"event_name": "waited", "payload": {"level": 2}, "reply_to": "w-1"},),
+            ),
+        },
+        models=frozenset(
+            {
+                "ActMessage",
+                "ActPayload",
+                "Build",
+                "Building",
+                "Envelope",
+                "JoinMessage",
+                "JoinPayload",
+                "Level",
+                "Position",
+                "SayMessage",
+                "SayPayload",
+                "Shoot",
+                "Team",
+                "WaitMessage",
+                "WaitPayload",
+                "WaitedMessage",
+                "WaitedPayload",
             }
         ),
     ),
@@ -590,15 +623,19 @@ def _public_names(module: ModuleType) -> set[str]:
 
 
 def _defined_models(module: ModuleType) -> set[str]:
-    """The classes ``module`` defines, and its type aliases (``TypeAliasType``); not the
-    parametrized generics pydantic registers there (``RootModel[int]``)."""
-    return {
-        name
-        for name, value in vars(module).items()
-        if name.isidentifier()
-        and getattr(value, "__module__", None) == module.__name__
-        and (isinstance(value, type) or type(value).__name__ == "TypeAliasType")
-    }
+    """The classes and type aliases (``Team: TypeAlias = Literal[...]``, ``X = TypeAliasType(...)``)
+    ``module``'s source defines at its top level; not the parametrized generics pydantic registers
+    in it at run time (``RootModel[int]``)."""
+    names = set()
+    for node in ast.parse(inspect.getsource(module)).body:
+        if isinstance(node, ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    names.discard("__all__")
+    return names
 
 
 def _schema_validator(module: ModuleType) -> Draft202012Validator:
@@ -635,7 +672,8 @@ def test_package_exports_exactly_its_public_names(case: str, generate_package: G
     assert written == sorted(GENERATED_FILES)
     package = gen.module
     assert len(package.__all__) == len(set(package.__all__)), "duplicate names in __all__"
-    assert set(package.__all__) == BASE_EXPORTS | spec.exports
+    aliases = {name for event in spec.events for name in handler_names(event)}
+    assert set(package.__all__) == BASE_EXPORTS | aliases | spec.models
     assert _public_names(package) == set(package.__all__)
     for name in package.__all__:
         assert getattr(package, name) is not None
@@ -650,9 +688,6 @@ def test_package_exports_exactly_its_public_names(case: str, generate_package: G
     ]
     assert gen.submodule("client").__all__ == ["Client"]
     handlers = gen.submodule("handlers")
-    aliases = {
-        f"{spec.events[e].message_class.removesuffix('Message')}Handler" for e in spec.events
-    }
     assert set(handlers.__all__) == aliases | {"Servicer", "websocket_handler"}
     # The package re-exports, it does not copy.
     assert package.Client is gen.submodule("client").Client

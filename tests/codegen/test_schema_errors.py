@@ -332,6 +332,19 @@ BROKEN = {
         "events/hello.schema.json",
         ("'BarHandler' collides",),
     ),
+    "payload-title-is-a-handler-protocol": Broken(
+        lambda s: (
+            _write(s, "events/bar.schema.json", _event("bar")),
+            _edit(s, HELLO, title="BarHandlerWithContext"),
+        ),
+        "events/hello.schema.json",
+        ("'BarHandlerWithContext' collides",),
+    ),
+    "def-named-like-a-handler-decorator": Broken(
+        _definition_named("HelloHandlerDecorator"),
+        HELLO,
+        ("'HelloHandlerDecorator' collides with a name from definitions.schema.json",),
+    ),
     "def-named-like-a-handler": Broken(
         _definition_named("HelloHandler"),
         HELLO,

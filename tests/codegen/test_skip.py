@@ -28,7 +28,7 @@ from datadivr_codegen.generator import (
 )
 from datadivr_codegen.schema import load_schema_folder, schema_digest
 
-from .conftest import CASES, GENERATED_FILES, case_schema, copy_case, snapshot
+from .conftest import CASES, GENERATED_FILES, HASHED_FILES, case_schema, copy_case, snapshot
 
 ORPHAN = f"# {HEADER_MARK} from JSON Schema files. DO NOT EDIT.\nOLD = 1\n"
 
@@ -121,8 +121,8 @@ def test_changed_schema_is_regenerated(schema: Path, out: Path, spy: Spy) -> Non
     result = generate(schema, out)
 
     _assert_regenerated(schema, out, result, spy)
-    # Every file names the schema hash, so every file changed.
-    assert sorted(result.written) == sorted(GENERATED_FILES)
+    # Every file but py.typed names the schema hash, so every one of them changed.
+    assert sorted(result.written) == sorted(HASHED_FILES)
     assert "le=10" in (out / "models.py").read_text(encoding="utf-8")
 
 
@@ -176,6 +176,7 @@ def test_missing_file_is_regenerated(schema: Path, out: Path, spy: Spy, name: st
         ),
         pytest.param("asyncapi.json", lambda text: text[:-10], id="json-truncated"),
         pytest.param("handlers.py", lambda text: "", id="py-empty"),
+        pytest.param("py.typed", lambda text: "partial\n", id="py-typed-not-empty"),
     ],
 )
 def test_file_without_the_right_header_is_regenerated(
@@ -200,7 +201,7 @@ def test_files_that_are_not_generated_do_not_defeat_the_skip(
     schema: Path, out: Path, spy: Spy
 ) -> None:
     (out / "custom.py").write_text("VALUE = 1\n", encoding="utf-8")
-    (out / "py.typed").write_text("", encoding="utf-8")
+    (out / "README.md").write_text("# notes\n", encoding="utf-8")
     assert generate(schema, out).skipped
     assert spy.calls == {"datamodel-code-generator": 0, "ruff": 0}
 

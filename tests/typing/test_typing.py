@@ -1,5 +1,7 @@
 """Static typing of the public API: mypy --strict must accept the ``pass_*.py`` files and
-reject each ``fail_*.py`` file with exactly the errors its ``# E: <code>`` comments name.
+reject each ``fail_*.py`` file with exactly the errors its ``# E: <code>`` comments name; each
+``# mypy says: <text>`` line of a file is a text mypy's report on that file must contain (what a
+user reads matters too: a public type's name, not a private TypeVar's).
 
 The case files are only type-checked, never imported or run. mypy runs once, in process, over
 all of them (a run costs seconds, most of it checking the imported packages), and the result is
@@ -34,6 +36,9 @@ _REPORTED = re.compile(
     r"(?:  \[(?P<code>[a-z0-9-]+)\])?$"
 )
 
+#: ``# mypy says: text`` on a line of its own.
+_SAYS = re.compile(r"^#\s*mypy says:\s*(?P<text>.+?)\s*$")
+
 Error = tuple[int, str]
 """An error as (line, code)."""
 
@@ -60,6 +65,12 @@ def expected_errors(path: Path) -> set[Error]:
         if match:
             expected.update((number, code.strip()) for code in match["codes"].split(","))
     return expected
+
+
+def expected_texts(path: Path) -> list[str]:
+    """The texts the ``# mypy says:`` lines of ``path`` announce."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [m["text"] for m in map(_SAYS.match, lines) if m is not None]
 
 
 def _resolve(reported: str) -> Path:
@@ -136,3 +147,6 @@ def test_mistake_is_rejected(mypy_run: MypyRun, path: Path) -> None:
         f"{path.name}: (line, code) pairs expected but not reported: {missing}; "
         f"reported but not expected: {unexpected}\n{mypy_run.report(path.resolve())}"
     )
+    report = mypy_run.report(path.resolve())
+    unsaid = [text for text in expected_texts(path) if text not in report]
+    assert unsaid == [], f"{path.name}: mypy did not say {unsaid}\n{report}"

@@ -114,6 +114,15 @@ class Protocol:
             "$defs": bundle["$defs"],
         }
 
+    def unknown_event(self, event_name: str) -> str:
+        """The text of an error about an event this protocol does not have: it names the protocol
+        (its package), so that a name looked up in the wrong one shows where it was looked up,
+        and lists the events it has."""
+        return (
+            f"unknown event {event_name!r} in protocol {self.package!r}; "
+            f"known: {', '.join(sorted(self.events))}"
+        )
+
     @cached_property
     def _fail_fast(self) -> SchemaValidator | None:
         """The adapter's validator with every array and map made fail-fast (its results are

@@ -288,9 +288,7 @@ def register_handler(
     """
     spec = protocol.events.get(event_name)
     if spec is None:
-        raise RegistrationError(
-            f"unknown event {event_name!r}; known: {', '.join(sorted(protocol.events))}"
-        )
+        raise RegistrationError(protocol.unknown_event(event_name))
     handler_type = HandlerType(handler_type)
     if handler_type.includes(HandlerType.SERVER) and spec.direction.value == "client_reply":
         raise RegistrationError(

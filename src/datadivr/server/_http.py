@@ -178,9 +178,7 @@ def schema_router(protocol: Protocol) -> APIRouter:
     )
     async def get_event_schema(event_name: str) -> dict[str, Any]:
         if event_name not in protocol.events:
-            raise HTTPException(
-                404, f"no event {event_name!r}; known: {', '.join(sorted(protocol.events))}"
-            )
+            raise HTTPException(404, protocol.unknown_event(event_name))
         return protocol.event_schema(event_name)
 
     @router.post(

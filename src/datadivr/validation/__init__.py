@@ -120,7 +120,8 @@ class Validator:
                 (
                     Violation(
                         "$.event_name",
-                        f"{shown} is not one of the events: {', '.join(self.events)}",
+                        f"{shown} is not one of the events of protocol "
+                        f"{self.protocol.package!r}: {', '.join(self.events)}",
                         "enum",
                     ),
                 ),
