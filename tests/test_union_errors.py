@@ -186,3 +186,9 @@ def test_the_demo_protocol_has_no_unions_to_resolve(tmp_path: Path) -> None:
     from datadivr.demo import PROTOCOL
 
     assert not PROTOCOL._has_unions
+
+
+def test_a_keys_own_failure_is_not_taken_for_a_union() -> None:
+    errors = [{"loc": ("payload", "map", 1, "[key]"), "msg": "m", "type": "string_type"}]
+    data = {"payload": {"map": {1: True}}}
+    assert [v.path for v in violations(errors, data=data)] == ["$.payload.map[1].[key]"]

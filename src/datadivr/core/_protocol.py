@@ -471,7 +471,7 @@ def _steps(loc: Sequence[int | str], kind: str, data: Any) -> _Steps:
     value = data
     last = len(loc) - 1
     for index, item in enumerate(loc):
-        child = _child(value, item)
+        child = UNKNOWN if item == "[key]" else _child(value, item)  # (a key's own failure)
         if child is _ABSENT and not (index == last and kind == "missing"):
             steps.append((False, item))  # a tag: the value stays where it is
         else:
@@ -484,7 +484,7 @@ def _child(value: Any, item: int | str) -> Any:
     """The member or element ``item`` of ``value``: :data:`_ABSENT` if there is none,
     :data:`UNKNOWN` below a value that is not walked."""
     if isinstance(value, Mapping):
-        return value.get(item, _ABSENT) if isinstance(item, str) else _ABSENT
+        return value.get(item, _ABSENT)
     if isinstance(value, list | tuple):
         return value[item] if isinstance(item, int) and 0 <= item < len(value) else _ABSENT
     if isinstance(value, BaseModel):  # a model given as is: its fields by their wire names
