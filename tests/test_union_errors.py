@@ -13,11 +13,21 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from datadivr.core._factories import create_message
 from datadivr.core._protocol import EXHAUSTIVE_ITEMS, MAX_DETAILS, NO_BRANCH, violations
-from datadivr.exceptions import MessageValidationError
+from datadivr.exceptions import MessageValidationError, ProtocolError
 from datadivr.validation import Validator
+from tests.agreement.strategies import (
+    MUTATIONS,
+    applicable,
+    event_schema,
+    from_schema,
+    mutated,
+)
 from tests.unions import union_package
 
 
@@ -192,3 +202,57 @@ def test_a_keys_own_failure_is_not_taken_for_a_union() -> None:
     errors = [{"loc": ("payload", "map", 1, "[key]"), "msg": "m", "type": "string_type"}]
     data = {"payload": {"map": {1: True}}}
     assert [v.path for v in violations(errors, data=data)] == ["$.payload.map[1].[key]"]
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(data=st.data())
+def test_every_broken_act_message_is_refused_at_places_in_the_frame(
+    unions: ModuleType, data: st.DataObject
+) -> None:
+    """Any valid ``act`` message, broken once: each violation names a place in the frame, and
+    each union the reference validator reports is reported at the same path."""
+    bundle = unions.PROTOCOL.schema
+    schema = event_schema(bundle, "act")
+    instance = data.draw(from_schema(schema, bundle), label="instance")
+    # The strategies do not break a value inside an anyOf (they do not know which branch it
+    # matched): the payload is broken here, against the branch it matches.
+    payload = instance["payload"]
+    branch = next(
+        b
+        for b in schema["properties"]["payload"]["anyOf"]
+        if Draft202012Validator(b).is_valid(payload)
+    )
+    inside = data.draw(st.booleans(), label="inside the payload")
+    where, value = (branch, payload) if inside else (schema, instance)
+    kinds = [kind for kind in MUTATIONS if applicable(kind, where, value)]
+    assume(kinds)
+    kind = data.draw(st.sampled_from(kinds), label="kind")
+    changed, description = data.draw(mutated(kind, where, value), label="mutation")
+    broken = {**instance, "payload": changed} if inside else changed
+    note(description)
+    report = Validator(unions.PROTOCOL).validate(broken)
+    assume(not report.valid)  # (a change that another branch accepts is no mutation)
+    with pytest.raises(ProtocolError) as caught:  # (event_name broken: not a validation error)
+        unions.PROTOCOL.validate(broken)
+    error = caught.value
+    for detail in error.details:
+        assert _in_frame(broken, detail.path, detail.kind), (detail, broken)
+    expected = {v.path for v in report.violations if v.kind == NO_BRANCH}
+    assert expected <= {d.path for d in error.details if d.kind == NO_BRANCH}
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_valid_act_message_dumps_valid_json(unions: ModuleType, data: st.DataObject) -> None:
+    bundle = unions.PROTOCOL.schema
+    instance = data.draw(from_schema(event_schema(bundle, "act"), bundle), label="instance")
+    message = unions.PROTOCOL.validate(instance)
+    dumped = message.model_dump_json()
+    assert Validator(unions.PROTOCOL).validate(dumped).valid
+    assert json.loads(dumped).keys() == instance.keys()
+    assert json.loads(dumped)["payload"].keys() == instance["payload"].keys()
+    assert dumped == message.to_json()
