@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import uuid as _uuid
 from datetime import datetime
-from typing import Annotated, Any, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     AfterValidator,
@@ -26,6 +26,7 @@ from pydantic import (
     Strict,
 )
 from pydantic import AwareDatetime as _AwareDatetime
+from pydantic.main import IncEx
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 __all__ = ["MessageBase", "NotNull", "Payload"]
@@ -167,21 +168,61 @@ class _WireModel(BaseModel):
 
     model_config = _STRICT
 
-    def model_dump(self, *, exclude_unset: bool = True, **kwargs: Any) -> dict[str, Any]:
+    def model_dump(
+        self,
+        *,
+        mode: Literal["json", "python"] | str = "python",
+        include: IncEx | None = None,
+        exclude: IncEx | None = None,
+        by_alias: bool | None = None,
+        exclude_unset: bool = True,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """The model as a dict of what goes on the wire: fields never set are left out.
 
-        Takes pydantic's keyword arguments (``mode``, ``include``, ``exclude`` …); only the
+        Takes pydantic's keyword arguments (``context``, ``round_trip`` … too); only the
         default of ``exclude_unset`` differs.
         """
-        return super().model_dump(exclude_unset=exclude_unset, **kwargs)
+        return super().model_dump(
+            mode=mode,
+            include=include,
+            exclude=exclude,
+            by_alias=by_alias,
+            exclude_unset=exclude_unset,
+            exclude_defaults=exclude_defaults,
+            exclude_none=exclude_none,
+            **kwargs,
+        )
 
-    def model_dump_json(self, *, exclude_unset: bool = True, **kwargs: Any) -> str:
+    def model_dump_json(
+        self,
+        *,
+        indent: int | None = None,
+        include: IncEx | None = None,
+        exclude: IncEx | None = None,
+        by_alias: bool | None = None,
+        exclude_unset: bool = True,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        **kwargs: Any,
+    ) -> str:
         """The model as JSON text, as it goes on the wire: fields never set are left out.
 
-        Takes pydantic's keyword arguments (``indent``, ``include``, ``exclude`` …); only the
+        Takes pydantic's keyword arguments (``context``, ``round_trip`` … too); only the
         default of ``exclude_unset`` differs.
         """
-        return super().model_dump_json(exclude_unset=exclude_unset, **kwargs)
+        return super().model_dump_json(
+            indent=indent,
+            include=include,
+            exclude=exclude,
+            by_alias=by_alias,
+            exclude_unset=exclude_unset,
+            exclude_defaults=exclude_defaults,
+            exclude_none=exclude_none,
+            **kwargs,
+        )
 
 
 class Payload(_WireModel):
