@@ -580,4 +580,4 @@ def _validated(model: type[_P], data: Mapping[str, Any], *, prefix: tuple[str, .
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise invalid_error(model.__name__, exc, prefix=prefix) from None
+        raise invalid_error(model.__name__, exc, prefix=prefix, data=data) from None

@@ -57,7 +57,9 @@ def create_message(
         # may be given as its string, and nothing is coerced that the wire would refuse.
         return spec.message_type.model_validate_json(to_json(data))
     except ValidationError as exc:
-        raise invalid_error(f"{event_name!r} message", exc, event_name=event_name) from None
+        raise invalid_error(
+            f"{event_name!r} message", exc, event_name=event_name, data=data
+        ) from None
 
 
 def _renamed(func: Callable[_P, _R], old: str) -> Callable[_P, _R]:

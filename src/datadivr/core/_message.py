@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import uuid as _uuid
 from datetime import datetime
-from typing import Annotated, Any, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     AfterValidator,
@@ -26,6 +26,7 @@ from pydantic import (
     Strict,
 )
 from pydantic import AwareDatetime as _AwareDatetime
+from pydantic.main import IncEx
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 __all__ = ["MessageBase", "NotNull", "Payload"]
@@ -151,19 +152,94 @@ ExactLiteral = _ExactLiteral()
 """Metadata of a generated ``Literal`` that holds a number or a boolean."""
 
 
-class Payload(BaseModel):
-    """Base of every generated payload and shared-definition model."""
+class _WireModel(BaseModel):
+    """What generated models share: they dump what goes on the wire.
 
-    model_config = _STRICT
+    ``model_dump()``, ``model_dump(mode="json")`` and ``model_dump_json()`` leave out the
+    fields that were never set (``exclude_unset=True`` by default, nested models too) and use
+    the wire names: an optional field left out is absent, not ``null``, which a schema that
+    refuses ``null`` would reject. A field set explicitly, ``None`` included, is written.
+    Pass ``exclude_unset=False`` for every field with its default.
 
-
-class MessageBase(BaseModel):
-    """Base of every generated message: the envelope's behaviour.
-
-    Generated subclasses narrow ``event_name`` to a literal and ``payload`` to a model.
+    (Overriding the two methods, not a ``model_serializer``: that would run Python for every
+    model of every message sent, and the send path, :meth:`MessageBase.to_json`, calls the
+    serializer with ``exclude_unset=True`` itself.)
     """
 
     model_config = _STRICT
+
+    def model_dump(
+        self,
+        *,
+        mode: Literal["json", "python"] | str = "python",
+        include: IncEx | None = None,
+        exclude: IncEx | None = None,
+        by_alias: bool | None = None,
+        exclude_unset: bool = True,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """The model as a dict of what goes on the wire: fields never set are left out.
+
+        Takes pydantic's keyword arguments (``context``, ``round_trip`` … too); only the
+        default of ``exclude_unset`` differs.
+        """
+        return super().model_dump(
+            mode=mode,
+            include=include,
+            exclude=exclude,
+            by_alias=by_alias,
+            exclude_unset=exclude_unset,
+            exclude_defaults=exclude_defaults,
+            exclude_none=exclude_none,
+            **kwargs,
+        )
+
+    def model_dump_json(
+        self,
+        *,
+        indent: int | None = None,
+        include: IncEx | None = None,
+        exclude: IncEx | None = None,
+        by_alias: bool | None = None,
+        exclude_unset: bool = True,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        **kwargs: Any,
+    ) -> str:
+        """The model as JSON text, as it goes on the wire: fields never set are left out.
+
+        Takes pydantic's keyword arguments (``context``, ``round_trip`` … too); only the
+        default of ``exclude_unset`` differs.
+        """
+        return super().model_dump_json(
+            indent=indent,
+            include=include,
+            exclude=exclude,
+            by_alias=by_alias,
+            exclude_unset=exclude_unset,
+            exclude_defaults=exclude_defaults,
+            exclude_none=exclude_none,
+            **kwargs,
+        )
+
+
+class Payload(_WireModel):
+    """Base of every generated payload and shared-definition model.
+
+    ``model_dump()`` and ``model_dump_json()`` give what goes on the wire: fields never set
+    are left out.
+    """
+
+
+class MessageBase(_WireModel):
+    """Base of every generated message: the envelope's behaviour.
+
+    Generated subclasses narrow ``event_name`` to a literal and ``payload`` to a model.
+    ``model_dump()``, ``model_dump_json()`` and :meth:`to_json` give what goes on the wire:
+    fields never set are left out, in the payload too.
+    """
 
     event_name: str
     to: str
@@ -178,9 +254,10 @@ class MessageBase(BaseModel):
         self.__pydantic_fields_set__.add("event_name")
 
     def to_json(self) -> str:
-        """Serialize to the wire format: JSON text without the fields that were never set."""
-        # The serializer itself: ``model_dump_json`` with the same defaults, minus a Python
-        # call that forwards a dozen keyword arguments (this runs once per message).
+        """Serialize to the wire format: JSON text without the fields that were never set
+        (the same text as ``model_dump_json()``)."""
+        # The serializer itself: ``model_dump_json`` with the same defaults, minus the Python
+        # calls that forward a dozen keyword arguments (this runs once per message).
         return self.__pydantic_serializer__.to_json(self, exclude_unset=True).decode()
 
     def with_sender(self, from_id: str) -> MessageBase:

@@ -10,7 +10,7 @@ from functools import cached_property
 from importlib import resources
 from typing import Any
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator
 
 from datadivr.core._message import MessageBase
@@ -30,6 +30,9 @@ MAX_DETAILS = 100
 EXHAUSTIVE_ITEMS = 2_000
 #: The summary of an invalid message names this many failures and counts the others.
 SHOWN_DETAILS = 3
+
+UNKNOWN: Any = object()
+"""The validated input when it is not known: error locations are then taken as they are."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,12 @@ class Protocol:
         )
 
     @cached_property
+    def _has_unions(self) -> bool:
+        """Whether any model of the protocol has a union (``anyOf``) that is not the event's
+        own: only then do error locations name union branches (see :func:`violations`)."""
+        return _has_union(self.adapter.core_schema)
+
+    @cached_property
     def _fail_fast(self) -> SchemaValidator | None:
         """The adapter's validator with every array and map made fail-fast (its results are
         never used: a frame it passes is valid, and the adapter then parses it); ``None``
@@ -196,12 +205,17 @@ class Protocol:
                 ],
             )
         event_name = str(first["loc"][0]) if first["loc"] else None
-        details = violations(errors, skip=1)
+        total: int | None = exc.error_count()
+        data = _decoded(frame) if self._has_unions else UNKNOWN
+        details = violations(errors, skip=1, data=data)
+        if data is not UNKNOWN:
+            # Union branches' failures are left out: what is left is counted, and only what
+            # was seen (a lower bound, if the errors were cut at MAX_DETAILS).
+            exhaustive = exhaustive and total == len(errors) and len(details) < MAX_DETAILS
+            total = None
         return frame_error(
             FrameFault.SCHEMA,
-            invalid_text(
-                f"{event_name!r} message", details, total=exc.error_count(), exhaustive=exhaustive
-            ),
+            invalid_text(f"{event_name!r} message", details, total=total, exhaustive=exhaustive),
             event_name=event_name,
             details=details,
         )
@@ -300,10 +314,12 @@ def invalid_error(
     *,
     event_name: str | None = None,
     prefix: tuple[str, ...] = (),
+    data: Any = UNKNOWN,
 ) -> MessageValidationError:
     """The error for a message or payload built locally that fails its schema: every failure
-    of ``exc`` as a :class:`Violation` (``prefix`` put before each path) and their summary."""
-    details = validation_details(exc, prefix=prefix)
+    of ``exc`` as a :class:`Violation` (``prefix`` put before each path) and their summary;
+    ``data`` is what was validated (see :func:`violations`)."""
+    details = validation_details(exc, prefix=prefix, data=data)
     return MessageValidationError(
         "validation_error",
         invalid_text(subject, details),
@@ -400,24 +416,156 @@ def json_path(loc: Iterable[int | str]) -> str:
     return path
 
 
+#: The kind of the violation that stands for a union (``anyOf``) none of whose branches
+#: matched: the JSON Schema keyword, as ``/validate`` names it.
+NO_BRANCH = "anyOf"
+NO_BRANCH_REASON = (
+    "Input should match one of the schemas of the anyOf; the failures that follow are those"
+    " of the closest one"
+)
+
+#: A pydantic error location, each item marked: True for a key or an index of the input (a
+#: place in the frame), False for a union branch's tag.
+_Steps = tuple[tuple[bool, int | str], ...]
+_Loc = tuple[int | str, ...]
+_ABSENT: Any = object()
+
+
 def violations(
-    errors: Iterable[Mapping[str, Any]], *, skip: int = 0, prefix: tuple[str, ...] = ()
+    errors: Iterable[Mapping[str, Any]],
+    *,
+    skip: int = 0,
+    prefix: tuple[str, ...] = (),
+    data: Any = UNKNOWN,
 ) -> list[Violation]:
     """One :class:`Violation` per pydantic error (as ``ValidationError.errors()`` gives them);
     ``skip`` leading location parts (the union tag) are dropped and ``prefix`` is put before
-    the rest."""
-    return [
-        Violation(json_path((*prefix, *error["loc"][skip:])), error["msg"], error["type"])
-        for error in errors
-    ]
+    the rest.
+
+    With ``data``, the input that was validated (decoded JSON, or the mapping given to a
+    model; the location after ``skip`` is a path into it), every path is a place in it:
+    pydantic puts the tag of a union's branch (a class name such as ``Shoot``) in the location
+    of each of the branch's failures, and those tags are taken out. A union (``anyOf``) none
+    of whose branches matched is then one :data:`NO_BRANCH` violation at the union's own path
+    (where ``/validate`` reports it), followed by the failures of its closest branch only: one
+    whose type the value has, then the one with the fewest missing or unknown properties,
+    then with the fewest failures (the first listed, on a tie). Nested unions are treated
+    alike; at most :data:`MAX_DETAILS` violations come out.
+    """
+    items = [(error["loc"][skip:], error["msg"], error["type"]) for error in errors]
+    if data is UNKNOWN:
+        found = [(tuple(loc), msg, kind) for loc, msg, kind in items]
+    else:
+        steps = [(_steps(loc, kind, data), msg, kind) for loc, msg, kind in items]
+        found = _closest(steps)[:MAX_DETAILS]
+    return [Violation(json_path((*prefix, *loc)), msg, kind) for loc, msg, kind in found]
 
 
 def validation_details(
-    exc: ValidationError, *, skip: int = 0, prefix: tuple[str, ...] = ()
+    exc: ValidationError, *, skip: int = 0, prefix: tuple[str, ...] = (), data: Any = UNKNOWN
 ) -> list[Violation]:
     """One :class:`Violation` per error of ``exc`` (see :func:`violations`)."""
     return violations(
         exc.errors(include_url=False, include_context=False, include_input=False),
         skip=skip,
         prefix=prefix,
+        data=data,
     )
+
+
+def _steps(loc: Sequence[int | str], kind: str, data: Any) -> _Steps:
+    """``loc`` walked along ``data``: an item that is no key or index of the value reached
+    is a union branch's tag, except the last one of a ``missing`` failure (the absent key)."""
+    steps: list[tuple[bool, int | str]] = []
+    value = data
+    last = len(loc) - 1
+    for index, item in enumerate(loc):
+        child = UNKNOWN if item == "[key]" else _child(value, item)  # (a key's own failure)
+        if child is _ABSENT and not (index == last and kind == "missing"):
+            steps.append((False, item))  # a tag: the value stays where it is
+        else:
+            steps.append((True, item))
+            value = child
+    return tuple(steps)
+
+
+def _child(value: Any, item: int | str) -> Any:
+    """The member or element ``item`` of ``value``: :data:`_ABSENT` if there is none,
+    :data:`UNKNOWN` below a value that is not walked."""
+    if isinstance(value, Mapping):
+        return value.get(item, _ABSENT)
+    if isinstance(value, list | tuple):
+        return value[item] if isinstance(item, int) and 0 <= item < len(value) else _ABSENT
+    if isinstance(value, BaseModel):  # a model given as is: its fields by their wire names
+        for name, info in type(value).model_fields.items():
+            if item in (info.alias, name):
+                return getattr(value, name)
+        extra: dict[str, Any] = value.__pydantic_extra__ or {}
+        return extra.get(item, _ABSENT) if isinstance(item, str) else _ABSENT
+    if value is None or isinstance(value, str | int | float | bool):
+        return _ABSENT
+    # UNKNOWN itself, or another object: what pydantic says is taken as a place.
+    return UNKNOWN
+
+
+def _closest(errors: list[tuple[_Steps, str, str]]) -> list[tuple[_Loc, str, str]]:
+    """The failures, each union's replaced by a :data:`NO_BRANCH` failure and its closest
+    branch's (see :func:`violations`), in the order they came."""
+    # In order: a failure at a place, or (its reason None) the place of a union.
+    order: list[tuple[_Loc, tuple[str, str] | None]] = []
+    unions: dict[_Loc, dict[int | str, list[tuple[_Steps, str, str]]]] = {}
+    for steps, msg, kind in errors:
+        cut = next((i for i, (place, _) in enumerate(steps) if not place), None)
+        if cut is None:
+            order.append((tuple(item for _, item in steps), (msg, kind)))
+            continue
+        at = tuple(item for _, item in steps[:cut])
+        if at not in unions:
+            unions[at] = {}
+            order.append((at, None))
+        branch = unions[at].setdefault(steps[cut][1], [])
+        branch.append(((*steps[:cut], *steps[cut + 1 :]), msg, kind))
+    found: list[tuple[_Loc, str, str]] = []
+    for loc, failure in order:
+        if failure is not None:
+            found.append((loc, *failure))
+            continue
+        closest = min(unions[loc].values(), key=lambda fails: _distance(fails, len(loc)))
+        found.append((loc, NO_BRANCH_REASON, NO_BRANCH))
+        found.extend(_closest(closest))
+    return found
+
+
+def _distance(failures: list[tuple[_Steps, str, str]], depth: int) -> tuple[bool, int, int]:
+    """How far a union's branch is from the value at ``depth`` that it refused: whether the
+    value's type is wrong, how many of its properties are missing or unknown, how many
+    failures there are."""
+    wrong_type = False
+    shape = 0
+    for steps, _, kind in failures:
+        places = sum(place for place, _ in steps)
+        wrong_type = wrong_type or (places == depth and kind.endswith(("_type", "_parsing")))
+        shape += places == depth + 1 and kind in ("missing", "extra_forbidden")
+    return wrong_type, shape, len(failures)
+
+
+def _decoded(frame: str | bytes) -> Any:
+    """The frame as JSON, or :data:`UNKNOWN` if it cannot be decoded (too deep)."""
+    try:
+        return json.loads(frame)
+    except (ValueError, RecursionError):
+        return UNKNOWN
+
+
+def _has_union(schema: Any) -> bool:
+    """Whether a core schema has a ``union`` node (not a ``tagged-union``)."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "union":
+                return True
+            stack.extend(v for k, v in node.items() if k not in ("metadata", "serialization"))
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
