@@ -61,6 +61,8 @@ RESERVED_EVENT_NAMES = frozenset(
         "connect",
         "messages",
         "on",
+        "on_connect",
+        "on_disconnect",
         "open_timeout",
         "protocol",
         "receive",

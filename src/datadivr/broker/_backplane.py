@@ -16,7 +16,7 @@ This module is the interface, and knows none of the other implementations:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -56,6 +56,11 @@ class Backplane(ABC):
     def __contains__(self, client_id: object) -> bool:
         """Whether ``client_id`` is connected to another node."""
         return False
+
+    def remote_clients(self) -> Mapping[str, str]:
+        """The clients of the other nodes, by id, with the id of the node each is
+        connected to, as this node knows them."""
+        return {}
 
     def joined(self, client_id: str) -> None:  # noqa: B027 (optional hook)
         """A client connected to this node."""

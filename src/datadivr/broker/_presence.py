@@ -86,6 +86,10 @@ class Presence:
         """The number of remote clients."""
         return len(self._owner)
 
+    def clients(self) -> dict[str, str]:
+        """Every remote client, by id, with its node."""
+        return dict(self._owner)
+
     def node_of(self, client_id: str) -> str | None:
         """The node ``client_id`` is connected to, when it is a remote client."""
         return self._owner.get(client_id)

@@ -38,7 +38,7 @@ import random
 import secrets
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from datadivr._logging import get_logger
@@ -167,6 +167,9 @@ class RedisBackplane(Backplane):
 
     def __contains__(self, client_id: object) -> bool:
         return client_id in self.presence
+
+    def remote_clients(self) -> Mapping[str, str]:
+        return self.presence.clients()
 
     def joined(self, client_id: str) -> None:
         if self._presence_live:

@@ -6,10 +6,13 @@ of datadivr's but :mod:`datadivr.exceptions` and the logging set-up.
 """
 
 from datadivr.core._hub import SERVER_ID, Answer, Deliver, Hub, Members
+from datadivr.core._lifecycle import ClientInfo, DisconnectInfo
 from datadivr.core._limits import Limits
 from datadivr.core._message import MessageBase, NotNull, Payload
 from datadivr.core._protocol import Direction, EventSpec, MessageText, Protocol
 from datadivr.core._registry import (
+    ConnectHook,
+    DisconnectHook,
     Handler,
     HandlerContext,
     HandlerType,
@@ -18,6 +21,8 @@ from datadivr.core._registry import (
     ServicerBase,
     Side,
     default_registry,
+    on_connect,
+    on_disconnect,
 )
 from datadivr.core._route import Broadcast, ClusterAddress, Direct, Route
 
@@ -25,10 +30,14 @@ __all__ = [
     "SERVER_ID",
     "Answer",
     "Broadcast",
+    "ClientInfo",
     "ClusterAddress",
+    "ConnectHook",
     "Deliver",
     "Direct",
     "Direction",
+    "DisconnectHook",
+    "DisconnectInfo",
     "EventSpec",
     "Handler",
     "HandlerContext",
@@ -47,4 +56,6 @@ __all__ = [
     "ServicerBase",
     "Side",
     "default_registry",
+    "on_connect",
+    "on_disconnect",
 ]

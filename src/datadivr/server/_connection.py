@@ -71,6 +71,7 @@ class Connection(Generic[_T]):
         "_wake",
         "abandoned",
         "client_id",
+        "closed_with",
         "closing",
         "evict",
         "evicted",
@@ -110,6 +111,8 @@ class Connection(Generic[_T]):
         self.writer: asyncio.Task[None] | None = None
         self.evicted = False
         self.closing = False
+        # The close code and reason the server chose (eviction, shutdown), for on_disconnect.
+        self.closed_with: tuple[int, str] | None = None
         # While the reader handles one of the client's frames, the answers wait for it to be
         # done (flush); were it to wait for something, the writer is woken after all.
         self.reading = False
@@ -224,6 +227,7 @@ class Connection(Generic[_T]):
             self.evict(self, code, reason)
             return
         self.closing = True
+        self.closed_with = (code, reason)
         self.pending.append(_Close(code, reason))
         self._wake_writer()
 

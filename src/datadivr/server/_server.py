@@ -14,9 +14,10 @@ from starlette.websockets import WebSocketState
 from datadivr._logging import get_logger
 from datadivr.broker._backplane import Backplane, MemoryBackplane
 from datadivr.core._hub import Hub, error_frame
+from datadivr.core._lifecycle import ClientInfo, DisconnectInfo, run_hooks
 from datadivr.core._limits import Limits, over_size, utf8_size
 from datadivr.core._protocol import SUBPROTOCOL, Protocol, frame_field
-from datadivr.core._registry import Registry
+from datadivr.core._registry import HandlerContext, Registry
 from datadivr.core._route import Route
 from datadivr.exceptions import ProtocolError
 from datadivr.server._admission import COUNTED, Admission, Slot, address_key
@@ -34,6 +35,8 @@ __all__ = ["DEFAULT_QUEUE_SIZE", "Server"]
 DEFAULT_QUEUE_SIZE = Limits.queue_size
 #: Seconds an evicted client gets to take its close frame before it is abandoned.
 CLOSE_TIMEOUT = 5.0
+#: Seconds ``on_disconnect`` hooks get at shutdown at least, however long the rest took.
+HOOKS_TIMEOUT = 1.0
 _log = get_logger("datadivr.server")
 #: What starlette's ``WebSocket`` raises once its peer is gone.
 _GONE = (WebSocketDisconnect, RuntimeError, OSError)
@@ -96,6 +99,7 @@ class Server:
         self._quiet: asyncio.Future[None] | None = None  # shutdown waits for _busy to be 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._runs: set[asyncio.Task[Any]] = set()
+        self._farewells: set[asyncio.Task[None]] = set()  # on_disconnect hooks running
 
     @property
     def queue_size(self) -> int:
@@ -111,6 +115,7 @@ class Server:
         if connection.evicted:
             return
         connection.evicted = True
+        connection.closed_with = (code, reason)
         connection.release_reader()  # it may be waiting for the writer
         _log.warning(
             "disconnecting client", client_id=connection.client_id, code=code, reason=reason
@@ -193,6 +198,20 @@ class Server:
         """The ids of this node's clients."""
         return list(self.hub)
 
+    def clients(self) -> dict[str, str | None]:
+        """Every client connected to the cluster, by id, with the id of the node it is
+        connected to: ``None`` for this node's own.
+
+        Other nodes' clients are as this node's mirror of the cluster shows them
+        (:attr:`Backplane.remote_clients <datadivr.Backplane.remote_clients>`): a client that
+        joined or left another node shows up here once the broker told this node, and the
+        clients of a node that died without a word vanish within the presence TTL and a
+        third.
+        """
+        clients: dict[str, str | None] = dict(self.backplane.remote_clients())
+        clients.update(dict.fromkeys(self.hub))
+        return clients
+
     async def _refusal(
         self, websocket: WebSocket, slot: Slot | str | None
     ) -> tuple[int, str] | Identity | None:
@@ -266,10 +285,19 @@ class Server:
         log.info("client connected", clients=len(self.connections))
         max_size = self.limits.max_frame_size
         max_bytes_as_chars = max_size // 4  # a shorter text cannot be over the limit
+        client = ClientInfo(client_id, identity, _remote(websocket))
+        ctx = self.hub.context(client_id)
+        closed = (1006, "")  # the client's close code and reason, once it sent them
         try:
+            # Its welcome is queued; its first message waits for the hooks.
+            hooks = self.hub.registry.hooks("on_connect")
+            if hooks:
+                await run_hooks("on_connect", hooks, client, ctx)
             while not connection.evicted:
                 event = await websocket.receive()
                 if event["type"] == "websocket.disconnect" or connection.evicted:
+                    if event["type"] == "websocket.disconnect":
+                        closed = (event.get("code", 1005), event.get("reason") or "")
                     break
                 if self.closing:
                     continue  # shutting down: what arrives now is not accepted
@@ -318,7 +346,9 @@ class Server:
                 if connection.pending and connection.behind and not connection.evicted:
                     # Its answers pile up: read no more from it until they are on their way.
                     await connection.wait_drained()
-        except (WebSocketDisconnect, RuntimeError):
+        except WebSocketDisconnect as exc:
+            closed = (exc.code, exc.reason or "")
+        except RuntimeError:
             pass
         except asyncio.CancelledError:
             if not connection.abandoned:
@@ -328,6 +358,8 @@ class Server:
             self.hub.disconnect(client_id)
             if self.connections.get(client_id) is connection:
                 del self.connections[client_id]
+            code, reason = connection.closed_with or closed
+            self._farewell(DisconnectInfo(client_id, identity, client.address, code, reason), ctx)
             writer = connection.writer
             if writer is not None and not writer.done():
                 if connection.closing:
@@ -338,6 +370,18 @@ class Server:
                 with contextlib.suppress(asyncio.CancelledError):
                     await writer
             log.info("client disconnected", clients=len(self.connections))
+
+    def _farewell(self, client: DisconnectInfo, ctx: HandlerContext) -> None:
+        """Run the ``on_disconnect`` hooks of a client that left, in a task of their own: a
+        slow hook holds up neither this connection's end nor anyone else."""
+        hooks = self.hub.registry.hooks("on_disconnect")
+        if not hooks:
+            return
+        task = asyncio.get_running_loop().create_task(
+            run_hooks("on_disconnect", hooks, client, ctx)
+        )
+        self._farewells.add(task)
+        task.add_done_callback(self._farewells.discard)
 
     async def shutdown(self, timeout: float | None = None) -> None:
         """Close gracefully: refuse new connections, finish the messages being handled,
@@ -365,7 +409,26 @@ class Server:
         if runs:
             # The reading side of each connection sees its close and cleans up.
             await asyncio.wait(runs, timeout=max(0.0, deadline - loop.time()))
+        if self._farewells:
+            # The connections that ended left their on_disconnect hooks running.
+            _, late = await asyncio.wait(
+                set(self._farewells), timeout=max(HOOKS_TIMEOUT, deadline - loop.time())
+            )
+            if late:
+                _log.warning("on_disconnect hooks cut short by the shutdown", hooks=len(late))
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late)
         self.refusals.flush()
+
+
+def _remote(websocket: WebSocket) -> str | None:
+    """The client's ``host:port``, when the transport knows it."""
+    client = websocket.client
+    if client is None:
+        return None
+    host = f"[{client.host}]" if ":" in client.host else client.host
+    return f"{host}:{client.port}"
 
 
 def _address(websocket: WebSocket) -> str:
