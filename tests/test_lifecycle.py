@@ -405,3 +405,50 @@ async def test_clients_lists_this_node_s_clients() -> None:
         two_ws.hang_up()
         await tasks[1]
         assert server.clients() == {one: None}
+
+
+async def test_a_refused_handshake_runs_no_hook() -> None:
+    registry = Registry()
+    recorder = Recorder(registry)
+
+    async def nobody(websocket: WebSocket) -> None:
+        return None
+
+    async with serving(registry, authenticate=nobody) as (server, _):
+        ws = FakeWebSocket()
+        await server.serve(ws)  # type: ignore[arg-type]
+        assert ws.closed == (1008, "not authenticated")
+        assert server._farewells == set()
+    assert (recorder.connected, recorder.disconnected) == ([], [])
+
+
+async def test_a_client_evicted_during_on_connect_gets_on_disconnect_after_it() -> None:
+    registry = Registry()
+    order: list[str] = []
+    left: asyncio.Future[DisconnectInfo] = asyncio.get_running_loop().create_future()
+
+    @registry.on_connect
+    async def flood(client: ClientInfo, ctx: HandlerContext) -> None:
+        for n in range(20):  # the client reads nothing: its queue overflows here
+            await ctx.send(MsgMessage(message=str(n)))
+        for _ in range(10):  # turns of the loop, for an on_disconnect started too early to run
+            await asyncio.sleep(0)
+        order.append("on_connect done")
+
+    @registry.on_disconnect
+    async def bye(client: DisconnectInfo, ctx: HandlerContext) -> None:
+        order.append("on_disconnect")
+        left.set_result(client)
+
+    async with serving(registry, limits=Limits(queue_size=4)) as (server, tasks):
+        ws = FakeWebSocket()
+        blocked = asyncio.Event()
+
+        async def stalled(data: str) -> None:
+            await blocked.wait()
+
+        ws.send_text = stalled  # type: ignore[method-assign]
+        tasks.append(asyncio.create_task(server.serve(ws)))  # type: ignore[arg-type]
+        assert (await left).code == 1013
+        await tasks[0]
+    assert order == ["on_connect done", "on_disconnect"]

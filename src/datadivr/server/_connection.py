@@ -75,7 +75,9 @@ class Connection(Generic[_T]):
         "closing",
         "evict",
         "evicted",
+        "farewell",
         "gone",
+        "greeted",
         "max_bytes",
         "max_frames",
         "pending",
@@ -113,6 +115,8 @@ class Connection(Generic[_T]):
         self.closing = False
         # The close code and reason the server chose (eviction, shutdown), for on_disconnect.
         self.closed_with: tuple[int, str] | None = None
+        self.greeted = False  # its on_connect hooks are done
+        self.farewell = False  # its on_disconnect hooks are started
         # While the reader handles one of the client's frames, the answers wait for it to be
         # done (flush); were it to wait for something, the writer is woken after all.
         self.reading = False

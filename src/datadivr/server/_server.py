@@ -127,9 +127,13 @@ class Server:
     async def _close_evicted(
         self, connection: Connection[WebSocket], code: int, reason: str
     ) -> None:
+        ctx = self.hub.context(connection.client_id)
         self.hub.disconnect(connection.client_id)
         if self.connections.get(connection.client_id) is connection:
             del self.connections[connection.client_id]
+        if connection.greeted:
+            # It has left: its hooks need not wait for it to take its close frame, if ever.
+            self._farewell(connection, ctx, connection.closed_with or (code, reason))
         if connection.writer is not None and connection.writer is not asyncio.current_task():
             connection.writer.cancel()
         connection.discard_queue()
@@ -285,14 +289,15 @@ class Server:
         log.info("client connected", clients=len(self.connections))
         max_size = self.limits.max_frame_size
         max_bytes_as_chars = max_size // 4  # a shorter text cannot be over the limit
-        client = ClientInfo(client_id, identity, _remote(websocket))
-        ctx = self.hub.context(client_id)
+        ctx = self.hub.context(client_id)  # its handlers' own, which its hooks get too
         closed = (1006, "")  # the client's close code and reason, once it sent them
         try:
             # Its welcome is queued; its first message waits for the hooks.
             hooks = self.hub.registry.hooks("on_connect")
             if hooks:
+                client = ClientInfo(client_id, identity, _remote(websocket))
                 await run_hooks("on_connect", hooks, client, ctx)
+            connection.greeted = True
             while not connection.evicted:
                 event = await websocket.receive()
                 if event["type"] == "websocket.disconnect" or connection.evicted:
@@ -358,8 +363,7 @@ class Server:
             self.hub.disconnect(client_id)
             if self.connections.get(client_id) is connection:
                 del self.connections[client_id]
-            code, reason = connection.closed_with or closed
-            self._farewell(DisconnectInfo(client_id, identity, client.address, code, reason), ctx)
+            self._farewell(connection, ctx, connection.closed_with or closed)
             writer = connection.writer
             if writer is not None and not writer.done():
                 if connection.closing:
@@ -371,12 +375,21 @@ class Server:
                     await writer
             log.info("client disconnected", clients=len(self.connections))
 
-    def _farewell(self, client: DisconnectInfo, ctx: HandlerContext) -> None:
-        """Run the ``on_disconnect`` hooks of a client that left, in a task of their own: a
-        slow hook holds up neither this connection's end nor anyone else."""
+    def _farewell(
+        self, connection: Connection[WebSocket], ctx: HandlerContext, closed: tuple[int, str]
+    ) -> None:
+        """Run the ``on_disconnect`` hooks of the client of ``connection`` (once), which left
+        with the close code and reason ``closed``, in a task of their own: a slow hook holds
+        up neither this connection's end nor anyone else. ``ctx``: its handlers' context."""
+        if connection.farewell:
+            return
+        connection.farewell = True
         hooks = self.hub.registry.hooks("on_disconnect")
         if not hooks:
             return
+        code, reason = closed
+        remote = _remote(connection.transport)
+        client = DisconnectInfo(connection.client_id, ctx.identity, remote, code, reason)
         task = asyncio.get_running_loop().create_task(
             run_hooks("on_disconnect", hooks, client, ctx)
         )
