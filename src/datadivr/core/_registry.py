@@ -271,13 +271,10 @@ class Registry:
     def hooks(self, kind: Literal["on_connect", "on_disconnect"]) -> list[Callable[..., Any]]:
         """The ``on_connect`` or ``on_disconnect`` hooks, in the order they run: this
         registry's, then its fallbacks' (each once)."""
-        found: dict[int, Callable[..., Any]] = {}
-        for hook in self._hooks[kind].values():
-            found.setdefault(id(hook), hook)
+        found = dict.fromkeys(self._hooks[kind].values())  # ordered, each once
         for fallback in self._fallbacks:
-            for hook in fallback.hooks(kind):
-                found.setdefault(id(hook), hook)
-        return list(found.values())
+            found.update(dict.fromkeys(hook for hook in fallback.hooks(kind) if hook not in found))
+        return list(found)
 
     def merged(self, *fallbacks: Registry) -> Registry:
         """A registry that looks handlers up here first, then in ``fallbacks``, in order.

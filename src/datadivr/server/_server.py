@@ -207,7 +207,7 @@ class Server:
         connected to: ``None`` for this node's own.
 
         Other nodes' clients are as this node's mirror of the cluster shows them
-        (:attr:`Backplane.remote_clients <datadivr.Backplane.remote_clients>`): a client that
+        (:meth:`Backplane.remote_clients <datadivr.Backplane.remote_clients>`): a client that
         joined or left another node shows up here once the broker told this node, and the
         clients of a node that died without a word vanish within the presence TTL and a
         third.
@@ -431,7 +431,7 @@ class Server:
                 _log.warning("on_disconnect hooks cut short by the shutdown", hooks=len(late))
                 for task in late:
                     task.cancel()
-                await asyncio.wait(late)
+                await asyncio.wait(late, timeout=HOOKS_TIMEOUT)  # a hook may ignore it
         self.refusals.flush()
 
 
