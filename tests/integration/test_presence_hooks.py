@@ -24,6 +24,7 @@ from tests.commands import CLI_ENV
 from tests.redis_server import RedisServer
 
 TIMEOUT = 10.0
+STARTUP = 40.0
 #: The app's presence TTL, and the bound on a dead node's clients vanishing (TTL + TTL / 3).
 BOUND = 1.5 + 1.5 / 3
 
@@ -67,7 +68,8 @@ async def node(redis: RedisServer, port: int) -> AsyncIterator[Node]:
     )  # fmt: skip
     try:
         served = Node(proc, port)
-        await served.until(available=True)
+        # Starting Python, FastAPI and the app takes seconds on a loaded machine.
+        await served.until(timeout=STARTUP, available=True)
         yield served
     finally:
         if proc.returncode is None:
