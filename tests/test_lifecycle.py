@@ -22,6 +22,7 @@ from datadivr import (
     HandlerContext,
     Identity,
     Limits,
+    PresenceChange,
     RegistrationError,
     Registry,
     Server,
@@ -104,11 +105,29 @@ def test_a_servicer_registers_the_hooks_it_overrides_only() -> None:
     class Game(Servicer):
         async def on_disconnect(self, client: DisconnectInfo, ctx: HandlerContext) -> None: ...
 
+        async def on_presence(self, change: PresenceChange, ctx: HandlerContext) -> None: ...
+
     game = Game()
     registry = game.registry()
     assert registry.hooks("on_connect") == []
     assert registry.hooks("on_disconnect") == [game.on_disconnect]
+    assert registry.hooks("on_presence") == [game.on_presence]
     assert Servicer().registry().hooks("on_disconnect") == []
+
+
+def test_on_presence_registers_like_the_others() -> None:
+    registry = Registry()
+
+    @registry.on_presence
+    async def seen(change: PresenceChange, ctx: HandlerContext) -> None: ...
+
+    assert registry.hooks("on_presence") == [seen]
+    assert datadivr.runtime.on_presence is datadivr.on_presence
+
+    async def alone(change: PresenceChange) -> None: ...
+
+    with pytest.raises(RegistrationError, match=r"must take \(change, ctx\)"):
+        registry.on_presence(alone)  # type: ignore[arg-type]
 
 
 # -- the server, over an in-memory WebSocket -------------------------------------------------
@@ -351,8 +370,8 @@ async def test_a_hook_still_running_is_cut_short_at_shutdown_after_its_bound(
         await connect(server, tasks)
         await server.shutdown(0.0)  # the hooks get their minimum, HOOKS_TIMEOUT
         assert started.is_set()
-        assert server._farewells == set()
-    assert "on_disconnect hooks cut short by the shutdown" in caplog.text
+        assert server._hook_tasks == set()
+    assert "lifecycle hooks cut short by the shutdown" in caplog.text
 
 
 async def test_a_slow_on_disconnect_holds_up_no_one() -> None:
@@ -368,7 +387,7 @@ async def test_a_slow_on_disconnect_holds_up_no_one() -> None:
         second, _ = await connect(server, tasks)
         first.hang_up()
         await tasks[0]  # its connection ended, its hook still runs
-        assert len(server._farewells) == 1
+        assert len(server._hook_tasks) == 1
         second.say({"event_name": "sum_event", "payload": {"numbers": [4]}, "id": "r"})
         assert (await second.next())["payload"] == 4
         third, _ = await connect(server, tasks)
@@ -418,7 +437,7 @@ async def test_a_refused_handshake_runs_no_hook() -> None:
         ws = FakeWebSocket()
         await server.serve(ws)  # type: ignore[arg-type]
         assert ws.closed == (1008, "not authenticated")
-        assert server._farewells == set()
+        assert server._hook_tasks == set()
     assert (recorder.connected, recorder.disconnected) == ([], [])
 
 
@@ -452,3 +471,28 @@ async def test_a_client_evicted_during_on_connect_gets_on_disconnect_after_it() 
         assert (await left).code == 1013
         await tasks[0]
     assert order == ["on_connect done", "on_disconnect"]
+
+
+async def test_presence_changes_run_on_presence_in_order_with_a_server_context() -> None:
+    registry = Registry()
+    told: list[tuple[str, str, bool]] = []
+
+    @registry.on_presence
+    async def note(change: PresenceChange, ctx: HandlerContext) -> None:
+        if not told:
+            # The first waits: the second change must not overtake it.
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        told.append((change.client_id, change.node, change.joined))
+        assert ctx.client_id is None
+        word = "joined" if change.joined else "left"
+        await ctx.send(MsgMessage(message=f"{change.client_id} {word} on {change.node}", to="all"))
+
+    async with serving(registry) as (server, tasks):
+        ws, _ = await connect(server, tasks)
+        server.presence_changed("r1", "n2", True)
+        server.presence_changed("r1", "n2", False)
+        assert (await ws.next())["message"] == "r1 joined on n2"
+        assert (await ws.next())["message"] == "r1 left on n2"
+        ws.hang_up()
+    assert told == [("r1", "n2", True), ("r1", "n2", False)]

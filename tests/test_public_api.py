@@ -296,6 +296,8 @@ RUNTIME_NAMES: dict[str, str | None] = {
     "on_disconnect": "datadivr.core._registry",
     "ClientInfo": "datadivr.core._lifecycle",
     "DisconnectInfo": "datadivr.core._lifecycle",
+    "PresenceChange": "datadivr.core._lifecycle",
+    "on_presence": "datadivr.core._registry",
     "HandlerNotImplementedError": "datadivr.exceptions",
 }
 

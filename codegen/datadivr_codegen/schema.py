@@ -63,6 +63,7 @@ RESERVED_EVENT_NAMES = frozenset(
         "on",
         "on_connect",
         "on_disconnect",
+        "on_presence",
         "open_timeout",
         "protocol",
         "receive",

@@ -34,6 +34,8 @@ from datadivr.core import (
     MessageText,
     NotNull,
     Payload,
+    PresenceChange,
+    PresenceHook,
     Protocol,
     Registration,
     Registry,
@@ -43,6 +45,7 @@ from datadivr.core import (
     default_registry,
     on_connect,
     on_disconnect,
+    on_presence,
 )
 from datadivr.exceptions import (
     ConnectError,
@@ -122,6 +125,8 @@ __all__ = [
     "NotNull",
     "Payload",
     "PolicyViolationError",
+    "PresenceChange",
+    "PresenceHook",
     "Protocol",
     "ProtocolError",
     "Reconnect",
@@ -148,6 +153,7 @@ __all__ = [
     "exceptions",
     "on_connect",
     "on_disconnect",
+    "on_presence",
     "run",
     "runtime",
     "token_authenticator",

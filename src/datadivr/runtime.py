@@ -29,7 +29,7 @@ from pathlib import Path
 
 from datadivr.client._client import BaseClient, present
 from datadivr.core._factories import build_message, create_message
-from datadivr.core._lifecycle import ClientInfo, DisconnectInfo
+from datadivr.core._lifecycle import ClientInfo, DisconnectInfo, PresenceChange
 from datadivr.core._message import UUID, AwareDatetime, ExactLiteral, MessageBase, NotNull, Payload
 from datadivr.core._protocol import Direction, EventSpec, MessageText, Protocol
 from datadivr.core._registry import (
@@ -40,6 +40,7 @@ from datadivr.core._registry import (
     not_implemented,
     on_connect,
     on_disconnect,
+    on_presence,
     register_handler,
 )
 from datadivr.exceptions import HandlerNotImplementedError, RuntimeVersionError
@@ -62,6 +63,7 @@ __all__ = [
     "MessageText",
     "NotNull",
     "Payload",
+    "PresenceChange",
     "Protocol",
     "Registry",
     "ServicerBase",
@@ -71,6 +73,7 @@ __all__ = [
     "not_implemented",
     "on_connect",
     "on_disconnect",
+    "on_presence",
     "present",
     "register_handler",
 ]

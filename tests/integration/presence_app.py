@@ -1,11 +1,19 @@
-"""A cluster node whose lifecycle hooks make presence visible to its clients: each new client
-gets the cluster's client list (``server.clients()``), and everyone hears who joins and who
-leaves, on any node. The broker comes from ``DATADIVR_BROKER``; a short presence TTL."""
+"""A cluster node whose lifecycle hooks make presence visible: each new client gets the
+cluster's client list (``server.clients()``), everyone hears who joins and who leaves, on any
+node, and the ``on_presence`` hook records what the node learns of the other nodes' clients
+(``GET /presence``). The broker comes from ``DATADIVR_BROKER``; a short presence TTL."""
 
 import json
 import os
 
-from datadivr import ClientInfo, DisconnectInfo, HandlerContext, Registry, create_app
+from datadivr import (
+    ClientInfo,
+    DisconnectInfo,
+    HandlerContext,
+    PresenceChange,
+    Registry,
+    create_app,
+)
 from datadivr.broker import RedisBackplane
 from datadivr.demo import MsgMessage
 
@@ -26,3 +34,17 @@ async def roster(client: ClientInfo, ctx: HandlerContext) -> None:
 @registry.on_disconnect
 async def farewell(client: DisconnectInfo, ctx: HandlerContext) -> None:
     await ctx.send(MsgMessage(message=f"left {client.client_id}", to="others"))
+
+
+changes: list[tuple[str, str, bool]] = []
+
+
+@registry.on_presence
+async def record(change: PresenceChange, ctx: HandlerContext) -> None:
+    changes.append((change.client_id, change.node, change.joined))
+
+
+@app.get("/presence")
+async def presence() -> list[tuple[str, str, bool]]:
+    """What the on_presence hook was told, in order."""
+    return changes

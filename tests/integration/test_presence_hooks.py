@@ -1,7 +1,9 @@
 """Presence across a cluster, from the application's seat: two server processes sharing a
 real ``redis-server``, each running tests/integration/presence_app.py. Each node runs the
 lifecycle hooks of its own clients; what they send to ``others`` reaches every node, and
-``server.clients()`` lists the clients of every node, with their node."""
+``server.clients()`` lists the clients of every node, with their node; ``on_presence`` hooks
+are told of the other nodes' clients joining and leaving, those of a node that was killed
+too."""
 
 from __future__ import annotations
 
@@ -43,6 +45,18 @@ class Node:
         async with httpx.AsyncClient() as http:
             body: dict[str, Any] = (await http.get(self.health_url, timeout=TIMEOUT)).json()
         return body["broker"]  # type: ignore[no-any-return]
+
+    async def presence(self, count: int, timeout: float = TIMEOUT) -> list[list[Any]]:
+        """What the node's ``on_presence`` hook was told, once it is ``count`` changes."""
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient() as http:
+            while True:
+                url = self.health_url.replace("/health", "/presence")
+                changes: list[list[Any]] = (await http.get(url, timeout=TIMEOUT)).json()
+                if len(changes) >= count:
+                    return changes
+                assert time.monotonic() < deadline, f"only {changes}"
+                await asyncio.sleep(0.02)
 
     async def until(self, timeout: float = TIMEOUT, **expected: Any) -> dict[str, Any]:
         """Poll ``/health`` (the state is in another process) until its broker section shows
@@ -127,6 +141,7 @@ async def test_presence_is_observable_on_every_node(
         # the leave before its hook's message, in order on one connection to Redis).
         await b1.ws.close()
         assert await a1.text() == f"left {b1.client_id}"
+        assert await a.presence(2) == [[b1.client_id, node_b, True], [b1.client_id, node_b, False]]
         a2, seen = await Peer.open(a)
         assert seen == {a1.client_id: None, a2.client_id: None}
         assert await a1.text() == f"joined {a2.client_id}"
@@ -140,8 +155,10 @@ async def test_presence_is_observable_on_every_node(
         os.kill(b.proc.pid, signal.SIGKILL)
         await b.proc.wait()
         killed = time.monotonic()
-        await a.until(remote_clients=0, timeout=BOUND + 2)
+        changes = await a.presence(4, timeout=BOUND + 2)
         vanished = time.monotonic() - killed
+        assert changes[2:] == [[b2.client_id, node_b, True], [b2.client_id, node_b, False]]
+        await a.until(remote_clients=0)
         a3, seen = await Peer.open(a)
         assert seen == {a1.client_id: None, a2.client_id: None, a3.client_id: None}
         assert node_b not in seen.values()

@@ -31,6 +31,11 @@ async def wrong_client(client: str, ctx: HandlerContext) -> None:
     pass
 
 
+@registry.on_presence  # E: arg-type
+async def wrong_change(change: ClientInfo, ctx: HandlerContext) -> None:
+    pass
+
+
 class Game(Servicer):
     async def on_connect(self, client: str, ctx: HandlerContext) -> None:  # E: override
         pass

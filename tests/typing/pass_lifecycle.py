@@ -4,6 +4,7 @@ from datadivr import (
     ClientInfo,
     DisconnectInfo,
     HandlerContext,
+    PresenceChange,
     Registry,
     on_connect,
     on_disconnect,
@@ -40,3 +41,9 @@ class Game(Servicer):
 
     async def on_disconnect(self, client: DisconnectInfo, ctx: HandlerContext) -> None:
         pass
+
+
+@registry.on_presence
+async def remote(change: PresenceChange, ctx: HandlerContext) -> None:
+    state = "joined" if change.joined else "left"
+    await ctx.send(MsgMessage(message=f"{change.client_id} {state} {change.node}", to="all"))

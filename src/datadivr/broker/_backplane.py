@@ -39,6 +39,11 @@ class ClusterNode(Protocol):
     def local_clients(self) -> Iterable[str]:
         """The ids of this node's clients."""
 
+    def presence_changed(self, client_id: str, node: str, joined: bool) -> None:
+        """A client of another node ``node`` joined (``joined``) or left, as this node learnt:
+        at once from the node's notice, or, for a node that died without a word, once its
+        registration expired. It must not block."""
+
 
 class Backplane(ABC):
     """Connects the nodes of a cluster. Its methods other than :meth:`start` and

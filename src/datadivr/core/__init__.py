@@ -6,7 +6,7 @@ of datadivr's but :mod:`datadivr.exceptions` and the logging set-up.
 """
 
 from datadivr.core._hub import SERVER_ID, Answer, Deliver, Hub, Members
-from datadivr.core._lifecycle import ClientInfo, DisconnectInfo
+from datadivr.core._lifecycle import ClientInfo, DisconnectInfo, PresenceChange
 from datadivr.core._limits import Limits
 from datadivr.core._message import MessageBase, NotNull, Payload
 from datadivr.core._protocol import Direction, EventSpec, MessageText, Protocol
@@ -16,6 +16,7 @@ from datadivr.core._registry import (
     Handler,
     HandlerContext,
     HandlerType,
+    PresenceHook,
     Registration,
     Registry,
     ServicerBase,
@@ -23,6 +24,7 @@ from datadivr.core._registry import (
     default_registry,
     on_connect,
     on_disconnect,
+    on_presence,
 )
 from datadivr.core._route import Broadcast, ClusterAddress, Direct, Route
 
@@ -49,6 +51,8 @@ __all__ = [
     "MessageText",
     "NotNull",
     "Payload",
+    "PresenceChange",
+    "PresenceHook",
     "Protocol",
     "Registration",
     "Registry",
@@ -58,4 +62,5 @@ __all__ = [
     "default_registry",
     "on_connect",
     "on_disconnect",
+    "on_presence",
 ]

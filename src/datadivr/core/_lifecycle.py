@@ -19,7 +19,7 @@ from datadivr._logging import get_logger
 if TYPE_CHECKING:
     from datadivr.core._registry import HandlerContext
 
-__all__ = ["ClientInfo", "DisconnectInfo"]
+__all__ = ["ClientInfo", "DisconnectInfo", "PresenceChange"]
 
 _log = get_logger("datadivr.server")
 
@@ -56,16 +56,33 @@ class DisconnectInfo(ClientInfo):
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class PresenceChange:
+    """A client of another node of the cluster that joined or left, as ``on_presence``
+    hooks see it.
+
+    Attributes:
+        client_id: The client's id.
+        node: The id of the node it is (or was) connected to.
+        joined: ``True`` when it joined, ``False`` when it left: closed, lost, evicted, or
+            its node stopped or died.
+    """
+
+    client_id: str
+    node: str
+    joined: bool
+
+
 async def run_hooks(
     kind: str,
     hooks: Sequence[Callable[[Any, HandlerContext], Awaitable[None]]],
-    client: ClientInfo,
+    client: ClientInfo | PresenceChange,
     ctx: HandlerContext,
 ) -> None:
     """Run ``hooks`` in order; a hook that raises is logged and the next one runs.
 
     Args:
-        kind: ``on_connect`` or ``on_disconnect``, for the log.
+        kind: ``on_connect``, ``on_disconnect`` or ``on_presence``, for the log.
         hooks: The hooks, as the registry holds them.
         client: What they are told.
         ctx: What they may send with.

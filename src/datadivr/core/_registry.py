@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
-from datadivr.core._lifecycle import ClientInfo, DisconnectInfo
+from datadivr.core._lifecycle import ClientInfo, DisconnectInfo, PresenceChange
 from datadivr.core._message import MessageBase
 from datadivr.exceptions import RegistrationError
 
@@ -25,6 +25,7 @@ __all__ = [
     "Handler",
     "HandlerContext",
     "HandlerType",
+    "PresenceHook",
     "Registration",
     "Registry",
     "ServicerBase",
@@ -33,6 +34,7 @@ __all__ = [
     "not_implemented",
     "on_connect",
     "on_disconnect",
+    "on_presence",
     "register_handler",
 ]
 
@@ -45,6 +47,13 @@ ConnectHook = Callable[[ClientInfo, "HandlerContext"], Awaitable[None]]
 DisconnectHook = Callable[[DisconnectInfo, "HandlerContext"], Awaitable[None]]
 """An ``on_disconnect`` hook: ``async def hook(client: DisconnectInfo, ctx: HandlerContext)
 -> None``."""
+
+PresenceHook = Callable[[PresenceChange, "HandlerContext"], Awaitable[None]]
+"""An ``on_presence`` hook: ``async def hook(change: PresenceChange, ctx: HandlerContext)
+-> None``; ``ctx`` is the server's own (``ctx.client_id`` is ``None``)."""
+
+HookKind: TypeAlias = Literal["on_connect", "on_disconnect", "on_presence"]
+"""The kinds of lifecycle hooks."""
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -157,6 +166,7 @@ class Registry:
         self._hooks: dict[str, dict[object, Callable[..., Awaitable[None]]]] = {
             "on_connect": {},
             "on_disconnect": {},
+            "on_presence": {},
         }
 
     def register(
@@ -250,6 +260,20 @@ class Registry:
         self._add_hook("on_disconnect", func)
         return func
 
+    def on_presence(self, func: PresenceHook) -> PresenceHook:
+        """Register ``func`` to run when a client of another node of the cluster joins or
+        leaves (a decorator), as this node learns it: at once from that node's word, or, for
+        a node that died without a word, once its registration expired. One node's own
+        clients run ``on_connect`` and ``on_disconnect`` instead.
+
+        Changes are told in the order this node learnt them, one hook call at a time.
+
+        Raises:
+            RegistrationError: ``func`` is not ``async`` or does not take ``(change, ctx)``.
+        """
+        self._add_hook("on_presence", func)
+        return func
+
     def _add_hook(self, kind: str, func: Callable[..., Any]) -> None:
         if not inspect.iscoroutinefunction(func):
             raise RegistrationError(f"{kind} hook {func!r} must be an async function")
@@ -263,14 +287,15 @@ class Registry:
             params = []
         required = [p for p in params if p.default is p.empty]
         if len(params) < 2 or len(required) > 2:
+            first = "change" if kind == "on_presence" else "client"
             raise RegistrationError(
-                f"{kind} hook {func!r} must take (client, ctx), got {len(params)} parameters"
+                f"{kind} hook {func!r} must take ({first}, ctx), got {len(params)} parameters"
             )
         self._hooks[kind][_hook_key(func)] = func
 
-    def hooks(self, kind: Literal["on_connect", "on_disconnect"]) -> list[Callable[..., Any]]:
-        """The ``on_connect`` or ``on_disconnect`` hooks, in the order they run: this
-        registry's, then its fallbacks' (each once)."""
+    def hooks(self, kind: HookKind) -> list[Callable[..., Any]]:
+        """The hooks of ``kind`` (``on_connect``, ``on_disconnect``, ``on_presence``), in
+        the order they run: this registry's, then its fallbacks' (each once)."""
         found = dict.fromkeys(self._hooks[kind].values())  # ordered, each once
         for fallback in self._fallbacks:
             found.update(dict.fromkeys(hook for hook in fallback.hooks(kind) if hook not in found))
@@ -305,6 +330,15 @@ def on_disconnect(func: DisconnectHook) -> DisconnectHook:
     See :meth:`Registry.on_disconnect`.
     """
     return default_registry.on_disconnect(func)
+
+
+def on_presence(func: PresenceHook) -> PresenceHook:
+    """Register ``func`` on :data:`default_registry` to run when a client of another node of
+    the cluster joins or leaves.
+
+    See :meth:`Registry.on_presence`.
+    """
+    return default_registry.on_presence(func)
 
 
 def _hook_key(func: Callable[..., Any]) -> object:
@@ -398,6 +432,10 @@ class ServicerBase:
         """Called once when a client that got :meth:`on_connect` leaves, however it left.
         Does nothing unless overridden."""
 
+    async def on_presence(self, change: PresenceChange, ctx: HandlerContext) -> None:
+        """Called when a client of another node of the cluster joins or leaves. Does nothing
+        unless overridden."""
+
     def __mapping__(self) -> Mapping[str, Callable[..., Awaitable[Any]]]:
         """The handler of each event, by name (generated)."""
         return {}
@@ -414,4 +452,6 @@ class ServicerBase:
             registry.on_connect(self.on_connect)
         if servicer.on_disconnect is not ServicerBase.on_disconnect:
             registry.on_disconnect(self.on_disconnect)
+        if servicer.on_presence is not ServicerBase.on_presence:
+            registry.on_presence(self.on_presence)
         return registry

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Coroutine, Iterable
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -14,10 +14,11 @@ from starlette.websockets import WebSocketState
 from datadivr._logging import get_logger
 from datadivr.broker._backplane import Backplane, MemoryBackplane
 from datadivr.core._hub import Hub, error_frame
-from datadivr.core._lifecycle import ClientInfo, DisconnectInfo, run_hooks
+from datadivr.core._lifecycle import ClientInfo, DisconnectInfo, PresenceChange, run_hooks
 from datadivr.core._limits import Limits, over_size, utf8_size
+from datadivr.core._message import MessageBase
 from datadivr.core._protocol import SUBPROTOCOL, Protocol, frame_field
-from datadivr.core._registry import HandlerContext, Registry
+from datadivr.core._registry import HandlerContext, HandlerType, Registry
 from datadivr.core._route import Route
 from datadivr.exceptions import ProtocolError
 from datadivr.server._admission import COUNTED, Admission, Slot, address_key
@@ -99,7 +100,10 @@ class Server:
         self._quiet: asyncio.Future[None] | None = None  # shutdown waits for _busy to be 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._runs: set[asyncio.Task[Any]] = set()
-        self._farewells: set[asyncio.Task[None]] = set()  # on_disconnect hooks running
+        # on_disconnect and on_presence hooks running; the last on_presence call, which the
+        # next one waits for (they run in the order the changes were learnt).
+        self._hook_tasks: set[asyncio.Task[None]] = set()
+        self._presence_told: asyncio.Task[None] | None = None
 
     @property
     def queue_size(self) -> int:
@@ -201,6 +205,31 @@ class Server:
     def local_clients(self) -> Iterable[str]:
         """The ids of this node's clients."""
         return list(self.hub)
+
+    def presence_changed(self, client_id: str, node: str, joined: bool) -> None:
+        """Run the ``on_presence`` hooks: a client of another node joined or left."""
+        hooks = self.hub.registry.hooks("on_presence")
+        if not hooks:
+            return
+        change = PresenceChange(client_id, node, joined)
+        previous = self._presence_told
+
+        async def tell() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])
+            await run_hooks("on_presence", hooks, change, self._server_context)
+
+        self._presence_told = self._hook_task(tell())
+
+    @property
+    def _server_context(self) -> HandlerContext:
+        """The context of hooks that belong to no client: what they send goes where its
+        ``to`` says."""
+
+        async def send(message: MessageBase) -> None:
+            self.hub.send(message)
+
+        return HandlerContext(HandlerType.SERVER, None, send)
 
     def clients(self) -> dict[str, str | None]:
         """Every client connected to the cluster, by id, with the id of the node it is
@@ -390,11 +419,14 @@ class Server:
         code, reason = closed
         remote = _remote(connection.transport)
         client = DisconnectInfo(connection.client_id, ctx.identity, remote, code, reason)
-        task = asyncio.get_running_loop().create_task(
-            run_hooks("on_disconnect", hooks, client, ctx)
-        )
-        self._farewells.add(task)
-        task.add_done_callback(self._farewells.discard)
+        self._hook_task(run_hooks("on_disconnect", hooks, client, ctx))
+
+    def _hook_task(self, hooks: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``hooks`` in a task of their own, which shutdown waits for."""
+        task = asyncio.get_running_loop().create_task(hooks)
+        self._hook_tasks.add(task)
+        task.add_done_callback(self._hook_tasks.discard)
+        return task
 
     async def shutdown(self, timeout: float | None = None) -> None:
         """Close gracefully: refuse new connections, finish the messages being handled,
@@ -422,13 +454,13 @@ class Server:
         if runs:
             # The reading side of each connection sees its close and cleans up.
             await asyncio.wait(runs, timeout=max(0.0, deadline - loop.time()))
-        if self._farewells:
+        if self._hook_tasks:
             # The connections that ended left their on_disconnect hooks running.
             _, late = await asyncio.wait(
-                set(self._farewells), timeout=max(HOOKS_TIMEOUT, deadline - loop.time())
+                set(self._hook_tasks), timeout=max(HOOKS_TIMEOUT, deadline - loop.time())
             )
             if late:
-                _log.warning("on_disconnect hooks cut short by the shutdown", hooks=len(late))
+                _log.warning("lifecycle hooks cut short by the shutdown", hooks=len(late))
                 for task in late:
                     task.cancel()
                 await asyncio.wait(late, timeout=HOOKS_TIMEOUT)  # a hook may ignore it
