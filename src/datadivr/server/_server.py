@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Collection, Coroutine, Iterable
 from typing import Any
 
@@ -100,10 +101,10 @@ class Server:
         self._quiet: asyncio.Future[None] | None = None  # shutdown waits for _busy to be 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._runs: set[asyncio.Task[Any]] = set()
-        # on_disconnect and on_presence hooks running; the last on_presence call, which the
-        # next one waits for (they run in the order the changes were learnt).
-        self._hook_tasks: set[asyncio.Task[None]] = set()
-        self._presence_told: asyncio.Task[None] | None = None
+        self._hook_tasks: set[asyncio.Task[None]] = set()  # on_disconnect, on_presence
+        # Changes for the on_presence hooks, told one at a time by one task, in order.
+        self._presence_changes: deque[PresenceChange] = deque()
+        self._presence_teller: asyncio.Task[None] | None = None
 
     @property
     def queue_size(self) -> int:
@@ -211,15 +212,16 @@ class Server:
         hooks = self.hub.registry.hooks("on_presence")
         if not hooks:
             return
-        change = PresenceChange(client_id, node, joined)
-        previous = self._presence_told
+        self._presence_changes.append(PresenceChange(client_id, node, joined))
+        if self._presence_teller is None or self._presence_teller.done():
+            self._presence_teller = self._hook_task(self._tell_presence())
 
-        async def tell() -> None:
-            if previous is not None:
-                await asyncio.wait([previous])
-            await run_hooks("on_presence", hooks, change, self._server_context)
-
-        self._presence_told = self._hook_task(tell())
+    async def _tell_presence(self) -> None:
+        changes = self._presence_changes
+        ctx = self._server_context
+        while changes:
+            hooks = self.hub.registry.hooks("on_presence")
+            await run_hooks("on_presence", hooks, changes.popleft(), ctx)
 
     @property
     def _server_context(self) -> HandlerContext:
