@@ -230,8 +230,8 @@ class Connection(Generic[_T]):
             # A full queue behind: a reader too slow to flush it in time anyway.
             self.evict(self, code, reason)
             return
-        self.closing = True
         self.closed_with = (code, reason)
+        self.closing = True
         self.pending.append(_Close(code, reason))
         self._wake_writer()
 
