@@ -133,6 +133,7 @@ class FakeNode:
         self.clients = list(clients)
         self.refused: list[tuple[str | None, str, str]] = []
         self.delivered: list[tuple[Route, str]] = []
+        self.changes: list[tuple[str, str, bool]] = []
 
     def deliver_local(self, route: Route, data: str) -> None:
         self.delivered.append((route, data))
@@ -142,6 +143,9 @@ class FakeNode:
 
     def local_clients(self) -> list[str]:
         return self.clients
+
+    def presence_changed(self, client_id: str, node: str, joined: bool) -> None:
+        self.changes.append((client_id, node, joined))
 
 
 def _backplane(node: FakeNode, **options: Any) -> RedisBackplane:

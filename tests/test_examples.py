@@ -32,6 +32,7 @@ RUN = {
     "quickstart_client.py",
     "handlers_servicer.py",
     "server_requests.py",
+    "lifecycle_hooks.py",
     "client_tour.py",
     "chat.py",
 }
@@ -150,6 +151,30 @@ async def test_server_requests(
             everyone = asyncio.run_coroutine_threadsafe(ns["ping_everyone"](), writer.get_loop())
             answered = await asyncio.wrap_future(everyone)
             assert answered == {alice.client_id: False, bob.client_id: True}
+
+
+async def test_lifecycle_hooks(
+    serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ns = run_server_script(EXAMPLES / "lifecycle_hooks.py", monkeypatch)
+
+    with serve_app(ns["app"]) as server:
+        async with Client(server.url) as first:
+            roster = await first.receive(timeout=10)
+            assert isinstance(roster, MsgMessage)
+            assert roster.message == f"players: {first.client_id}"
+            async with Client(server.url) as second:
+                roster = await second.receive(timeout=10)
+                assert isinstance(roster, MsgMessage)
+                assert roster.message == f"players: {first.client_id}, {second.client_id}"
+                joined = await first.receive(timeout=10)
+                assert isinstance(joined, MsgMessage)
+                assert joined.message == f"{second.client_id} joined"
+            left = await first.receive(timeout=10)
+            assert isinstance(left, MsgMessage)
+            assert left.message == f"{second.client_id} left (code 1000)"
+        assert ns["app"].state.server.hub.registry.hooks("on_disconnect")
 
 
 async def test_client_tour(

@@ -196,3 +196,55 @@ def test_an_awaited_node_s_notices_during_a_snapshot_survive_it() -> None:
     assert presence.node_of("late") == "n1"
     assert not presence.awaited("n1")
     assert presence.awaited("n2")
+
+
+# -- changes, as the server is told of them (on_presence hooks) ------------------------------
+
+
+def _told() -> tuple[Presence, list[tuple[str, str, bool]]]:
+    changes: list[tuple[str, str, bool]] = []
+    presence = Presence("me", grace=10, changed=lambda *change: changes.append(change))
+    return presence, changes
+
+
+def test_each_join_and_leave_is_told_once() -> None:
+    presence, changes = _told()
+    presence.apply(Notice("join", "n1", "a"))
+    presence.apply(Notice("join", "n1", "a"))  # again: no change
+    presence.apply(Notice("join", "me", "mine"))  # this node's own: not told
+    presence.apply(Notice("leave", "n1", "a"))
+    presence.apply(Notice("leave", "n1", "a"))
+    presence.apply(Notice("leave", "n2", "nobody"))
+    assert changes == [("a", "n1", True), ("a", "n1", False)]
+
+
+def test_a_node_going_down_is_told_as_its_clients_leaving() -> None:
+    presence, changes = _told()
+    presence.apply(Notice("join", "n1", "a"))
+    presence.apply(Notice("join", "n1", "b"))
+    changes.clear()
+    presence.apply(Notice("down", "n1"))
+    assert sorted(changes) == [("a", "n1", False), ("b", "n1", False)]
+
+
+def test_a_client_moving_node_left_one_and_joined_the_other() -> None:
+    presence, changes = _told()
+    presence.apply(Notice("join", "n1", "a"))
+    presence.apply(Notice("join", "n2", "a"))
+    presence.apply(Notice("leave", "n1", "a"))  # late, from the old node: no change
+    assert changes == [("a", "n1", True), ("a", "n1", False), ("a", "n2", True)]
+
+
+def test_a_snapshot_tells_only_the_difference() -> None:
+    presence, changes = _told()
+    presence.apply(Notice("join", "n1", "a"))
+    presence.apply(Notice("join", "n1", "b"))
+    changes.clear()
+    presence.begin_sync()
+    presence.apply(Notice("join", "n2", "c"))  # arrives while the snapshot is read
+    assert changes == [("c", "n2", True)]
+    # The snapshot misses c (read before it joined) and b (a node that died took it along,
+    # its registration expired), and shows d, whose join notice was lost.
+    presence.finish_sync({"n1": ["a", "d"]}, now=0.0)
+    assert sorted(changes[1:]) == [("b", "n1", False), ("d", "n1", True)]
+    assert presence.clients() == {"a": "n1", "c": "n2", "d": "n1"}

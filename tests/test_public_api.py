@@ -217,6 +217,7 @@ def test_subpackage_reexports_are_found() -> None:
         "datadivr.client": {"datadivr.client._client", "datadivr.client._reconnect"},
         "datadivr.core": {
             "datadivr.core._hub",
+            "datadivr.core._lifecycle",
             "datadivr.core._limits",
             "datadivr.core._message",
             "datadivr.core._protocol",
@@ -291,6 +292,12 @@ RUNTIME_NAMES: dict[str, str | None] = {
     "ServicerBase": "datadivr.core._registry",
     "not_implemented": "datadivr.core._registry",
     "register_handler": "datadivr.core._registry",
+    "on_connect": "datadivr.core._registry",
+    "on_disconnect": "datadivr.core._registry",
+    "ClientInfo": "datadivr.core._lifecycle",
+    "DisconnectInfo": "datadivr.core._lifecycle",
+    "PresenceChange": "datadivr.core._lifecycle",
+    "on_presence": "datadivr.core._registry",
     "HandlerNotImplementedError": "datadivr.exceptions",
 }
 

@@ -65,8 +65,8 @@ API_PAGES = (
         "handlers",
         "Handlers",
         "Registering handlers: the generated, typed `websocket_handler` and handler types, "
-        "and the registry under them.",
-        ("datadivr.demo.handlers", "datadivr.core._registry"),
+        "the registry under them, and the lifecycle hooks.",
+        ("datadivr.demo.handlers", "datadivr.core._registry", "datadivr.core._lifecycle"),
     ),
     Page(
         "messages",

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from datadivr.client._client import BaseClient, present
 from datadivr.core._factories import build_message, create_message
+from datadivr.core._lifecycle import ClientInfo, DisconnectInfo, PresenceChange
 from datadivr.core._message import UUID, AwareDatetime, ExactLiteral, MessageBase, NotNull, Payload
 from datadivr.core._protocol import Direction, EventSpec, MessageText, Protocol
 from datadivr.core._registry import (
@@ -37,6 +38,9 @@ from datadivr.core._registry import (
     Registry,
     ServicerBase,
     not_implemented,
+    on_connect,
+    on_disconnect,
+    on_presence,
     register_handler,
 )
 from datadivr.exceptions import HandlerNotImplementedError, RuntimeVersionError
@@ -47,7 +51,9 @@ __all__ = [
     "UUID",
     "AwareDatetime",
     "BaseClient",
+    "ClientInfo",
     "Direction",
+    "DisconnectInfo",
     "EventSpec",
     "ExactLiteral",
     "HandlerContext",
@@ -57,6 +63,7 @@ __all__ = [
     "MessageText",
     "NotNull",
     "Payload",
+    "PresenceChange",
     "Protocol",
     "Registry",
     "ServicerBase",
@@ -64,6 +71,9 @@ __all__ = [
     "check_generated",
     "create_message",
     "not_implemented",
+    "on_connect",
+    "on_disconnect",
+    "on_presence",
     "present",
     "register_handler",
 ]

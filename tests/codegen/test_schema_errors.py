@@ -239,6 +239,9 @@ BROKEN = {
     "event-name-servicer-registry": Broken(
         _event_named("registry"), HELLO, ("'registry' is reserved",)
     ),
+    "event-name-servicer-hook": Broken(
+        _event_named("on_disconnect"), HELLO, ("'on_disconnect' is reserved",)
+    ),
     "reply-unknown": Broken(
         _hello_extension(reply="nobody"), HELLO, ("reply event 'nobody' is not defined",)
     ),

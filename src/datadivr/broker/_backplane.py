@@ -16,7 +16,7 @@ This module is the interface, and knows none of the other implementations:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,6 +39,11 @@ class ClusterNode(Protocol):
     def local_clients(self) -> Iterable[str]:
         """The ids of this node's clients."""
 
+    def presence_changed(self, client_id: str, node: str, joined: bool) -> None:
+        """A client of another node ``node`` joined (``joined``) or left, as this node learnt:
+        at once from the node's notice, or, for a node that died without a word, once its
+        registration expired. It must not block."""
+
 
 class Backplane(ABC):
     """Connects the nodes of a cluster. Its methods other than :meth:`start` and
@@ -56,6 +61,11 @@ class Backplane(ABC):
     def __contains__(self, client_id: object) -> bool:
         """Whether ``client_id`` is connected to another node."""
         return False
+
+    def remote_clients(self) -> Mapping[str, str]:
+        """The clients of the other nodes, by id, with the id of the node each is
+        connected to, as this node knows them."""
+        return {}
 
     def joined(self, client_id: str) -> None:  # noqa: B027 (optional hook)
         """A client connected to this node."""

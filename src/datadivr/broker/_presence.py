@@ -22,10 +22,15 @@ them) or ``grace`` seconds have passed (then they are taken for dead, and forgot
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["Notice", "Presence"]
+__all__ = ["Changed", "Notice", "Presence"]
+
+Changed = Callable[[str, str, bool], None]
+"""Told of every change of the mirror: a client id, its node, and whether it joined (``True``)
+or left (``False``). A client that moved from one node to another left one and joined the
+other."""
 
 
 @dataclass(frozen=True)
@@ -68,11 +73,14 @@ class Presence:
         node: This node's id: its own notices and registration are left out.
         grace: Seconds an awaited node is kept, after this node reconnects to the broker,
             before it is taken for dead.
+        changed: Told of every client that joined or left the mirror, once per change: a
+            snapshot that only repeats what notices told is no change.
     """
 
-    def __init__(self, node: str, grace: float = 15.0) -> None:
+    def __init__(self, node: str, grace: float = 15.0, changed: Changed | None = None) -> None:
         self.node = node
         self.grace = grace
+        self.changed = changed
         self._nodes: dict[str, set[str]] = {}
         self._owner: dict[str, str] = {}
         # Nodes known from before this node's last reconnection, not seen since: deadline.
@@ -85,6 +93,10 @@ class Presence:
     def __len__(self) -> int:
         """The number of remote clients."""
         return len(self._owner)
+
+    def clients(self) -> dict[str, str]:
+        """Every remote client, by id, with its node."""
+        return dict(self._owner)
 
     def node_of(self, client_id: str) -> str | None:
         """The node ``client_id`` is connected to, when it is a remote client."""
@@ -125,9 +137,18 @@ class Presence:
         # The node is connected to the broker now: it is no longer awaited.
         self._awaited.pop(notice.node, None)
         if notice.kind == "join":
+            before = self._owner.get(notice.client_id)
             self._add(notice.node, notice.client_id)
+            if before != notice.node:
+                if before is not None:
+                    self._tell(notice.client_id, before, False)
+                self._tell(notice.client_id, notice.node, True)
         elif notice.kind == "leave":
-            self._remove(notice.node, notice.client_id)
+            if self._owner.get(notice.client_id) == notice.node:
+                self._remove(notice.node, notice.client_id)
+                self._tell(notice.client_id, notice.node, False)
+            else:
+                self._remove(notice.node, notice.client_id)
         else:  # up
             self._nodes.setdefault(notice.node, set())
         return notice.kind == "up"
@@ -142,6 +163,8 @@ class Presence:
         that arrived since :meth:`begin_sync`."""
         replay = self._replay or []
         self._replay = None
+        before = self._owner
+        changed, self.changed = self.changed, None  # told once, of the difference
         kept = {
             node: self._nodes[node]
             for node, deadline in self._awaited.items()
@@ -157,6 +180,14 @@ class Presence:
                     self._add(node, client_id)
         for notice in replay:
             self._apply(notice)
+        self.changed = changed
+        after = self._owner
+        for client_id, node in before.items():
+            if after.get(client_id) != node:
+                self._tell(client_id, node, False)
+        for client_id, node in after.items():
+            if before.get(client_id) != node:
+                self._tell(client_id, node, True)
 
     def abandon_sync(self) -> None:
         """The snapshot could not be read: keep the mirror as it is."""
@@ -181,3 +212,8 @@ class Presence:
         for client_id in self._nodes.pop(node, ()):
             if self._owner.get(client_id) == node:
                 del self._owner[client_id]
+                self._tell(client_id, node, False)
+
+    def _tell(self, client_id: str, node: str, joined: bool) -> None:
+        if self.changed is not None:
+            self.changed(client_id, node, joined)

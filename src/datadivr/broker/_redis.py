@@ -38,7 +38,7 @@ import random
 import secrets
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from datadivr._logging import get_logger
@@ -114,7 +114,7 @@ class RedisBackplane(Backplane):
         self.max_pending = max_pending
         self.reconnect_max = reconnect_max
         self.node_id = secrets.token_hex(8)
-        self.presence = Presence(self.node_id, grace=presence_ttl)
+        self.presence = Presence(self.node_id, grace=presence_ttl, changed=self._changed)
         self.available = False
         self._all = f"{prefix}:all"
         self._notices = f"{prefix}:presence"
@@ -167,6 +167,13 @@ class RedisBackplane(Backplane):
 
     def __contains__(self, client_id: object) -> bool:
         return client_id in self.presence
+
+    def remote_clients(self) -> Mapping[str, str]:
+        return self.presence.clients()
+
+    def _changed(self, client_id: str, node: str, joined: bool) -> None:
+        if self._node is not None:
+            self._node.presence_changed(client_id, node, joined)
 
     def joined(self, client_id: str) -> None:
         if self._presence_live:

@@ -6,18 +6,25 @@ of datadivr's but :mod:`datadivr.exceptions` and the logging set-up.
 """
 
 from datadivr.core._hub import SERVER_ID, Answer, Deliver, Hub, Members
+from datadivr.core._lifecycle import ClientInfo, DisconnectInfo, PresenceChange
 from datadivr.core._limits import Limits
 from datadivr.core._message import MessageBase, NotNull, Payload
 from datadivr.core._protocol import Direction, EventSpec, MessageText, Protocol
 from datadivr.core._registry import (
+    ConnectHook,
+    DisconnectHook,
     Handler,
     HandlerContext,
     HandlerType,
+    PresenceHook,
     Registration,
     Registry,
     ServicerBase,
     Side,
     default_registry,
+    on_connect,
+    on_disconnect,
+    on_presence,
 )
 from datadivr.core._route import Broadcast, ClusterAddress, Direct, Route
 
@@ -25,10 +32,14 @@ __all__ = [
     "SERVER_ID",
     "Answer",
     "Broadcast",
+    "ClientInfo",
     "ClusterAddress",
+    "ConnectHook",
     "Deliver",
     "Direct",
     "Direction",
+    "DisconnectHook",
+    "DisconnectInfo",
     "EventSpec",
     "Handler",
     "HandlerContext",
@@ -40,6 +51,8 @@ __all__ = [
     "MessageText",
     "NotNull",
     "Payload",
+    "PresenceChange",
+    "PresenceHook",
     "Protocol",
     "Registration",
     "Registry",
@@ -47,4 +60,7 @@ __all__ = [
     "ServicerBase",
     "Side",
     "default_registry",
+    "on_connect",
+    "on_disconnect",
+    "on_presence",
 ]

@@ -166,6 +166,14 @@ class Hub:
             self._deliver(Direct(client_id), _frame("welcome", payload, from_id=SERVER_ID))
         return client_id
 
+    def context(self, client_id: str) -> HandlerContext:
+        """The context the handlers of ``client_id``'s messages get (its lifecycle hooks
+        too); one made afresh for a client not connected."""
+        client = self._clients.get(client_id)
+        if client is not None and client.context is not None:
+            return client.context
+        return HandlerContext(HandlerType.SERVER, client_id, self._sender_of(client_id))
+
     def disconnect(self, client_id: str) -> None:
         """Forget a client (idempotent); the server's requests waiting for its answers fail
         with :class:`~datadivr.exceptions.ClientGoneError`."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
+from datadivr.core._lifecycle import ClientInfo, DisconnectInfo, PresenceChange
 from datadivr.core._message import MessageBase
 from datadivr.core._requests import Asks
 from datadivr.exceptions import InvalidStateError, RegistrationError
@@ -20,20 +21,40 @@ if TYPE_CHECKING:
     from datadivr.core._protocol import Protocol
 
 __all__ = [
+    "ConnectHook",
+    "DisconnectHook",
     "Handler",
     "HandlerContext",
     "HandlerType",
+    "PresenceHook",
     "Registration",
     "Registry",
     "ServicerBase",
     "Side",
     "default_registry",
     "not_implemented",
+    "on_connect",
+    "on_disconnect",
+    "on_presence",
     "register_handler",
 ]
 
 Handler = Callable[[Any, "HandlerContext"], Awaitable[MessageBase | None]]
 """A handler as the runtime calls it: ``(message, context) -> answer or None``."""
+
+ConnectHook = Callable[[ClientInfo, "HandlerContext"], Awaitable[None]]
+"""An ``on_connect`` hook: ``async def hook(client: ClientInfo, ctx: HandlerContext) -> None``."""
+
+DisconnectHook = Callable[[DisconnectInfo, "HandlerContext"], Awaitable[None]]
+"""An ``on_disconnect`` hook: ``async def hook(client: DisconnectInfo, ctx: HandlerContext)
+-> None``."""
+
+PresenceHook = Callable[[PresenceChange, "HandlerContext"], Awaitable[None]]
+"""An ``on_presence`` hook: ``async def hook(change: PresenceChange, ctx: HandlerContext)
+-> None``; ``ctx`` is the server's own (``ctx.client_id`` is ``None``)."""
+
+HookKind: TypeAlias = Literal["on_connect", "on_disconnect", "on_presence"]
+"""The kinds of lifecycle hooks."""
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _M = TypeVar("_M", bound=MessageBase)
@@ -192,6 +213,12 @@ class Registry:
         # Lookups through the fallbacks, resolved once per change (one dict lookup a message).
         self._resolved: dict[tuple[str, HandlerType], Registration | None] = {}
         self._resolved_at = -1
+        # Lifecycle hooks by kind, in the order registered, keyed by name (see _hook_key).
+        self._hooks: dict[str, dict[object, Callable[..., Awaitable[None]]]] = {
+            "on_connect": {},
+            "on_disconnect": {},
+            "on_presence": {},
+        }
 
     def register(
         self, event_name: str, handler_type: HandlerType, func: Callable[..., Any]
@@ -262,6 +289,69 @@ class Registry:
     def __len__(self) -> int:
         return len(self._keys())
 
+    def on_connect(self, func: ConnectHook) -> ConnectHook:
+        """Register ``func`` to run when a client connects (a decorator): after its handshake
+        is accepted and its ``welcome`` queued, before its first message is handled.
+
+        Hooks run in the order registered, this registry's before its fallbacks'.
+
+        Raises:
+            RegistrationError: ``func`` is not ``async`` or does not take ``(client, ctx)``.
+        """
+        self._add_hook("on_connect", func)
+        return func
+
+    def on_disconnect(self, func: DisconnectHook) -> DisconnectHook:
+        """Register ``func`` to run once when a client that got ``on_connect`` leaves (a
+        decorator), however it left: closed, lost, evicted, or the server shut down.
+
+        Raises:
+            RegistrationError: ``func`` is not ``async`` or does not take ``(client, ctx)``.
+        """
+        self._add_hook("on_disconnect", func)
+        return func
+
+    def on_presence(self, func: PresenceHook) -> PresenceHook:
+        """Register ``func`` to run when a client of another node of the cluster joins or
+        leaves (a decorator), as this node learns it: at once from that node's word, or, for
+        a node that died without a word, once its registration expired. One node's own
+        clients run ``on_connect`` and ``on_disconnect`` instead.
+
+        Changes are told in the order this node learnt them, one hook call at a time.
+
+        Raises:
+            RegistrationError: ``func`` is not ``async`` or does not take ``(change, ctx)``.
+        """
+        self._add_hook("on_presence", func)
+        return func
+
+    def _add_hook(self, kind: str, func: Callable[..., Any]) -> None:
+        if not inspect.iscoroutinefunction(func):
+            raise RegistrationError(f"{kind} hook {func!r} must be an async function")
+        try:
+            params = [
+                p
+                for p in inspect.signature(func).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ]
+        except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+            params = []
+        required = [p for p in params if p.default is p.empty]
+        if len(params) < 2 or len(required) > 2:
+            first = "change" if kind == "on_presence" else "client"
+            raise RegistrationError(
+                f"{kind} hook {func!r} must take ({first}, ctx), got {len(params)} parameters"
+            )
+        self._hooks[kind][_hook_key(func)] = func
+
+    def hooks(self, kind: HookKind) -> list[Callable[..., Any]]:
+        """The hooks of ``kind`` (``on_connect``, ``on_disconnect``, ``on_presence``), in
+        the order they run: this registry's, then its fallbacks' (each once)."""
+        found = dict.fromkeys(self._hooks[kind].values())  # ordered, each once
+        for fallback in self._fallbacks:
+            found.update(dict.fromkeys(hook for hook in fallback.hooks(kind) if hook not in found))
+        return list(found)
+
     def merged(self, *fallbacks: Registry) -> Registry:
         """A registry that looks handlers up here first, then in ``fallbacks``, in order.
 
@@ -272,6 +362,43 @@ class Registry:
 
 #: The registry the module-level ``@websocket_handler`` decorator fills.
 default_registry = Registry()
+
+
+def on_connect(func: ConnectHook) -> ConnectHook:
+    """Register ``func`` on :data:`default_registry` to run when a client connects::
+
+        @on_connect
+        async def greet(client: ClientInfo, ctx: HandlerContext) -> None: ...
+
+    See :meth:`Registry.on_connect`.
+    """
+    return default_registry.on_connect(func)
+
+
+def on_disconnect(func: DisconnectHook) -> DisconnectHook:
+    """Register ``func`` on :data:`default_registry` to run once when a client leaves.
+
+    See :meth:`Registry.on_disconnect`.
+    """
+    return default_registry.on_disconnect(func)
+
+
+def on_presence(func: PresenceHook) -> PresenceHook:
+    """Register ``func`` on :data:`default_registry` to run when a client of another node of
+    the cluster joins or leaves.
+
+    See :meth:`Registry.on_presence`.
+    """
+    return default_registry.on_presence(func)
+
+
+def _hook_key(func: Callable[..., Any]) -> object:
+    """The same hook registered again (a module reloaded) replaces itself: keyed by its
+    qualified name, unless it is made in a function (closures of one name may differ)."""
+    qualname = getattr(func, "__qualname__", None)
+    if not isinstance(qualname, str) or "<locals>" in qualname or hasattr(func, "__self__"):
+        return func
+    return f"{getattr(func, '__module__', '?')}.{qualname}"
 
 
 def register_handler(
@@ -348,7 +475,20 @@ def not_implemented(func: _F) -> _F:
 
 
 class ServicerBase:
-    """Base of generated servicers: implement the protocol as one class, one method per event."""
+    """Base of generated servicers: implement the protocol as one class, one method per event,
+    and the lifecycle hooks :meth:`on_connect` and :meth:`on_disconnect`."""
+
+    async def on_connect(self, client: ClientInfo, ctx: HandlerContext) -> None:
+        """Called when a client connects: after its handshake and ``welcome``, before its
+        first message is handled. Does nothing unless overridden."""
+
+    async def on_disconnect(self, client: DisconnectInfo, ctx: HandlerContext) -> None:
+        """Called once when a client that got :meth:`on_connect` leaves, however it left.
+        Does nothing unless overridden."""
+
+    async def on_presence(self, change: PresenceChange, ctx: HandlerContext) -> None:
+        """Called when a client of another node of the cluster joins or leaves. Does nothing
+        unless overridden."""
 
     def __mapping__(self) -> Mapping[str, Callable[..., Awaitable[Any]]]:
         """The handler of each event, by name (generated)."""
@@ -361,4 +501,11 @@ class ServicerBase:
             if getattr(method, _DEFAULT_MARK, False):
                 continue
             registry.register(event_name, HandlerType.SERVER, method)
+        servicer = type(self)
+        if servicer.on_connect is not ServicerBase.on_connect:
+            registry.on_connect(self.on_connect)
+        if servicer.on_disconnect is not ServicerBase.on_disconnect:
+            registry.on_disconnect(self.on_disconnect)
+        if servicer.on_presence is not ServicerBase.on_presence:
+            registry.on_presence(self.on_presence)
         return registry

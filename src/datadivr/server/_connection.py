@@ -71,10 +71,13 @@ class Connection(Generic[_T]):
         "_wake",
         "abandoned",
         "client_id",
+        "closed_with",
         "closing",
         "evict",
         "evicted",
+        "farewell",
         "gone",
+        "greeted",
         "max_bytes",
         "max_frames",
         "pending",
@@ -110,6 +113,10 @@ class Connection(Generic[_T]):
         self.writer: asyncio.Task[None] | None = None
         self.evicted = False
         self.closing = False
+        # The close code and reason the server chose (eviction, shutdown), for on_disconnect.
+        self.closed_with: tuple[int, str] | None = None
+        self.greeted = False  # its on_connect hooks are done
+        self.farewell = False  # its on_disconnect hooks are started
         # While the reader handles one of the client's frames, the answers wait for it to be
         # done (flush); were it to wait for something, the writer is woken after all.
         self.reading = False
@@ -223,6 +230,7 @@ class Connection(Generic[_T]):
             # A full queue behind: a reader too slow to flush it in time anyway.
             self.evict(self, code, reason)
             return
+        self.closed_with = (code, reason)
         self.closing = True
         self.pending.append(_Close(code, reason))
         self._wake_writer()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Collection, Iterable
+from collections import deque
+from collections.abc import Collection, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -14,10 +15,11 @@ from starlette.websockets import WebSocketState
 from datadivr._logging import get_logger
 from datadivr.broker._backplane import Backplane, MemoryBackplane
 from datadivr.core._hub import Hub, error_frame
+from datadivr.core._lifecycle import ClientInfo, DisconnectInfo, PresenceChange, run_hooks
 from datadivr.core._limits import Limits, over_size, utf8_size
 from datadivr.core._message import MessageBase
 from datadivr.core._protocol import SUBPROTOCOL, Protocol, frame_field
-from datadivr.core._registry import Registry
+from datadivr.core._registry import HandlerContext, HandlerType, Registry
 from datadivr.core._requests import Asks
 from datadivr.core._route import Route
 from datadivr.exceptions import ProtocolError
@@ -36,6 +38,8 @@ __all__ = ["DEFAULT_QUEUE_SIZE", "Server"]
 DEFAULT_QUEUE_SIZE = Limits.queue_size
 #: Seconds an evicted client gets to take its close frame before it is abandoned.
 CLOSE_TIMEOUT = 5.0
+#: Seconds ``on_disconnect`` hooks get at shutdown at least, however long the rest took.
+HOOKS_TIMEOUT = 1.0
 _log = get_logger("datadivr.server")
 _M = TypeVar("_M", bound=MessageBase)
 #: What starlette's ``WebSocket`` raises once its peer is gone.
@@ -99,6 +103,10 @@ class Server:
         self._quiet: asyncio.Future[None] | None = None  # shutdown waits for _busy to be 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._runs: set[asyncio.Task[Any]] = set()
+        self._hook_tasks: set[asyncio.Task[None]] = set()  # on_disconnect, on_presence
+        # Changes for the on_presence hooks, told one at a time by one task, in order.
+        self._presence_changes: deque[PresenceChange] = deque()
+        self._presence_teller: asyncio.Task[None] | None = None
 
     async def request(
         self, client_id: str, message: Asks[_M], *, timeout: float | None = None
@@ -144,6 +152,7 @@ class Server:
         if connection.evicted:
             return
         connection.evicted = True
+        connection.closed_with = (code, reason)
         connection.release_reader()  # it may be waiting for the writer
         _log.warning(
             "disconnecting client", client_id=connection.client_id, code=code, reason=reason
@@ -155,9 +164,13 @@ class Server:
     async def _close_evicted(
         self, connection: Connection[WebSocket], code: int, reason: str
     ) -> None:
+        ctx = self.hub.context(connection.client_id)
         self.hub.disconnect(connection.client_id)
         if self.connections.get(connection.client_id) is connection:
             del self.connections[connection.client_id]
+        if connection.greeted:
+            # It has left: its hooks need not wait for it to take its close frame, if ever.
+            self._farewell(connection, ctx, connection.closed_with or (code, reason))
         if connection.writer is not None and connection.writer is not asyncio.current_task():
             connection.writer.cancel()
         connection.discard_queue()
@@ -225,6 +238,46 @@ class Server:
     def local_clients(self) -> Iterable[str]:
         """The ids of this node's clients."""
         return list(self.hub)
+
+    def presence_changed(self, client_id: str, node: str, joined: bool) -> None:
+        """Run the ``on_presence`` hooks: a client of another node joined or left."""
+        hooks = self.hub.registry.hooks("on_presence")
+        if not hooks:
+            return
+        self._presence_changes.append(PresenceChange(client_id, node, joined))
+        if self._presence_teller is None or self._presence_teller.done():
+            self._presence_teller = self._hook_task(self._tell_presence())
+
+    async def _tell_presence(self) -> None:
+        changes = self._presence_changes
+        ctx = self._server_context
+        while changes:
+            hooks = self.hub.registry.hooks("on_presence")
+            await run_hooks("on_presence", hooks, changes.popleft(), ctx)
+
+    @property
+    def _server_context(self) -> HandlerContext:
+        """The context of hooks that belong to no client: what they send goes where its
+        ``to`` says."""
+
+        async def send(message: MessageBase) -> None:
+            self.hub.send(message)
+
+        return HandlerContext(HandlerType.SERVER, None, send)
+
+    def clients(self) -> dict[str, str | None]:
+        """Every client connected to the cluster, by id, with the id of the node it is
+        connected to: ``None`` for this node's own.
+
+        Other nodes' clients are as this node's mirror of the cluster shows them
+        (:meth:`Backplane.remote_clients <datadivr.Backplane.remote_clients>`): a client that
+        joined or left another node shows up here once the broker told this node, and the
+        clients of a node that died without a word vanish within the presence TTL and a
+        third.
+        """
+        clients: dict[str, str | None] = dict(self.backplane.remote_clients())
+        clients.update(dict.fromkeys(self.hub))
+        return clients
 
     async def _refusal(
         self, websocket: WebSocket, slot: Slot | str | None
@@ -299,10 +352,20 @@ class Server:
         log.info("client connected", clients=len(self.connections))
         max_size = self.limits.max_frame_size
         max_bytes_as_chars = max_size // 4  # a shorter text cannot be over the limit
+        ctx = self.hub.context(client_id)  # its handlers' own, which its hooks get too
+        closed = (1006, "")  # the client's close code and reason, once it sent them
         try:
+            # Its welcome is queued; its first message waits for the hooks.
+            hooks = self.hub.registry.hooks("on_connect")
+            if hooks:
+                client = ClientInfo(client_id, identity, _remote(websocket))
+                await run_hooks("on_connect", hooks, client, ctx)
+            connection.greeted = True
             while not connection.evicted:
                 event = await websocket.receive()
                 if event["type"] == "websocket.disconnect" or connection.evicted:
+                    if event["type"] == "websocket.disconnect":
+                        closed = (event.get("code", 1005), event.get("reason") or "")
                     break
                 if self.closing:
                     continue  # shutting down: what arrives now is not accepted
@@ -351,7 +414,9 @@ class Server:
                 if connection.pending and connection.behind and not connection.evicted:
                     # Its answers pile up: read no more from it until they are on their way.
                     await connection.wait_drained()
-        except (WebSocketDisconnect, RuntimeError):
+        except WebSocketDisconnect as exc:
+            closed = (exc.code, exc.reason or "")
+        except RuntimeError:
             pass
         except asyncio.CancelledError:
             if not connection.abandoned:
@@ -361,6 +426,7 @@ class Server:
             self.hub.disconnect(client_id)
             if self.connections.get(client_id) is connection:
                 del self.connections[client_id]
+            self._farewell(connection, ctx, connection.closed_with or closed)
             writer = connection.writer
             if writer is not None and not writer.done():
                 if connection.closing:
@@ -371,6 +437,30 @@ class Server:
                 with contextlib.suppress(asyncio.CancelledError):
                     await writer
             log.info("client disconnected", clients=len(self.connections))
+
+    def _farewell(
+        self, connection: Connection[WebSocket], ctx: HandlerContext, closed: tuple[int, str]
+    ) -> None:
+        """Run the ``on_disconnect`` hooks of the client of ``connection`` (once), which left
+        with the close code and reason ``closed``, in a task of their own: a slow hook holds
+        up neither this connection's end nor anyone else. ``ctx``: its handlers' context."""
+        if connection.farewell:
+            return
+        connection.farewell = True
+        hooks = self.hub.registry.hooks("on_disconnect")
+        if not hooks:
+            return
+        code, reason = closed
+        remote = _remote(connection.transport)
+        client = DisconnectInfo(connection.client_id, ctx.identity, remote, code, reason)
+        self._hook_task(run_hooks("on_disconnect", hooks, client, ctx))
+
+    def _hook_task(self, hooks: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``hooks`` in a task of their own, which shutdown waits for."""
+        task = asyncio.get_running_loop().create_task(hooks)
+        self._hook_tasks.add(task)
+        task.add_done_callback(self._hook_tasks.discard)
+        return task
 
     async def shutdown(self, timeout: float | None = None) -> None:
         """Close gracefully: refuse new connections, finish the messages being handled,
@@ -398,7 +488,26 @@ class Server:
         if runs:
             # The reading side of each connection sees its close and cleans up.
             await asyncio.wait(runs, timeout=max(0.0, deadline - loop.time()))
+        if self._hook_tasks:
+            # The connections that ended left their on_disconnect hooks running.
+            _, late = await asyncio.wait(
+                set(self._hook_tasks), timeout=max(HOOKS_TIMEOUT, deadline - loop.time())
+            )
+            if late:
+                _log.warning("lifecycle hooks cut short by the shutdown", hooks=len(late))
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late, timeout=HOOKS_TIMEOUT)  # a hook may ignore it
         self.refusals.flush()
+
+
+def _remote(websocket: WebSocket) -> str | None:
+    """The client's ``host:port``, when the transport knows it."""
+    client = websocket.client
+    if client is None:
+        return None
+    host = f"[{client.host}]" if ":" in client.host else client.host
+    return f"{host}:{client.port}"
 
 
 def _address(websocket: WebSocket) -> str:

@@ -426,6 +426,11 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             self._abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.handshake_complete and self.conn.close_rcvd is None:
+            # Lost without a close frame: 1006, abnormal closure (RFC 6455, 7.1.5), which
+            # on_disconnect hooks see; uvicorn says 1005, as for a close frame without a code.
+            # The app reads the first disconnect only.
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": 1006})
         super().connection_lost(exc)
         if self._handshake_timer is not None:
             self._handshake_timer.cancel()
