@@ -56,10 +56,8 @@ thread.join(5)
 """
 
 
-def test_wheel_installs_and_works_in_a_clean_venv(tmp_path: Path) -> None:
-    uv = os.environ.get("UV") or shutil.which("uv")
-    assert uv, "uv is needed to build the wheel (make install provides it)"
-    dist = tmp_path / "dist"
+def build_wheel(uv: str, dist: Path) -> Path:
+    """Build this project's wheel into ``dist``; return its path."""
     subprocess.run(
         [uv, "build", "--wheel", "--out-dir", str(dist), str(ROOT)],
         check=True,
@@ -67,6 +65,13 @@ def test_wheel_installs_and_works_in_a_clean_venv(tmp_path: Path) -> None:
         timeout=300,
     )
     [wheel] = dist.glob("datadivr-*.whl")
+    return wheel
+
+
+def test_wheel_installs_and_works_in_a_clean_venv(tmp_path: Path) -> None:
+    uv = os.environ.get("UV") or shutil.which("uv")
+    assert uv, "uv is needed to build the wheel (make install provides it)"
+    wheel = build_wheel(uv, tmp_path / "dist")
     venv = tmp_path / "venv"
     subprocess.run(
         [uv, "venv", "--python", sys.executable, str(venv)],
