@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from datadivr_codegen.generator import generate, plan
+from datadivr_codegen.project import regenerate_command
 from tests.commands import run_datadivr
 
 from .conftest import GENERATED_FILES, case_schema, copy_case, snapshot
@@ -32,7 +33,9 @@ def test_generate_writes_the_package(tmp_path: Path) -> None:
         assert f"wrote {out / name}" in result.stdout
     assert f"{len(GENERATED_FILES)} written, 0 unchanged, 0 removed" in result.stdout
     assert result.stderr == ""
-    assert snapshot(out) == {f.path: f.content.encode() for f in plan(case_schema("minimal")).files}
+    command = regenerate_command(case_schema("minimal"), out)
+    expected = plan(case_schema("minimal"), command=command).files
+    assert snapshot(out) == {f.path: f.content.encode() for f in expected}
 
 
 def test_broken_schema_exits_1_naming_the_file(tmp_path: Path) -> None:
