@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from datadivr_codegen import INSTALL_HINT, missing_extra
 from datadivr_codegen.errors import SchemaError
 from datadivr_codegen.project import (
     ConfigError,
@@ -23,11 +24,6 @@ from datadivr_codegen.project import (
 )
 
 __all__ = ["main"]
-
-
-#: The modules of the ``codegen`` extra the pipeline imports.
-_EXTRA_MODULES = frozenset({"datamodel_code_generator", "jinja2", "jsonschema", "ruff"})
-_INSTALL_HINT = "pip install 'datadivr[codegen]'"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,17 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    try:
-        from datadivr_codegen.generator import check, generate
-    except ImportError as exc:
-        if exc.name is None or exc.name.partition(".")[0] not in _EXTRA_MODULES:
-            raise
+    missing = missing_extra()
+    if missing is not None:
         print(
-            f"error: the generator needs the codegen extra ({exc.name} is missing): "
-            f"{_INSTALL_HINT}",
+            f"error: the generator needs the codegen extra ({missing} is missing): {INSTALL_HINT}",
             file=sys.stderr,
         )
         return 2
+    from datadivr_codegen.generator import check, generate
 
     try:
         if args.check:

@@ -455,17 +455,21 @@ def generate(
     Nothing is generated when every file's header names the current schema and generator
     hashes: --force generates anyway, and --check always compares every byte.
     """
+    from datadivr_codegen import INSTALL_HINT, missing_extra
+
     err = Console(stderr=True)
-    try:
-        from datadivr_codegen.errors import SchemaError
-        from datadivr_codegen.generator import check as check_output
-        from datadivr_codegen.generator import generate as write_output
-    except ImportError as exc:
+    missing = missing_extra()
+    if missing is not None:
         err.print(
-            "[red]error:[/] the generator needs the codegen extra: "
-            + escape(f"pip install 'datadivr[codegen]' ({exc})")
+            f"[red]error:[/] the generator needs the codegen extra ({missing} is missing): "
+            + escape(INSTALL_HINT),
+            highlight=False,
         )
-        raise typer.Exit(2) from None
+        raise typer.Exit(2)
+    from datadivr_codegen.errors import SchemaError
+    from datadivr_codegen.generator import check as check_output
+    from datadivr_codegen.generator import generate as write_output
+
     if check and force:
         err.print("[red]error:[/] --check and --force cannot be used together")
         raise typer.Exit(2)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,3 +106,26 @@ def test_check_on_a_broken_schema_exits_1(tmp_path: Path, generated: Path) -> No
     assert result.returncode == 1
     assert "schema error" in result.stderr
     assert "envelope.schema.json" in result.stderr
+
+
+def test_the_generator_without_the_codegen_extra_says_how_to_install_it(tmp_path: Path) -> None:
+    """``python -m datadivr_codegen`` with the extra's modules hidden: an install hint, exit 2."""
+    hide = (
+        "import runpy, sys\n"
+        "sys.modules['datamodel_code_generator'] = None  # import raises ModuleNotFoundError\n"
+        "sys.argv = ['python -m datadivr_codegen', *sys.argv[1:]]\n"
+        "runpy.run_module('datadivr_codegen', run_name='__main__', alter_sys=True)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", hide, "--schema", str(case_schema("minimal")), "--out", "pkg"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        "error: the generator needs the codegen extra (datamodel_code_generator is missing): "
+        "pip install 'datadivr[codegen]'\n"
+    )
+    assert not (tmp_path / "pkg").exists()
