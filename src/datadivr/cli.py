@@ -97,9 +97,12 @@ def _load_protocol(package: str | None, config: ProjectConfig | None = None) -> 
         module = importlib.import_module(name)
     except ImportError as exc:
         where = ", ".join(str(path) for path in config.import_paths())
+        hint = ""
+        if package is None and config.out is not None and not config.out.is_dir():
+            hint = f"; {config.out} is not generated yet: run `datadivr generate` first"
         Console(stderr=True).print(
             f"[red]error:[/] cannot import protocol {name!r}: {escape(str(exc))} "
-            f"(looked in the Python path and in {where})",
+            f"(looked in the Python path and in {where}){hint}",
             highlight=False,
         )
         raise typer.Exit(2) from None
@@ -495,6 +498,65 @@ def generate(
         raise typer.Exit(1) from None
     for line in result.summary(out):
         typer.echo(line)
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path, typer.Argument(help="The project's folder; created when missing.", file_okay=False)
+    ] = Path("."),
+    package: Annotated[
+        str | None,
+        typer.Option(
+            show_default="<folder name>_protocol",
+            help="Name of the protocol package to generate.",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
+) -> None:
+    """Start a protocol project: schemas, a server, a client and the [tool.datadivr] table.
+
+    The schema folder holds the envelope, the definitions and events the runtime needs
+    (welcome, error), a request the server answers (greet) and an event relayed between
+    clients (chat). Nothing is overwritten without --force.
+    """
+    from datadivr._starter import StarterError, plan_starter, write_starter
+
+    err = Console(stderr=True)
+    try:
+        starter = plan_starter(directory, package, force=force)
+    except StarterError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    if starter.clashes and not force:
+        err.print("[red]error:[/] init would overwrite:", highlight=False)
+        for clash in starter.clashes:
+            typer.echo(f"  {clash.path} ({clash.why})", err=True)
+        err.print("Nothing was written: pass --force to overwrite, or pick another folder.")
+        raise typer.Exit(1)
+    for line in write_starter(starter):
+        typer.echo(line)
+    steps = [] if directory.resolve() == Path.cwd().resolve() else [f"cd {directory}"]
+    steps += [
+        "datadivr generate",
+        "datadivr serve",
+        f"python {starter.client}.py alice",
+    ]
+    notes = {
+        "datadivr generate": f"writes {starter.package}/ from schema/",
+        "datadivr serve": f"serves it on ws://127.0.0.1:8765/ws, with {starter.server}.py's "
+        "handlers",
+        f"python {starter.client}.py alice": "in another terminal: greets the server, chats",
+    }
+    width = max(len(step) for step in steps)
+    typer.echo("\nNext steps:")
+    for step in steps:
+        note = notes.get(step)
+        typer.echo(f"  {step:<{width}}  # {note}" if note else f"  {step}")
+    typer.echo(
+        f"\nThen edit schema/events/, run `datadivr generate` again, and let "
+        f"`mypy --strict {starter.server}.py {starter.client}.py` show what to change."
+    )
 
 
 @app.command()
