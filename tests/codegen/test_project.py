@@ -165,3 +165,15 @@ def test_import_paths(tmp_path: Path) -> None:
     elsewhere.mkdir()
     paths = load_config(tmp_path).import_paths(cwd=elsewhere)
     assert paths == [elsewhere, tmp_path, tmp_path / "src"]
+
+
+def test_the_documented_table(tmp_path: Path) -> None:
+    """docs/configuration.md's example is a valid table, and its table of keys lists every key."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text("utf-8")
+    example = page.split("```toml\n")[1].split("```")[0]
+    (tmp_path / "pyproject.toml").write_text(example, "utf-8")
+    config = load_config(tmp_path)
+    assert config.protocol == "game_protocol"
+    assert config.imports == ("game_server",)
+    for key in KEYS:
+        assert f"\n| `{key}` | " in page
