@@ -630,7 +630,7 @@ def schema_asyncapi(
         document = package.PROTOCOL.asyncapi
     except FileNotFoundError:
         Console(stderr=True).print(
-            f"[red]error:[/] {protocol!r} has no asyncapi.json: regenerate it with a newer "
+            f"[red]error:[/] {package.__name__!r} has no asyncapi.json: regenerate it with a newer "
             "datadivr generate"
         )
         raise typer.Exit(2) from None

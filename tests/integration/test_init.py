@@ -161,6 +161,13 @@ def test_a_bad_configuration_is_named(tmp_path: Path) -> None:
         )
 
 
+async def test_serve_with_nothing_configured_says_it_serves_the_demo(tmp_path: Path) -> None:
+    async with serving(cwd=tmp_path, command=DATADIVR_SCRIPT) as server:
+        assert server.listening["protocol"] == (
+            "datadivr.demo (the demo protocol: no --protocol, no [tool.datadivr] protocol)"
+        )
+
+
 @pytest.fixture
 def generated_package(project: Path) -> Iterator[Any]:
     """The generated package, imported in this process from the user's folder."""
