@@ -107,6 +107,24 @@ def test_a_stale_package_says_the_command_that_regenerates_it(project: Path) -> 
     assert datadivr("generate", "--check", cwd=project).returncode == 0
 
 
+@pytest.mark.parametrize(
+    "command", [[*DATADIVR_SCRIPT, "generate"], [sys.executable, "-m", "datadivr_codegen"]]
+)
+def test_the_environment_and_options_win_over_the_table(project: Path, command: list[str]) -> None:
+    env = {**CLI_ENV, "DATADIVR_OUT": "elsewhere"}
+    result = run_datadivr("--check", cwd=project, command=command, env=env)
+    assert result.returncode == 1
+    assert "missing: models.py" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "elsewhere is stale: run `datadivr generate --schema schema --out elsewhere`"
+    )
+    option = run_datadivr("--check", "--out", PACKAGE, cwd=project, command=command, env=env)
+    assert (option.returncode, option.stdout) == (0, f"{PACKAGE} is up to date with schema\n"), (
+        option.stderr
+    )
+    assert not (project / "elsewhere").exists()
+
+
 def test_events_lists_the_configured_protocol(project: Path) -> None:
     result = datadivr("events", "--format", "json", cwd=project)
     assert result.returncode == 0, result.stderr
