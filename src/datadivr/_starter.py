@@ -26,7 +26,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["Clash", "Starter", "StarterError", "identifier", "plan_starter", "write_starter"]
+__all__ = [
+    "Clash",
+    "Starter",
+    "StarterError",
+    "identifier",
+    "next_steps",
+    "plan_starter",
+    "write_starter",
+]
 
 _STARTER = "starter"
 _TEMPLATE = ".tmpl"
@@ -54,8 +62,10 @@ class Starter:
         package: The generated package's name.
         stem: The name the server and client modules start with.
         files: The content of each file to write, by path relative to ``root``.
-        pyproject: ``"create"``, ``"append"`` (the table, to an existing file) or ``"keep"``
-            (an existing table, with ``--force``).
+        pyproject: ``"create"`` (a new file, in ``files``), ``"append"`` (the table, to an
+            existing file), ``"keep"`` (an existing table, with ``--force``) or ``"clash"`` (an
+            existing table, without).
+        table: The ``[tool.datadivr]`` table.
         clashes: Files that exist (and the table, when the pyproject has one).
     """
 
@@ -178,3 +188,28 @@ def write_starter(starter: Starter) -> list[str]:
     elif starter.pyproject == "keep":
         lines.append(f"kept the [tool.datadivr] table of {pyproject}")
     return lines
+
+
+def next_steps(starter: Starter, cwd: Path) -> str:
+    """What to run next, from ``cwd``, command by command (what ``init`` prints last)."""
+    steps: list[tuple[str, str]] = []
+    if starter.root.resolve() != cwd.resolve():
+        steps.append((f"cd {starter.root}", ""))
+    steps += [
+        ("datadivr generate", f"writes {starter.package}/ from schema/"),
+        (
+            "datadivr serve",
+            f"serves it on ws://127.0.0.1:8765/ws, with {starter.server}.py's handlers",
+        ),
+        (f"python {starter.client}.py alice", "in another terminal: greets the server, chats"),
+    ]
+    width = max(len(command) for command, _ in steps)
+    lines = ["Next steps:"]
+    lines += [
+        f"  {command:<{width}}  # {note}" if note else f"  {command}" for command, note in steps
+    ]
+    lines.append(
+        "\nThen edit schema/events/, run `datadivr generate` again, and let "
+        f"`mypy --strict {starter.server}.py {starter.client}.py` show what to change."
+    )
+    return "\n".join(lines)

@@ -520,7 +520,7 @@ def init(
     (welcome, error), a request the server answers (greet) and an event relayed between
     clients (chat). Nothing is overwritten without --force.
     """
-    from datadivr._starter import StarterError, plan_starter, write_starter
+    from datadivr._starter import StarterError, next_steps, plan_starter, write_starter
 
     err = Console(stderr=True)
     try:
@@ -536,27 +536,7 @@ def init(
         raise typer.Exit(1)
     for line in write_starter(starter):
         typer.echo(line)
-    steps = [] if directory.resolve() == Path.cwd().resolve() else [f"cd {directory}"]
-    steps += [
-        "datadivr generate",
-        "datadivr serve",
-        f"python {starter.client}.py alice",
-    ]
-    notes = {
-        "datadivr generate": f"writes {starter.package}/ from schema/",
-        "datadivr serve": f"serves it on ws://127.0.0.1:8765/ws, with {starter.server}.py's "
-        "handlers",
-        f"python {starter.client}.py alice": "in another terminal: greets the server, chats",
-    }
-    width = max(len(step) for step in steps)
-    typer.echo("\nNext steps:")
-    for step in steps:
-        note = notes.get(step)
-        typer.echo(f"  {step:<{width}}  # {note}" if note else f"  {step}")
-    typer.echo(
-        f"\nThen edit schema/events/, run `datadivr generate` again, and let "
-        f"`mypy --strict {starter.server}.py {starter.client}.py` show what to change."
-    )
+    typer.echo("\n" + next_steps(starter, cwd=Path.cwd()))
 
 
 @app.command()
