@@ -120,3 +120,12 @@ def test_an_unreadable_pyproject_is_refused(tmp_path: Path) -> None:
     result = init(tmp_path)
     assert result.exit_code == 2
     assert "not valid TOML" in result.output
+
+
+def test_a_file_is_not_a_folder(tmp_path: Path) -> None:
+    target = tmp_path / "game"
+    target.write_text("", "utf-8")
+    assert init(target).exit_code == 2  # the command line refuses it
+    with pytest.raises(StarterError, match="is not a folder"):
+        plan_starter(target)
+    assert target.read_text("utf-8") == ""

@@ -106,6 +106,8 @@ def plan_starter(root: Path, package: str | None = None, *, force: bool = False)
             is not valid TOML.
     """
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise StarterError(f"{root} is not a folder")
     stem = identifier(root.resolve().name)
     package = package if package is not None else f"{stem}_protocol"
     if not package.isidentifier() or keyword.iskeyword(package):

@@ -534,7 +534,12 @@ def init(
             typer.echo(f"  {clash.path} ({clash.why})", err=True)
         err.print("Nothing was written: pass --force to overwrite, or pick another folder.")
         raise typer.Exit(1)
-    for line in write_starter(starter):
+    try:
+        written = write_starter(starter)
+    except OSError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+    for line in written:
         typer.echo(line)
     typer.echo("\n" + next_steps(starter, cwd=Path.cwd()))
 
