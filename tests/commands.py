@@ -8,7 +8,7 @@ import os
 import runpy
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,9 @@ import datadivr
 
 #: ``python -m datadivr`` with the interpreter running the tests.
 DATADIVR = [sys.executable, "-m", "datadivr"]
+#: The ``datadivr`` command installed next to the interpreter running the tests: what a user
+#: runs (unlike ``python -m``, it does not put the current folder on the module path).
+DATADIVR_SCRIPT = [str(Path(sys.executable).with_name("datadivr"))]
 #: Plain, wide, unbuffered output, whatever the terminal.
 CLI_ENV = {
     **os.environ,
@@ -36,10 +39,11 @@ def run_datadivr(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float = 60,
+    command: Sequence[str] = DATADIVR,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``datadivr ARGS`` to completion; never raises on a non-zero exit status."""
     return subprocess.run(
-        [*DATADIVR, *map(str, args)],
+        [*command, *map(str, args)],
         input=stdin,
         cwd=cwd,
         env=dict(env if env is not None else CLI_ENV),
@@ -83,12 +87,16 @@ class Served:
 
 @asynccontextmanager
 async def serving(
-    *args: str, env: Mapping[str, str] | None = None, timeout: float = 20
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 20,
+    cwd: Path | None = None,
+    command: Sequence[str] = DATADIVR,
 ) -> AsyncIterator[Served]:
     """``datadivr serve --port 0 --log-format json ARGS`` in its own process, from the moment
     it listens; stopped with SIGTERM (then killed, if need be) at the end."""
     proc = await asyncio.create_subprocess_exec(
-        *DATADIVR,
+        *command,
         "serve",
         "--port",
         "0",
@@ -98,6 +106,7 @@ async def serving(
         stdout=subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
         env=dict(env if env is not None else CLI_ENV),
+        cwd=cwd,
     )
     try:
         served = Served(proc, {})

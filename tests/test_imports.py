@@ -103,7 +103,10 @@ ALLOWED: dict[str, set[str]] = {
     # POST /validate answers with the reference validator; the built-in handlers and the
     # default protocol are the generated ones.
     "server": {"core", "broker", "validation", "demo", "exceptions", "_logging"},
+    # ``datadivr init``: the starter files, with the project's names.
+    "_starter": set(),
     "cli": {
+        "_starter",
         "core",
         "server",
         "client",

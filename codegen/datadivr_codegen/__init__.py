@@ -7,7 +7,35 @@ It needs the ``codegen`` extra (``pip install 'datadivr[codegen]'``). Entry poin
 from datadivr_codegen.errors import SchemaError
 from datadivr_codegen.terms import Direction, MessageText
 
-__all__ = ["Direction", "MessageText", "SchemaError", "check", "generate", "plan"]
+__all__ = [
+    "INSTALL_HINT",
+    "Direction",
+    "MessageText",
+    "SchemaError",
+    "check",
+    "generate",
+    "missing_extra",
+    "plan",
+]
+
+#: What installs the generator's dependencies.
+INSTALL_HINT = "pip install 'datadivr[codegen]'"
+#: The modules of the ``codegen`` extra that the pipeline imports.
+_EXTRA_MODULES = ("datamodel_code_generator", "jinja2", "ruff")
+
+
+def missing_extra() -> str | None:
+    """The first module of the ``codegen`` extra that cannot be imported, or None; found
+    without importing any (datamodel-code-generator alone takes a second to import)."""
+    import importlib.util
+
+    for name in _EXTRA_MODULES:
+        try:
+            if importlib.util.find_spec(name) is None:
+                return name
+        except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules
+            return name
+    return None
 
 
 def __getattr__(name: str) -> object:

@@ -4,8 +4,9 @@ A schema folder holds:
 
 - ``envelope.schema.json``: the envelope every message travels in;
 - event files: any ``*.json`` with the ``x-datadivr`` extension keyword, whose root schema is
-  the event's payload;
-- definition files: any other ``*.json``, whose ``$defs`` event files may ``$ref``.
+  the event's payload; every file under ``events/`` must be one;
+- definition files: any other ``*.json`` outside ``events/``, whose ``$defs`` event files may
+  ``$ref``.
 
 Every failure is a :class:`~datadivr.exceptions.SchemaError` naming the file. Keywords the
 generated models could not enforce are refused (:mod:`datadivr_codegen.keywords`).
@@ -33,6 +34,7 @@ from datadivr_codegen.terms import Direction, MessageText
 __all__ = [
     "ENVELOPE_FIELDS",
     "ENVELOPE_FILE",
+    "EVENTS_FOLDER",
     "EXTENSION",
     "PACKAGE_NAMES",
     "RESERVED_EVENT_NAMES",
@@ -49,6 +51,8 @@ __all__ = [
 EXTENSION = "x-datadivr"
 #: File name of the envelope schema inside a schema folder.
 ENVELOPE_FILE = "envelope.schema.json"
+#: The folder (directly under the schema folder) whose every file is an event.
+EVENTS_FOLDER = "events"
 #: The envelope properties the runtime relies on.
 ENVELOPE_FIELDS = ("event_name", "payload", "to", "from_id", "message", "id", "reply_to")
 #: Names an event may not take: they would shadow the client's own methods and attributes
@@ -213,6 +217,15 @@ def load_schema_folder(root: Path) -> SchemaSet:
     events: dict[str, EventDef] = {}
     for f in files:
         if EXTENSION not in f.data:
+            if f.rel.startswith(EVENTS_FOLDER + "/"):
+                raise SchemaError(
+                    f"a file under {EVENTS_FOLDER}/ must be an event, with an {EXTENSION!r} "
+                    f'block (e.g. "{EXTENSION}": {{"event": "move", "direction": '
+                    '"client_to_server"}); shared definitions belong outside '
+                    f"{EVENTS_FOLDER}/, e.g. in definitions.schema.json next to "
+                    f"{ENVELOPE_FILE}",
+                    f.rel,
+                )
             continue
         event = _event(f, by_path, definitions)
         if event.name in events:
@@ -340,8 +353,19 @@ def _event(f: _File, by_path: Mapping[Path, _File], definitions: Mapping[str, An
             f"{EXTENSION}.event must be a name like 'sum_event' (lower case, digits, '_'), got {name!r}",
             f.rel,
         )
-    if keyword.iskeyword(name) or name in RESERVED_EVENT_NAMES:
-        raise SchemaError(f"event name {name!r} is reserved", f.rel)
+    if keyword.iskeyword(name):
+        raise SchemaError(
+            f"event name {name!r} is reserved: it is a Python keyword, and the generated "
+            "client and servicer have a method per event",
+            f.rel,
+        )
+    if name in RESERVED_EVENT_NAMES:
+        raise SchemaError(
+            f"event name {name!r} is reserved: the generated client and servicer have a method "
+            "per event, and one of this name would shadow their own methods and attributes "
+            f"(reserved: {', '.join(sorted(RESERVED_EVENT_NAMES))})",
+            f.rel,
+        )
     raw_direction = ext.get("direction")
     try:
         direction = Direction(raw_direction)

@@ -24,6 +24,15 @@ from rich.markup import escape
 from datadivr._logging import LogFormat, configure_logging, get_logger
 from datadivr.core._limits import Flag, Limits
 from datadivr.core._protocol import Protocol
+from datadivr_codegen.project import (
+    DEMO_PROTOCOL,
+    ConfigError,
+    NotConfiguredError,
+    ProjectConfig,
+    folders,
+    load_config,
+    regenerate_command,
+)
 
 __all__ = ["app", "main"]
 
@@ -37,27 +46,68 @@ app = typer.Typer(
 
 
 ProtocolOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--protocol",
         envvar="DATADIVR_PROTOCOL",
-        help="Import path of a generated protocol package.",
+        show_default="[tool.datadivr] protocol, else datadivr.demo",
+        help="Import name of a generated protocol package (found in the current folder, its "
+        "src/ and the project's too).",
     ),
 ]
-DEFAULT_PROTOCOL = "datadivr.demo"
+DEFAULT_PROTOCOL = DEMO_PROTOCOL
 
 
-def _load_protocol(package: str) -> ModuleType:
-    """Import a generated protocol package, or exit 2 with the reason."""
+def _project() -> ProjectConfig:
+    """The project's ``[tool.datadivr]`` settings, or exit 2 naming the file and key at fault."""
     try:
-        module = importlib.import_module(package)
+        return load_config()
+    except ConfigError as exc:
+        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+#: What the commands say of the protocol they use when nothing names one.
+DEMO_NOTE = "the demo protocol: no --protocol, no [tool.datadivr] protocol"
+
+
+def _protocol_name(option: str | None, config: ProjectConfig) -> str:
+    """The protocol package to use: ``option``, else the configured one, else the demo."""
+    if option is not None:
+        return option
+    return config.protocol or DEFAULT_PROTOCOL
+
+
+def _shown(option: str | None, config: ProjectConfig) -> str:
+    """The protocol's name as the commands show it: the demo is said to be the demo."""
+    name = _protocol_name(option, config)
+    if option is None and config.protocol is None:
+        return f"{name} ({DEMO_NOTE})"
+    return name
+
+
+def _load_protocol(package: str | None, config: ProjectConfig | None = None) -> ModuleType:
+    """Import a generated protocol package (``package``, else the configured one, else the
+    demo), or exit 2 with the reason."""
+    if config is None:
+        config = _project()
+    name = _protocol_name(package, config)
+    config.add_import_paths()
+    try:
+        module = importlib.import_module(name)
     except ImportError as exc:
-        Console(stderr=True).print(f"[red]error:[/] cannot import protocol {package!r}: {exc}")
+        where = ", ".join(str(path) for path in config.import_paths())
+        hint = ""
+        if package is None and config.out is not None and not config.out.is_dir():
+            hint = f"; {config.out} is not generated yet: run `datadivr generate` first"
+        Console(stderr=True).print(
+            f"[red]error:[/] cannot import protocol {name!r}: {escape(str(exc))} "
+            f"(looked in the Python path and in {where}){hint}",
+            highlight=False,
+        )
         raise typer.Exit(2) from None
     if not isinstance(getattr(module, "PROTOCOL", None), Protocol):
-        Console(stderr=True).print(
-            f"[red]error:[/] {package!r} is not a generated protocol package"
-        )
+        Console(stderr=True).print(f"[red]error:[/] {name!r} is not a generated protocol package")
         raise typer.Exit(2)
     return module
 
@@ -158,11 +208,12 @@ def serve(
     log_format: Annotated[
         LogFormat, typer.Option(envvar="DATADIVR_LOG_FORMAT", help="console or json lines.")
     ] = LogFormat.CONSOLE,
-    protocol: ProtocolOption = DEFAULT_PROTOCOL,
+    protocol: ProtocolOption = None,
     imports: Annotated[
         list[str] | None,
         typer.Option(
             "--import",
+            show_default="[tool.datadivr] import",
             help="Module to import first, e.g. one whose @websocket_handler functions register "
             "handlers (repeatable).",
         ),
@@ -233,6 +284,7 @@ def serve(
 
     configure_logging(log_level.value, log_format)
     log = get_logger("datadivr.cli")
+    project = _project()
     try:
         limits = limits_from_options(limit_options)
     except ValueError as exc:
@@ -272,8 +324,8 @@ def serve(
         raise typer.Exit(1) from None
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    package = _load_protocol(protocol)
-    for name in imports or []:
+    package = _load_protocol(protocol, project)
+    for name in project.imports if imports is None else imports:
         try:
             importlib.import_module(name)
         except ImportError as exc:
@@ -297,6 +349,7 @@ def serve(
         raise typer.Exit(2) from None
     log.info(
         "listening",
+        protocol=_shown(protocol, project),
         url=f"ws://{shown}:{bound_port}/ws",
         health=f"http://{shown}:{bound_port}/health",
         explorer=f"http://{shown}:{bound_port}/" if explorer else "off",
@@ -341,12 +394,13 @@ def events(
     output: Annotated[
         OutputFormat, typer.Option("--format", help="table or json.")
     ] = OutputFormat.TABLE,
-    protocol: ProtocolOption = DEFAULT_PROTOCOL,
+    protocol: ProtocolOption = None,
 ) -> None:
     """List the protocol's events with their direction and reply."""
     from rich.table import Table
 
-    PROTOCOL = _load_protocol(protocol).PROTOCOL
+    project = _project()
+    PROTOCOL = _load_protocol(protocol, project).PROTOCOL
     specs = sorted(PROTOCOL.events.values(), key=lambda e: e.name)
     if output is OutputFormat.JSON:
         rows = [
@@ -360,7 +414,7 @@ def events(
         ]
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"datadivr protocol ({PROTOCOL.schema_hash[:19]}…)")
+    table = Table(title=escape(f"{_shown(protocol, project)}, {PROTOCOL.schema_hash[:19]}…"))
     for column in ("event", "direction", "reply", "description"):
         table.add_column(column)
     for e in specs:
@@ -371,11 +425,23 @@ def events(
 @app.command()
 def generate(
     schema: Annotated[
-        Path, typer.Option(help="Folder of JSON Schema files.", file_okay=False)
-    ] = Path("schema"),
+        Path | None,
+        typer.Option(
+            envvar="DATADIVR_SCHEMA",
+            file_okay=False,
+            show_default="[tool.datadivr] schema",
+            help="Folder of JSON Schema files.",
+        ),
+    ] = None,
     out: Annotated[
-        Path, typer.Option(help="Package folder to write the generated code to.", file_okay=False)
-    ] = Path("src/datadivr/demo"),
+        Path | None,
+        typer.Option(
+            envvar="DATADIVR_OUT",
+            file_okay=False,
+            show_default="[tool.datadivr] out",
+            help="Package folder to write the generated code to.",
+        ),
+    ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; fail when the output is stale.")
     ] = False,
@@ -388,30 +454,41 @@ def generate(
 ) -> None:
     """Generate the typed protocol package (models, handlers, client) from a schema folder.
 
+    The folders come from the options, else from pyproject.toml's [tool.datadivr] table.
     Nothing is generated when every file's header names the current schema and generator
     hashes: --force generates anyway, and --check always compares every byte.
     """
+    from datadivr_codegen import INSTALL_HINT, missing_extra
+
     err = Console(stderr=True)
-    try:
-        from datadivr_codegen.errors import SchemaError
-        from datadivr_codegen.generator import check as check_output
-        from datadivr_codegen.generator import generate as write_output
-    except ImportError as exc:
+    missing = missing_extra()
+    if missing is not None:
         err.print(
-            "[red]error:[/] the generator needs the codegen extra: "
-            + escape(f"pip install 'datadivr[codegen]' ({exc})")
+            f"[red]error:[/] the generator needs the codegen extra ({missing} is missing): "
+            + escape(INSTALL_HINT),
+            highlight=False,
         )
-        raise typer.Exit(2) from None
+        raise typer.Exit(2)
+    from datadivr_codegen.errors import SchemaError
+    from datadivr_codegen.generator import check as check_output
+    from datadivr_codegen.generator import generate as write_output
+
     if check and force:
         err.print("[red]error:[/] --check and --force cannot be used together")
         raise typer.Exit(2)
+    try:
+        schema, out = folders(schema, out, load_config())
+    except (ConfigError, NotConfiguredError) as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
     try:
         if check:
             problems = check_output(schema, out)
             if problems:
                 for line in problems:
                     err.print(f"[red]{line}[/]", highlight=False)
-                err.print(f"{out} is stale: run `make generate` (datadivr generate)")
+                command = regenerate_command(schema, out, cwd=Path.cwd())
+                err.print(f"{out} is stale: run `{command}`", highlight=False)
                 raise typer.Exit(1)
             typer.echo(f"{out} is up to date with {schema}")
             return
@@ -421,6 +498,50 @@ def generate(
         raise typer.Exit(1) from None
     for line in result.summary(out):
         typer.echo(line)
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path, typer.Argument(help="The project's folder; created when missing.", file_okay=False)
+    ] = Path("."),
+    package: Annotated[
+        str | None,
+        typer.Option(
+            show_default="<folder name>_protocol",
+            help="Name of the protocol package to generate.",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
+) -> None:
+    """Start a protocol project: schemas, a server, a client and the [tool.datadivr] table.
+
+    The schema folder holds the envelope, the definitions and events the runtime needs
+    (welcome, error), a request the server answers (greet) and an event relayed between
+    clients (chat). Nothing is overwritten without --force.
+    """
+    from datadivr._starter import StarterError, next_steps, plan_starter, write_starter
+
+    err = Console(stderr=True)
+    try:
+        starter = plan_starter(directory, package, force=force)
+    except StarterError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    if starter.clashes and not force:
+        err.print("[red]error:[/] init would overwrite:", highlight=False)
+        for clash in starter.clashes:
+            typer.echo(f"  {clash.path} ({clash.why})", err=True)
+        err.print("Nothing was written: pass --force to overwrite, or pick another folder.")
+        raise typer.Exit(1)
+    try:
+        written = write_starter(starter)
+    except OSError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+    for line in written:
+        typer.echo(line)
+    typer.echo("\n" + next_steps(starter, cwd=Path.cwd()))
 
 
 @app.command()
@@ -439,7 +560,7 @@ def client(
             help="Token to present (Authorization: Bearer). Prefer the environment variable.",
         ),
     ] = None,
-    protocol: ProtocolOption = DEFAULT_PROTOCOL,
+    protocol: ProtocolOption = None,
 ) -> None:
     """Interactive client: type `EVENT [JSON payload]` (or `@TO EVENT …`, or a raw JSON frame).
 
@@ -470,7 +591,7 @@ OutOption = Annotated[
 @schema_app.command("bundle")
 def schema_bundle(
     out: OutOption = None,
-    protocol: ProtocolOption = DEFAULT_PROTOCOL,
+    protocol: ProtocolOption = None,
 ) -> None:
     """Write one self-contained JSON Schema (draft 2020-12) of the whole protocol.
 
@@ -482,7 +603,7 @@ def schema_bundle(
 @schema_app.command("asyncapi")
 def schema_asyncapi(
     out: OutOption = None,
-    protocol: ProtocolOption = DEFAULT_PROTOCOL,
+    protocol: ProtocolOption = None,
 ) -> None:
     """Write an AsyncAPI 3.0.0 document of the protocol.
 
@@ -494,7 +615,7 @@ def schema_asyncapi(
         document = package.PROTOCOL.asyncapi
     except FileNotFoundError:
         Console(stderr=True).print(
-            f"[red]error:[/] {protocol!r} has no asyncapi.json: regenerate it with a newer "
+            f"[red]error:[/] {package.__name__!r} has no asyncapi.json: regenerate it with a newer "
             "datadivr generate"
         )
         raise typer.Exit(2) from None
@@ -519,7 +640,7 @@ def validate(
     output: Annotated[
         OutputFormat, typer.Option("--format", help="table (text) or json.")
     ] = OutputFormat.TABLE,
-    protocol: ProtocolOption = DEFAULT_PROTOCOL,
+    protocol: ProtocolOption = None,
 ) -> None:
     """Validate captured messages (JSON Lines) against the schema.
 
@@ -558,7 +679,7 @@ def proxy(
     log_format: Annotated[
         LogFormat, typer.Option(help="console or json lines.")
     ] = LogFormat.CONSOLE,
-    protocol: ProtocolOption = DEFAULT_PROTOCOL,
+    protocol: ProtocolOption = None,
 ) -> None:
     """Validating proxy between any WebSocket client and a datadivr server.
 

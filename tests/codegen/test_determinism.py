@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from datadivr_codegen.generator import HEADER_MARK, generate, generator_hash, plan
+from datadivr_codegen.project import regenerate_command
 
 from .conftest import CASES, GENERATED_FILES, case_schema, copy_case, snapshot
 
@@ -20,15 +21,21 @@ CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}(:\d{2})?")
 
 @pytest.mark.parametrize("case", CASES)
 def test_generating_twice_gives_identical_bytes(case: str, tmp_path: Path) -> None:
-    first = generate(case_schema(case), tmp_path / "one")
-    # Another copy of the schema folder, somewhere else: the output does not depend on where.
-    second = generate(copy_case(case, tmp_path / "elsewhere" / "schema"), tmp_path / "two")
+    one_dir, two_dir = tmp_path / "one", tmp_path / "elsewhere" / "two"
+    first = generate(copy_case(case, one_dir / "schema"), one_dir / "out")
+    # Another copy of the project, somewhere else: the output does not depend on where (the
+    # headers name the folders relative to the project: here, to the folder holding both).
+    second = generate(copy_case(case, two_dir / "schema"), two_dir / "out")
 
     assert sorted(first.written) == sorted(second.written) == sorted(GENERATED_FILES)
-    one, two = snapshot(tmp_path / "one"), snapshot(tmp_path / "two")
+    one, two = snapshot(one_dir / "out"), snapshot(two_dir / "out")
     assert sorted(one) == sorted(GENERATED_FILES)
     assert one == two
-    assert {f.path: f.content.encode() for f in plan(case_schema(case)).files} == one
+    command = "datadivr generate --schema schema --out out"
+    assert b"# Regenerate with `" + command.encode() + b"`." in one["models.py"]
+    assert {
+        f.path: f.content.encode() for f in plan(case_schema(case), command=command).files
+    } == one
 
 
 @pytest.mark.parametrize("force", [False, True], ids=["skipped", "forced"])
@@ -57,7 +64,9 @@ def test_generate_rewrites_only_what_changed(tmp_path: Path) -> None:
 
     assert result.written == ("events.py",)
     assert sorted(result.unchanged) == sorted(set(GENERATED_FILES) - {"events.py"})
-    assert snapshot(out) == {f.path: f.content.encode() for f in plan(case_schema("reply")).files}
+    command = regenerate_command(case_schema("reply"), out)
+    expected = plan(case_schema("reply"), command=command).files
+    assert snapshot(out) == {f.path: f.content.encode() for f in expected}
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from datadivr_codegen.generator import generate, plan
+from datadivr_codegen.project import regenerate_command
 from tests.commands import run_datadivr
 
 from .conftest import GENERATED_FILES, case_schema, copy_case, snapshot
@@ -32,7 +35,9 @@ def test_generate_writes_the_package(tmp_path: Path) -> None:
         assert f"wrote {out / name}" in result.stdout
     assert f"{len(GENERATED_FILES)} written, 0 unchanged, 0 removed" in result.stdout
     assert result.stderr == ""
-    assert snapshot(out) == {f.path: f.content.encode() for f in plan(case_schema("minimal")).files}
+    command = regenerate_command(case_schema("minimal"), out)
+    expected = plan(case_schema("minimal"), command=command).files
+    assert snapshot(out) == {f.path: f.content.encode() for f in expected}
 
 
 def test_broken_schema_exits_1_naming_the_file(tmp_path: Path) -> None:
@@ -101,3 +106,26 @@ def test_check_on_a_broken_schema_exits_1(tmp_path: Path, generated: Path) -> No
     assert result.returncode == 1
     assert "schema error" in result.stderr
     assert "envelope.schema.json" in result.stderr
+
+
+def test_the_generator_without_the_codegen_extra_says_how_to_install_it(tmp_path: Path) -> None:
+    """``python -m datadivr_codegen`` with the extra's modules hidden: an install hint, exit 2."""
+    hide = (
+        "import runpy, sys\n"
+        "sys.modules['datamodel_code_generator'] = None  # import raises ModuleNotFoundError\n"
+        "sys.argv = ['python -m datadivr_codegen', *sys.argv[1:]]\n"
+        "runpy.run_module('datadivr_codegen', run_name='__main__', alter_sys=True)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", hide, "--schema", str(case_schema("minimal")), "--out", "pkg"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        "error: the generator needs the codegen extra (datamodel_code_generator is missing): "
+        "pip install 'datadivr[codegen]'\n"
+    )
+    assert not (tmp_path / "pkg").exists()

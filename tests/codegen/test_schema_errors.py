@@ -242,6 +242,31 @@ BROKEN = {
     "event-name-servicer-hook": Broken(
         _event_named("on_disconnect"), HELLO, ("'on_disconnect' is reserved",)
     ),
+    "event-name-reserved-says-why": Broken(
+        _event_named("state"),
+        HELLO,
+        (
+            "event name 'state' is reserved: the generated client and servicer have a method "
+            "per event, and one of this name would shadow their own methods and attributes "
+            "(reserved: " + ", ".join(sorted(RESERVED_EVENT_NAMES)) + ")",
+        ),
+    ),
+    "event-name-keyword-says-why": Broken(
+        _event_named("import"), HELLO, ("'import' is reserved: it is a Python keyword",)
+    ),
+    "events-file-without-extension": Broken(
+        lambda s: _write(s, "events/point.schema.json", _definitions(Point=POINT)),
+        "events/point.schema.json",
+        (
+            "a file under events/ must be an event, with an 'x-datadivr' block",
+            "shared definitions belong outside events/",
+        ),
+    ),
+    "nested-events-file-without-extension": Broken(
+        lambda s: _write(s, "events/shapes/point.schema.json", _definitions(Point=POINT)),
+        "events/shapes/point.schema.json",
+        ("a file under events/ must be an event",),
+    ),
     "reply-unknown": Broken(
         _hello_extension(reply="nobody"), HELLO, ("reply event 'nobody' is not defined",)
     ),

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -126,7 +125,7 @@ SCHEMAS: dict[str, object] = {
 
 #: The user's server: typed handlers, a lifecycle hook, and a request the server sends.
 GAME_SERVER = '''
-"""The game's handlers; `datadivr serve` imports this module ([tool.datadivr] import)."""
+"""The game's own handlers; `datadivr serve` imports this module ([tool.datadivr] import)."""
 
 import asyncio
 
@@ -251,7 +250,7 @@ print(blue_join("ace").model_dump_json())
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtual environment with ``datadivr[codegen]`` from the wheel, and mypy."""
     uv = os.environ.get("UV") or shutil.which("uv")
     assert uv, "uv is needed to build the wheel (make install provides it)"
@@ -265,15 +264,25 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         timeout=120,
     )
     subprocess.run(
-        [uv, "pip", "install", "--python", str(venv / "bin" / "python"), f"{wheel}[codegen]", "mypy"],
+        [
+            uv,
+            "pip",
+            "install",
+            "--python",
+            str(venv / "bin" / "python"),
+            f"{wheel}[codegen]",
+            "mypy",
+        ],
         check=True,
         capture_output=True,
         timeout=600,
     )
-    yield venv
+    return venv
 
 
-def _run(venv: Path, *args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def _run(
+    venv: Path, *args: str, cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": f"{venv / 'bin'}:{os.environ.get('PATH', '')}",
         "HOME": os.environ.get("HOME", str(cwd)),
@@ -297,13 +306,13 @@ def test_own_protocol_from_the_wheel(venv: Path, tmp_path: Path) -> None:
     assert "datadivr generate" in init.stdout
     for name, schema in SCHEMAS.items():
         (project / "schema" / name).write_text(json.dumps(schema, indent=2) + "\n")
-    (project / "game_server.py").write_text(textwrap.dedent(GAME_SERVER).lstrip())
-    (project / "game_client.py").write_text(textwrap.dedent(GAME_CLIENT).lstrip())
+    (project / "arena.py").write_text(textwrap.dedent(GAME_SERVER).lstrip())
+    (project / "play.py").write_text(textwrap.dedent(GAME_CLIENT).lstrip())
     config = (project / "pyproject.toml").read_text()
     (project / "pyproject.toml").write_text(
-        config.replace('import = ["server"]', 'import = ["server", "game_server"]')
+        config.replace('import = ["game_server"]', 'import = ["game_server", "arena"]')
     )
-    assert 'import = ["server", "game_server"]' in (project / "pyproject.toml").read_text()
+    assert 'import = ["game_server", "arena"]' in (project / "pyproject.toml").read_text()
 
     # generate, with no flags: [tool.datadivr] says where
     generate = _run(venv, datadivr, "generate", cwd=project)
@@ -324,8 +333,8 @@ def test_own_protocol_from_the_wheel(venv: Path, tmp_path: Path) -> None:
 
     # mypy --strict over the user's code
     typed = _run(
-        venv, python, "-m", "mypy", "--strict", "server.py", "client.py", "game_server.py",
-        "game_client.py", PACKAGE, cwd=project, timeout=300,
+        venv, python, "-m", "mypy", "--strict", "game_server.py", "game_client.py", "arena.py",
+        "play.py", PACKAGE, cwd=project, timeout=300,
     )  # fmt: skip
     assert typed.returncode == 0, typed.stdout + typed.stderr
 
@@ -340,7 +349,7 @@ def test_own_protocol_from_the_wheel(venv: Path, tmp_path: Path) -> None:
     )
     try:
         url = _listening_url(server)
-        play = _run(venv, python, "game_client.py", url, cwd=project, timeout=60)
+        play = _run(venv, python, "play.py", url, cwd=project, timeout=60)
         assert play.returncode == 0, play.stderr
         assert play.stdout.splitlines() == [
             "ready: True",
