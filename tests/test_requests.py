@@ -382,6 +382,55 @@ class TestHubRequest:
         assert refused["event_name"] == "error"  # no charge_start went out
         assert hub.requests.waiting() == 0
 
+    async def test_a_task_of_the_handler_may_ask_its_sender(self, proto: ModuleType) -> None:
+        """The advice of the error above works: the same ``ctx``, in a task of its own."""
+        registry = Registry()
+        asked: list[asyncio.Task[Any]] = []
+
+        async def plug_in(message: Any, ctx: HandlerContext) -> None:
+            assert ctx.client_id is not None
+            request = proto.ChargeStartMessage(payload={"connector": 1})
+            asked.append(asyncio.create_task(ctx.request(ctx.client_id, request, timeout=5)))
+
+        registry.register("plug_in", HandlerType.SERVER, plug_in)
+        hub, wire = start_hub(proto, registry)
+        charger = await connect(hub, wire, "charger")
+        plug = {"event_name": "plug_in", "payload": {"charger": charger, "connector": 1}}
+        await hub.receive(charger, json.dumps(plug))  # returns while its task asks
+        route, request = await wire.next()
+        assert (route, request["event_name"]) == (Direct(charger), "charge_start")
+        await hub.receive(charger, ack(request["id"]))
+        [task] = asked
+        answer = await task
+        assert answer.payload.accepted is True
+
+    async def test_hub_request_from_the_handler_of_its_sender_fails_at_once(
+        self, proto: ModuleType
+    ) -> None:
+        """``server.request`` (the hub's) tells as ``ctx.request`` does, instead of waiting
+        until its timeout."""
+        registry = Registry()
+        failures: list[BaseException] = []
+        hub: Hub | None = None
+
+        async def plug_in(message: Any, ctx: HandlerContext) -> None:
+            assert ctx.client_id is not None
+            assert hub is not None
+            request = proto.ChargeStartMessage(payload={"connector": 1})
+            try:
+                await hub.request(ctx.client_id, request, timeout=60)
+            except InvalidStateError as exc:
+                failures.append(exc)
+
+        registry.register("plug_in", HandlerType.SERVER, plug_in)
+        hub, wire = start_hub(proto, registry)
+        charger = await connect(hub, wire, "charger")
+        plug = {"event_name": "plug_in", "payload": {"charger": charger, "connector": 1}}
+        await hub.receive(charger, json.dumps(plug))
+        [failure] = failures
+        assert "ask it from a task of its own" in str(failure)
+        assert hub.requests.waiting() == 0
+
     async def test_a_client_handler_context_cannot_ask(self, proto: ModuleType) -> None:
         async def send(message: MessageBase) -> None:
             pass

@@ -137,8 +137,9 @@ from game_protocol import (
     Build,
     JoinedMessage,
     JoinedPayload,
+    ChatMessage,
+    ChatPayload,
     JoinMessage,
-    MsgMessage,
     ReadyCheckMessage,
     ReadyCheckPayload,
     Team,
@@ -171,7 +172,8 @@ async def ask_ready(client_id: str, ctx: HandlerContext) -> None:
     answer = await ctx.request(
         client_id, ReadyCheckMessage(payload=ReadyCheckPayload(round=1)), timeout=10
     )
-    await ctx.send(MsgMessage(message=f"ready: {answer.payload.ready}", to=client_id))
+    text = f"ready: {answer.payload.ready}"
+    await ctx.send(ChatMessage(payload=ChatPayload(text=text), to=client_id))
 
 
 @on_connect
@@ -192,9 +194,9 @@ import sys
 
 from datadivr import MessageValidationError
 from game_protocol import (
+    ChatMessage,
     Client,
     ErrorMessage,
-    MsgMessage,
     ReadyCheckMessage,
     ReadyMessage,
     ReadyPayload,
@@ -210,8 +212,8 @@ async def main(url: str) -> None:
             return ReadyMessage(payload=ReadyPayload(ready=message.payload.round == 1))
 
         told = await client.receive(timeout=10)
-        assert isinstance(told, MsgMessage)
-        print(told.message)
+        assert isinstance(told, ChatMessage)
+        print(told.payload.text)
         joined = await client.join(team="blue", timeout=10)
         print("joined", joined.payload.team, joined.payload.name == client.client_id)
         joined = await client.join(team="red", nickname="ace", timeout=10)
@@ -221,7 +223,7 @@ async def main(url: str) -> None:
         try:
             await client.join(team="green", timeout=10)  # type: ignore[arg-type]
         except MessageValidationError as exc:
-            print("refused here", exc.violations[0].path)
+            print("refused here", exc.details[0].path)
         await client.send_raw(
             json.dumps({"event_name": "act", "id": "bad", "payload": {"target": ""}})
         )
@@ -362,6 +364,11 @@ def test_own_protocol_from_the_wheel(venv: Path, tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        assert server.stderr is not None
+        drain = getattr(server, "drain", None)
+        if drain is not None:
+            drain.join(10)
+        server.stderr.close()
 
     # a second package imports the generated one as an installed, typed SDK
     site = Path(
@@ -405,6 +412,8 @@ def _listening_url(server: subprocess.Popen[str]) -> str:
             continue
         if record.get("event") == "listening":
             # keep reading what it logs, so that it never blocks on a full pipe
-            threading.Thread(target=server.stderr.read, daemon=True).start()
+            drain = threading.Thread(target=server.stderr.read, daemon=True)
+            drain.start()
+            server.drain = drain  # type: ignore[attr-defined]
             return str(record["url"])
     raise AssertionError("datadivr serve did not listen:\n" + "".join(seen))

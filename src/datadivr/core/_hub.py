@@ -22,7 +22,14 @@ from datadivr.core._limits import Limits, TokenBucket, check_structure, over_siz
 from datadivr.core._message import MessageBase
 from datadivr.core._protocol import Direction, FrameFault, Protocol, frame_error, frame_field
 from datadivr.core._registry import HandlerContext, HandlerType, Registry, answer_fields
-from datadivr.core._requests import DEFAULT_REQUEST_TIMEOUT, Asks, PendingRequests, reply_of
+from datadivr.core._requests import (
+    DEFAULT_REQUEST_TIMEOUT,
+    Asks,
+    PendingRequests,
+    check_not_reading,
+    reading,
+    reply_of,
+)
 from datadivr.core._route import Broadcast, Direct, Route
 from datadivr.exceptions import (
     ClientOnOtherNodeError,
@@ -261,9 +268,11 @@ class Hub:
                     ctx = HandlerContext(
                         HandlerType.SERVER, client_id, self._sender_of(client_id), ask=self._ask
                     )
-                result = await entry.func(message, ctx)
+                with reading(client_id):
+                    result = await entry.func(message, ctx)
             else:
-                result = await entry.func(message)
+                with reading(client_id):
+                    result = await entry.func(message)
             if result is not None:
                 self._from_handler(result, client_id, reply_to=message.id, final=True)
         except Exception as exc:
@@ -315,6 +324,7 @@ class Hub:
             if self._members is not None and client_id in self._members:
                 raise ClientOnOtherNodeError(client_id)
             raise UnknownClientError(client_id)
+        check_not_reading(client_id)
         reply_type = self.protocol.events[spec.reply].message_type
         request_id = message.id if message.id is not None else uuid.uuid4().hex
         update: dict[str, Any] = {"id": request_id, "to": client_id}

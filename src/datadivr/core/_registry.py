@@ -133,19 +133,13 @@ class HandlerContext:
                 (:class:`~datadivr.exceptions.ClientOnOtherNodeError`: it is connected to
                 another node of the cluster).
             TooManyRequestsError: too many requests wait for that client already.
-            InvalidStateError: called from a client's handler, or from a handler of the
-                client ``client_id`` itself (it would wait for a message that is not read
-                until it returns).
+            InvalidStateError: called from a client's handler, or from a handler or hook of
+                the client ``client_id`` itself, in the task that runs it (it would wait for a
+                message that is not read until it returns).
             TypeError: ``message`` is not a request the server may send.
         """
         if self.ask is None:
             raise InvalidStateError("only the server sends requests with ctx.request")
-        if client_id == self.client_id:
-            raise InvalidStateError(
-                f"a handler of client {client_id!r}'s message cannot wait for that client's "
-                "answer: its next message is read once the handler returns; ask it from a "
-                "task of its own (asyncio.create_task) or after answering"
-            )
         answer: _M = await self.ask(client_id, message, timeout)
         return answer
 

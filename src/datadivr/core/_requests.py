@@ -9,12 +9,17 @@ requests, bounded per client, and is tested with plain futures.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from datadivr.core._message import MessageBase
 from datadivr.exceptions import (
     ClientGoneError,
+    InvalidStateError,
     ProtocolError,
     RemoteError,
     TooManyRequestsError,
@@ -27,6 +32,8 @@ __all__ = [
     "Asks",
     "PendingRequests",
     "Waiter",
+    "check_not_reading",
+    "reading",
     "remote_error",
     "reply_of",
 ]
@@ -38,6 +45,40 @@ _R_co = TypeVar("_R_co", bound=MessageBase, covariant=True)
 DEFAULT_REQUEST_TIMEOUT = 10.0
 #: Requests of the server that may wait for one client's answers at once.
 MAX_PENDING_PER_CLIENT = 256
+
+# The client whose frames the running task reads (its handlers and hooks run in that task),
+# and the task. A task started from a handler inherits the variable but is another task: it
+# may wait for that client's answer, which the reading task reads meanwhile.
+_reading: ContextVar[tuple[str, asyncio.Task[object] | None] | None] = ContextVar(
+    "datadivr_reading", default=None
+)
+
+
+@contextlib.contextmanager
+def reading(client_id: str) -> Iterator[None]:
+    """Mark the running task as the one that reads ``client_id``'s frames, for as long as it
+    runs a handler of that client's message or one of its hooks."""
+    token = _reading.set((client_id, asyncio.current_task()))
+    try:
+        yield
+    finally:
+        _reading.reset(token)
+
+
+def check_not_reading(client_id: str) -> None:
+    """Refuse to wait for ``client_id``'s answer in the task that reads its frames.
+
+    Raises:
+        InvalidStateError: the running task runs a handler of ``client_id``'s message or one of
+            its hooks: the answer would be read only once it returns.
+    """
+    marked = _reading.get()
+    if marked is not None and marked[0] == client_id and marked[1] is asyncio.current_task():
+        raise InvalidStateError(
+            f"a handler or hook of client {client_id!r} cannot wait for that client's answer: "
+            "its next message is read once the handler returns; ask it from a task of its own "
+            "(asyncio.create_task) or after answering"
+        )
 
 
 class Asks(Protocol[_R_co]):

@@ -20,7 +20,7 @@ from datadivr.core._limits import Limits, over_size, utf8_size
 from datadivr.core._message import MessageBase
 from datadivr.core._protocol import SUBPROTOCOL, Protocol, frame_field
 from datadivr.core._registry import HandlerContext, HandlerType, Registry
-from datadivr.core._requests import Asks
+from datadivr.core._requests import Asks, reading
 from datadivr.core._route import Route
 from datadivr.exceptions import ProtocolError
 from datadivr.server._admission import COUNTED, Admission, Slot, address_key
@@ -114,9 +114,9 @@ class Server:
         """Send ``message``, a request of the server (an event the server sends that has a
         ``reply``), to the client ``client_id`` and wait for its answer: from a background
         task, say, as a handler does with ``ctx.request``. The app of :func:`create_app`
-        holds its server as ``app.state.server``. A handler asks with ``ctx.request``, which
-        refuses to wait for the client whose message it handles (that client's answer is read
-        only once the handler returns); this method cannot tell, and would wait in vain.
+        holds its server as ``app.state.server``. Called from a handler or hook of the client
+        ``client_id`` itself, in the task that runs it, it refuses at once, as ``ctx.request``
+        does: that client's answer is read only once the handler returns.
 
         Args:
             client_id: The client to ask, connected to this server (this node of a cluster).
@@ -134,6 +134,8 @@ class Server:
                 :class:`~datadivr.exceptions.ClientOnOtherNodeError` when it is connected to
                 another node of the cluster.
             TooManyRequestsError: too many requests wait for that client already.
+            InvalidStateError: called from a handler or hook of the client ``client_id``, in
+                the task that runs it.
             TypeError: ``message`` is not a request the server may send.
         """
         return await self.hub.request(client_id, message, timeout=timeout)
@@ -359,7 +361,8 @@ class Server:
             hooks = self.hub.registry.hooks("on_connect")
             if hooks:
                 client = ClientInfo(client_id, identity, _remote(websocket))
-                await run_hooks("on_connect", hooks, client, ctx)
+                with reading(client_id):
+                    await run_hooks("on_connect", hooks, client, ctx)
             connection.greeted = True
             while not connection.evicted:
                 event = await websocket.receive()
