@@ -129,3 +129,39 @@ def test_a_file_is_not_a_folder(tmp_path: Path) -> None:
     with pytest.raises(StarterError, match="is not a folder"):
         plan_starter(target)
     assert target.read_text("utf-8") == ""
+
+
+@pytest.mark.parametrize(
+    "tool",
+    [
+        "tool = 1\n",
+        'tool = "x"\n',
+        "tool = {ruff = {line-length = 100}}\n",
+    ],
+)
+def test_a_pyproject_the_table_cannot_be_appended_to_is_refused(tmp_path: Path, tool: str) -> None:
+    """Appending ``[tool.datadivr]`` after a ``tool`` that is no table of sections would
+    leave a pyproject.toml that no tool reads: init says so, shows the table, writes nothing."""
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(tool, "utf-8")
+    result = init(tmp_path)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "cannot append a [tool.datadivr] table" in said
+    assert "add this table to it by hand" in said
+    assert 'out = "' in said
+    assert pyproject.read_text("utf-8") == tool
+    assert [p.name for p in tmp_path.iterdir()] == ["pyproject.toml"]
+
+
+@pytest.mark.parametrize(
+    ("folder", "cd"),
+    [("my game", "cd 'my game'"), ("-game", "cd ./-game"), ("it's", "cd 'it'\"'\"'s'")],
+)
+def test_the_next_steps_cd_into_any_folder_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str, cd: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["init", "--", folder])
+    assert result.exit_code == 0, result.output
+    assert f"\n  {cd}\n" in result.output

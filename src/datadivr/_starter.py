@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import shlex
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -143,13 +144,15 @@ def plan_starter(root: Path, package: str | None = None, *, force: bool = False)
             document = tomllib.loads(pyproject.read_text("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise StarterError(f"{pyproject}: not valid TOML: {exc}") from None
-        if "datadivr" in document.get("tool", {}):
+        tool = document.get("tool", {})
+        if isinstance(tool, dict) and "datadivr" in tool:
             starter.pyproject = "keep" if force else "clash"
             if not force:
                 starter.clashes.append(
                     Clash(pyproject, "has a [tool.datadivr] table already (--force keeps it)")
                 )
         else:
+            _check_appendable(pyproject, starter.table)
             starter.pyproject = "append"
     else:
         template = (source / "pyproject.toml.tmpl").read_text("utf-8")
@@ -158,6 +161,25 @@ def plan_starter(root: Path, package: str | None = None, *, force: bool = False)
         if (root / rel).exists():
             starter.clashes.append(Clash(root / rel, "exists"))
     return starter
+
+
+def _separator(existing: str) -> str:
+    """What goes between a file's ``existing`` text and an appended table: a blank line."""
+    return "" if existing.endswith("\n\n") else "\n" if existing.endswith("\n") else "\n\n"
+
+
+def _check_appendable(pyproject: Path, table: str) -> None:
+    """Refuse a pyproject.toml that the table cannot be appended to: one whose ``tool`` is
+    an inline table or a value, where a ``[tool.datadivr]`` header is not valid TOML."""
+    existing = pyproject.read_text("utf-8")
+    try:
+        tomllib.loads(existing + _separator(existing) + table)
+    except tomllib.TOMLDecodeError as exc:
+        raise StarterError(
+            f"{pyproject}: cannot append a [tool.datadivr] table ({exc}): its 'tool' is not "
+            f"a table of sections; add this table to it by hand, then run `datadivr generate`:"
+            f"\n\n{table}"
+        ) from None
 
 
 def _walk(folder: Traversable, prefix: str) -> list[tuple[str, str]]:
@@ -183,9 +205,8 @@ def write_starter(starter: Starter) -> list[str]:
     pyproject = starter.root / _PYPROJECT
     if starter.pyproject == "append":
         existing = pyproject.read_text("utf-8")
-        separator = "" if existing.endswith("\n\n") else "\n" if existing.endswith("\n") else "\n\n"
         with pyproject.open("a", encoding="utf-8", newline="\n") as handle:
-            handle.write(separator + starter.table)
+            handle.write(_separator(existing) + starter.table)
         lines.append(f"added [tool.datadivr] to {pyproject}")
     elif starter.pyproject == "keep":
         lines.append(f"kept the [tool.datadivr] table of {pyproject}")
@@ -196,7 +217,10 @@ def next_steps(starter: Starter, cwd: Path) -> str:
     """What to run next, from ``cwd``, command by command (what ``init`` prints last)."""
     steps: list[tuple[str, str]] = []
     if starter.root.resolve() != cwd.resolve():
-        steps.append((f"cd {starter.root}", ""))
+        folder = str(starter.root)
+        # Quoted for the shell, and not taken for an option of cd.
+        folder = shlex.quote(f"./{folder}" if folder.startswith("-") else folder)
+        steps.append((f"cd {folder}", ""))
     steps += [
         ("datadivr generate", f"writes {starter.package}/ from schema/"),
         (
