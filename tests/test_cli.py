@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
+from typer.testing import CliRunner
 
 from datadivr import Limits
 from datadivr.cli import app, limits_from_options
@@ -92,3 +94,27 @@ def test_a_value_out_of_range_is_a_usage_error(args: tuple[str, ...]) -> None:
 def test_a_value_limits_refuse_is_a_value_error(args: tuple[str, ...]) -> None:
     with pytest.raises(ValueError, match=args[0].removeprefix("--").replace("-", "_")):
         limits_from_options(parsed(*args))
+
+
+@pytest.mark.parametrize("name", ["../game_protocol", ".game_protocol", "", "game-protocol", "a/b"])
+@pytest.mark.parametrize("command", [["events"], ["schema", "bundle"]])
+def test_a_protocol_that_is_no_module_name_is_a_usage_error(
+    name: str, command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, [*command, "--protocol", name])
+    assert result.exit_code == 2, result.output
+    assert "is not a module name" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("name", ["../game_server", ".game_server", "no_such_game_server"])
+def test_an_import_that_fails_is_a_usage_error(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        app, ["serve", "--host", "127.0.0.1", "--port", "0", "--import", name]
+    )
+    assert result.exit_code == 2, result.output
+    assert "cannot import" in result.output
+    assert name in result.output

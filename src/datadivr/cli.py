@@ -86,12 +86,24 @@ def _shown(option: str | None, config: ProjectConfig) -> str:
     return name
 
 
+def _is_module_name(name: str) -> bool:
+    """Whether ``name`` is an absolute, dotted module name (``game_protocol``, ``game.proto``)."""
+    return all(part.isidentifier() for part in name.split("."))
+
+
 def _load_protocol(package: str | None, config: ProjectConfig | None = None) -> ModuleType:
     """Import a generated protocol package (``package``, else the configured one, else the
     demo), or exit 2 with the reason."""
     if config is None:
         config = _project()
     name = _protocol_name(package, config)
+    if not _is_module_name(name):
+        Console(stderr=True).print(
+            f"[red]error:[/] protocol {escape(repr(name))} is not a module name: the import "
+            "name of a generated package (e.g. game_protocol), not a path",
+            highlight=False,
+        )
+        raise typer.Exit(2)
     config.add_import_paths()
     try:
         module = importlib.import_module(name)
@@ -317,19 +329,17 @@ def serve(
             "the in-memory default cannot reach the clients of other processes",
         )
         raise typer.Exit(2)
-    try:
-        sock = _bind(host, port)
-    except OSError as exc:
-        log.error("cannot listen", host=host, port=port, error=str(exc))
-        raise typer.Exit(1) from None
-    bound_host, bound_port = sock.getsockname()[:2]
-    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     package = _load_protocol(protocol, project)
     for name in project.imports if imports is None else imports:
+        if not _is_module_name(name):
+            log.error(
+                "cannot import", import_name=name, error="not a module name (e.g. game_server)"
+            )
+            raise typer.Exit(2)
         try:
             importlib.import_module(name)
         except ImportError as exc:
-            log.error("cannot import", module=name, error=str(exc))
+            log.error("cannot import", import_name=name, error=str(exc))
             raise typer.Exit(2) from None
 
     def make_app(backplane: Backplane) -> Any:
@@ -347,6 +357,14 @@ def serve(
     except ValueError as exc:  # an unusable token
         log.error("invalid access settings", error=str(exc))
         raise typer.Exit(2) from None
+    # Bound once every setting, the protocol and the imports are known good.
+    try:
+        sock = _bind(host, port)
+    except OSError as exc:
+        log.error("cannot listen", host=host, port=port, error=str(exc))
+        raise typer.Exit(1) from None
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     log.info(
         "listening",
         protocol=_shown(protocol, project),
