@@ -129,3 +129,16 @@ def test_the_generator_without_the_codegen_extra_says_how_to_install_it(tmp_path
         "pip install 'datadivr[codegen]'\n"
     )
     assert not (tmp_path / "pkg").exists()
+
+
+@pytest.mark.parametrize("out", [".", "generated"])
+def test_a_package_folder_inside_the_schema_folder_is_refused(tmp_path: Path, out: str) -> None:
+    """Its schema.json and asyncapi.json would be read as schemas by the next run: refused
+    before anything is written."""
+    schema = copy_case("minimal", tmp_path / "schema")
+    before = snapshot(schema)
+    result = run_datadivr("generate", "--schema", "schema", "--out", f"schema/{out}", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout
+    assert "is inside the schema folder" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert snapshot(schema) == before
