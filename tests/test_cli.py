@@ -118,3 +118,14 @@ def test_an_import_that_fails_is_a_usage_error(
     assert result.exit_code == 2, result.output
     assert "cannot import" in result.output
     assert name in result.output
+
+
+@pytest.mark.parametrize("command", ["bundle", "asyncapi"])
+def test_a_schema_file_that_cannot_be_written_is_an_error(command: str, tmp_path: Path) -> None:
+    out = tmp_path / "no-such-folder" / "protocol.json"
+    result = CliRunner().invoke(app, ["schema", command, "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "cannot write" in said
+    assert "No such file or directory" in said
+    assert not out.parent.exists()

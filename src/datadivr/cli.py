@@ -646,7 +646,15 @@ def _write_json(document: Any, out: Path | None) -> None:
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            Console(stderr=True).print(
+                f"[red]error:[/] cannot write {escape(str(out))}: "
+                f"{escape(exc.strerror or str(exc))}",
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
         typer.echo(f"wrote {out}", err=True)
 
 
