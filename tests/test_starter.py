@@ -165,3 +165,32 @@ def test_the_next_steps_cd_into_any_folder_name(
     result = CliRunner().invoke(app, ["init", "--", folder])
     assert result.exit_code == 0, result.output
     assert f"\n  {cd}\n" in result.output
+
+
+def test_a_kept_table_that_is_not_the_starters_is_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --force, init keeps a [tool.datadivr] table of the project's own: when it names
+    other folders than the starter's, the next steps would not work, and init says what they
+    need."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.datadivr]\nschema = "schemas"\nout = "game_protocol"\n', "utf-8"
+    )
+    result = init("--package", "game_protocol", "--force")
+    assert result.exit_code == 0, result.output
+    server = f"{identifier(tmp_path.name)}_server"
+    assert (
+        f"it differs from the starter's: the next steps and {server}.py need "
+        f'schema = "schema", import = ["{server}"]'
+    ) in " ".join(result.output.split())
+
+    # A table that is the starter's is kept without a word.
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.datadivr]\nschema = "schema"\nout = "game_protocol"\nimport = ["{server}"]\n',
+        "utf-8",
+    )
+    again = init("--package", "game_protocol", "--force")
+    assert again.exit_code == 0, again.output
+    assert "kept the [tool.datadivr] table" in again.output
+    assert "differs" not in again.output

@@ -9,6 +9,7 @@ with the project's names.
 
 from __future__ import annotations
 
+import json
 import keyword
 import re
 import shlex
@@ -68,6 +69,8 @@ class Starter:
             existing table, without).
         table: The ``[tool.datadivr]`` table.
         clashes: Files that exist (and the table, when the pyproject has one).
+        differs: The settings of a kept table that are not the starter's, as the starter
+            sets them (``out = "game_protocol"``).
     """
 
     root: Path
@@ -77,6 +80,7 @@ class Starter:
     pyproject: str = "create"
     table: str = ""
     clashes: list[Clash] = field(default_factory=list)
+    differs: list[str] = field(default_factory=list)
 
     @property
     def server(self) -> str:
@@ -147,6 +151,12 @@ def plan_starter(root: Path, package: str | None = None, *, force: bool = False)
         tool = document.get("tool", {})
         if isinstance(tool, dict) and "datadivr" in tool:
             starter.pyproject = "keep" if force else "clash"
+            kept, wanted = tool["datadivr"], tomllib.loads(starter.table)["tool"]["datadivr"]
+            starter.differs = [
+                f"{key} = {_toml_value(value)}"
+                for key, value in wanted.items()
+                if not isinstance(kept, dict) or kept.get(key) != value
+            ]
             if not force:
                 starter.clashes.append(
                     Clash(pyproject, "has a [tool.datadivr] table already (--force keeps it)")
@@ -161,6 +171,11 @@ def plan_starter(root: Path, package: str | None = None, *, force: bool = False)
         if (root / rel).exists():
             starter.clashes.append(Clash(root / rel, "exists"))
     return starter
+
+
+def _toml_value(value: object) -> str:
+    """A string or a list of strings as TOML writes it (JSON's quoting is TOML's for these)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _separator(existing: str) -> str:
@@ -210,6 +225,11 @@ def write_starter(starter: Starter) -> list[str]:
         lines.append(f"added [tool.datadivr] to {pyproject}")
     elif starter.pyproject == "keep":
         lines.append(f"kept the [tool.datadivr] table of {pyproject}")
+        if starter.differs:
+            lines.append(
+                "  it differs from the starter's: the next steps and "
+                f"{starter.server}.py need {', '.join(starter.differs)}"
+            )
     return lines
 
 
