@@ -32,6 +32,9 @@ def init(*args: str | Path) -> Any:
         ("2d-world", "_2d_world"),
         ("class", "class_"),
         ("---", "project"),
+        ("jeu-ünïcode", "jeu_unicode"),
+        ("Café 2", "cafe_2"),
+        ("игра", "project"),
     ],
 )
 def test_names_come_from_the_folder(folder: str, name: str) -> None:

@@ -14,6 +14,7 @@ import keyword
 import re
 import shlex
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -94,8 +95,10 @@ class Starter:
 
 
 def identifier(name: str) -> str:
-    """``name`` made a Python identifier: ``my-game`` → ``my_game``, ``2d world`` → ``_2d_world``."""
-    text = re.sub(r"\W+", "_", name.strip().lower(), flags=re.ASCII).strip("_")
+    """``name`` made a Python identifier: ``my-game`` → ``my_game``, ``2d world`` → ``_2d_world``,
+    ``jeu-étoilé`` → ``jeu_etoile`` (accents dropped, other letters outside ASCII too)."""
+    ascii_text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"\W+", "_", ascii_text.strip().lower(), flags=re.ASCII).strip("_")
     if not text:
         return "project"
     if text[0].isdigit():
