@@ -247,6 +247,8 @@ def generate(schema_dir: Path, out_dir: Path, *, force: bool = False) -> WriteRe
         SchemaError: the folder cannot be used, or the generated code does not parse.
     """
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SchemaError(f"the package folder {out_dir} is a file: pick another --out", schema_dir)
     schema_root = Path(schema_dir).resolve()
     if out_dir.resolve() == schema_root or schema_root in out_dir.resolve().parents:
         # Its schema.json and asyncapi.json would be read as schemas the next time.

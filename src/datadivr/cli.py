@@ -512,7 +512,10 @@ def generate(
             return
         result = write_output(schema, out, force=force)
     except SchemaError as exc:
-        err.print(f"[red]schema error:[/] {exc}", highlight=False)
+        err.print(f"[red]schema error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+    except OSError as exc:  # a folder that cannot be read or written
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
     for line in result.summary(out):
         typer.echo(line)
