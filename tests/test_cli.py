@@ -129,3 +129,24 @@ def test_a_schema_file_that_cannot_be_written_is_an_error(command: str, tmp_path
     assert "cannot write" in said
     assert "No such file or directory" in said
     assert not out.parent.exists()
+
+
+@pytest.mark.parametrize("where", ["no-such-folder/report.json", "."])
+def test_a_proxy_report_that_cannot_be_written_is_refused_at_start(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        app,
+        [
+            "proxy",
+            "--upstream",
+            "ws://127.0.0.1:9/ws",
+            "--listen",
+            "127.0.0.1:0",
+            "--report",
+            where,
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "not a file in an existing folder" in " ".join(result.output.split())

@@ -721,6 +721,13 @@ def proxy(
     if not host or not port_text.isdigit():
         Console(stderr=True).print(f"[red]error:[/] --listen must be HOST:PORT, got {listen!r}")
         raise typer.Exit(2)
+    if report is not None and (report.is_dir() or not report.parent.is_dir()):
+        # Said now, not when the session's summary is lost on exit.
+        Console(stderr=True).print(
+            f"[red]error:[/] --report {escape(str(report))}: not a file in an existing folder",
+            highlight=False,
+        )
+        raise typer.Exit(2)
     configure_logging("info", log_format)
     relay = ValidatingProxy(upstream, protocol=_load_protocol(protocol).PROTOCOL, enforce=enforce)
     try:
