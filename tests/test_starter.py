@@ -197,3 +197,15 @@ def test_a_kept_table_that_is_not_the_starters_is_said(
     assert again.exit_code == 0, again.output
     assert "kept the [tool.datadivr] table" in again.output
     assert "differs" not in again.output
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_a_file_where_a_folder_goes_is_refused_before_anything_is_written(
+    tmp_path: Path, force: list[str]
+) -> None:
+    (tmp_path / "schema").write_text("mine", "utf-8")
+    result = init(tmp_path, *force)
+    assert result.exit_code == 2, result.output
+    assert "a file where init needs a folder" in " ".join(result.output.split())
+    assert [p.name for p in tmp_path.iterdir()] == ["schema"]
+    assert (tmp_path / "schema").read_text("utf-8") == "mine"

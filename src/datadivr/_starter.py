@@ -170,9 +170,21 @@ def plan_starter(root: Path, package: str | None = None, *, force: bool = False)
     else:
         template = (source / "pyproject.toml.tmpl").read_text("utf-8")
         starter.files[_PYPROJECT] = Template(template).substitute(names) + "\n" + starter.table
+    blocked: set[Path] = set()
     for rel in sorted(starter.files):
-        if (root / rel).exists():
-            starter.clashes.append(Clash(root / rel, "exists"))
+        target = root / rel
+        # A file where the starter needs a folder: --force does not write over it.
+        for folder in target.relative_to(root).parents:
+            if (root / folder).exists() and not (root / folder).is_dir():
+                blocked.add(root / folder)
+        if target.exists():
+            starter.clashes.append(Clash(target, "exists"))
+    if blocked:
+        raise StarterError(
+            "a file where init needs a folder: "
+            + ", ".join(str(path) for path in sorted(blocked))
+            + "; move it away, or pick another folder"
+        )
     return starter
 
 
