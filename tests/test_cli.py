@@ -150,3 +150,23 @@ def test_a_proxy_report_that_cannot_be_written_is_refused_at_start(
     )
     assert result.exit_code == 2, result.output
     assert "not a file in an existing folder" in " ".join(result.output.split())
+
+
+def test_a_handler_of_no_event_in_an_import_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve`` imports the handler modules: one that registers a handler for an event the
+    protocol does not have is said with the module's name and the events, exit 2."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "typo_server.py").write_text(
+        "from datadivr.demo import websocket_handler\n\n\n"
+        '@websocket_handler("no_such_event")  # type: ignore[call-overload]\n'
+        "async def handle(message: object) -> None: ...\n",
+        "utf-8",
+    )
+    result = CliRunner().invoke(
+        app, ["serve", "--host", "127.0.0.1", "--port", "0", "--import", "typo_server"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "typo_server" in result.output
+    assert "unknown event 'no_such_event'" in result.output

@@ -24,6 +24,7 @@ from rich.markup import escape
 from datadivr._logging import LogFormat, configure_logging, get_logger
 from datadivr.core._limits import Flag, Limits
 from datadivr.core._protocol import Protocol
+from datadivr.exceptions import RegistrationError
 from datadivr_codegen.project import (
     DEMO_PROTOCOL,
     ConfigError,
@@ -338,7 +339,7 @@ def serve(
             raise typer.Exit(2)
         try:
             importlib.import_module(name)
-        except ImportError as exc:
+        except (ImportError, RegistrationError) as exc:  # a handler of no event, too
             log.error("cannot import", import_name=name, error=str(exc))
             raise typer.Exit(2) from None
 
