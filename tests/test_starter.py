@@ -118,6 +118,16 @@ def test_a_bad_package_name_is_refused(tmp_path: Path, package: str) -> None:
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("role", ["server", "client"])
+def test_a_package_named_as_a_starter_module_is_refused(tmp_path: Path, role: str) -> None:
+    """``game_server/`` next to ``game_server.py``: the package would shadow the module."""
+    target = tmp_path / "game"
+    result = init(target, "--package", f"game_{role}")
+    assert result.exit_code == 2, result.output
+    assert f"the name of the starter's {role} module" in " ".join(result.output.split())
+    assert not target.exists()
+
+
 def test_an_unreadable_pyproject_is_refused(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[project\n", "utf-8")
     result = init(tmp_path)

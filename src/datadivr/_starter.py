@@ -126,6 +126,11 @@ def plan_starter(root: Path, package: str | None = None, *, force: bool = False)
     if package == "datadivr" or package.startswith("datadivr_"):
         raise StarterError(f"--package {package!r} would shadow datadivr itself: pick another")
     starter = Starter(root=root, package=package, stem=stem)
+    if package in (starter.server, starter.client):
+        raise StarterError(
+            f"--package {package!r} is the name of the starter's {package.rpartition('_')[2]} "
+            "module: pick another"
+        )
     names = {
         "package": package,
         "server": starter.server,
