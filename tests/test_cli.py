@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
+from typer.testing import CliRunner
 
 from datadivr import Limits
 from datadivr.cli import app, limits_from_options
@@ -92,3 +94,79 @@ def test_a_value_out_of_range_is_a_usage_error(args: tuple[str, ...]) -> None:
 def test_a_value_limits_refuse_is_a_value_error(args: tuple[str, ...]) -> None:
     with pytest.raises(ValueError, match=args[0].removeprefix("--").replace("-", "_")):
         limits_from_options(parsed(*args))
+
+
+@pytest.mark.parametrize("name", ["../game_protocol", ".game_protocol", "", "game-protocol", "a/b"])
+@pytest.mark.parametrize("command", [["events"], ["schema", "bundle"]])
+def test_a_protocol_that_is_no_module_name_is_a_usage_error(
+    name: str, command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, [*command, "--protocol", name])
+    assert result.exit_code == 2, result.output
+    assert "is not a module name" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("name", ["../game_server", ".game_server", "no_such_game_server"])
+def test_an_import_that_fails_is_a_usage_error(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        app, ["serve", "--host", "127.0.0.1", "--port", "0", "--import", name]
+    )
+    assert result.exit_code == 2, result.output
+    assert "cannot import" in result.output
+    assert name in result.output
+
+
+@pytest.mark.parametrize("command", ["bundle", "asyncapi"])
+def test_a_schema_file_that_cannot_be_written_is_an_error(command: str, tmp_path: Path) -> None:
+    out = tmp_path / "no-such-folder" / "protocol.json"
+    result = CliRunner().invoke(app, ["schema", command, "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "cannot write" in said
+    assert "No such file or directory" in said
+    assert not out.parent.exists()
+
+
+@pytest.mark.parametrize("where", ["no-such-folder/report.json", "."])
+def test_a_proxy_report_that_cannot_be_written_is_refused_at_start(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        app,
+        [
+            "proxy",
+            "--upstream",
+            "ws://127.0.0.1:9/ws",
+            "--listen",
+            "127.0.0.1:0",
+            "--report",
+            where,
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "not a file in an existing folder" in " ".join(result.output.split())
+
+
+def test_a_handler_of_no_event_in_an_import_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve`` imports the handler modules: one that registers a handler for an event the
+    protocol does not have is said with the module's name and the events, exit 2."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "typo_server.py").write_text(
+        "from datadivr.demo import websocket_handler\n\n\n"
+        '@websocket_handler("no_such_event")  # type: ignore[call-overload]\n'
+        "async def handle(message: object) -> None: ...\n",
+        "utf-8",
+    )
+    result = CliRunner().invoke(
+        app, ["serve", "--host", "127.0.0.1", "--port", "0", "--import", "typo_server"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "typo_server" in result.output
+    assert "unknown event 'no_such_event'" in result.output

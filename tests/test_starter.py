@@ -32,6 +32,9 @@ def init(*args: str | Path) -> Any:
         ("2d-world", "_2d_world"),
         ("class", "class_"),
         ("---", "project"),
+        ("jeu-ünïcode", "jeu_unicode"),
+        ("Café 2", "cafe_2"),
+        ("игра", "project"),
     ],
 )
 def test_names_come_from_the_folder(folder: str, name: str) -> None:
@@ -115,6 +118,16 @@ def test_a_bad_package_name_is_refused(tmp_path: Path, package: str) -> None:
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("role", ["server", "client"])
+def test_a_package_named_as_a_starter_module_is_refused(tmp_path: Path, role: str) -> None:
+    """``game_server/`` next to ``game_server.py``: the package would shadow the module."""
+    target = tmp_path / "game"
+    result = init(target, "--package", f"game_{role}")
+    assert result.exit_code == 2, result.output
+    assert f"the name of the starter's {role} module" in " ".join(result.output.split())
+    assert not target.exists()
+
+
 def test_an_unreadable_pyproject_is_refused(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[project\n", "utf-8")
     result = init(tmp_path)
@@ -129,3 +142,80 @@ def test_a_file_is_not_a_folder(tmp_path: Path) -> None:
     with pytest.raises(StarterError, match="is not a folder"):
         plan_starter(target)
     assert target.read_text("utf-8") == ""
+
+
+@pytest.mark.parametrize(
+    "tool",
+    [
+        "tool = 1\n",
+        'tool = "x"\n',
+        "tool = {ruff = {line-length = 100}}\n",
+    ],
+)
+def test_a_pyproject_the_table_cannot_be_appended_to_is_refused(tmp_path: Path, tool: str) -> None:
+    """Appending ``[tool.datadivr]`` after a ``tool`` that is no table of sections would
+    leave a pyproject.toml that no tool reads: init says so, shows the table, writes nothing."""
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(tool, "utf-8")
+    result = init(tmp_path)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "cannot append a [tool.datadivr] table" in said
+    assert "add this table to it by hand" in said
+    assert 'out = "' in said
+    assert pyproject.read_text("utf-8") == tool
+    assert [p.name for p in tmp_path.iterdir()] == ["pyproject.toml"]
+
+
+@pytest.mark.parametrize(
+    ("folder", "cd"),
+    [("my game", "cd 'my game'"), ("-game", "cd ./-game"), ("it's", "cd 'it'\"'\"'s'")],
+)
+def test_the_next_steps_cd_into_any_folder_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str, cd: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["init", "--", folder])
+    assert result.exit_code == 0, result.output
+    assert f"\n  {cd}\n" in result.output
+
+
+def test_a_kept_table_that_is_not_the_starters_is_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --force, init keeps a [tool.datadivr] table of the project's own: when it names
+    other folders than the starter's, the next steps would not work, and init says what they
+    need."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.datadivr]\nschema = "schemas"\nout = "game_protocol"\n', "utf-8"
+    )
+    result = init("--package", "game_protocol", "--force")
+    assert result.exit_code == 0, result.output
+    server = f"{identifier(tmp_path.name)}_server"
+    assert (
+        f"it differs from the starter's: the next steps and {server}.py need "
+        f'schema = "schema", import = ["{server}"]'
+    ) in " ".join(result.output.split())
+
+    # A table that is the starter's is kept without a word.
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.datadivr]\nschema = "schema"\nout = "game_protocol"\nimport = ["{server}"]\n',
+        "utf-8",
+    )
+    again = init("--package", "game_protocol", "--force")
+    assert again.exit_code == 0, again.output
+    assert "kept the [tool.datadivr] table" in again.output
+    assert "differs" not in again.output
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_a_file_where_a_folder_goes_is_refused_before_anything_is_written(
+    tmp_path: Path, force: list[str]
+) -> None:
+    (tmp_path / "schema").write_text("mine", "utf-8")
+    result = init(tmp_path, *force)
+    assert result.exit_code == 2, result.output
+    assert "a file where init needs a folder" in " ".join(result.output.split())
+    assert [p.name for p in tmp_path.iterdir()] == ["schema"]
+    assert (tmp_path / "schema").read_text("utf-8") == "mine"

@@ -93,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SchemaError as exc:
         print(f"schema error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a folder that cannot be read or written
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     for line in result.summary(out):
         print(line)
     return 0

@@ -26,6 +26,7 @@ import jinja2
 
 from datadivr_codegen.asyncapi import asyncapi_document
 from datadivr_codegen.bundle import protocol_bundle
+from datadivr_codegen.errors import SchemaError
 from datadivr_codegen.formatting import format_sources
 from datadivr_codegen.models import model_names_and_imports, models_source
 from datadivr_codegen.names import check_model_names
@@ -246,6 +247,16 @@ def generate(schema_dir: Path, out_dir: Path, *, force: bool = False) -> WriteRe
         SchemaError: the folder cannot be used, or the generated code does not parse.
     """
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SchemaError(f"the package folder {out_dir} is a file: pick another --out", schema_dir)
+    schema_root = Path(schema_dir).resolve()
+    if out_dir.resolve() == schema_root or schema_root in out_dir.resolve().parents:
+        # Its schema.json and asyncapi.json would be read as schemas the next time.
+        raise SchemaError(
+            f"the package folder {out_dir} is inside the schema folder: pick another --out "
+            "(or [tool.datadivr] out)",
+            schema_dir,
+        )
     command = regenerate_command(schema_dir, out_dir)
     if not force and _headers_up_to_date(Path(schema_dir), out_dir, command):
         return WriteResult(unchanged=OUTPUT_FILES, skipped=True)

@@ -9,9 +9,12 @@ with the project's names.
 
 from __future__ import annotations
 
+import json
 import keyword
 import re
+import shlex
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -67,6 +70,8 @@ class Starter:
             existing table, without).
         table: The ``[tool.datadivr]`` table.
         clashes: Files that exist (and the table, when the pyproject has one).
+        differs: The settings of a kept table that are not the starter's, as the starter
+            sets them (``out = "game_protocol"``).
     """
 
     root: Path
@@ -76,6 +81,7 @@ class Starter:
     pyproject: str = "create"
     table: str = ""
     clashes: list[Clash] = field(default_factory=list)
+    differs: list[str] = field(default_factory=list)
 
     @property
     def server(self) -> str:
@@ -89,8 +95,10 @@ class Starter:
 
 
 def identifier(name: str) -> str:
-    """``name`` made a Python identifier: ``my-game`` → ``my_game``, ``2d world`` → ``_2d_world``."""
-    text = re.sub(r"\W+", "_", name.strip().lower(), flags=re.ASCII).strip("_")
+    """``name`` made a Python identifier: ``my-game`` → ``my_game``, ``2d world`` → ``_2d_world``,
+    ``jeu-étoilé`` → ``jeu_etoile`` (accents dropped, other letters outside ASCII too)."""
+    ascii_text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"\W+", "_", ascii_text.strip().lower(), flags=re.ASCII).strip("_")
     if not text:
         return "project"
     if text[0].isdigit():
@@ -118,6 +126,11 @@ def plan_starter(root: Path, package: str | None = None, *, force: bool = False)
     if package == "datadivr" or package.startswith("datadivr_"):
         raise StarterError(f"--package {package!r} would shadow datadivr itself: pick another")
     starter = Starter(root=root, package=package, stem=stem)
+    if package in (starter.server, starter.client):
+        raise StarterError(
+            f"--package {package!r} is the name of the starter's {package.rpartition('_')[2]} "
+            "module: pick another"
+        )
     names = {
         "package": package,
         "server": starter.server,
@@ -143,21 +156,65 @@ def plan_starter(root: Path, package: str | None = None, *, force: bool = False)
             document = tomllib.loads(pyproject.read_text("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise StarterError(f"{pyproject}: not valid TOML: {exc}") from None
-        if "datadivr" in document.get("tool", {}):
+        tool = document.get("tool", {})
+        if isinstance(tool, dict) and "datadivr" in tool:
             starter.pyproject = "keep" if force else "clash"
+            kept, wanted = tool["datadivr"], tomllib.loads(starter.table)["tool"]["datadivr"]
+            starter.differs = [
+                f"{key} = {_toml_value(value)}"
+                for key, value in wanted.items()
+                if not isinstance(kept, dict) or kept.get(key) != value
+            ]
             if not force:
                 starter.clashes.append(
                     Clash(pyproject, "has a [tool.datadivr] table already (--force keeps it)")
                 )
         else:
+            _check_appendable(pyproject, starter.table)
             starter.pyproject = "append"
     else:
         template = (source / "pyproject.toml.tmpl").read_text("utf-8")
         starter.files[_PYPROJECT] = Template(template).substitute(names) + "\n" + starter.table
+    blocked: set[Path] = set()
     for rel in sorted(starter.files):
-        if (root / rel).exists():
-            starter.clashes.append(Clash(root / rel, "exists"))
+        target = root / rel
+        # A file where the starter needs a folder: --force does not write over it.
+        for folder in target.relative_to(root).parents:
+            if (root / folder).exists() and not (root / folder).is_dir():
+                blocked.add(root / folder)
+        if target.exists():
+            starter.clashes.append(Clash(target, "exists"))
+    if blocked:
+        raise StarterError(
+            "a file where init needs a folder: "
+            + ", ".join(str(path) for path in sorted(blocked))
+            + "; move it away, or pick another folder"
+        )
     return starter
+
+
+def _toml_value(value: object) -> str:
+    """A string or a list of strings as TOML writes it (JSON's quoting is TOML's for these)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _separator(existing: str) -> str:
+    """What goes between a file's ``existing`` text and an appended table: a blank line."""
+    return "" if existing.endswith("\n\n") else "\n" if existing.endswith("\n") else "\n\n"
+
+
+def _check_appendable(pyproject: Path, table: str) -> None:
+    """Refuse a pyproject.toml that the table cannot be appended to: one whose ``tool`` is
+    an inline table or a value, where a ``[tool.datadivr]`` header is not valid TOML."""
+    existing = pyproject.read_text("utf-8")
+    try:
+        tomllib.loads(existing + _separator(existing) + table)
+    except tomllib.TOMLDecodeError as exc:
+        raise StarterError(
+            f"{pyproject}: cannot append a [tool.datadivr] table ({exc}): its 'tool' is not "
+            f"a table of sections; add this table to it by hand, then run `datadivr generate`:"
+            f"\n\n{table}"
+        ) from None
 
 
 def _walk(folder: Traversable, prefix: str) -> list[tuple[str, str]]:
@@ -183,12 +240,16 @@ def write_starter(starter: Starter) -> list[str]:
     pyproject = starter.root / _PYPROJECT
     if starter.pyproject == "append":
         existing = pyproject.read_text("utf-8")
-        separator = "" if existing.endswith("\n\n") else "\n" if existing.endswith("\n") else "\n\n"
         with pyproject.open("a", encoding="utf-8", newline="\n") as handle:
-            handle.write(separator + starter.table)
+            handle.write(_separator(existing) + starter.table)
         lines.append(f"added [tool.datadivr] to {pyproject}")
     elif starter.pyproject == "keep":
         lines.append(f"kept the [tool.datadivr] table of {pyproject}")
+        if starter.differs:
+            lines.append(
+                "  it differs from the starter's: the next steps and "
+                f"{starter.server}.py need {', '.join(starter.differs)}"
+            )
     return lines
 
 
@@ -196,7 +257,10 @@ def next_steps(starter: Starter, cwd: Path) -> str:
     """What to run next, from ``cwd``, command by command (what ``init`` prints last)."""
     steps: list[tuple[str, str]] = []
     if starter.root.resolve() != cwd.resolve():
-        steps.append((f"cd {starter.root}", ""))
+        folder = str(starter.root)
+        # Quoted for the shell, and not taken for an option of cd.
+        folder = shlex.quote(f"./{folder}" if folder.startswith("-") else folder)
+        steps.append((f"cd {folder}", ""))
     steps += [
         ("datadivr generate", f"writes {starter.package}/ from schema/"),
         (

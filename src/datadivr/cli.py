@@ -24,6 +24,7 @@ from rich.markup import escape
 from datadivr._logging import LogFormat, configure_logging, get_logger
 from datadivr.core._limits import Flag, Limits
 from datadivr.core._protocol import Protocol
+from datadivr.exceptions import RegistrationError
 from datadivr_codegen.project import (
     DEMO_PROTOCOL,
     ConfigError,
@@ -86,12 +87,24 @@ def _shown(option: str | None, config: ProjectConfig) -> str:
     return name
 
 
+def _is_module_name(name: str) -> bool:
+    """Whether ``name`` is an absolute, dotted module name (``game_protocol``, ``game.proto``)."""
+    return all(part.isidentifier() for part in name.split("."))
+
+
 def _load_protocol(package: str | None, config: ProjectConfig | None = None) -> ModuleType:
     """Import a generated protocol package (``package``, else the configured one, else the
     demo), or exit 2 with the reason."""
     if config is None:
         config = _project()
     name = _protocol_name(package, config)
+    if not _is_module_name(name):
+        Console(stderr=True).print(
+            f"[red]error:[/] protocol {escape(repr(name))} is not a module name: the import "
+            "name of a generated package (e.g. game_protocol), not a path",
+            highlight=False,
+        )
+        raise typer.Exit(2)
     config.add_import_paths()
     try:
         module = importlib.import_module(name)
@@ -317,19 +330,17 @@ def serve(
             "the in-memory default cannot reach the clients of other processes",
         )
         raise typer.Exit(2)
-    try:
-        sock = _bind(host, port)
-    except OSError as exc:
-        log.error("cannot listen", host=host, port=port, error=str(exc))
-        raise typer.Exit(1) from None
-    bound_host, bound_port = sock.getsockname()[:2]
-    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     package = _load_protocol(protocol, project)
     for name in project.imports if imports is None else imports:
+        if not _is_module_name(name):
+            log.error(
+                "cannot import", import_name=name, error="not a module name (e.g. game_server)"
+            )
+            raise typer.Exit(2)
         try:
             importlib.import_module(name)
-        except ImportError as exc:
-            log.error("cannot import", module=name, error=str(exc))
+        except (ImportError, RegistrationError) as exc:  # a handler of no event, too
+            log.error("cannot import", import_name=name, error=str(exc))
             raise typer.Exit(2) from None
 
     def make_app(backplane: Backplane) -> Any:
@@ -347,6 +358,14 @@ def serve(
     except ValueError as exc:  # an unusable token
         log.error("invalid access settings", error=str(exc))
         raise typer.Exit(2) from None
+    # Bound once every setting, the protocol and the imports are known good.
+    try:
+        sock = _bind(host, port)
+    except OSError as exc:
+        log.error("cannot listen", host=host, port=port, error=str(exc))
+        raise typer.Exit(1) from None
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     log.info(
         "listening",
         protocol=_shown(protocol, project),
@@ -494,7 +513,10 @@ def generate(
             return
         result = write_output(schema, out, force=force)
     except SchemaError as exc:
-        err.print(f"[red]schema error:[/] {exc}", highlight=False)
+        err.print(f"[red]schema error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+    except OSError as exc:  # a folder that cannot be read or written
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
     for line in result.summary(out):
         typer.echo(line)
@@ -628,7 +650,15 @@ def _write_json(document: Any, out: Path | None) -> None:
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            Console(stderr=True).print(
+                f"[red]error:[/] cannot write {escape(str(out))}: "
+                f"{escape(exc.strerror or str(exc))}",
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
         typer.echo(f"wrote {out}", err=True)
 
 
@@ -691,6 +721,13 @@ def proxy(
     host, _, port_text = listen.rpartition(":")
     if not host or not port_text.isdigit():
         Console(stderr=True).print(f"[red]error:[/] --listen must be HOST:PORT, got {listen!r}")
+        raise typer.Exit(2)
+    if report is not None and (report.is_dir() or not report.parent.is_dir()):
+        # Said now, not when the session's summary is lost on exit.
+        Console(stderr=True).print(
+            f"[red]error:[/] --report {escape(str(report))}: not a file in an existing folder",
+            highlight=False,
+        )
         raise typer.Exit(2)
     configure_logging("info", log_format)
     relay = ValidatingProxy(upstream, protocol=_load_protocol(protocol).PROTOCOL, enforce=enforce)

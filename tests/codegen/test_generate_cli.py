@@ -129,3 +129,40 @@ def test_the_generator_without_the_codegen_extra_says_how_to_install_it(tmp_path
         "pip install 'datadivr[codegen]'\n"
     )
     assert not (tmp_path / "pkg").exists()
+
+
+@pytest.mark.parametrize("out", [".", "generated"])
+def test_a_package_folder_inside_the_schema_folder_is_refused(tmp_path: Path, out: str) -> None:
+    """Its schema.json and asyncapi.json would be read as schemas by the next run: refused
+    before anything is written."""
+    schema = copy_case("minimal", tmp_path / "schema")
+    before = snapshot(schema)
+    result = run_datadivr("generate", "--schema", "schema", "--out", f"schema/{out}", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout
+    assert "is inside the schema folder" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert snapshot(schema) == before
+
+
+@pytest.mark.parametrize(
+    "command", [[], [sys.executable, "-m", "datadivr_codegen"]], ids=["cli", "module"]
+)
+def test_a_configured_package_folder_that_cannot_be_written_is_an_error(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """The option's folder is checked by the command line; the table's is not: a file, or a
+    folder under a file, is said in a line, exit 1, no traceback."""
+    copy_case("minimal", tmp_path / "schema")
+    (tmp_path / "afile").write_text("mine", "utf-8")
+    for out in ("afile", "afile/pkg"):
+        (tmp_path / "pyproject.toml").write_text(
+            f'[tool.datadivr]\nschema = "schema"\nout = "{out}"\n', "utf-8"
+        )
+        if command:
+            result = run_datadivr(cwd=tmp_path, command=command)
+        else:
+            result = run_datadivr("generate", cwd=tmp_path)
+        assert result.returncode == 1, result.stdout
+        assert "Traceback" not in result.stderr
+        assert "afile" in result.stderr
+    assert (tmp_path / "afile").read_text("utf-8") == "mine"

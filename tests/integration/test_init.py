@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -227,6 +228,22 @@ async def test_serve_answers_the_typed_client(project: Path, generated_package: 
             message = await asyncio.wait_for(heard.get(), TIMEOUT)
             assert isinstance(message, generated_package.ChatMessage)
             assert (message.from_id, message.payload.text) == (speaker.client_id, "hi all")
+
+
+async def test_the_client_script_says_what_went_wrong(project: Path) -> None:
+    """Run without a name, or with no server there, the starter's client says so in a line
+    and exits 1: no traceback."""
+    code, out, err = await run_python("my_game_client.py", cwd=project, timeout=30)
+    assert (code, out, err.strip()) == (1, "", "usage: python my_game_client.py NAME [URL]")
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"ws://127.0.0.1:{port}/ws"
+    code, out, err = await run_python("my_game_client.py", "alice", url, cwd=project, timeout=30)
+    assert code == 1
+    assert err.startswith(f"error: cannot connect to {url}"), err
+    assert "Traceback" not in err
 
 
 def test_mypy_strict_over_the_users_code(project: Path) -> None:
