@@ -322,14 +322,7 @@ class Registry:
     def _add_hook(self, kind: str, func: Callable[..., Any]) -> None:
         if not inspect.iscoroutinefunction(func):
             raise RegistrationError(f"{kind} hook {func!r} must be an async function")
-        try:
-            params = [
-                p
-                for p in inspect.signature(func).parameters.values()
-                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-            ]
-        except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
-            params = []
+        params = _positional_parameters(func)
         required = [p for p in params if p.default is p.empty]
         if len(params) < 2 or len(required) > 2:
             first = "change" if kind == "on_presence" else "client"
@@ -433,17 +426,22 @@ def register_handler(
     return decorator
 
 
-def _normalize(func: Callable[..., Any]) -> Handler:
-    if not inspect.iscoroutinefunction(func):
-        raise RegistrationError(f"handler {func!r} must be an async function")
+def _positional_parameters(func: Callable[..., Any]) -> list[inspect.Parameter]:
+    """The parameters ``func`` takes by position: what a handler or hook is called with."""
     try:
-        params = [
+        return [
             p
             for p in inspect.signature(func).parameters.values()
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
-        params = []
+        return []
+
+
+def _normalize(func: Callable[..., Any]) -> Handler:
+    if not inspect.iscoroutinefunction(func):
+        raise RegistrationError(f"handler {func!r} must be an async function")
+    params = _positional_parameters(func)
     required = [p for p in params if p.default is p.empty]
     if len(required) == 1 and len(params) == 1:
 
