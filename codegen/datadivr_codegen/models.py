@@ -193,8 +193,7 @@ def _enum_aliases(source: str, schemas: SchemaSet) -> str:
         end = starts[node.end_lineno - 1] + node.end_col_offset
         spans.append((start, end, name.encode()))
     # Inner edits of an outer one were skipped above; none overlap.
-    for start, end, text in sorted(spans, reverse=True):
-        data = data[:start] + text + data[end:]
+    data = _splice(data, spans)
     first_class = next(node for node in tree.body if isinstance(node, ast.ClassDef))
     at = starts[first_class.lineno - 1]
     definitions = "\n".join(
@@ -284,8 +283,7 @@ def _union_payload_aliases(source: str, schemas: SchemaSet) -> str:
         edits.append((start, end, event.payload_class.encode()))
     if not edits:
         return source
-    for start, end, replacement in sorted(edits, reverse=True):
-        lines = lines[:start] + replacement + lines[end:]
+    lines = _splice(lines, edits)
     return _add_typing_import(lines.decode(), "TypeAlias")
 
 
@@ -329,6 +327,13 @@ def _line_starts(data: bytes) -> list[int]:
     return starts
 
 
+def _splice(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    """``data`` with each ``(start, end, text)`` edit made; edits must not overlap."""
+    for start, end, text in sorted(edits, reverse=True):
+        data = data[:start] + text + data[end:]
+    return data
+
+
 def _runtime_checks(source: str) -> str:
     """Add the runtime's checks where pydantic alone is laxer than the schema, editing the text
     in place so the layout stays as generated:
@@ -339,9 +344,7 @@ def _runtime_checks(source: str) -> str:
       ``Annotated[Literal[…], ExactLiteral]`` (pydantic takes ``true`` for ``1``).
     """
     data = source.encode()
-    starts = [0]
-    for line in data.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
+    starts = _line_starts(data)
 
     def offset(line: int | None, col: int | None) -> int:
         # ast gives columns as UTF-8 byte offsets.
@@ -385,8 +388,7 @@ def _runtime_checks(source: str) -> str:
             edits.append((call_end, call_end, f", {_NOT_NULL}".encode()))
     if not edits:
         return source
-    for start, end, text in sorted(edits, reverse=True):
-        data = data[:start] + text + data[end:]
+    data = _splice(data, edits)
     out = data.decode()
     imports = f"from {_TYPE_MODULE} import " + "".join(f"{name}, " for name in sorted(used))
     if _EXACT_LITERAL in used:
@@ -399,10 +401,8 @@ def _default_event_names(source: str, events: dict[str, str]) -> str:
     """Give each message's ``event_name`` its event's name as default, so that a message built
     in Python needs none (parsing still requires it: it picks the model)."""
     data = source.encode()
-    starts = [0]
-    for line in data.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
-    inserts: list[tuple[int, bytes]] = []
+    starts = _line_starts(data)
+    inserts: list[tuple[int, int, bytes]] = []
     for node in ast.parse(source).body:
         if not (isinstance(node, ast.ClassDef) and node.name in events):
             continue
@@ -416,10 +416,8 @@ def _default_event_names(source: str, events: dict[str, str]) -> str:
                 and item.end_col_offset is not None
             ):
                 end = starts[item.end_lineno - 1] + item.end_col_offset
-                inserts.append((end, f" = {events[node.name]!r}".encode()))
-    for end, text in sorted(inserts, reverse=True):
-        data = data[:end] + text + data[end:]
-    return data.decode()
+                inserts.append((end, end, f" = {events[node.name]!r}".encode()))
+    return _splice(data, inserts).decode()
 
 
 def _server_requests(schemas: SchemaSet) -> dict[str, str]:
@@ -441,10 +439,8 @@ def _reply_types(source: str, requests: dict[str, str]) -> str:
     if not requests:
         return source
     data = source.encode()
-    starts = [0]
-    for line in data.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
-    inserts: list[tuple[int, bytes]] = []
+    starts = _line_starts(data)
+    inserts: list[tuple[int, int, bytes]] = []
     for node in ast.parse(source).body:
         if not (isinstance(node, ast.ClassDef) and node.name in requests):
             continue
@@ -455,13 +451,16 @@ def _reply_types(source: str, requests: dict[str, str]) -> str:
             f"__reply__: ClassVar[type[{requests[node.name]}]]\n"
             f'    """The message a client answers it with."""\n\n    '
         )
-        inserts.append((starts[first.lineno - 1] + first.col_offset, declaration.encode()))
-    for at, text in sorted(inserts, reverse=True):
-        data = data[:at] + text + data[at:]
-    return data.decode().replace(
-        "from __future__ import annotations\n",
-        "from __future__ import annotations\n\nfrom typing import ClassVar\n",
-        1,
+        at = starts[first.lineno - 1] + first.col_offset
+        inserts.append((at, at, declaration.encode()))
+    return (
+        _splice(data, inserts)
+        .decode()
+        .replace(
+            "from __future__ import annotations\n",
+            "from __future__ import annotations\n\nfrom typing import ClassVar\n",
+            1,
+        )
     )
 
 
