@@ -473,7 +473,7 @@ def generate(
 ) -> None:
     """Generate the typed protocol package (models, handlers, client) from a schema folder.
 
-    The folders come from the options, else from pyproject.toml's [tool.datadivr] table.
+    The folders come from the options, else from the tool.datadivr table of pyproject.toml.
     Nothing is generated when every file's header names the current schema and generator
     hashes: --force generates anyway, and --check always compares every byte.
     """
@@ -536,7 +536,7 @@ def init(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
 ) -> None:
-    """Start a protocol project: schemas, a server, a client and the [tool.datadivr] table.
+    """Start a protocol project: schemas, a server, a client and its pyproject.toml settings.
 
     The schema folder holds the envelope, the definitions and events the runtime needs
     (welcome, error), a request the server answers (greet) and an event relayed between
