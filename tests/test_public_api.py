@@ -278,6 +278,7 @@ RUNTIME_NAMES: dict[str, str | None] = {
     "MessageBase": "datadivr.core._message",
     "NotNull": "datadivr.core._message",
     "Payload": "datadivr.core._message",
+    "SchemaChecks": "datadivr.core._checks",
     "Direction": "datadivr.core._protocol",
     "EventSpec": "datadivr.core._protocol",
     "MessageText": "datadivr.core._protocol",

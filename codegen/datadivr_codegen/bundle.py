@@ -14,6 +14,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from datadivr_codegen.checks import accepts_null_exactly
 from datadivr_codegen.examples import example_messages
 from datadivr_codegen.runtime_api import runtime_name
 from datadivr_codegen.schema import EventDef, SchemaSet, accepts_null
@@ -105,7 +106,7 @@ def _mark_not_null(schema: Any, defs: dict[str, Any]) -> None:
                 name not in required
                 and isinstance(prop, dict)
                 and prop.get("default") is None  # with a default, the field is typed T already
-                and not accepts_null(prop, defs)
+                and not (accepts_null(prop, defs) and accepts_null_exactly(prop, defs))
             ):
                 prop[NOT_NULL] = True
     for key, value in schema.items():

@@ -34,6 +34,8 @@ __all__ = [
     "SUPPORTED",
     "Resolver",
     "check_file",
+    "check_node",
+    "check_reserved",
     "json_type",
 ]
 
@@ -91,6 +93,42 @@ def check_file(data: Mapping[str, Any], file: str, resolve: Resolver) -> None:
     _Checker(file, resolve).schema(data, "", root=True)
 
 
+def check_reserved(data: Any, file: str, pointer: str = "") -> None:
+    """Refuse the generator's own marks (``x-datadivr-...``) anywhere but an ``x-datadivr``
+    block at the root of a file: they must not be forged.
+
+    Raises:
+        SchemaError: naming ``file`` and the pointer of the first one.
+    """
+    if isinstance(data, list):
+        for i, item in enumerate(data):
+            check_reserved(item, file, f"{pointer}/{i}")
+        return
+    if not isinstance(data, dict):
+        return
+    for key, value in data.items():
+        if key.startswith("x-datadivr") and not (pointer == "" and key == "x-datadivr"):
+            raise SchemaError(
+                f"at {_where(pointer)}: {key!r} is reserved: only the root of a file may hold "
+                "x-datadivr",
+                file,
+            )
+        if key not in ("const", "enum", "default", "examples") and not key.startswith("x-"):
+            check_reserved(value, file, f"{pointer}{_token(key)}")
+
+
+def check_node(node: Any, resolve: Callable[[str], tuple[str, Any]]) -> None:
+    """Refuse ``node`` unless the models enforce it exactly; ``resolve`` gives the name and
+    schema of the definition a ``$ref`` points to (it raises :class:`SchemaError` when that
+    is not a definition). A placeholder (a ``customTypePath``, which
+    :mod:`datadivr_codegen.checks` puts where a check replaces a subschema) is enforced.
+
+    Raises:
+        SchemaError: the first keyword at fault.
+    """
+    _Checker("", lambda ref, _file: ("", *resolve(ref))).schema(node, "")
+
+
 def _where(pointer: str) -> str:
     return "#" + pointer
 
@@ -143,12 +181,9 @@ class _Checker:
             )
         if not isinstance(node, dict):
             return  # the meta-schema check has refused it already
+        if "customTypePath" in node:
+            return  # a checked subschema: see datadivr_codegen.checks
         for key in node:
-            if key.startswith("x-datadivr") and not (root and key == "x-datadivr"):
-                # The generator's own marks (x-datadivr-not-null) must not be forged.
-                self.fail(
-                    pointer, f"{key!r} is reserved: only the root of a file may hold x-datadivr"
-                )
             if key.startswith("x-"):
                 continue
             if key not in SUPPORTED:

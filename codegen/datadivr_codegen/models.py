@@ -11,9 +11,11 @@ class (``__reply__``, for type checkers), and ``__all__`` is added.
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 
 from datadivr_codegen.bundle import NOT_NULL, model_bundle
+from datadivr_codegen.checks import CHECKS_MODULE, Check, split_checks
 from datadivr_codegen.errors import SchemaError
 from datadivr_codegen.runtime_api import RUNTIME, runtime_name
 from datadivr_codegen.schema import SchemaSet
@@ -25,6 +27,7 @@ _TYPE_MODULE = RUNTIME
 _IMPORT_OVERRIDES = {"AwareDatetime": _TYPE_MODULE, "UUID": _TYPE_MODULE}
 #: Names of the runtime the generator writes into ``models.py`` itself.
 _NOT_NULL = "NotNull"
+_SCHEMA_CHECKS = "SchemaChecks"
 _EXACT_LITERAL = "ExactLiteral"
 
 
@@ -39,8 +42,12 @@ def models_source(schemas: SchemaSet, header: str) -> str:
         from datamodel_code_generator import generate as dcg_generate
         from datamodel_code_generator.enums import DataModelType
 
+        bundle = model_bundle(schemas)
+        checks = split_checks(
+            bundle["$defs"], skip=frozenset(event.message_class for event in schemas.events)
+        )
         source = dcg_generate(
-            model_bundle(schemas),
+            bundle,
             input_file_type=InputFileType.JsonSchema,
             output_model_type=DataModelType.PydanticV2BaseModel,
             target_python_version=PythonVersion.PY_310,
@@ -71,6 +78,7 @@ def models_source(schemas: SchemaSet, header: str) -> str:
             )
     if not isinstance(source, str):
         raise SchemaError("datamodel-code-generator returned more than one module")
+    source = _check_aliases(source, checks, schemas)
     source = _enum_aliases(source, schemas)
     source = _union_payload_aliases(source, schemas)
     source = _runtime_checks(source)
@@ -88,12 +96,10 @@ def _model_names(source: str) -> list[str]:
         if isinstance(node, ast.ClassDef):
             names.append(node.name)
         elif isinstance(node, ast.Assign):
-            names.extend(
-                t.id for t in node.targets if isinstance(t, ast.Name) and t.id != "__all__"
-            )
+            names.extend(t.id for t in node.targets if isinstance(t, ast.Name))
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.append(node.target.id)
-    return sorted(names)
+    return sorted(name for name in names if not name.startswith("_"))
 
 
 #: A literal's values, told apart by type (``1`` is not ``True``) and in order.
@@ -285,6 +291,59 @@ def _union_payload_aliases(source: str, schemas: SchemaSet) -> str:
         return source
     lines = _splice(lines, edits)
     return _add_typing_import(lines.decode(), "TypeAlias")
+
+
+_CHECKS = "_CHECKS"
+#: What datamodel-code-generator writes in a model that uses a custom type (the checks'
+#: aliases are pydantic's own types: it is not needed).
+_ARBITRARY = "        arbitrary_types_allowed=True,\n"
+_EMPTY_CONFIG = re.compile(r"\n    model_config = ConfigDict\(\n    \)\n")
+
+
+def _check_aliases(source: str, checks: list[Check], schemas: SchemaSet) -> str:
+    """Define the type alias of each check (see :mod:`datadivr_codegen.checks`) where
+    datamodel-code-generator imported it from :data:`CHECKS_MODULE`: after the imports,
+    ``_CHECKS = SchemaChecks(__file__)`` and one ``Alias: TypeAlias = Annotated[<type>,
+    _CHECKS.at("<pointer>")]`` each; a definition's or a payload's alias has its name and
+    description."""
+    if not checks:
+        return source
+    tree = ast.parse(source)
+    data = source.encode()
+    starts = _line_starts(data)
+    imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    ours = next(
+        node
+        for node in imports
+        if isinstance(node, ast.ImportFrom) and node.module == CHECKS_MODULE
+    )
+    assert ours.end_lineno is not None
+    edits = [(starts[ours.lineno - 1], starts[ours.end_lineno], b"")]
+    descriptions = {name: schema.get("description") for name, schema in schemas.definitions.items()}
+    descriptions.update(
+        {event.payload_class: f"The payload of ``{event.name}``." for event in schemas.events}
+    )
+    text = f"\n{_CHECKS} = {_SCHEMA_CHECKS}(__file__)\n\n"
+    for check in checks:
+        text += (
+            f"{check.alias}: TypeAlias = Annotated[{check.python_type}, "
+            f"{_CHECKS}.at({check.pointer!r})]\n"
+        )
+        description = descriptions.get(check.alias)
+        if isinstance(description, str) and description.strip():
+            text += _docstring_source(description)
+    last = imports[-1]
+    assert last.end_lineno is not None
+    at = starts[last.end_lineno]
+    edits.append((at, at, text.encode()))
+    out = _splice(data, edits).decode().replace(_ARBITRARY, "")
+    out = _EMPTY_CONFIG.sub("\n", out)
+    out = out.replace(
+        f"from {_TYPE_MODULE} import ", f"from {_TYPE_MODULE} import {_SCHEMA_CHECKS}, ", 1
+    )
+    for name in ("TypeAlias", "Annotated", "Any"):
+        out = _add_typing_import(out, name)
+    return out
 
 
 def _docstring_source(text: str) -> str:

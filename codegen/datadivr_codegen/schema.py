@@ -27,8 +27,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError as MetaSchemaError
 
+from datadivr_codegen.checks import accepts_null_exactly
 from datadivr_codegen.errors import SchemaError
-from datadivr_codegen.keywords import check_file
+from datadivr_codegen.keywords import check_file, check_reserved
 from datadivr_codegen.terms import Direction, MessageText
 
 __all__ = [
@@ -196,8 +197,15 @@ def load_schema_folder(root: Path) -> SchemaSet:
         raise SchemaError(f"exactly one {ENVELOPE_FILE} is needed (found: {found})", root)
     envelope_file = envelope_files[0]
     _check_envelope(envelope_file)
+    # The envelope is the runtime's: its models must type it exactly. Any other schema may
+    # use every keyword: what the models cannot type, they check (datadivr_codegen.checks).
+    check_file(
+        envelope_file.data,
+        envelope_file.rel,
+        lambda ref, rel: _ref_target(ref, by_rel[rel], by_path),
+    )
     for f in files:
-        check_file(f.data, f.rel, lambda ref, rel: _ref_target(ref, by_rel[rel], by_path))
+        check_reserved(f.data, f.rel)
 
     definitions: dict[str, dict[str, Any]] = {}
     origins: dict[str, str] = {}
@@ -400,7 +408,8 @@ def _event(f: _File, by_path: Mapping[Path, _File], definitions: Mapping[str, An
         payload_schema=payload,
         payload_class=payload_class,
         message_class=f"{pascal_case(name)}Message",
-        payload_nullable=accepts_null(payload, definitions),
+        payload_nullable=accepts_null(payload, definitions)
+        and accepts_null_exactly(payload, definitions),
     )
 
 

@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 from datadivr.client._client import BaseClient, present
+from datadivr.core._checks import SchemaChecks
 from datadivr.core._factories import build_message, create_message
 from datadivr.core._lifecycle import ClientInfo, DisconnectInfo, PresenceChange
 from datadivr.core._message import UUID, AwareDatetime, ExactLiteral, MessageBase, NotNull, Payload
@@ -66,6 +67,7 @@ __all__ = [
     "PresenceChange",
     "Protocol",
     "Registry",
+    "SchemaChecks",
     "ServicerBase",
     "build_message",
     "check_generated",
@@ -78,7 +80,7 @@ __all__ = [
     "register_handler",
 ]
 
-RUNTIME_API_VERSION = 1
+RUNTIME_API_VERSION = 2
 """The version of this module's API: the names of ``__all__`` and what they mean."""
 
 SUPPORTED_API_VERSIONS = range(1, RUNTIME_API_VERSION + 1)

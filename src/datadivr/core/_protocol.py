@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator
 
+from datadivr.core._checks import CHECK_KIND, iter_failures
 from datadivr.core._message import MessageBase
 from datadivr.exceptions import MessageValidationError, ProtocolError, Violation
 from datadivr_codegen.terms import Direction, MessageText
@@ -332,8 +333,8 @@ def _first_errors(exc: ValidationError, limit: int) -> list[Any]:
     """The first ``limit`` errors of ``exc``, without building a Python object for every one
     of the others (read from the error JSON, which pydantic writes in Rust)."""
     if exc.error_count() <= limit:
-        return list(exc.errors(include_url=False, include_context=False, include_input=False))
-    text = exc.json(include_url=False, include_context=False, include_input=False)
+        return list(exc.errors(include_url=False, include_input=False))
+    text = exc.json(include_url=False, include_input=False)
     decoder = json.JSONDecoder()
     errors: list[Any] = []
     index = text.index("[") + 1
@@ -452,7 +453,7 @@ def violations(
     then with the fewest failures (the first listed, on a tie). Nested unions are treated
     alike; at most :data:`MAX_DETAILS` violations come out.
     """
-    items = [(error["loc"][skip:], error["msg"], error["type"]) for error in errors]
+    items = list(_expanded(errors, skip))
     if data is UNKNOWN:
         found = [(tuple(loc), msg, kind) for loc, msg, kind in items]
     else:
@@ -461,12 +462,27 @@ def violations(
     return [Violation(json_path((*prefix, *loc)), msg, kind) for loc, msg, kind in found]
 
 
+def _expanded(
+    errors: Iterable[Mapping[str, Any]], skip: int
+) -> Iterator[tuple[Sequence[int | str], str, str]]:
+    """``(location, reason, kind)`` per failure: a schema check's error (see
+    :mod:`datadivr.core._checks`) gives one per failure it lists, at its place in the value
+    and of the JSON Schema keyword that failed."""
+    for error in errors:
+        loc = error["loc"][skip:]
+        if error["type"] == CHECK_KIND:
+            for path, keyword, reason in iter_failures(error.get("ctx")):
+                yield (*loc, *path), reason, keyword
+        else:
+            yield loc, error["msg"], error["type"]
+
+
 def validation_details(
     exc: ValidationError, *, skip: int = 0, prefix: tuple[str, ...] = (), data: Any = UNKNOWN
 ) -> list[Violation]:
     """One :class:`Violation` per error of ``exc`` (see :func:`violations`)."""
     return violations(
-        exc.errors(include_url=False, include_context=False, include_input=False),
+        exc.errors(include_url=False, include_input=False),
         skip=skip,
         prefix=prefix,
         data=data,

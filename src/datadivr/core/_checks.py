@@ -1,0 +1,133 @@
+"""Compiled JSON Schema checks of the subschemas a Python type cannot say exactly.
+
+A generated model types every value as exactly as Python can: a class per object schema, a
+``Literal`` per ``enum``, ``Annotated[int, Field(ge=0)]`` per bounded integer. What no type can
+say (``oneOf``'s "exactly one", ``not``, ``if``/``then``/``else``, ``uniqueItems``,
+``patternProperties``, a ``$ref`` back to the payload itself, ...) the generator leaves to a
+check: the value is typed as loosely as the schema allows (``str | int``, ``list[Any]``,
+``dict[str, Any]``, ``Any``) and annotated with a :class:`SchemaCheck` of that subschema,
+which validates it with `jsonschema-rs <https://github.com/Stranger6667/jsonschema>`_
+against the package's own published ``schema.json``: the very document the reference
+validator and third-party clients read.
+
+A package's checks are compiled once, on first use, from one registry of its bundle; a
+failure becomes one pydantic error of kind :data:`CHECK_KIND` whose context lists each
+failure (path into the value, JSON Schema keyword, reason), which the protocol core turns
+into one :class:`~datadivr.exceptions.Violation` each.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+
+__all__ = ["CHECK_KIND", "MAX_FAILURES", "SchemaCheck", "SchemaChecks"]
+
+#: The pydantic error type of a failed check; its context's ``failures`` lists
+#: ``(path, keyword, reason)`` triples, ``path`` a list of keys and indexes into the value.
+CHECK_KIND = "json_schema"
+#: At most this many failures of one check are kept (the protocol core reports at most
+#: :data:`~datadivr.core._protocol.MAX_DETAILS` in all).
+MAX_FAILURES = 100
+
+_BASE_URI = "urn:datadivr:schema"
+
+
+class SchemaChecks:
+    """The checks of one generated package, compiled from its ``schema.json`` on first use.
+
+    Args:
+        module_file: The generated ``models.py`` (its ``__file__``); ``schema.json`` is
+            read beside it.
+    """
+
+    def __init__(self, module_file: str) -> None:
+        self._path = Path(module_file).with_name("schema.json")
+        self._lock = threading.Lock()
+        self._registry: Any = None
+
+    def at(self, pointer: str) -> SchemaCheck:
+        """The check of the subschema at JSON pointer ``pointer`` of ``schema.json``."""
+        return SchemaCheck(self, pointer)
+
+    def _compile(self, pointer: str) -> Any:
+        import jsonschema_rs
+
+        with self._lock:
+            if self._registry is None:
+                bundle = json.loads(self._path.read_text(encoding="utf-8"))
+                self._registry = jsonschema_rs.Registry(resources=[(_BASE_URI, bundle)])
+            registry = self._registry
+        return jsonschema_rs.validator_for(
+            {"$ref": f"{_BASE_URI}#{pointer}"},
+            registry=registry,
+            # Formats are the models' own business (date-time and uuid, by their types); a
+            # format inside a check is an annotation, as draft 2020-12 has it by default.
+            validate_formats=False,
+        )
+
+
+class SchemaCheck:
+    """Metadata of an ``Annotated`` type: the value must also be valid against one subschema
+    of the package's ``schema.json`` (see :class:`SchemaChecks`)."""
+
+    __slots__ = ("_checks", "_validator", "pointer")
+
+    def __init__(self, checks: SchemaChecks, pointer: str) -> None:
+        self._checks = checks
+        self._validator: Any = None
+        self.pointer = pointer
+
+    def __repr__(self) -> str:
+        return f"SchemaCheck({self.pointer!r})"
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        # First: the type is looser than the schema, so what the check takes it takes too,
+        # and a failure is told in the schema's own words.
+        return core_schema.no_info_before_validator_function(self, handler(source))
+
+    def __call__(self, value: Any) -> Any:
+        validator = self._validator
+        if validator is None:
+            validator = self._validator = self._checks._compile(self.pointer)
+        try:
+            if validator.is_valid(value):
+                return value
+            errors = islice(validator.iter_errors(value), MAX_FAILURES)
+            failures = [_failure(error) for error in errors]
+        except ValueError as exc:  # a Python object that is no JSON value
+            failures = [[[], "type", f"Input should be a JSON value ({exc})"]]
+        raise PydanticCustomError(
+            CHECK_KIND, "{reason}", {"reason": failures[0][2], "failures": failures}
+        )
+
+
+def _failure(error: Any) -> list[Any]:
+    path = list(error.instance_path)
+    schema_path = list(error.schema_path)
+    keyword = next(
+        (step for step in reversed(schema_path) if isinstance(step, str) and not step.isdigit()),
+        "schema",
+    )
+    return [path, keyword, _reason(error)]
+
+
+def _reason(error: Any) -> str:
+    message = str(error.message)
+    # Keep a reason short: a 100,000-element value must not come back in every message.
+    return message if len(message) <= 300 else message[:297] + "..."
+
+
+def iter_failures(context: Any) -> Iterator[tuple[list[int | str], str, str]]:
+    """The ``(path, keyword, reason)`` of each failure in a :data:`CHECK_KIND` error's context."""
+    for path, keyword, reason in (context or {}).get("failures", ()):
+        yield list(path), str(keyword), str(reason)
