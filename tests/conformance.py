@@ -416,6 +416,8 @@ def markdown_table(result: DraftResult) -> str:
     rows = _rows(result)
     rows[-1] = tuple(f"**{cell}**" for cell in rows[-1])
     lines = [
+        # Prettier would pad every cell: the table stays as the harness writes it.
+        "<!-- prettier-ignore -->",
         "| " + " | ".join(_COLUMNS) + " |",
         "| " + " | ".join(["---"] + ["---:"] * (len(_COLUMNS) - 1)) + " |",
         *("| " + " | ".join(row) + " |" for row in rows),
@@ -476,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = [run_draft(draft) for draft in args.draft or DRAFTS]
     for result in results:
         if args.markdown:
-            print(f"#### Draft {result.draft}\n")
+            print(f"### Draft {result.draft}\n")
             print(markdown_table(result))
         else:
             print(text_table(result))
