@@ -13,9 +13,12 @@ the suite's verdict:
 A group the generator refuses has no package: its cases are not run, and the refusal
 (the :class:`~datadivr_codegen.errors.SchemaError` text) is recorded.
 
-To stay fast, all the groups of one draft the loader accepts are generated as one package; when
-the generator refuses that batch, each file's groups are tried as one package, and then each
-group of a refused file alone, so that every refusal is known by group.
+To stay fast (generating and importing a package costs seconds, whatever its number of events),
+each group is first given to the schema loader alone, which refuses most of what the generator
+refuses; the groups it accepts are generated as a few large packages (as few as no two groups
+of one package define the same ``$defs`` name). When the generator refuses such a package, the
+group it names is taken out and tried alone (or, when it names none, the package is split in
+two), so that every refusal is known by group.
 
 Run ``python -m tests.conformance [--draft 2020-12|7] [--markdown] [--details]`` to print the
 table (Markdown for the docs).
@@ -340,6 +343,70 @@ def _run_batch(
     return None
 
 
+def _names(group: Group) -> set[str]:
+    """The names the group's schema defines at its root, which the loader shares between all
+    the files of a folder: two groups that define one differently cannot be in one folder."""
+    if not isinstance(group.schema, dict):
+        return set()
+    names = {str(group.schema["title"])} if "title" in group.schema else set()
+    for key in ("$defs", "definitions"):
+        if isinstance(group.schema.get(key), dict):
+            names.update(group.schema[key])
+    return names
+
+
+def _batches(entries: Sequence[tuple[str, Group]]) -> list[list[tuple[str, Group]]]:
+    """``entries`` in as few batches as no two groups of one batch define one name."""
+    batches: list[tuple[set[str], list[tuple[str, Group]]]] = []
+    for event, group in entries:
+        names = _names(group)
+        for taken, batch in batches:
+            if not taken & names:
+                taken.update(names)
+                batch.append((event, group))
+                break
+        else:
+            batches.append((names, [(event, group)]))
+    return [batch for _, batch in batches]
+
+
+def _settle(
+    root: Path,
+    entries: Sequence[tuple[str, Group]],
+    dialect: str,
+    results: dict[str, FileResult],
+) -> None:
+    """Generate and check ``entries`` as one package; when the generator refuses it, take out
+    the group it names (or, when it names none, split the batch in two) and go on with the
+    rest, so that each refusal is known by group. A group taken out is tried alone: its
+    refusal is then its own, not a clash with another group."""
+    pending = list(entries)
+    alone: list[tuple[str, Group]] = []
+    while pending:
+        refused = _run_batch(root, pending, dialect, results)
+        if refused is None:
+            break
+        if len(pending) == 1:
+            group = pending[0][1]
+            results[group.keyword].refusals[group.description] = _refusal(refused)
+            break
+        named = (
+            refused.file.stem.removesuffix(".schema")
+            if isinstance(refused, SchemaError) and refused.file
+            else None
+        )
+        culprit = next((entry for entry in pending if entry[0] == named), None)
+        if culprit is None:
+            half = len(pending) // 2
+            _settle(root, pending[:half], dialect, results)
+            _settle(root, pending[half:], dialect, results)
+            break
+        pending.remove(culprit)
+        alone.append(culprit)
+    for entry in alone:
+        _settle(root, [entry], dialect, results)
+
+
 def run_draft(draft: str, *, work_dir: Path | None = None) -> DraftResult:
     """Run every suite file of ``draft`` (``"2020-12"`` or ``"7"``).
 
@@ -351,13 +418,12 @@ def run_draft(draft: str, *, work_dir: Path | None = None) -> DraftResult:
     dialect = DRAFTS[draft][1]
     with tempfile.TemporaryDirectory(prefix="conformance_", dir=work_dir) as tmp:
         root = Path(tmp)
-        groups = {path: load_groups(path, draft) for path in suite_files(draft)}
         results: dict[str, FileResult] = {}
-        accepted: dict[str, list[tuple[str, Group]]] = {}
-        for number, (path, file_groups) in enumerate(groups.items()):
+        accepted: list[tuple[str, Group]] = []
+        for number, path in enumerate(suite_files(draft)):
+            file_groups = load_groups(path, draft)
             keyword = path.relative_to(SUITE_DIR / DRAFTS[draft][0]).with_suffix("").as_posix()
             result = results[keyword] = FileResult(keyword, groups=len(file_groups))
-            accepted[keyword] = []
             for group in file_groups:
                 event = f"e{number:02d}_{group.index:03d}"
                 # The loader alone is quick: it sorts out most refusals without generating.
@@ -366,16 +432,10 @@ def run_draft(draft: str, *, work_dir: Path | None = None) -> DraftResult:
                 except Exception as exc:  # a crash of the loader is a refusal too
                     result.refusals[group.description] = _refusal(exc)
                     continue
-                accepted[keyword].append((event, group))
-        everything = [entry for entries in accepted.values() for entry in entries]
-        if _run_batch(root, everything, dialect, results) is not None:
-            for entries in accepted.values():
-                if _run_batch(root, entries, dialect, results) is None:
-                    continue
-                for event, group in entries:
-                    refused = _run_batch(root, [(event, group)], dialect, results)
-                    if refused is not None:
-                        results[group.keyword].refusals[group.description] = _refusal(refused)
+                accepted.append((event, group))
+        # Generating costs seconds, whatever the number of events: few, large packages.
+        for batch in _batches(accepted):
+            _settle(root, batch, dialect, results)
         return DraftResult(draft, list(results.values()))
 
 
