@@ -14,12 +14,11 @@ generated models could not enforce are refused (:mod:`datadivr_codegen.keywords`
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import keyword
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from jsonschema.exceptions import SchemaError as MetaSchemaError
 from datadivr_codegen.checks import accepts_null_exactly
 from datadivr_codegen.errors import SchemaError
 from datadivr_codegen.keywords import check_file, check_reserved
+from datadivr_codegen.refs import Index, Place, rewrite
 from datadivr_codegen.terms import Direction, MessageText
 
 __all__ = [
@@ -207,20 +207,7 @@ def load_schema_folder(root: Path) -> SchemaSet:
     for f in files:
         check_reserved(f.data, f.rel)
 
-    definitions: dict[str, dict[str, Any]] = {}
-    origins: dict[str, str] = {}
-    for f in files:
-        for name, schema in f.data.get("$defs", {}).items():
-            if not _DEF_NAME.match(name):
-                raise SchemaError(f"$defs name {name!r} is not a valid identifier", f.rel)
-            rewritten = _rewrite_refs(schema, f, by_path)
-            if name in definitions and definitions[name] != rewritten:
-                raise SchemaError(
-                    f"definition {name!r} is also defined, differently, in {origins[name]}",
-                    f.rel,
-                )
-            definitions[name] = rewritten
-            origins[name] = f.rel
+    rewritten, definitions, origins = _definitions(files)
 
     events: dict[str, EventDef] = {}
     for f in files:
@@ -235,7 +222,7 @@ def load_schema_folder(root: Path) -> SchemaSet:
                     f.rel,
                 )
             continue
-        event = _event(f, by_path, definitions)
+        event = _event(f, rewritten[f.rel], definitions)
         if event.name in events:
             raise SchemaError(
                 f"duplicate event name {event.name!r} (also in {events[event.name].file})", f.rel
@@ -247,11 +234,11 @@ def load_schema_folder(root: Path) -> SchemaSet:
     _check_replies(events)
 
     _check_class_names(events.values(), definitions, origins)
-    envelope = _rewrite_refs(
-        {k: v for k, v in envelope_file.data.items() if k not in ("$schema", "$id", "$defs")},
-        envelope_file,
-        by_path,
-    )
+    envelope = {
+        k: v
+        for k, v in rewritten[envelope_file.rel].items()
+        if k not in ("$schema", "$id", "$defs")
+    }
     return SchemaSet(
         envelope=envelope,
         definitions=dict(sorted(definitions.items())),
@@ -259,6 +246,138 @@ def load_schema_folder(root: Path) -> SchemaSet:
         digest=_digest(root, [f.path for f in files]),
         definition_files=dict(sorted(origins.items())),
     )
+
+
+def _payload_class(data: Mapping[str, Any]) -> str | None:
+    """The class name of an event file's payload: its ``title``, or the event's name in
+    PascalCase followed by ``Payload`` (``None`` for a file that is no event, or whose event
+    name is not a name: :func:`_event` refuses it)."""
+    ext = data.get(EXTENSION)
+    if not isinstance(ext, Mapping):
+        return None
+    title = data.get("title")
+    if isinstance(title, str) and title:
+        return title
+    name = ext.get("event")
+    return f"{pascal_case(name)}Payload" if isinstance(name, str) and name else None
+
+
+def _class_name(key: str) -> str:
+    """A definition's name in the bundle and the models: ``key`` itself when it is an
+    identifier, else its words joined in PascalCase (``is-string`` → ``IsString``)."""
+    if _DEF_NAME.match(key):
+        return key
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", key) if w]
+    name = "".join(w[:1].upper() + w[1:] for w in words) or "Definition"
+    return f"D{name}" if name[0].isdigit() else name
+
+
+def _stem(rel: str) -> str:
+    name = rel.rsplit("/", 1)[-1]
+    for suffix in (".schema.json", ".json"):
+        name = name.removesuffix(suffix)
+    return pascal_case(re.sub(r"[^A-Za-z0-9]+", "_", name))
+
+
+def _annotations_out(schema: Any) -> Any:
+    """``schema`` without its annotations: two definitions that differ only in those are one."""
+    if isinstance(schema, list):
+        return [_annotations_out(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {
+        key: value if key in ("const", "enum") else _annotations_out(value)
+        for key, value in schema.items()
+        if key not in _ANNOTATION_KEYS
+    }
+
+
+_ANNOTATION_KEYS = frozenset(
+    {
+        "$comment",
+        "description",
+        "examples",
+        "title",
+        "default",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+    }
+)
+
+
+def _definitions(
+    files: list[_File],
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, str]]:
+    """Every file with its ``$ref`` s rewritten as pointers into the bundle, and the shared
+    definitions (every file's ``$defs``) and the file of each, by name.
+
+    A definition keeps its name, made an identifier if it is not one; two files that define
+    one name alike (annotations aside) share it; two that define it differently each get it
+    qualified by their file's name (``Hello`` + ``Point``) unless it stays unique.
+
+    Raises:
+        SchemaError: a ``$ref`` points to nothing in the folder, or outside what the bundle
+            holds (a definition, or an event's payload).
+    """
+    index = Index({f.rel: f.data for f in files})
+    payloads = {f.rel: c for f in files if (c := _payload_class(f.data)) is not None}
+    keys = [
+        (f.rel, key)
+        for f in files
+        if isinstance(f.data.get("$defs"), dict)
+        for key in f.data["$defs"]
+    ]
+    names = {(rel, key): _class_name(key) for rel, key in keys}
+    for _attempt in range(2):
+        rewritten = {
+            f.rel: rewrite(f.rel, f.data, index, _locator(f.rel, names, payloads)) for f in files
+        }
+        definitions: dict[str, dict[str, Any]] = {}
+        origins: dict[str, str] = {}
+        clashes: list[tuple[str, str]] = []
+        for rel, key in keys:
+            name = names[(rel, key)]
+            schema = rewritten[rel]["$defs"][key]
+            if name in definitions and _annotations_out(definitions[name]) != _annotations_out(
+                schema
+            ):
+                clashes.append((rel, key))
+                continue
+            definitions.setdefault(name, schema)
+            origins.setdefault(name, rel)
+        if not clashes:
+            return rewritten, definitions, origins
+        for rel, key in clashes:
+            names[(rel, key)] = _stem(rel) + names[(rel, key)]
+    rel, key = clashes[0]
+    raise SchemaError(
+        f"definition {key!r} is also defined, differently, in {origins[names[(rel, key)]]}",
+        rel,
+    )
+
+
+def _locator(
+    rel: str, names: Mapping[tuple[str, str], str], payloads: Mapping[str, str]
+) -> Callable[[Place, str], str]:
+    def locate(place: Place, ref: str) -> str:
+        tokens = place.pointer.split("/")[1:]
+        if len(tokens) >= 2 and tokens[0] == "$defs":
+            key = tokens[1].replace("~1", "/").replace("~0", "~")
+            name = names.get((place.file, key))
+            if name is not None:
+                rest = "".join(f"/{t}" for t in tokens[2:])
+                return f"#/$defs/{name}{rest}"
+        payload = payloads.get(place.file)
+        if payload is not None:
+            return f"#/$defs/{payload}{place.pointer}"
+        raise SchemaError(
+            f"$ref {ref!r} points into {place.file} at #{place.pointer}, outside its $defs: "
+            "only definitions and event payloads can be referred to",
+            rel,
+        )
+
+    return locate
 
 
 def _check_replies(events: Mapping[str, EventDef]) -> None:
@@ -344,7 +463,7 @@ def _check_envelope(f: _File) -> None:
         raise SchemaError("the envelope must require exactly ['event_name']", f.rel)
 
 
-def _event(f: _File, by_path: Mapping[Path, _File], definitions: Mapping[str, Any]) -> EventDef:
+def _event(f: _File, data: Mapping[str, Any], definitions: Mapping[str, Any]) -> EventDef:
     ext = f.data[EXTENSION]
     if not isinstance(ext, dict):
         raise SchemaError(f"{EXTENSION} must be an object", f.rel)
@@ -394,9 +513,8 @@ def _event(f: _File, by_path: Mapping[Path, _File], definitions: Mapping[str, An
             f"{EXTENSION}.message must be one of: {known}, got {raw_text!r}", f.rel
         ) from None
 
-    payload = {k: v for k, v in f.data.items() if k not in ("$schema", "$id", "$defs", EXTENSION)}
-    payload = _rewrite_refs(payload, f, by_path)
-    payload_class = payload.get("title") or f"{pascal_case(name)}Payload"
+    payload = {k: v for k, v in data.items() if k not in ("$schema", "$id", "$defs", EXTENSION)}
+    payload_class = _payload_class(f.data) or f"{pascal_case(name)}Payload"
     payload["title"] = payload_class
     return EventDef(
         name=name,
@@ -450,26 +568,6 @@ def accepts_null(
         for key in ("anyOf", "oneOf")
         if key in schema
     )
-
-
-def _rewrite_refs(schema: Any, f: _File, by_path: Mapping[Path, _File]) -> Any:
-    """A copy of ``schema`` whose every ``$ref`` is ``#/$defs/<Name>`` in the bundle."""
-    if isinstance(schema, list):
-        return [_rewrite_refs(item, f, by_path) for item in schema]
-    if not isinstance(schema, dict):
-        return copy.deepcopy(schema)
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key == "$ref" and isinstance(value, str):
-            out[key] = _resolve_ref(value, f, by_path)
-        else:
-            out[key] = _rewrite_refs(value, f, by_path)
-    return out
-
-
-def _resolve_ref(ref: str, f: _File, by_path: Mapping[Path, _File]) -> str:
-    _, name, _ = _ref_target(ref, f, by_path)
-    return f"#/$defs/{name}"
 
 
 def _ref_target(ref: str, f: _File, by_path: Mapping[Path, _File]) -> tuple[str, str, Any]:

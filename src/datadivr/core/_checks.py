@@ -68,10 +68,55 @@ class SchemaChecks:
         return jsonschema_rs.validator_for(
             {"$ref": f"{_BASE_URI}#{pointer}"},
             registry=registry,
-            # Formats are the models' own business (date-time and uuid, by their types); a
-            # format inside a check is an annotation, as draft 2020-12 has it by default.
-            validate_formats=False,
+            validate_formats=True,
+            formats=_formats(),
         )
+
+
+#: The formats draft 2020-12 defines besides the two the models assert.
+_ANNOTATION_FORMATS = (
+    "date",
+    "duration",
+    "email",
+    "hostname",
+    "idn-email",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "iri",
+    "iri-reference",
+    "json-pointer",
+    "regex",
+    "relative-json-pointer",
+    "time",
+    "uri",
+    "uri-reference",
+    "uri-template",
+)
+
+
+def _formats() -> dict[str, Any]:
+    """The format checks of a schema check: ``date-time`` and ``uuid`` exactly as the models'
+    types check them (:data:`~datadivr.core._message.AwareDatetime`,
+    :data:`~datadivr.core._message.UUID`), every other format an annotation."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from datadivr.core._message import UUID, AwareDatetime
+
+    def asserts(adapter: TypeAdapter[Any]) -> Any:
+        def check(text: str) -> bool:
+            try:
+                adapter.validate_python(text)
+            except ValidationError:
+                return False
+            return True
+
+        return check
+
+    formats: dict[str, Any] = dict.fromkeys(_ANNOTATION_FORMATS, lambda _text: True)
+    formats["date-time"] = asserts(TypeAdapter(AwareDatetime))
+    formats["uuid"] = asserts(TypeAdapter(UUID))
+    return formats
 
 
 class SchemaCheck:
