@@ -240,9 +240,9 @@ def _type_of(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+    if isinstance(value, int):
         return "integer"
-    if isinstance(value, float):
+    if isinstance(value, float):  # 2.0 is 2 too: a value of either form matches it
         return "number"
     if isinstance(value, str):
         return "string"

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urldefrag, urljoin
+from urllib.parse import unquote, urldefrag, urljoin, urlparse
 
 from datadivr_codegen.errors import SchemaError
 
@@ -93,6 +93,7 @@ class Index:
     """
 
     def __init__(self, files: Mapping[str, Any]) -> None:
+        self.files = files
         self.resources: dict[str, Place] = {}
         self.anchors: dict[str, Place] = {}
         self.dynamic: Counter[str] = Counter()
@@ -123,9 +124,15 @@ class Index:
         document, fragment = urldefrag(uri)
         resource = self.resources.get(document)
         if resource is None:
+            # A file with an $id that names a file by its path in the folder (which has no
+            # $id of that name): what its author means is the file next to it.
+            document, fragment = urldefrag(_join(BASE_URI + file, ref))
+            resource = self.resources.get(document)
+        if resource is None:
+            document = urldefrag(uri).url
             where = (
                 "no such schema file in the folder"
-                if document.startswith(BASE_URI)
+                if urlparse(ref).scheme == "" and not ref.startswith("/")
                 else f"no file of the folder has the $id {document!r} (remote schemas are "
                 "not fetched)"
             )
@@ -134,11 +141,28 @@ class Index:
         if not fragment:
             return resource
         if fragment.startswith("/"):
-            return Place(resource.file, resource.pointer + fragment)
+            place = Place(resource.file, resource.pointer + fragment)
+            if not self.exists(place):
+                raise SchemaError(
+                    f"$ref {ref!r}: {place.file} has no {place.pointer.removeprefix('/')}", file
+                )
+            return place
         place = self.anchors.get(f"{document}#{fragment}")
         if place is None:
             raise SchemaError(f"$ref {ref!r}: no anchor {fragment!r} in {document}", file)
         return place
+
+    def exists(self, place: Place) -> bool:
+        node = self.files[place.file]
+        for token in place.pointer.split("/")[1:]:
+            token = token.replace("~1", "/").replace("~0", "~")
+            if isinstance(node, dict) and token in node:
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                return False
+        return True
 
 
 def rewrite(rel: str, data: Any, index: Index, locate: Callable[[Place, str], str]) -> Any:
