@@ -147,10 +147,10 @@ class Index:
                     f"$ref {ref!r}: {place.file} has no {place.pointer.removeprefix('/')}", file
                 )
             return place
-        place = self.anchors.get(f"{document}#{fragment}")
-        if place is None:
+        anchored = self.anchors.get(f"{document}#{fragment}")
+        if anchored is None:
             raise SchemaError(f"$ref {ref!r}: no anchor {fragment!r} in {document}", file)
-        return place
+        return anchored
 
     def exists(self, place: Place) -> bool:
         node = self.files[place.file]
