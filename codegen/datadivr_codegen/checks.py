@@ -32,7 +32,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from datadivr_codegen.errors import SchemaError
-from datadivr_codegen.keywords import check_node
+from datadivr_codegen.keywords import SUPPORTED, check_node
 
 __all__ = [
     "CHECKS_MODULE",
@@ -68,14 +68,18 @@ class Check:
     """One subschema the models leave to a run-time check.
 
     Attributes:
-        alias: The type alias ``models.py`` defines for it.
+        alias: The type alias ``models.py`` defines for it; for a model's check, the name of
+            the base its class is generated with, which becomes the check.
         pointer: Its JSON pointer in the bundle (and in ``schema.json``).
         python_type: The source of the alias's type, before the check.
+        model: Whether the check is a model's: an object schema whose properties the
+            model types, and whose other keywords the check enforces.
     """
 
     alias: str
     pointer: str
     python_type: str
+    model: bool = False
 
 
 def split_checks(defs: dict[str, Any], skip: frozenset[str] = frozenset()) -> list[Check]:
@@ -130,6 +134,9 @@ def _placeholders(node: Any) -> Iterator[str]:
         if isinstance(path, str) and path.startswith(CHECKS_MODULE + "."):
             yield path.removeprefix(CHECKS_MODULE + ".")
             return
+        base = node.get("customBasePath")
+        if isinstance(base, str) and base.startswith(CHECKS_MODULE + "."):
+            yield base.removeprefix(CHECKS_MODULE + ".")
         for key, value in node.items():
             if key not in ("const", "enum", "default", "examples"):
                 yield from _placeholders(value)
@@ -165,7 +172,26 @@ class _Splitter:
                 ]
             if self.native(node):
                 return node
+            typed = self.typed_part(node)
+            if typed is not None:
+                return self.model_check(typed, pointer)
         return self.placeholder(node, pointer, alias)
+
+    def typed_part(self, node: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The keywords of an object schema with properties that its model can type, when
+        the others only narrow what it accepts (a check enforces them); else ``None``."""
+        if node.get("type") != "object" or not isinstance(node.get("properties"), dict):
+            return None
+        if node.get("additionalProperties") is False and "patternProperties" in node:
+            return None  # patternProperties then widens what the model's class would accept
+        typed = {k: v for k, v in node.items() if k in SUPPORTED or k.startswith("x-")}
+        return typed if self.native(typed) else None
+
+    def model_check(self, node: dict[str, Any], pointer: str) -> dict[str, Any]:
+        self.count += 1
+        base = f"_Check{self.count}"
+        self.checks.append(Check(base, pointer, "", model=True))
+        return {**node, "customBasePath": f"{CHECKS_MODULE}.{base}"}
 
     def native(self, node: Mapping[str, Any]) -> bool:
         try:

@@ -126,7 +126,7 @@ def check_node(node: Any, resolve: Callable[[str], tuple[str, Any]]) -> None:
     Raises:
         SchemaError: the first keyword at fault.
     """
-    _Checker("", lambda ref, _file: ("", *resolve(ref))).schema(node, "")
+    _Checker("", lambda ref, _file: ("", *resolve(ref)), markers=True).schema(node, "")
 
 
 def _where(pointer: str) -> str:
@@ -166,9 +166,11 @@ class _Part:
 
 
 class _Checker:
-    def __init__(self, file: str, resolve: Resolver) -> None:
+    def __init__(self, file: str, resolve: Resolver, *, markers: bool = False) -> None:
         self.file = file
         self.resolve = resolve
+        # The marks datadivr_codegen.checks leaves for datamodel-code-generator.
+        self.markers = markers
 
     def fail(self, pointer: str, reason: str) -> NoReturn:
         raise SchemaError(f"at {_where(pointer)}: {reason}", self.file)
@@ -181,10 +183,10 @@ class _Checker:
             )
         if not isinstance(node, dict):
             return  # the meta-schema check has refused it already
-        if "customTypePath" in node:
+        if self.markers and "customTypePath" in node:
             return  # a checked subschema: see datadivr_codegen.checks
         for key in node:
-            if key.startswith("x-"):
+            if key.startswith("x-") or (self.markers and key == "customBasePath"):
                 continue
             if key not in SUPPORTED:
                 hint = _HINTS.get(key)

@@ -324,7 +324,24 @@ def _check_aliases(source: str, checks: list[Check], schemas: SchemaSet) -> str:
         {event.payload_class: f"The payload of ``{event.name}``." for event in schemas.events}
     )
     text = f"\n{_CHECKS} = {_SCHEMA_CHECKS}(__file__)\n\n"
+    models = {check.alias: check for check in checks if check.model}
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for base in node.bases:
+            if isinstance(base, ast.Name) and base.id in models:
+                assert base.end_col_offset is not None
+                start = starts[base.lineno - 1] + base.col_offset
+                edits.append((start, starts[base.lineno - 1] + base.end_col_offset, b"Payload"))
+                body = node.body
+                has_doc = isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                first = body[1] if has_doc and len(body) > 1 else body[0]
+                at = starts[first.lineno - 1] + first.col_offset
+                line = f"__datadivr_check__ = {_CHECKS}.model({models[base.id].pointer!r})\n    "
+                edits.append((at, at, line.encode()))
     for check in checks:
+        if check.model:
+            continue
         text += (
             f"{check.alias}: TypeAlias = Annotated[{check.python_type}, "
             f"{_CHECKS}.at({check.pointer!r})]\n"

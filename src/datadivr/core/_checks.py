@@ -25,7 +25,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from pydantic import GetCoreSchemaHandler
+from pydantic import GetCoreSchemaHandler, model_validator
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 __all__ = ["CHECK_KIND", "MAX_FAILURES", "SchemaCheck", "SchemaChecks"]
@@ -56,6 +56,18 @@ class SchemaChecks:
     def at(self, pointer: str) -> SchemaCheck:
         """The check of the subschema at JSON pointer ``pointer`` of ``schema.json``."""
         return SchemaCheck(self, pointer)
+
+    def model(self, pointer: str) -> Any:
+        """A model's check of the object schema at ``pointer``: the keywords its fields
+        cannot say (``minProperties``, ``dependentRequired``, ``not`` ...), checked on the
+        object before its fields are (a ``model_validator`` of mode ``"before"``, held by a
+        class attribute ``__datadivr_check__``)."""
+        check = SchemaCheck(self, pointer)
+
+        def validate(cls: type, data: Any) -> Any:
+            return check(data)
+
+        return model_validator(mode="before")(classmethod(validate))  # type: ignore[arg-type]
 
     def _compile(self, pointer: str) -> Any:
         import jsonschema_rs
