@@ -170,12 +170,55 @@ class _Splitter:
                     self.visit(branch, f"{pointer}/anyOf/{i}")
                     for i, branch in enumerate(node["anyOf"])
                 ]
+            if isinstance(node.get("oneOf"), list) and "anyOf" not in node:
+                tagged = self.tagged(node, pointer)
+                if tagged is not None:
+                    node = tagged
             if self.native(node):
                 return node
             typed = self.typed_part(node)
             if typed is not None:
                 return self.model_check(typed, pointer)
         return self.placeholder(node, pointer, alias)
+
+    def tagged(self, node: dict[str, Any], pointer: str) -> dict[str, Any] | None:
+        """A ``oneOf`` of object schemas that each require one property to be a different
+        string ``const`` (a tagged union, as people write one) as a discriminated union: an
+        ``anyOf`` with a ``discriminator``, which pydantic checks against the one branch the
+        tag names. With distinct tags, a value matches one branch at most, so "exactly one"
+        is "at least one". ``None`` when it is no such ``oneOf``, or a branch is no class."""
+        branches = [
+            self.visit(branch, f"{pointer}/oneOf/{i}") for i, branch in enumerate(node["oneOf"])
+        ]
+        shapes = []
+        for branch in branches:
+            shape = self.class_schema(branch)
+            if shape is None:
+                return None
+            shapes.append(shape)
+        for tag in shapes[0]["properties"]:
+            values = [_tag_value(shape, tag) for shape in shapes]
+            if all(isinstance(v, str) for v in values) and len(set(values)) == len(values):
+                rest = {k: v for k, v in node.items() if k != "oneOf"}
+                return {**rest, "anyOf": branches, "discriminator": {"propertyName": tag}}
+        return None
+
+    def class_schema(self, branch: Any) -> dict[str, Any] | None:
+        """The object schema a ``oneOf`` branch (already visited) becomes a class of."""
+        if not isinstance(branch, dict) or PLACEHOLDER in branch:
+            return None
+        ref = branch.get("$ref")
+        if isinstance(ref, str):
+            name = ref.removeprefix("#/$defs/")
+            target = self.original.get(name) if ref.startswith("#/$defs/") else None
+            if not isinstance(target, dict) or not (
+                self.native(target) or self.typed_part(target) is not None
+            ):
+                return None
+            branch = target
+        if branch.get("type") != "object" or not isinstance(branch.get("properties"), dict):
+            return None
+        return branch
 
     def typed_part(self, node: Mapping[str, Any]) -> dict[str, Any] | None:
         """The keywords of an object schema with properties that its model can type, when
@@ -217,6 +260,17 @@ class _Splitter:
         if isinstance(node, dict):
             out.update({key: node[key] for key in _KEPT if key in node})
         return out
+
+
+def _tag_value(schema: Mapping[str, Any], tag: str) -> Any:
+    """The string a required property of ``schema`` must be, if it must be one."""
+    prop = schema["properties"].get(tag)
+    if tag not in schema.get("required", ()) or not isinstance(prop, dict):
+        return None
+    if "const" in prop:
+        return prop["const"]
+    enum = prop.get("enum")
+    return enum[0] if isinstance(enum, list) and len(enum) == 1 else None
 
 
 def _at(defs: Mapping[str, Any], pointer: str) -> Any:

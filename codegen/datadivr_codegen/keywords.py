@@ -66,6 +66,9 @@ BY_TYPE: Mapping[str, frozenset[str]] = {
 _GENERAL = frozenset({"$ref", "allOf", "anyOf", "const", "enum", "type"})
 #: Every keyword the generator accepts (besides ``x-...`` extensions).
 SUPPORTED = ANNOTATIONS | _ROOT_ONLY | _GENERAL | frozenset().union(*BY_TYPE.values())
+#: What :mod:`datadivr_codegen.checks` writes for datamodel-code-generator: a class's check
+#: (as its base), a tagged union's discriminator.
+_MARKERS = frozenset({"customBasePath", "discriminator"})
 #: The values of ``format`` the models enforce (with ``datadivr.runtime``'s types).
 FORMATS = frozenset({"date-time", "uuid"})
 
@@ -186,7 +189,7 @@ class _Checker:
         if self.markers and "customTypePath" in node:
             return  # a checked subschema: see datadivr_codegen.checks
         for key in node:
-            if key.startswith("x-") or (self.markers and key == "customBasePath"):
+            if key.startswith("x-") or (self.markers and key in _MARKERS):
                 continue
             if key not in SUPPORTED:
                 hint = _HINTS.get(key)
@@ -352,7 +355,7 @@ class _Checker:
     def assertions(self, node: Mapping[str, Any]) -> set[str]:
         """The keywords of ``node`` that are neither annotations nor extensions (the root-only
         keywords count as annotations: elsewhere they are refused before this is asked)."""
-        skip = ANNOTATIONS | _ROOT_ONLY
+        skip = ANNOTATIONS | _ROOT_ONLY | (_MARKERS if self.markers else frozenset())
         return {k for k in node if k not in skip and not k.startswith("x-")}
 
     def alone(self, node: Mapping[str, Any], pointer: str, key: str) -> None:

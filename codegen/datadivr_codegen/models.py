@@ -237,7 +237,7 @@ def _union_payload_aliases(source: str, schemas: SchemaSet) -> str:
     starts = _line_starts(lines)
     edits: list[tuple[int, int, bytes]] = []
     for event in schemas.events:
-        if "anyOf" not in event.payload_schema or event.payload_class in order:
+        if not {"anyOf", "oneOf"} & event.payload_schema.keys() or event.payload_class in order:
             continue
         index = order.get(event.message_class)
         if index is None:
