@@ -15,6 +15,7 @@ import warnings
 
 from datadivr_codegen.bundle import NOT_NULL, model_bundle
 from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.fields import check_field_names, field_aliases
 from datadivr_codegen.runtime_api import RUNTIME, runtime_name
 from datadivr_codegen.schema import SchemaSet
 
@@ -39,8 +40,9 @@ def models_source(schemas: SchemaSet, header: str) -> str:
         from datamodel_code_generator import generate as dcg_generate
         from datamodel_code_generator.enums import DataModelType
 
+        bundle = model_bundle(schemas)
         source = dcg_generate(
-            model_bundle(schemas),
+            bundle,
             input_file_type=InputFileType.JsonSchema,
             output_model_type=DataModelType.PydanticV2BaseModel,
             target_python_version=PythonVersion.PY_310,
@@ -61,6 +63,7 @@ def models_source(schemas: SchemaSet, header: str) -> str:
             strict_nullable=True,
             field_extra_keys={NOT_NULL},
             import_overrides=_IMPORT_OVERRIDES,
+            aliases=field_aliases(bundle),
         )
     for warning in caught:
         # datamodel-code-generator warns when it leaves a constraint out of the models.
@@ -71,6 +74,7 @@ def models_source(schemas: SchemaSet, header: str) -> str:
             )
     if not isinstance(source, str):
         raise SchemaError("datamodel-code-generator returned more than one module")
+    check_field_names(source)
     source = _enum_aliases(source, schemas)
     source = _union_payload_aliases(source, schemas)
     source = _runtime_checks(source)

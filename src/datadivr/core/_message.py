@@ -43,6 +43,10 @@ _STRICT = ConfigDict(
     # An object schema without "additionalProperties": false allows other properties: keep
     # them, so that a relayed message loses nothing. Closed schemas generate extra="forbid".
     extra="allow",
+    # A property may be called anything, "model_x" too: the generator renames the few fields
+    # that would hide a BaseModel attribute ("model_dump" -> model_dump_, with its alias), so
+    # pydantic's warning about the "model_" prefix says nothing about generated models.
+    protected_namespaces=(),
 )
 
 
