@@ -17,6 +17,7 @@ import warnings
 from datadivr_codegen.bundle import NOT_NULL, model_bundle
 from datadivr_codegen.checks import CHECKS_MODULE, Check, split_checks
 from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.fields import check_field_names, field_aliases
 from datadivr_codegen.runtime_api import RUNTIME, runtime_name
 from datadivr_codegen.schema import SchemaSet
 
@@ -68,6 +69,7 @@ def models_source(schemas: SchemaSet, header: str) -> str:
             strict_nullable=True,
             field_extra_keys={NOT_NULL},
             import_overrides=_IMPORT_OVERRIDES,
+            aliases=field_aliases(bundle),
         )
     for warning in caught:
         # datamodel-code-generator warns when it leaves a constraint out of the models.
@@ -78,6 +80,7 @@ def models_source(schemas: SchemaSet, header: str) -> str:
             )
     if not isinstance(source, str):
         raise SchemaError("datamodel-code-generator returned more than one module")
+    check_field_names(source)
     source = _check_aliases(source, checks, schemas)
     source = _enum_aliases(source, schemas)
     source = _union_payload_aliases(source, schemas)

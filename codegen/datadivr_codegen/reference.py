@@ -213,6 +213,15 @@ def _code(text: str) -> str:
     return f"<code>{escaped}</code>"
 
 
+def _property_name(name: str) -> str:
+    """A property's name as the reference shows it: as it is, or as a JSON string when its
+    text would not show it (a control character such as a newline or a tab, which Markdown
+    turns into a space; spaces around it; no text at all)."""
+    if name and name.isprintable() and name == name.strip():
+        return name
+    return json.dumps(name)
+
+
 class _Fields:
     """Turns schemas into table rows and phrases."""
 
@@ -225,7 +234,7 @@ class _Fields:
         properties, required = self.merged(schema)
         rows = []
         for name, prop in properties.items():
-            field = f"{prefix}{name}"
+            field = f"{prefix}{_property_name(name)}"
             rows.append(
                 (
                     _code(field),

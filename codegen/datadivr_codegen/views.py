@@ -12,8 +12,9 @@ from datadivr_codegen.terms import Direction, MessageText
 
 __all__ = ["STUB_OPTIONS", "EventView", "StubField", "views"]
 
-#: Options of the client stubs; a payload field with one of these names makes the stub take
-#: the payload model (typed, first) instead of its fields. The model is exported all the same.
+#: Options of the client stubs; a payload field with one of these names (or the name of a class
+#: the stub uses) makes the stub take the payload model (typed, first) instead of its fields.
+#: The model is exported all the same.
 STUB_OPTIONS = frozenset({"self", "to", "message", "timeout", "payload"})
 
 
@@ -138,7 +139,10 @@ def views(schemas: SchemaSet, models: str) -> list[EventView]:
         fields: tuple[StubField, ...] | None = None
         if payload_fields is not None:
             fields = tuple(payload_fields)
-            if any(f.name in STUB_OPTIONS for f in fields):
+            # The stub's body names the payload's, the message's and the reply's classes: a
+            # parameter of one of those names would hide it.
+            taken = STUB_OPTIONS | {event.payload_class, event.message_class, reply or ""}
+            if any(f.name in taken for f in fields):
                 fields = None
         if event.direction in (Direction.CLIENT_TO_SERVER, Direction.BOTH):
             default_to = "server"
