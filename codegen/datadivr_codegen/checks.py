@@ -218,7 +218,8 @@ class _Splitter:
             branch = target
         if branch.get("type") != "object" or not isinstance(branch.get("properties"), dict):
             return None
-        return branch
+        shape: dict[str, Any] = branch
+        return shape
 
     def typed_part(self, node: Mapping[str, Any]) -> dict[str, Any] | None:
         """The keywords of an object schema with properties that its model can type, when

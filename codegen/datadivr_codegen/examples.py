@@ -60,13 +60,20 @@ def example_messages(schemas: SchemaSet, bundle: Mapping[str, Any]) -> dict[str,
         bundle: Its published bundle (:func:`~datadivr_codegen.bundle.protocol_bundle`),
             which every example must satisfy.
 
+    An event none of whose candidates is valid (a schema of ``not``, ``contains``,
+    ``uniqueItems`` ... that the rules do not satisfy) has none: give it an ``examples``
+    entry for the docs, the explorer and third parties.
+
     Raises:
-        SchemaError: an ``examples`` entry is not a valid payload, or no example can be made.
+        SchemaError: an ``examples`` entry is not a valid payload.
     """
-    return {event.name: _example(event, schemas, bundle) for event in schemas.events}
+    made = {event.name: _example(event, schemas, bundle) for event in schemas.events}
+    return {name: message for name, message in made.items() if message is not None}
 
 
-def _example(event: EventDef, schemas: SchemaSet, bundle: Mapping[str, Any]) -> dict[str, Any]:
+def _example(
+    event: EventDef, schemas: SchemaSet, bundle: Mapping[str, Any]
+) -> dict[str, Any] | None:
     validator = Draft202012Validator(
         {"$ref": _DEFS + event.message_class, "$defs": bundle["$defs"]},
         format_checker=Draft202012Validator.FORMAT_CHECKER,
@@ -78,28 +85,22 @@ def _example(event: EventDef, schemas: SchemaSet, bundle: Mapping[str, Any]) -> 
             if problem is not None:
                 raise SchemaError(f"examples[{i}] is not a valid payload: {problem}", event.file)
         return _message(event, given[0])
-    maker = _Maker(schemas.definitions)
-    try:
-        payload = maker.value(event.payload_schema, 0)
-    except Exception as exc:
-        # Besides _NoExample, whatever a schema the rules do not expect makes them raise (a
-        # pattern Python cannot compile, a bound too large for a float ...) is the schema's
-        # fault too: a SchemaError that says where, never a traceback.
-        reason = str(exc) if isinstance(exc, _NoExample) else f"{type(exc).__name__}: {exc}"
-        raise SchemaError(
-            f"cannot make an example payload at {maker.pointer()} ({reason}): give the event "
-            "an 'examples' entry",
-            event.file,
-        ) from None
-    message = _message(event, payload)
-    problem = _problem(validator, message)
-    if problem is not None:
-        raise SchemaError(
-            f"the example payload made from the schema is not valid ({problem}): give the "
-            "event an 'examples' entry",
-            event.file,
-        )
-    return message
+    for complete in (False, True):
+        maker = _Maker(schemas.definitions, complete=complete)
+        try:
+            payload = maker.value(event.payload_schema, 0)
+        except Exception:
+            # Besides _NoExample, whatever a schema the rules do not expect makes them raise
+            # (a pattern Python cannot compile, a bound too large for a float ...): the next.
+            continue
+        message = _message(event, payload)
+        if _problem(validator, message) is None:
+            return message
+    for payload in _SIMPLE_VALUES:
+        message = _message(event, payload)
+        if _problem(validator, message) is None:
+            return message
+    return None
 
 
 def _message(event: EventDef, payload: Any) -> dict[str, Any]:
@@ -120,6 +121,24 @@ def _problem(validator: Draft202012Validator, message: dict[str, Any]) -> str | 
     return f"at ${path}: {error.message}"
 
 
+#: What is tried, in order, when neither made payload is valid.
+_SIMPLE_VALUES: tuple[Any, ...] = (
+    {},
+    [],
+    "example",
+    "",
+    1,
+    0,
+    1.5,
+    True,
+    False,
+    None,
+    {"example": 1},
+    [1],
+    ["example"],
+)
+
+
 class _Root(str):
     """A JSON pointer where :attr:`_Maker.path` starts again (a ``$ref``'s target)."""
 
@@ -129,8 +148,10 @@ class _Root(str):
 class _Maker:
     """Makes a value for a schema of the supported keywords (:mod:`datadivr_codegen.keywords`)."""
 
-    def __init__(self, definitions: Mapping[str, Any]) -> None:
+    def __init__(self, definitions: Mapping[str, Any], *, complete: bool = False) -> None:
         self.definitions = definitions
+        #: Whether an object gets every property it declares, not only the required ones.
+        self.complete = complete
         #: The definitions being made, outermost first: one met again contains itself.
         self.expanding: list[str] = []
         #: Where the value being made is, as JSON pointer tokens from the payload's schema (a
@@ -166,17 +187,19 @@ class _Maker:
             name = ref.removeprefix(_DEFS)
             if name in self.expanding:
                 raise _NoExample(f"the definition {name} contains itself")
+            target = self.target(name)
             self.expanding.append(name)
             mark = len(self.path)
             self.path.append(_Root("#/$defs/" + name))
             try:
-                made = self.value(self.definitions[name], depth + 1)
+                made = self.value(target, depth + 1)
             finally:
                 self.expanding.pop()
             self.back(mark)
             return made
-        if "anyOf" in schema:
-            return self.first(schema["anyOf"], depth)
+        for key in ("anyOf", "oneOf"):
+            if isinstance(schema.get(key), list) and schema[key]:
+                return self.first(schema[key], depth, key)
         if "allOf" in schema:
             return self.object(self.merged(schema), depth)
         kind = _kind(schema)
@@ -192,6 +215,19 @@ class _Maker:
             return True
         return None
 
+    def target(self, ref: str) -> Any:
+        """The schema at ``#/$defs/<ref>`` (a definition, or a place inside one)."""
+        tokens = [t.replace("~1", "/").replace("~0", "~") for t in ref.split("/")]
+        node: Any = self.definitions
+        for token in tokens:
+            if isinstance(node, Mapping) and token in node:
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                raise _NoExample(f"no schema at #/$defs/{ref}")
+        return node
+
     def merged(self, schema: Mapping[str, Any], depth: int = 0) -> dict[str, Any]:
         """The object schema that ``schema``'s ``allOf`` members (and theirs) and its own
         properties add up to."""
@@ -200,6 +236,8 @@ class _Maker:
         properties: dict[str, Any] = {}
         required: list[str] = []
         for member in schema.get("allOf", ()):
+            if not isinstance(member, Mapping):
+                continue
             ref = member.get("$ref", "")
             part = self.merged(self.definitions.get(ref.removeprefix(_DEFS), member), depth + 1)
             properties.update(part["properties"])
@@ -213,20 +251,25 @@ class _Maker:
         made = {}
         mark = len(self.path)
         for name, prop in schema.get("properties", {}).items():
-            if name in required or (isinstance(prop, Mapping) and prop.get("examples")):
+            if (
+                self.complete
+                or name in required
+                or (isinstance(prop, Mapping) and prop.get("examples"))
+            ):
                 self.at("properties", name)
                 made[name] = self.value(prop, depth + 1)
                 self.back(mark)
         return made
 
-    def first(self, branches: list[Any], depth: int) -> Any:
-        """The value of the first ``anyOf`` branch that has one, ``null`` ones last."""
-        reason = _NoExample("no branch of anyOf")
+    def first(self, branches: list[Any], depth: int, key: str = "anyOf") -> Any:
+        """The value of the first ``anyOf`` (or ``oneOf``) branch that has one, ``null``
+        ones last."""
+        reason = _NoExample(f"no branch of {key}")
         mark = len(self.path)
         failed: list[str] = []
         order = sorted(range(len(branches)), key=lambda i: _kind(branches[i]) == "null")
         for index in order:
-            self.at("anyOf", index)
+            self.at(key, index)
             try:
                 made = self.value(branches[index], depth + 1)
             except _NoExample as exc:  # a branch that contains itself, say: try the next

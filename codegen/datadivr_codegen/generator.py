@@ -154,7 +154,9 @@ def plan(schema_dir: Path, *, command: str = DEFAULT_COMMAND) -> Plan:
     env.filters["pyrepr"] = repr
     model_names, annotation_imports = model_names_and_imports(models)
     bundle = protocol_bundle(schemas)
-    examples = {e.name: bundle["$defs"][e.message_class]["examples"][0] for e in schemas.events}
+    examples = {
+        e.name: bundle["$defs"][e.message_class].get("examples", [None])[0] for e in schemas.events
+    }
     context = {
         "model_names": model_names,
         "annotation_imports": annotation_imports,

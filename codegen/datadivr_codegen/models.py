@@ -266,9 +266,14 @@ def _union_payload_aliases(source: str, schemas: SchemaSet) -> str:
             and annotation.value.id == "Annotated"
             and isinstance(annotation.slice, ast.Tuple)
             and len(annotation.slice.elts) == 2
-            and _is_title_only(annotation.slice.elts[1])
+            and _is_title_only(annotation.slice.elts[1], allow={"discriminator"})
         ):
             union = annotation.slice.elts[0]
+            field_call = annotation.slice.elts[1]
+            assert isinstance(field_call, ast.Call)
+            discriminator = next(
+                (kw.value for kw in field_call.keywords if kw.arg == "discriminator"), None
+            )
         else:
             continue
         used = {n.id for n in ast.walk(union) if isinstance(n, ast.Name)}
@@ -285,6 +290,16 @@ def _union_payload_aliases(source: str, schemas: SchemaSet) -> str:
 
         union_start, union_end = span(union)
         text = f"{event.payload_class}: TypeAlias = ".encode() + lines[union_start:union_end]
+        if discriminator is not None:
+            # A discriminated union (a oneOf of tagged branches) keeps its discriminator.
+            tag = ast.unparse(discriminator).encode()
+            text = (
+                f"{event.payload_class}: TypeAlias = Annotated[".encode()
+                + lines[union_start:union_end]
+                + b", Field(discriminator="
+                + tag
+                + b")]"
+            )
         doc = _docstring_source(f"The payload of ``{event.name}``.")
         at = starts[message.lineno - 1]
         edits.append((at, at, text + b"\n" + doc.encode() + b"\n\n"))
@@ -388,13 +403,15 @@ def _add_typing_import(source: str, name: str) -> str:
     return f"from typing import {name}\n{source}"
 
 
-def _is_title_only(node: ast.expr) -> bool:
+def _is_title_only(node: ast.expr, *, allow: frozenset[str] | set[str] = frozenset()) -> bool:
+    """Whether ``node`` is ``Field(title=...)``, with none but the ``allow`` ed keywords."""
     return (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
         and node.func.id == "Field"
         and not node.args
-        and [kw.arg for kw in node.keywords] == ["title"]
+        and "title" in {kw.arg for kw in node.keywords}
+        and {kw.arg for kw in node.keywords} <= {"title", *allow}
     )
 
 

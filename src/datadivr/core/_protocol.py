@@ -49,7 +49,8 @@ class EventSpec:
         message_text: Whether the envelope's ``message`` text is required.
         example: A valid message of this event (``event_name``, ``payload`` and, when the
             event requires it, ``message``): the schema's first ``examples`` entry, or one the
-            generator made and checked.
+            generator made and checked; ``None`` when it could make none (the schema has no
+            ``examples``, and the generator's rules do not satisfy it).
     """
 
     name: str
@@ -58,7 +59,7 @@ class EventSpec:
     message_type: type[MessageBase]
     description: str = ""
     message_text: MessageText = field(kw_only=True)
-    example: Mapping[str, Any] = field(kw_only=True)
+    example: Mapping[str, Any] | None = field(kw_only=True)
 
     @property
     def payload_type(self) -> Any:
@@ -182,13 +183,13 @@ class Protocol:
             return frame_error(FrameFault.NOT_JSON, f"frame is not valid JSON: {first['msg']}")
         if kind in ("model_attributes_type", "dict_type", "model_type") and not first["loc"]:
             return frame_error(FrameFault.NOT_OBJECT, "a message must be a JSON object")
-        if kind == "union_tag_not_found":
+        if kind == "union_tag_not_found" and not first["loc"]:
             return frame_error(
                 FrameFault.NO_EVENT_NAME,
                 "a message must have an 'event_name'",
                 details=[Violation("$.event_name", "field required", "missing")],
             )
-        if kind == "union_tag_invalid":
+        if kind == "union_tag_invalid" and not first["loc"]:
             name = frame_field(frame, "event_name")
             if not isinstance(name, str):
                 return frame_error(
@@ -473,8 +474,23 @@ def _expanded(
         if error["type"] == CHECK_KIND:
             for path, keyword, reason in iter_failures(error.get("ctx")):
                 yield (*loc, *path), reason, keyword
+        elif error["type"] in _TAG_FAILURES and loc:
+            # A oneOf of tagged branches (a discriminated union) that no branch's tag matches.
+            yield loc, _tag_reason(error), "oneOf"
         else:
             yield loc, error["msg"], error["type"]
+
+
+_TAG_FAILURES = frozenset({"union_tag_invalid", "union_tag_not_found"})
+
+
+def _tag_reason(error: Mapping[str, Any]) -> str:
+    context = error.get("ctx") or {}
+    tag = context.get("discriminator", "")
+    expected = context.get("expected_tags")
+    if error["type"] == "union_tag_not_found":
+        return f"Input should be an object with the property {tag}, which tells its oneOf branch"
+    return f"Input's {tag} should be one of {expected} (it tells the oneOf branch)"
 
 
 def validation_details(
@@ -498,6 +514,8 @@ def _steps(loc: Sequence[int | str], kind: str, data: Any) -> _Steps:
     for index, item in enumerate(loc):
         child = UNKNOWN if item == "[key]" else _child(value, item)  # (a key's own failure)
         if child is _ABSENT and not (index == last and kind == "missing"):
+            if isinstance(value, Mapping) and isinstance(item, str) and item in value.values():
+                continue  # the tag of a discriminated union: the one branch its value names
             steps.append((False, item))  # a tag: the value stays where it is
         else:
             steps.append((True, item))
@@ -574,12 +592,16 @@ def _decoded(frame: str | bytes) -> Any:
 
 
 def _has_union(schema: Any) -> bool:
-    """Whether a core schema has a ``union`` node (not a ``tagged-union``)."""
+    """Whether a core schema has a ``union`` node, or a ``tagged-union`` besides the one
+    of the messages (by ``event_name``)."""
     stack = [schema]
+    tagged = 0
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            if node.get("type") == "union":
+            if node.get("type") == "tagged-union":
+                tagged += 1
+            if node.get("type") == "union" or tagged > 1:
                 return True
             stack.extend(v for k, v in node.items() if k not in ("metadata", "serialization"))
         elif isinstance(node, list):

@@ -100,8 +100,9 @@ class EventModel(_Strict):
         description="Where its message's JSON Schema is served.",
         examples=["/schema/events/sum_event"],
     )
-    example: dict[str, Any] = Field(
-        description="A complete valid message of the event.",
+    example: dict[str, Any] | None = Field(
+        description="A complete valid message of the event (null when the schema has no "
+        "examples and none could be made from it).",
         examples=[_EXAMPLE],
     )
 
@@ -133,7 +134,7 @@ def event_models(protocol: Protocol) -> list[EventModel]:
             description=spec.description,
             message_text=spec.message_text,
             schema_path=f"/schema/events/{spec.name}",
-            example=dict(spec.example),
+            example=None if spec.example is None else dict(spec.example),
         )
         for spec in sorted(protocol.events.values(), key=lambda spec: spec.name)
     ]

@@ -119,7 +119,10 @@ function pickEvent() {
   ui.to.disabled = !routed;
   ui.toLabel.classList.toggle("disabled", !routed);
   if (routed && !ui.to.value) ui.to.value = "others";
-  const message = structuredClone(event.example);
+  // An event whose schema gave no example starts from its name alone.
+  const message = event.example
+    ? structuredClone(event.example)
+    : { event_name: event.name, payload: {} };
   if (routed) message.to = ui.to.value;
   ui.editor.value = JSON.stringify(message, null, 2);
   hideProblem(ui.editorError);
