@@ -215,10 +215,15 @@ def load_groups(path: Path, draft: str) -> list[Group]:
 
 def _event_file(group: Group, event: str, dialect: str) -> Any:
     """What the event file of ``group`` holds: its schema, marked as the event's, with the
-    draft's ``$schema`` when it names none. A schema that is no object (``true``, ``false``)
-    is written as it is, for the loader to accept or refuse."""
+    draft's ``$schema`` when it names none."""
     if not isinstance(group.schema, dict):
-        return group.schema
+        # An event file holds its x-datadivr block: a boolean schema is written as the one
+        # member of an allOf, which means the same.
+        return {
+            "$schema": dialect,
+            "allOf": [group.schema],
+            EXTENSION: {"event": event, "direction": "client_to_server"},
+        }
     return {
         **({"$schema": dialect} if "$schema" not in group.schema else {}),
         **group.schema,

@@ -288,6 +288,8 @@ class _Checker:
                     "generator: the models check the listed values only",
                 )
             values = node["enum"] if key == "enum" else [node["const"]]
+            if not values:
+                self.fail(pointer, "an empty enum accepts nothing, which no Python type says")
             for value in values:
                 kind = json_type(value)
                 if kind not in ("null", "boolean", "integer", "string"):

@@ -373,9 +373,14 @@ def _check_aliases(source: str, checks: list[Check], schemas: SchemaSet) -> str:
     edits.append((at, at, text.encode()))
     out = _splice(data, edits).decode().replace(_ARBITRARY, "")
     out = _EMPTY_CONFIG.sub("\n", out)
-    out = out.replace(
-        f"from {_TYPE_MODULE} import ", f"from {_TYPE_MODULE} import {_SCHEMA_CHECKS}, ", 1
-    )
+    imported = {
+        alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.module == _TYPE_MODULE
+        for alias in node.names
+    }
+    names = _SCHEMA_CHECKS + (", Payload" if models and "Payload" not in imported else "")
+    out = out.replace(f"from {_TYPE_MODULE} import ", f"from {_TYPE_MODULE} import {names}, ", 1)
     for name in ("TypeAlias", "Annotated", "Any"):
         out = _add_typing_import(out, name)
     return out

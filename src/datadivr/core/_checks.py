@@ -108,26 +108,14 @@ _ANNOTATION_FORMATS = (
 
 
 def _formats() -> dict[str, Any]:
-    """The format checks of a schema check: ``date-time`` and ``uuid`` exactly as the models'
-    types check them (:data:`~datadivr.core._message.AwareDatetime`,
-    :data:`~datadivr.core._message.UUID`), every other format an annotation."""
-    from pydantic import TypeAdapter, ValidationError
-
-    from datadivr.core._message import UUID, AwareDatetime
-
-    def asserts(adapter: TypeAdapter[Any]) -> Any:
-        def check(text: str) -> bool:
-            try:
-                adapter.validate_python(text)
-            except ValidationError:
-                return False
-            return True
-
-        return check
+    """The format checks of a schema check: ``date-time`` and ``uuid`` by the models' own
+    functions (:func:`~datadivr.core._message.is_date_time`,
+    :func:`~datadivr.core._message.is_uuid`), every other format an annotation."""
+    from datadivr.core._message import is_date_time, is_uuid
 
     formats: dict[str, Any] = dict.fromkeys(_ANNOTATION_FORMATS, lambda _text: True)
-    formats["date-time"] = asserts(TypeAdapter(AwareDatetime))
-    formats["uuid"] = asserts(TypeAdapter(UUID))
+    formats["date-time"] = is_date_time
+    formats["uuid"] = is_uuid
     return formats
 
 
