@@ -105,7 +105,18 @@ class EventView:
         """Whether the client stub takes the payload (or its fields) as parameters."""
         if self.fields is not None:
             return bool(self.fields)
-        return not self.event.payload_nullable
+        return not self.event.payload_nullable or self.payload_parameter_optional
+
+    @property
+    def payload_parameter_optional(self) -> bool:
+        """Whether the client stub takes the payload itself, ``None`` by default: a payload that
+        may be null but also takes other values (``{"type": ["integer", "null"]}``, a check
+        such as ``{"not": {"type": "string"}}``); a ``"type": "null"`` payload is no parameter."""
+        return (
+            self.fields is None
+            and self.event.payload_nullable
+            and self.payload_annotation != "None"
+        )
 
     @property
     def text_positional(self) -> bool:
