@@ -521,6 +521,7 @@ ROOT_EVENTS: dict[str, dict[str, Any]] = {
         "properties": {"a": {"type": "integer"}},
         "examples": [{"a": 1}],
     },
+    "maybe": {"description": "Anything but a string.", "not": {"type": "string"}, "examples": [1]},
     "place": {
         "type": "object",
         "properties": {
@@ -858,6 +859,10 @@ def test_null_is_refused_or_taken_as_the_schema_says(checked: Generated) -> None
         ("fill", {}, False),
         ("fill", {"a": "x"}, False),
         ("fill", [], False),
+        ("maybe", 1, True),
+        ("maybe", {"a": "x"}, True),
+        ("maybe", None, True),
+        ("maybe", "x", False),
     ],
 )
 def test_a_payload_that_is_a_check_at_its_root_parses(
@@ -883,6 +888,9 @@ async def test_the_client_sends_a_payload_that_is_a_check(checked: Generated) ->
     await client.pick(3)
     await client.fill({"a": 1, "b": [2]})
     await client.place(point={"x": 1, "tags": ["a", "b"]}, ids=[1, "1"], pair="p")
+    # A payload that may be null, and be other things: the stub takes it, None by default.
+    await client.maybe([1])
+    await client.maybe()
     assert [json.loads(m.to_json()) for m in recorder.sent] == [
         {"event_name": "pick", "payload": 3, "to": "server"},
         {"event_name": "fill", "payload": {"a": 1, "b": [2]}, "to": "server"},
@@ -891,16 +899,19 @@ async def test_the_client_sends_a_payload_that_is_a_check(checked: Generated) ->
             "payload": {"point": {"x": 1, "tags": ["a", "b"]}, "ids": [1, "1"], "pair": "p"},
             "to": "server",
         },
+        {"event_name": "maybe", "payload": [1], "to": "server"},
+        {"event_name": "maybe", "to": "server"},
     ]
     for call, path in [
         (client.pick(-1), "$.payload"),
         (client.fill({}), "$.payload"),
         (client.place(ids=[1, 1]), "$.payload.ids"),
+        (client.maybe("x"), "$.payload"),
     ]:
         with pytest.raises(MessageValidationError) as info:
             await call
         assert [d.path for d in info.value.details] == [path]
-    assert len(recorder.sent) == 3
+    assert len(recorder.sent) == 5
 
 
 def test_thousands_of_failures_are_reported_as_a_few(checked: Generated) -> None:
