@@ -247,6 +247,7 @@ CHECKED: dict[str, Row] = {
         [2, 4],
         [(3, "not"), (3.0, "not"), ("2", "type"), (2.5, "type")],
     ),
+    "not_string": _row({"not": {"type": "string"}}, [1, {"a": "x"}, [], False], [("x", "not")]),
     "prefix_items": _row(
         {"type": "array", "prefixItems": [{"type": "integer"}]},
         [[1], [1, "x"], []],
@@ -838,12 +839,15 @@ def test_null_is_refused_or_taken_as_the_schema_says(checked: Generated) -> None
     # The check refuses null: the field may be left out, not set to null.
     assert hello["unique_items"].endswith("| None, NotNull]")
     # The check takes null (a ``not`` of a string): null is a value like any other.
-    assert "NotNull" not in hello["minimum_without_type"]
+    assert "NotNull" not in hello["not_string"]
     protocol = checked.module.PROTOCOL
-    taken = protocol.parse(
-        '{"event_name": "hello", "payload": {"name": "n", "minimum_without_type": null}}'
-    )
-    assert "minimum_without_type" in json.loads(taken.to_json())["payload"]
+    taken = protocol.parse('{"event_name": "hello", "payload": {"name": "n", "not_string": null}}')
+    assert json.loads(taken.to_json())["payload"] == {"name": "n", "not_string": None}
+    with pytest.raises(MessageValidationError) as info:
+        protocol.parse('{"event_name": "hello", "payload": {"name": "n", "unique_items": null}}')
+    assert [(d.path, d.kind) for d in info.value.details] == [
+        ("$.payload.unique_items", "not_null")
+    ]
 
 
 @pytest.mark.parametrize(
