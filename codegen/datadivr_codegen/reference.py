@@ -241,9 +241,11 @@ class _Fields:
                     self.type(prop),
                     "yes" if name in required else "no",
                     "; ".join(self.constraints(prop)),
-                    str(prop.get("description", "")),
+                    str(prop.get("description", "")) if isinstance(prop, Mapping) else "",
                 )
             )
+            if not isinstance(prop, Mapping):
+                continue  # a boolean schema
             inner = prop.get("items") if "array" in _types(prop) else prop
             if isinstance(inner, Mapping) and _is_object(inner) and "$ref" not in inner:
                 rows += self.rows(inner, f"{field}{'[].' if inner is not prop else '.'}")

@@ -4,6 +4,7 @@ read from the generated ``models.py``."""
 from __future__ import annotations
 
 import ast
+import copy
 import re
 from dataclasses import dataclass
 
@@ -105,7 +106,18 @@ class EventView:
         """Whether the client stub takes the payload (or its fields) as parameters."""
         if self.fields is not None:
             return bool(self.fields)
-        return not self.event.payload_nullable
+        return not self.event.payload_nullable or self.payload_parameter_optional
+
+    @property
+    def payload_parameter_optional(self) -> bool:
+        """Whether the client stub takes the payload itself, ``None`` by default: a payload that
+        may be null but also takes other values (``{"type": ["integer", "null"]}``, a check
+        such as ``{"not": {"type": "string"}}``); a ``"type": "null"`` payload is no parameter."""
+        return (
+            self.fields is None
+            and self.event.payload_nullable
+            and self.payload_annotation != "None"
+        )
 
     @property
     def text_positional(self) -> bool:
@@ -152,6 +164,34 @@ def views(schemas: SchemaSet, models: str) -> list[EventView]:
     return views
 
 
+def _private_aliases(source: str) -> dict[str, ast.expr]:
+    """The type of each private alias of ``source`` (``_Check3: TypeAlias = Annotated[list[Any],
+    _CHECKS.at(...)]`` → ``list[Any]``, the loose type of a check): the other modules do not
+    import private names, and a stub's parameter need not be checked twice (the stub builds
+    the model, which checks it)."""
+    out: dict[str, ast.expr] = {}
+    for node in ast.parse(source).body:
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id.startswith("_")
+            and isinstance(node.value, ast.Subscript)
+            and isinstance(node.value.value, ast.Name)
+            and node.value.value.id == "Annotated"
+            and isinstance(node.value.slice, ast.Tuple)
+        ):
+            out[node.target.id] = node.value.slice.elts[0]
+    return out
+
+
+class _Unalias(ast.NodeTransformer):
+    def __init__(self, aliases: dict[str, ast.expr]) -> None:
+        self.aliases = aliases
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        return self.aliases.get(node.id, node)
+
+
 def _classes(source: str) -> dict[str, list[StubField]]:
     """Fields of every class in ``source``, in order, read from its annotations.
 
@@ -163,6 +203,7 @@ def _classes(source: str) -> dict[str, list[StubField]]:
     own: dict[str, list[StubField]] = {}
     bases: dict[str, list[str]] = {}
     lines = _Lines(source)
+    private = _private_aliases(source)
     for node in ast.parse(source).body:
         if not isinstance(node, ast.ClassDef):
             continue
@@ -173,7 +214,7 @@ def _classes(source: str) -> dict[str, list[StubField]]:
             name = item.target.id
             if name == "model_config":
                 continue
-            annotation, alias = _unwrap(item.annotation, lines)
+            annotation, alias = _unwrap(item.annotation, lines, private)
             default = lines.segment(item.value) if item.value else None
             fields.append(StubField(name, alias or name, annotation, item.value is None, default))
         own[node.name] = fields
@@ -190,8 +231,9 @@ def _classes(source: str) -> dict[str, list[StubField]]:
     return {name: collect(name, frozenset()) for name in own}
 
 
-def _unwrap(node: ast.expr, lines: _Lines) -> tuple[str, str | None]:
-    """``Annotated[T, Field(alias='x')]`` → (``T``, ``'x'``)."""
+def _unwrap(node: ast.expr, lines: _Lines, private: dict[str, ast.expr]) -> tuple[str, str | None]:
+    """``Annotated[T, Field(alias='x')]`` → (``T``, ``'x'``); a private alias in ``T`` is
+    written out (see :func:`_private_aliases`)."""
     alias = None
     if (
         isinstance(node, ast.Subscript)
@@ -205,6 +247,8 @@ def _unwrap(node: ast.expr, lines: _Lines) -> tuple[str, str | None]:
                     if kw.arg == "alias" and isinstance(kw.value, ast.Constant):
                         alias = str(kw.value.value)
         node = node.slice.elts[0]
+    if any(isinstance(n, ast.Name) and n.id in private for n in ast.walk(node)):
+        return ast.unparse(_Unalias(private).visit(copy.deepcopy(node))), alias
     segment = lines.segment(node)
     return (segment or ast.unparse(node)), alias
 

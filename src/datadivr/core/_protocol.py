@@ -456,7 +456,8 @@ def violations(
     """
     items = list(_expanded(errors, skip))
     if data is UNKNOWN:
-        found = [(tuple(loc), msg, kind) for loc, msg, kind in items]
+        # A schema check's error holds many failures: the cap is on violations, not errors.
+        found = [(tuple(loc), msg, kind) for loc, msg, kind in items][:MAX_DETAILS]
     else:
         steps = [(_steps(loc, kind, data), msg, kind) for loc, msg, kind in items]
         found = _closest(steps)[:MAX_DETAILS]
