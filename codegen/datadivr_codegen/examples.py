@@ -15,7 +15,7 @@ entry must be a valid payload), or else one made from the schema:
 Either way the message is checked against the published bundle before anything is written:
 an example that is not valid is a :class:`~datadivr_codegen.errors.SchemaError`, and so is a
 schema the rules above cannot satisfy (a pattern ``"example"`` does not match, say), which
-asks for an ``examples`` entry.
+asks for an ``examples`` entry and names the subschema, by its JSON pointer, that defeated them.
 """
 
 from __future__ import annotations
@@ -78,11 +78,17 @@ def _example(event: EventDef, schemas: SchemaSet, bundle: Mapping[str, Any]) -> 
             if problem is not None:
                 raise SchemaError(f"examples[{i}] is not a valid payload: {problem}", event.file)
         return _message(event, given[0])
+    maker = _Maker(schemas.definitions)
     try:
-        payload = _Maker(schemas.definitions).value(event.payload_schema, 0)
-    except _NoExample as exc:
+        payload = maker.value(event.payload_schema, 0)
+    except Exception as exc:
+        # Besides _NoExample, whatever a schema the rules do not expect makes them raise (a
+        # pattern Python cannot compile, a bound too large for a float ...) is the schema's
+        # fault too: a SchemaError that says where, never a traceback.
+        reason = str(exc) if isinstance(exc, _NoExample) else f"{type(exc).__name__}: {exc}"
         raise SchemaError(
-            f"cannot make an example payload ({exc}): give the event an 'examples' entry",
+            f"cannot make an example payload at {maker.pointer()} ({reason}): give the event "
+            "an 'examples' entry",
             event.file,
         ) from None
     message = _message(event, payload)
@@ -104,11 +110,20 @@ def _message(event: EventDef, payload: Any) -> dict[str, Any]:
 
 
 def _problem(validator: Draft202012Validator, message: dict[str, Any]) -> str | None:
-    error = best_match(validator.iter_errors(message))
+    try:
+        error = best_match(validator.iter_errors(message))
+    except Exception as exc:  # a pattern Python's re cannot compile, say
+        return f"the schema cannot be checked: {type(exc).__name__}: {exc}"
     if error is None:
         return None
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
     return f"at ${path}: {error.message}"
+
+
+class _Root(str):
+    """A JSON pointer where :attr:`_Maker.path` starts again (a ``$ref``'s target)."""
+
+    __slots__ = ()
 
 
 class _Maker:
@@ -118,6 +133,22 @@ class _Maker:
         self.definitions = definitions
         #: The definitions being made, outermost first: one met again contains itself.
         self.expanding: list[str] = []
+        #: Where the value being made is, as JSON pointer tokens from the payload's schema (a
+        #: ``$ref`` starts again at its definition); left where a failure happened.
+        self.path: list[str] = []
+
+    def pointer(self) -> str:
+        """Where the value being made is, as a JSON pointer."""
+        start = max((i for i, t in enumerate(self.path) if isinstance(t, _Root)), default=-1)
+        head = self.path[start] if start >= 0 else "#"
+        tokens = [t.replace("~", "~0").replace("/", "~1") for t in self.path[start + 1 :]]
+        return "/".join([head, *tokens])
+
+    def at(self, *tokens: object) -> None:
+        self.path.extend(str(t) for t in tokens)
+
+    def back(self, length: int) -> None:
+        del self.path[length:]
 
     def value(self, schema: Any, depth: int) -> Any:
         if depth > _MAX_DEPTH:
@@ -136,10 +167,14 @@ class _Maker:
             if name in self.expanding:
                 raise _NoExample(f"the definition {name} contains itself")
             self.expanding.append(name)
+            mark = len(self.path)
+            self.path.append(_Root("#/$defs/" + name))
             try:
-                return self.value(self.definitions[name], depth + 1)
+                made = self.value(self.definitions[name], depth + 1)
             finally:
                 self.expanding.pop()
+            self.back(mark)
+            return made
         if "anyOf" in schema:
             return self.first(schema["anyOf"], depth)
         if "allOf" in schema:
@@ -175,33 +210,52 @@ class _Maker:
 
     def object(self, schema: Mapping[str, Any], depth: int) -> dict[str, Any]:
         required = set(schema.get("required", ()))
-        return {
-            name: self.value(prop, depth + 1)
-            for name, prop in schema.get("properties", {}).items()
-            if name in required or (isinstance(prop, Mapping) and prop.get("examples"))
-        }
+        made = {}
+        mark = len(self.path)
+        for name, prop in schema.get("properties", {}).items():
+            if name in required or (isinstance(prop, Mapping) and prop.get("examples")):
+                self.at("properties", name)
+                made[name] = self.value(prop, depth + 1)
+                self.back(mark)
+        return made
 
     def first(self, branches: list[Any], depth: int) -> Any:
         """The value of the first ``anyOf`` branch that has one, ``null`` ones last."""
         reason = _NoExample("no branch of anyOf")
-        for branch in sorted(branches, key=lambda b: _kind(b) == "null"):
+        mark = len(self.path)
+        failed: list[str] = []
+        order = sorted(range(len(branches)), key=lambda i: _kind(branches[i]) == "null")
+        for index in order:
+            self.at("anyOf", index)
             try:
-                return self.value(branch, depth + 1)
+                made = self.value(branches[index], depth + 1)
             except _NoExample as exc:  # a branch that contains itself, say: try the next
                 reason = exc
+                failed = self.path[mark:]
+                self.back(mark)
+                continue
+            self.back(mark)
+            return made
+        self.path[mark:] = failed
         raise reason
 
     def array(self, schema: Mapping[str, Any], depth: int) -> list[Any]:
-        least = schema.get("minItems", 0)
+        least = _count(schema, "minItems") or 0
         count = max(least, 1)
-        if "maxItems" in schema:
-            count = min(count, schema["maxItems"])
+        most = _count(schema, "maxItems")
+        if most is not None:
+            count = min(count, most)
+        mark = len(self.path)
+        self.at("items")
         try:
-            return [self.value(schema.get("items", {}), depth + 1) for _ in range(count)]
+            made = [self.value(schema.get("items", {}), depth + 1) for _ in range(count)]
         except _NoExample:
             if least == 0:  # an item that contains itself: the array may stay empty
+                self.back(mark)
                 return []
             raise
+        self.back(mark)
+        return made
 
 
 def _kind(schema: Any) -> str | None:
@@ -218,8 +272,8 @@ def _kind(schema: Any) -> str | None:
 def _string(schema: Mapping[str, Any]) -> str:
     if schema.get("format") in _FORMATS:
         return _FORMATS[schema["format"]]
-    low: int = schema.get("minLength", 0)
-    high: int | None = schema.get("maxLength")
+    low = _count(schema, "minLength") or 0
+    high = _count(schema, "maxLength")
     pattern = schema.get("pattern")
     for candidate in _STRINGS:
         text = candidate + "x" * max(low - len(candidate), 0)
@@ -228,6 +282,16 @@ def _string(schema: Mapping[str, Any]) -> str:
         if pattern is None or re.search(pattern, text):
             return text
     raise _NoExample(f"no simple string matches the pattern {pattern!r}")
+
+
+def _count(schema: Mapping[str, Any], key: str) -> int | None:
+    """A count keyword's value as an ``int``: draft 2020-12 counts ``2.0`` as the integer 2."""
+    value = schema.get(key)
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    raise _NoExample(f"{key} is {value!r}, not a non-negative integer")
 
 
 def _number(schema: Mapping[str, Any], *, integer: bool) -> int | float:

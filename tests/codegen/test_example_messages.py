@@ -165,7 +165,8 @@ def test_a_schema_no_simple_value_satisfies_asks_for_examples(tmp_path: Path) ->
     with pytest.raises(SchemaError) as caught:
         _example(tmp_path, payload)
     assert caught.value.reason == (
-        "cannot make an example payload (no simple string matches the pattern "
+        "cannot make an example payload at #/properties/code (no simple string matches the "
+        "pattern "
         "'^[0-9]{4}-[0-9]{2}$'): give the event an 'examples' entry"
     )
 
