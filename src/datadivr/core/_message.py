@@ -12,6 +12,7 @@ Besides the bases (:class:`Payload`, :class:`MessageBase`) and :data:`NotNull`, 
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid as _uuid
 from datetime import datetime
@@ -24,6 +25,8 @@ from pydantic import (
     ConfigDict,
     GetCoreSchemaHandler,
     Strict,
+    TypeAdapter,
+    ValidationError,
 )
 from pydantic import AwareDatetime as _AwareDatetime
 from pydantic.main import IncEx
@@ -114,6 +117,37 @@ UUID: TypeAlias = Annotated[
     ),
 ]
 """A ``"format": "uuid"`` value: a ``uuid.UUID``, from its hyphenated text form only."""
+
+
+@functools.cache
+def _adapter(kind: str) -> TypeAdapter[Any]:
+    return TypeAdapter(AwareDatetime if kind == "date-time" else UUID)
+
+
+def _takes(kind: str, value: object) -> bool:
+    if not isinstance(value, str):
+        return True  # a format applies to strings only
+    try:
+        _adapter(kind).validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def is_date_time(value: object) -> bool:
+    """Whether a string is a ``"format": "date-time"`` value, exactly as the models decide it:
+    the same :data:`AwareDatetime` checks the text, then parses it (no month 13, no second 61).
+
+    The reference validator (:mod:`datadivr.validation`) asserts the format with this function,
+    so that it and the models accept and refuse the same messages. Not a string: ``True``.
+    """
+    return _takes("date-time", value)
+
+
+def is_uuid(value: object) -> bool:
+    """Whether a string is a ``"format": "uuid"`` value, exactly as the models decide it (the
+    same :data:`UUID`). Not a string: ``True``."""
+    return _takes("uuid", value)
 
 
 def _expected(values: tuple[Any, ...]) -> str:

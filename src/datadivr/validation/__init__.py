@@ -1,6 +1,9 @@
 """Reference validation: check any message against the protocol's JSON Schema with
 :mod:`jsonschema` (draft 2020-12, formats asserted), independently of the generated models.
 
+The ``date-time`` and ``uuid`` formats are checked by the very functions the models use, so
+the models and this validator accept and refuse the same messages.
+
 This is what a third-party client (a browser page, a Unity or Unreal client, a service in
 another language) is held to: the bundled ``schema.json`` that ships inside the generated
 package, so an installed SDK validates without the repository::
@@ -20,15 +23,30 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
+from datadivr.core._message import is_date_time, is_uuid
 from datadivr.core._protocol import MAX_DETAILS, Protocol
 from datadivr.exceptions import Violation
 
 __all__ = ["Report", "Validator"]
 
 _BUNDLE_URI = "urn:datadivr:protocol"
+
+
+def _format_checker() -> FormatChecker:
+    """jsonschema's formats of draft 2020-12, with ``date-time`` and ``uuid`` checked by the
+    models' own functions: jsonschema's take a trailing newline in a date-time and a non-ASCII
+    digit in a UUID, which the models refuse."""
+    checker = FormatChecker(formats=())
+    checker.checkers = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
+    checker.checks("date-time")(is_date_time)
+    checker.checks("uuid")(is_uuid)
+    return checker
+
+
+_FORMATS = _format_checker()
 
 
 @dataclass(frozen=True)
@@ -84,7 +102,7 @@ class Validator:
             name: Draft202012Validator(
                 {"$ref": f"{_BUNDLE_URI}{info['schema']}"},
                 registry=registry,
-                format_checker=Draft202012Validator.FORMAT_CHECKER,
+                format_checker=_FORMATS,
             )
             for name, info in events.items()
         }
