@@ -190,3 +190,20 @@ def test_uuid_same_verdict_on_any_string(text: str) -> None:
     models, validator = _verdicts(_scene(text))
     assert models == validator
     assert is_uuid(text) == models
+
+
+async def test_post_validate_gives_the_same_verdicts() -> None:
+    """``POST /validate`` (and so the explorer's checks, the CLI's and the proxy's) is this
+    same Validator."""
+    import httpx
+
+    from datadivr import create_app
+
+    frames = [
+        (_ping(text), valid) for text, valid in DATE_TIMES.items() if text.startswith("2026-01")
+    ] + [(_scene(text), valid) for text, valid in UUIDS.items()]
+    transport = httpx.ASGITransport(app=create_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.post("/validate", json=[frame for frame, _ in frames])
+    reports = response.json()["reports"]
+    assert [report["valid"] for report in reports] == [valid for _, valid in frames]
