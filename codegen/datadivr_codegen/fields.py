@@ -7,6 +7,10 @@ written ``ﬁle`` (a ligature) or ``microµ`` (the micro sign) is named ``file``
 and pydantic would send and expect that name on the wire. Such a property gets the normalized
 name as its field's name and its own as the alias (:func:`field_aliases`), and
 :func:`check_field_names` refuses a model where two properties still end up as one field.
+
+The names datamodel-code-generator imports are its business (it imports ``Annotated as
+Annotated_aliased`` when a field is named ``Annotated``); the names the generator adds to the
+module after it (the runtime's ``NotNull`` and ``ExactLiteral``) are reserved here.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import ast
 import keyword
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from datadivr_codegen.errors import SchemaError
@@ -22,17 +26,21 @@ from datadivr_codegen.errors import SchemaError
 __all__ = ["check_field_names", "field_aliases"]
 
 
-def field_aliases(bundle: Any) -> dict[str, str]:
+def field_aliases(bundle: Any, reserved: Collection[str] = ()) -> dict[str, str]:
     """datamodel-code-generator's ``aliases``: property name → field name, for the property
-    names of ``bundle`` that are identifiers Python would read as another name.
+    names of ``bundle`` that are identifiers Python would read as another name, and those in
+    ``reserved`` (names the generator adds to the models' module: a field of that name would
+    hide it in the class) which get a ``_`` after them.
 
-    datamodel-code-generator makes a taken field name unique (``file_1``), so the normalized
-    name never steals another property's field.
+    datamodel-code-generator makes a taken field name unique (``file_1``), so the new name
+    never steals another property's field.
     """
     aliases = {}
     for name in sorted(set(_property_names(bundle))):
         normalized = unicodedata.normalize("NFKC", name)
-        if normalized != name and normalized.isidentifier() and not keyword.iskeyword(normalized):
+        if name in reserved:
+            aliases[name] = name + "_"
+        elif normalized != name and normalized.isidentifier() and not keyword.iskeyword(normalized):
             aliases[name] = normalized
     return aliases
 

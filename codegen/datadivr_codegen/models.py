@@ -69,7 +69,7 @@ def models_source(schemas: SchemaSet, header: str) -> str:
             strict_nullable=True,
             field_extra_keys={NOT_NULL},
             import_overrides=_IMPORT_OVERRIDES,
-            aliases=field_aliases(bundle),
+            aliases=field_aliases(bundle, reserved=(_NOT_NULL, _EXACT_LITERAL)),
         )
     for warning in caught:
         # datamodel-code-generator warns when it leaves a constraint out of the models.
@@ -147,6 +147,8 @@ def _enum_aliases(source: str, schemas: SchemaSet) -> str:
         aliases[name] = values
     if not aliases:
         return source
+    literal = _typing_name(tree, "Literal")
+    annotated = _typing_name(tree, "Annotated")
     names_by_key: dict[_LiteralKey, list[str]] = {}
     for name, values in aliases.items():
         names_by_key.setdefault(_literal_key(values), []).append(name)
@@ -155,7 +157,7 @@ def _enum_aliases(source: str, schemas: SchemaSet) -> str:
         if not (
             isinstance(node, ast.Subscript)
             and isinstance(node.value, ast.Name)
-            and node.value.id == "Literal"
+            and node.value.id == literal
         ):
             return None
         values = _literal_values(node)
@@ -178,7 +180,7 @@ def _enum_aliases(source: str, schemas: SchemaSet) -> str:
             continue
         if (
             isinstance(node.value, ast.Name)
-            and node.value.id == "Annotated"
+            and node.value.id == annotated
             and isinstance(node.slice, ast.Tuple)
             and len(node.slice.elts) == 2
             and _is_title_only(node.slice.elts[1])
@@ -206,7 +208,7 @@ def _enum_aliases(source: str, schemas: SchemaSet) -> str:
     first_class = next(node for node in tree.body if isinstance(node, ast.ClassDef))
     at = starts[first_class.lineno - 1]
     definitions = "\n".join(
-        _alias_source(name, values, schemas.definitions[name].get("description"))
+        _alias_source(name, values, schemas.definitions[name].get("description"), literal)
         for name, values in aliases.items()
     )
     data = data[:at] + definitions.encode() + b"\n\n" + data[at:]
@@ -391,9 +393,11 @@ def _docstring_source(text: str) -> str:
     return f'"""{doc}"""\n'
 
 
-def _alias_source(name: str, values: list[object], description: object) -> str:
+def _alias_source(
+    name: str, values: list[object], description: object, literal_name: str = "Literal"
+) -> str:
     literal = ", ".join(repr(value) for value in values)
-    text = f"{name}: TypeAlias = Literal[{literal}]\n"
+    text = f"{name}: TypeAlias = {literal_name}[{literal}]\n"
     if isinstance(description, str) and description.strip():
         text += _docstring_source(description)
     return text
@@ -455,17 +459,22 @@ def _runtime_checks(source: str) -> str:
 
     edits: list[tuple[int, int, bytes]] = []
     used: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    # datamodel-code-generator imports ``Annotated as Annotated_aliased`` (and so on) when a
+    # field has the name: the checks use the names the module has.
+    literal = _typing_name(tree, "Literal")
+    annotated = _typing_name(tree, "Annotated", default="")
+    for node in ast.walk(tree):
         if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
             continue
-        if node.value.id == "Literal" and _needs_exact(node):
+        if node.value.id == literal and _needs_exact(node):
             start = offset(node.lineno, node.col_offset)
-            edits.append((start, start, b"Annotated["))
+            edits.append((start, start, f"{annotated or 'Annotated'}[".encode()))
             end = offset(node.end_lineno, node.end_col_offset)
             edits.append((end, end, f", {_EXACT_LITERAL}]".encode()))
             used.add(_EXACT_LITERAL)
             continue
-        if node.value.id != "Annotated" or not isinstance(node.slice, ast.Tuple):
+        if node.value.id != (annotated or "Annotated") or not isinstance(node.slice, ast.Tuple):
             continue
         for element in node.slice.elts[1:]:
             if not (isinstance(element, ast.Call) and isinstance(element.func, ast.Name)):
@@ -492,7 +501,7 @@ def _runtime_checks(source: str) -> str:
     data = _splice(data, edits)
     out = data.decode()
     imports = f"from {_TYPE_MODULE} import " + "".join(f"{name}, " for name in sorted(used))
-    if _EXACT_LITERAL in used:
+    if _EXACT_LITERAL in used and not annotated:
         # ruff merges it with the other typing imports.
         imports = "from typing import Annotated\n" + imports
     return out.replace(f"from {_TYPE_MODULE} import ", imports, 1)
@@ -588,6 +597,17 @@ def _is_not_null(keyword: ast.keyword) -> bool:
     )
 
 
+def _typing_name(tree: ast.Module, name: str, default: str | None = None) -> str:
+    """The name ``typing.<name>`` has in the module: its ``as`` name when it is imported under
+    another (a field has its name); ``default`` (``name`` if not given) when not imported."""
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "typing":
+            for alias in node.names:
+                if alias.name == name:
+                    return alias.asname or name
+    return name if default is None else default
+
+
 def model_names_and_imports(source: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
     """The names ``models.py`` defines, and the imports it makes, for the other modules.
 
@@ -599,7 +619,11 @@ def model_names_and_imports(source: str) -> tuple[list[str], list[tuple[str, lis
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module == "__future__":
                 continue
-            names = [alias.name for alias in node.names]
+            # ``Annotated as Annotated_aliased`` as it is: annotations use the ``as`` name.
+            names = [
+                f"{alias.name} as {alias.asname}" if alias.asname else alias.name
+                for alias in node.names
+            ]
             if node.module == _TYPE_MODULE:
                 # The bases are the models' business; the templates import MessageBase.
                 names = [n for n in names if n not in ("MessageBase", "Payload")]

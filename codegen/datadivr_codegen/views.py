@@ -204,7 +204,16 @@ def _classes(source: str) -> dict[str, list[StubField]]:
     bases: dict[str, list[str]] = {}
     lines = _Lines(source)
     private = _private_aliases(source)
-    for node in ast.parse(source).body:
+    tree = ast.parse(source)
+    # ``Annotated as Annotated_aliased`` when a field is named ``Annotated``.
+    annotated = {"Annotated"} | {
+        alias.asname
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.module == "typing"
+        for alias in node.names
+        if alias.name == "Annotated" and alias.asname
+    }
+    for node in tree.body:
         if not isinstance(node, ast.ClassDef):
             continue
         fields = []
@@ -214,7 +223,7 @@ def _classes(source: str) -> dict[str, list[StubField]]:
             name = item.target.id
             if name == "model_config":
                 continue
-            annotation, alias = _unwrap(item.annotation, lines, private)
+            annotation, alias = _unwrap(item.annotation, lines, private, annotated)
             default = lines.segment(item.value) if item.value else None
             fields.append(StubField(name, alias or name, annotation, item.value is None, default))
         own[node.name] = fields
@@ -231,14 +240,17 @@ def _classes(source: str) -> dict[str, list[StubField]]:
     return {name: collect(name, frozenset()) for name in own}
 
 
-def _unwrap(node: ast.expr, lines: _Lines, private: dict[str, ast.expr]) -> tuple[str, str | None]:
-    """``Annotated[T, Field(alias='x')]`` → (``T``, ``'x'``); a private alias in ``T`` is
-    written out (see :func:`_private_aliases`)."""
+def _unwrap(
+    node: ast.expr, lines: _Lines, private: dict[str, ast.expr], annotated: set[str]
+) -> tuple[str, str | None]:
+    """``Annotated[T, Field(alias='x')]`` → (``T``, ``'x'``); ``annotated`` are the names of
+    ``typing.Annotated``, and a private alias in ``T`` is written out (see
+    :func:`_private_aliases`)."""
     alias = None
     if (
         isinstance(node, ast.Subscript)
         and isinstance(node.value, ast.Name)
-        and node.value.id == "Annotated"
+        and node.value.id in annotated
         and isinstance(node.slice, ast.Tuple)
     ):
         for meta in node.slice.elts[1:]:

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from jsonschema import Draft202012Validator
+from pydantic import ValidationError
 
 from datadivr import HandlerContext, Registry, create_app
 from datadivr_codegen.errors import SchemaError
@@ -62,12 +63,38 @@ NAMES = (
     "model_config",
     "model_dump",
     "model_x",
+    # Names of what models.py imports or adds: datamodel-code-generator imports its own under
+    # another name (``Annotated as Annotated_aliased``), the runtime's checks are renamed.
+    "list",
+    "str",
+    "int",
+    "float",
+    "Any",
+    "Annotated",
+    "Field",
+    "Literal",
+    "AwareDatetime",
+    "UUID",
+    "NotNull",
+    "ExactLiteral",
 )
 REQUIRED = NAMES[:4]
+#: Properties whose types use those imports and the runtime's checks, with a valid value.
+TYPED = {
+    "when": ({"type": "string", "format": "date-time"}, "2026-01-01T12:00:00Z"),
+    "sid": ({"type": "string", "format": "uuid"}, "3f2b8c1e-5a4d-4e6f-9b7a-0c1d2e3f4a5b"),
+    "numbers": ({"type": "array", "items": {"type": "number"}}, [1.5]),
+    "counts": ({"type": "object", "additionalProperties": {"type": "integer"}}, {"k": 1}),
+    "kind": ({"enum": ["x", "y"]}, "x"),
+    "one": ({"const": 1}, 1),
+}
 
 
 def _properties() -> dict[str, Any]:
-    return {name: {"type": "string", "description": f"The {name!r} field."} for name in NAMES}
+    return {
+        **{name: {"type": "string", "description": f"The {name!r} field."} for name in NAMES},
+        **{name: schema for name, (schema, _) in TYPED.items()},
+    }
 
 
 def _write_schema(folder: Path) -> Path:
@@ -134,8 +161,11 @@ def names_package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Generate
 
 
 def _wire(prefix: str) -> dict[str, Any]:
-    """A payload with every property set to a value that names it."""
-    return {name: f"{prefix}{index}" for index, name in enumerate(NAMES)}
+    """A payload with every property set: each string to a value that names it."""
+    return {
+        **{name: f"{prefix}{index}" for index, name in enumerate(NAMES)},
+        **{name: value for name, (_, value) in TYPED.items()},
+    }
 
 
 def _payload() -> dict[str, Any]:
@@ -147,8 +177,8 @@ def test_models_read_and_write_exactly_the_property_names(names_package: Generat
     data = _payload()
     payload = package.OddPayload.model_validate(data)
     assert json.loads(payload.model_dump_json()) == data
-    assert payload.model_dump() == data
-    assert package.Odd.model_validate(data["inner"]).model_dump() == data["inner"]
+    assert payload.model_dump(mode="json") == data
+    assert package.Odd.model_validate(data["inner"]).model_dump(mode="json") == data["inner"]
     message = package.create_message("odd", payload, "others")
     frame = json.loads(message.to_json())
     assert frame["payload"] == data
@@ -162,7 +192,16 @@ def test_each_property_is_its_own_field(names_package: Generated) -> None:
     for model in (package.OddPayload, package.Odd):
         fields = model.model_fields
         wire = [field.alias or name for name, field in fields.items() if name != "inner"]
-        assert sorted(wire) == sorted(NAMES)
+        assert sorted(wire) == sorted([*NAMES, *TYPED])
+
+
+def test_the_runtime_checks_hold_beside_fields_named_like_them(names_package: Generated) -> None:
+    """``null`` for an optional property and ``true`` for ``const: 1`` are still refused."""
+    package = names_package.module
+    for model in (package.OddPayload, package.Odd):
+        for wrong in ({"Annotated": None}, {"NotNull": None}, {"one": True}, {"kind": "z"}):
+            with pytest.raises(ValidationError):
+                model.model_validate({**_wire("p"), **wrong})
 
 
 def test_models_refuse_a_key_spelled_as_python_reads_it(names_package: Generated) -> None:
@@ -193,7 +232,7 @@ async def test_client_stub_sends_exactly_the_property_names(names_package: Gener
     client = package.Client()
     recorder = _Recorder(client, {})
     arguments = _stub_arguments(package, data)
-    assert len(arguments) == len(NAMES) + 1
+    assert len(arguments) == len(NAMES) + len(TYPED) + 1
     await client.odd(**arguments, to="others")
     (sent,) = recorder.sent
     frame = json.loads(sent.to_json())
@@ -248,7 +287,7 @@ def test_reference_shows_every_name(names_package: Generated) -> None:
     reference = (names_package.path / "protocol.md").read_text(encoding="utf-8")
     assert "\0" not in reference
     for name in NAMES:
-        shown = name if name.isprintable() else json.dumps(name)
+        shown = name if name.isprintable() and name.strip() == name else json.dumps(name)
         assert f"| `{shown}` |" in reference
         assert f"| `inner.{shown}` |" not in reference  # a $ref is linked, not inlined
 
