@@ -339,7 +339,11 @@ def _check_aliases(source: str, checks: list[Check], schemas: SchemaSet) -> str:
     )
     assert ours.end_lineno is not None
     edits = [(starts[ours.lineno - 1], starts[ours.end_lineno], b"")]
-    descriptions = {name: schema.get("description") for name, schema in schemas.definitions.items()}
+    descriptions = {
+        name: schema.get("description")
+        for name, schema in schemas.definitions.items()
+        if isinstance(schema, dict)
+    }
     descriptions.update(
         {event.payload_class: f"The payload of ``{event.name}``." for event in schemas.events}
     )
