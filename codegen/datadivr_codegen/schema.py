@@ -339,6 +339,8 @@ def _definitions(
         for rel, key in keys:
             name = names[(rel, key)]
             schema = rewritten[rel]["$defs"][key]
+            if isinstance(schema, bool):  # the same, as an object schema (which has a title)
+                schema = {} if schema else {"not": {}}
             if name in definitions and _annotations_out(definitions[name]) != _annotations_out(
                 schema
             ):
