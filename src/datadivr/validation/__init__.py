@@ -18,13 +18,16 @@ package, so an installed SDK validates without the repository::
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, validators
+from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
 from datadivr.core._message import is_date_time, is_uuid
@@ -48,6 +51,50 @@ def _format_checker() -> FormatChecker:
 
 
 _FORMATS = _format_checker()
+
+
+@functools.lru_cache(maxsize=1024)
+def _matcher(pattern: str) -> Callable[[str], bool]:
+    """What ``pattern`` matches: by Python's ``re`` when it compiles there, else by the
+    engine of the models' checks (jsonschema-rs), which also reads the ECMA-262 forms
+    ``re`` does not, such as ``\\p{Letter}``."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        import jsonschema_rs
+
+        check = jsonschema_rs.validator_for({"pattern": pattern})
+        return lambda text: bool(check.is_valid(text))
+    return lambda text: compiled.search(text) is not None
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _matcher(pattern)(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Any, patterns: Mapping[str, Any], instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if _matcher(pattern)(key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _is_integer(checker: Any, instance: Any) -> bool:
+    """An integer as the models type it: written without a fraction (``1``, not ``1.0``)."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+#: Draft 2020-12, with patterns read as above and integers as the models read them.
+_Draft: Any = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    {"pattern": _pattern, "patternProperties": _pattern_properties},
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
 
 
 @dataclass(frozen=True)
@@ -100,7 +147,7 @@ class Validator:
         )
         events = bundle["x-datadivr"]["events"]
         self._validators = {
-            name: Draft202012Validator(
+            name: _Draft(
                 {"$ref": f"{_BUNDLE_URI}{info['schema']}"},
                 registry=registry,
                 format_checker=_FORMATS,
