@@ -27,7 +27,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError as MetaSchemaError
 
 from datadivr_codegen.checks import accepts_null_exactly
-from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.errors import SchemaError, collect
 from datadivr_codegen.keywords import check_file, check_reserved
 from datadivr_codegen.refs import Index, Place, rewrite
 from datadivr_codegen.terms import Direction, MessageText
@@ -188,7 +188,14 @@ def load_schema_folder(root: Path) -> SchemaSet:
     root = Path(root)
     if not root.is_dir():
         raise SchemaError("not a directory", root)
-    files = [_read(root, path) for path in sorted(root.rglob("*.json"))]
+    # Every problem of every file is reported at once: each file is read and checked on its
+    # own, then each event on its own, and the run stops only where a step needs the last.
+    problems = collect()
+    files: list[_File] = []
+    for path in sorted(root.rglob("*.json")):
+        with problems.each():
+            files.append(_read(root, path))
+    problems.check()
     by_path = {f.path.resolve(): f for f in files}
     by_rel = {f.rel: f for f in files}
     envelope_files = [f for f in files if f.path.name == ENVELOPE_FILE]
@@ -205,29 +212,17 @@ def load_schema_folder(root: Path) -> SchemaSet:
         lambda ref, rel: _ref_target(ref, by_rel[rel], by_path),
     )
     for f in files:
-        check_reserved(f.data, f.rel)
+        with problems.each():
+            check_reserved(f.data, f.rel)
+    problems.check()
 
     rewritten, definitions, origins = _definitions(files)
 
     events: dict[str, EventDef] = {}
     for f in files:
-        if EXTENSION not in f.data:
-            if f.rel.startswith(EVENTS_FOLDER + "/"):
-                raise SchemaError(
-                    f"a file under {EVENTS_FOLDER}/ must be an event, with an {EXTENSION!r} "
-                    f'block (e.g. "{EXTENSION}": {{"event": "move", "direction": '
-                    '"client_to_server"}); shared definitions belong outside '
-                    f"{EVENTS_FOLDER}/, e.g. in definitions.schema.json next to "
-                    f"{ENVELOPE_FILE}",
-                    f.rel,
-                )
-            continue
-        event = _event(f, rewritten[f.rel], definitions)
-        if event.name in events:
-            raise SchemaError(
-                f"duplicate event name {event.name!r} (also in {events[event.name].file})", f.rel
-            )
-        events[event.name] = event
+        with problems.each():
+            _add_event(f, rewritten, definitions, events)
+    problems.check()
 
     if not events:
         raise SchemaError(f"no event schema (a file with an {EXTENSION!r} block)", root)
@@ -246,6 +241,37 @@ def load_schema_folder(root: Path) -> SchemaSet:
         digest=_digest(root, [f.path for f in files]),
         definition_files=dict(sorted(origins.items())),
     )
+
+
+def _add_event(
+    f: _File,
+    rewritten: Mapping[str, Any],
+    definitions: Mapping[str, Any],
+    events: dict[str, EventDef],
+) -> None:
+    """Add the event of ``f`` to ``events``, if ``f`` is an event file.
+
+    Raises:
+        SchemaError: a file under ``events/`` is no event, the event is not well defined,
+            or its name is taken.
+    """
+    if EXTENSION not in f.data:
+        if f.rel.startswith(EVENTS_FOLDER + "/"):
+            raise SchemaError(
+                f"a file under {EVENTS_FOLDER}/ must be an event, with an {EXTENSION!r} "
+                f'block (e.g. "{EXTENSION}": {{"event": "move", "direction": '
+                '"client_to_server"}); shared definitions belong outside '
+                f"{EVENTS_FOLDER}/, e.g. in definitions.schema.json next to "
+                f"{ENVELOPE_FILE}",
+                f.rel,
+            )
+        return
+    event = _event(f, rewritten[f.rel], definitions)
+    if event.name in events:
+        raise SchemaError(
+            f"duplicate event name {event.name!r} (also in {events[event.name].file})", f.rel
+        )
+    events[event.name] = event
 
 
 def _payload_class(data: Mapping[str, Any]) -> str | None:
@@ -330,9 +356,12 @@ def _definitions(
     ]
     names = {(rel, key): _class_name(key) for rel, key in keys}
     for _attempt in range(2):
-        rewritten = {
-            f.rel: rewrite(f.rel, f.data, index, _locator(f.rel, names, payloads)) for f in files
-        }
+        problems = collect()
+        rewritten: dict[str, Any] = {}
+        for f in files:
+            with problems.each():
+                rewritten[f.rel] = rewrite(f.rel, f.data, index, _locator(f.rel, names, payloads))
+        problems.check()
         definitions: dict[str, dict[str, Any]] = {}
         origins: dict[str, str] = {}
         clashes: list[tuple[str, str]] = []
