@@ -240,13 +240,14 @@ def normalize(data: Mapping[str, Any], file: str) -> dict[str, Any]:
         problems.extend(_lost_refs(data, out, normalizer.refs))
     if problems:
         unique = list(dict.fromkeys(str(p) for p in problems))
+        if len(unique) == 1:
+            raise SchemaError(unique[0], file)
         head = (
             f"not a valid {draft.name} schema"
             if draft is LATEST
             else f"cannot read this {draft.name} schema as draft 2020-12"
         )
-        count = f"{len(unique)} problem" + ("s" if len(unique) > 1 else "")
-        raise SchemaError(f"{head} ({count}):\n  " + "\n  ".join(unique), file)
+        raise SchemaError(f"{head} ({len(unique)} problems):\n  " + "\n  ".join(unique), file)
     assert isinstance(out, dict)
     return out
 
