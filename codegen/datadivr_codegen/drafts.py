@@ -81,7 +81,12 @@ def _draft(
     return Draft(name, uri, validator, keywords, frozenset(annotations) - keywords)
 
 
-_CORE = {"$schema", "$ref", "title", "description", "default", "definitions"}
+# ``$defs`` in an older draft is an unknown keyword, but a reference reaches its subschemas
+# by their JSON pointer all the same: they are read as schemas of the file's draft.
+_CORE = {"$schema", "$ref", "title", "description", "default", "definitions", "$defs"}
+#: Keywords of draft 2020-12 that would move the base of references or add an anchor: in a
+#: draft that does not know them, they are dropped, as that draft ignores them.
+_IDENTIFIERS = frozenset({"$id", "$anchor"})
 DRAFTS: tuple[Draft, ...] = (
     _draft(
         "draft-04",
@@ -238,6 +243,17 @@ def normalize(data: Mapping[str, Any], file: str) -> dict[str, Any]:
     out = normalizer.schema(data, (), root=True)
     if isinstance(out, dict):
         problems.extend(_lost_refs(data, out, normalizer.refs))
+    if len(normalizer.evaluated_items) == 2:
+        # In draft 2020-12, the items that ``contains`` matches count as evaluated.
+        where = normalizer.evaluated_items["unevaluatedItems"]
+        problems.append(
+            _Problem(
+                _pointer(where[:-1]),
+                "unevaluatedItems",
+                "beside contains (in this file) is not supported: draft 2020-12 counts the "
+                "items contains matches as evaluated, draft 2019-09 does not",
+            )
+        )
     if problems:
         unique = list(dict.fromkeys(str(p) for p in problems))
         if len(unique) == 1:
@@ -290,6 +306,8 @@ class _Normalizer:
         self.draft = draft
         self.problems = problems
         self.recursive = recursive
+        #: Where a 2019-09 file first uses ``contains`` and ``unevaluatedItems``.
+        self.evaluated_items: dict[str, tuple[str | int, ...]] = {}
         #: Every ``$ref`` of the file, as written, and where.
         self.refs: list[tuple[tuple[str | int, ...], str]] = []
 
@@ -307,6 +325,8 @@ class _Normalizer:
             here = (*path, key)
             if key in _ALL_ASSERTIONS and key not in draft.assertions:
                 self.other_draft(path, key)
+                continue
+            if key in _IDENTIFIERS and key not in draft.annotations:
                 continue
             if key not in draft.assertions and key not in draft.annotations:
                 self.unknown(path, key)
@@ -350,6 +370,8 @@ class _Normalizer:
             elif key in _COUNTS and isinstance(value, float) and value.is_integer():
                 out[key] = int(value)
             elif key in _ONE or key == "items":
+                if key in ("contains", "unevaluatedItems") and draft.order == 3:
+                    self.evaluated_items.setdefault(key, here)
                 out[key] = self.schema(value, here)
             elif key in _LIST and isinstance(value, list):
                 out[key] = [self.schema(v, (*here, i)) for i, v in enumerate(value)]

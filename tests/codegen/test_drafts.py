@@ -167,6 +167,19 @@ CONVERSIONS: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         {"definitions": {"definitions": {"type": "null"}}, "$ref": "#/definitions/definitions"},
         {"$defs": {"definitions": {"type": "null"}}, "$ref": "#/$defs/definitions"},
     ),
+    (
+        "$defs in draft-07",
+        D7,
+        {"$defs": {"A": {"dependencies": {"a": ["b"]}}}, "$ref": "#/$defs/A"},
+        {"$defs": {"A": {"dependentRequired": {"a": ["b"]}}}, "$ref": "#/$defs/A"},
+    ),
+    ("$id in draft-04, which ignores it", D4, {"$id": "https://example.test/c.json"}, {}),
+    (
+        "$anchor in draft-07, which ignores it",
+        D7,
+        {"$anchor": "a", "type": "null"},
+        {"type": "null"},
+    ),
     # draft-04
     ("id", D4, {"id": "https://example.test/a.json#"}, {"$id": "https://example.test/a.json"}),
     ("id of a fragment", D4, {"id": "#here", "type": "null"}, {"$anchor": "here", "type": "null"}),
@@ -480,6 +493,11 @@ REFUSED: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
         "$recursiveRef to another place",
         {"$schema": D2019, "items": {"$recursiveRef": "#/$defs/A"}},
         ("at #/items: '$recursiveRef': a dynamic reference is not supported",),
+    ),
+    (
+        "contains and unevaluatedItems in 2019-09",
+        {"$schema": D2019, "contains": {"type": "string"}, "unevaluatedItems": False},
+        ("at #: 'unevaluatedItems': beside contains (in this file) is not supported",),
     ),
     (
         "a keyword of a later draft",
