@@ -994,3 +994,48 @@ def test_the_folder_loads_as_far_as_the_generator_goes(tmp_path: Path) -> None:
     print("taken out:", refused)
     # Never a keyword of an old draft: the generator only sees draft 2020-12.
     assert not set(refused) & {"definitions", "dependencies", "additionalItems", "id"}, refused
+
+
+# -- the table of docs/schemas.md -------------------------------------------------------------
+
+DOCS = Path(__file__).parents[2] / "docs" / "schemas.md"
+
+
+def _docs_rows() -> list[list[str]]:
+    lines = DOCS.read_text(encoding="utf-8").splitlines()
+    start = lines.index("| in | written | read as |")
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return rows
+
+
+def _drafts_in(cell: str) -> list[Any]:
+    names = [draft.name for draft in DRAFTS]
+    if cell == "every draft":
+        return list(DRAFTS)
+    first, _, last = cell.partition(" to ")
+    return list(DRAFTS[names.index(first) : names.index(last or first) + 1])
+
+
+@pytest.mark.parametrize("row", _docs_rows(), ids=lambda row: row[1])
+def test_the_documented_table_holds_in_every_draft_it_names(row: list[str]) -> None:
+    cell, written, read_as = row
+    for draft in _drafts_in(cell):
+        assert _norm(draft.uri, json.loads(written.strip("`"))) == json.loads(read_as.strip("`"))
+
+
+def test_the_documented_misspellings_are_reported() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    section = text[text.index("### Misspelt keywords") : text.index("## What the generator")]
+    listed = section[
+        section.index("with the keyword it resembles:") : section.index("It resembles")
+    ]
+    for key in re.findall(r"`([^`]+)`", listed):
+        assert near_miss(key, DRAFTS[2].assertions) is not None, key
+    tools = section[section.index("`comment` and the keywords") : section.index("are never taken")]
+    for key in re.findall(r"`([^`]+)`", tools):
+        assert key in VENDOR, key
+        assert near_miss(key, DRAFTS[2].assertions) is None, key
