@@ -243,6 +243,10 @@ def normalize(data: Mapping[str, Any], file: str) -> dict[str, Any]:
     out = normalizer.schema(data, (), root=True)
     if isinstance(out, dict):
         problems.extend(_lost_refs(data, out, normalizer.refs))
+        if not problems and draft is not LATEST:
+            # A keyword the file's draft does not know, kept as it is, may be one of draft
+            # 2020-12 with a value it refuses (``"readOnly": "yes"`` in draft-06).
+            problems.extend(_meta_problems(out, LATEST, "which the file is read as"))
     if len(normalizer.evaluated_items) == 2:
         # In draft 2020-12, the items that ``contains`` matches count as evaluated.
         where = normalizer.evaluated_items["unevaluatedItems"]
@@ -268,7 +272,7 @@ def normalize(data: Mapping[str, Any], file: str) -> dict[str, Any]:
     return out
 
 
-def _meta_problems(data: Mapping[str, Any], draft: Draft) -> Iterator[_Problem]:
+def _meta_problems(data: Mapping[str, Any], draft: Draft, note: str = "") -> Iterator[_Problem]:
     cls = draft.validator
     checker = cls(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER)
     for error in checker.iter_errors(data):
@@ -278,7 +282,7 @@ def _meta_problems(data: Mapping[str, Any], draft: Draft) -> Iterator[_Problem]:
         yield _Problem(
             _pointer(path),
             keyword,
-            f"{best.message} (the {draft.name} meta-schema)",
+            f"{best.message} (the {draft.name} meta-schema{', ' + note if note else ''})",
         )
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from jsonschema import Draft4Validator, Draft6Validator, Draft202012Validator, validators
+from jsonschema.exceptions import SchemaError as SchemaValidationError
 from jsonschema.protocols import Validator
 from referencing import Registry, Resource
 
@@ -1039,3 +1040,174 @@ def test_the_documented_misspellings_are_reported() -> None:
     for key in re.findall(r"`([^`]+)`", tools):
         assert key in VENDOR, key
         assert near_miss(key, DRAFTS[2].assertions) is None, key
+
+
+# -- random schemas ------------------------------------------------------------------------------
+
+NAMES = st.sampled_from(["a", "b", "c", "items", "id"])
+SMALL = st.integers(0, 3)
+NUMBER = st.sampled_from([-1, 0, 0.5, 1, 2, 2.5])
+INSTANCES = _json(["", "a", "b", "c", "ab", "items", "id", "x"], [-1, 0, 0.5, 1, 1.0, 2, 2.5, 3])
+_SCALARS: list[Any] = [None, True, False, -1, 0, 0.5, 1, 1.0, 2, 2.5, 3, "", "a", "ab", "abc"]
+#: The instances every random schema is tried on: scalars near the schemas' bounds, and arrays
+#: and objects of them, with the property names the schemas use.
+POOL: list[Any] = [
+    *_SCALARS,
+    *([value] for value in _SCALARS),
+    *([value, "a", 2] for value in _SCALARS[::3]),
+    [],
+    ["a", "a"],
+    [[], {}],
+    [[1, "a"], {"a": 1}],
+    *({name: value} for name in ("a", "b", "items") for value in _SCALARS[::3]),
+    {},
+    {"a": 1, "b": "ab"},
+    {"a": [1, 2], "c": None, "items": {}},
+    {"a": {"a": 1}, "b": [1, "a"], "c": True, "id": "x"},
+]
+
+
+def _assertions(draft: Any) -> st.SearchStrategy[dict[str, Any]]:
+    """A schema of ``draft`` with a few assertions (no subschema)."""
+    optional: dict[str, st.SearchStrategy[Any]] = {
+        "type": st.sampled_from(["string", "integer", "number", "array", "object", "null"]),
+        "minimum": NUMBER,
+        "maximum": NUMBER,
+        "multipleOf": st.sampled_from([0.5, 1, 2]),
+        "minLength": SMALL,
+        "maxLength": SMALL,
+        "minItems": SMALL,
+        "maxItems": SMALL,
+        "minProperties": SMALL,
+        "required": st.lists(NAMES, min_size=1, max_size=2, unique=True),
+        "enum": st.lists(INSTANCES, min_size=1, max_size=3),
+        "uniqueItems": st.booleans(),
+        "description": st.just("d"),
+        "javaType": st.just("J"),
+    }
+    if draft.order == 0:
+        optional["exclusiveMinimum"] = st.booleans()
+    else:
+        optional |= {"exclusiveMinimum": NUMBER, "const": INSTANCES}
+        optional |= {"maxLength": SMALL.map(float)}  # 2.0 is a count from draft-06 on
+    # draft-04: exclusiveMinimum needs minimum beside it.
+    return st.fixed_dictionaries({}, optional=optional).map(
+        lambda s: {"minimum": 0, **s} if "exclusiveMinimum" in s and draft.order == 0 else s
+    )
+
+
+def _schemas(draft: Any, *, refs: bool = True) -> st.SearchStrategy[Any]:
+    """A schema of ``draft``; with ``refs``, an object schema with two definitions, which some
+    of its subschemas refer to, with assertions beside the ``$ref``."""
+    leaves = _assertions(draft) if draft.order == 0 else _assertions(draft) | st.booleans()
+    if refs:
+        leaves |= st.tuples(
+            st.sampled_from(["#/definitions/a", "#/definitions/b"]), _assertions(draft)
+        ).map(lambda parts: {**parts[1], "$ref": parts[0]})
+
+    def extend(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        optional: dict[str, st.SearchStrategy[Any]] = {
+            "properties": st.dictionaries(NAMES, inner, max_size=2),
+            "additionalProperties": inner,
+            "items": inner | st.lists(inner, max_size=2),
+            "additionalItems": inner,
+            "allOf": st.lists(inner, min_size=1, max_size=2),
+            "anyOf": st.lists(inner, min_size=1, max_size=2),
+            "oneOf": st.lists(inner, min_size=1, max_size=2),
+            "not": inner,
+            "definitions": st.dictionaries(NAMES, inner, max_size=1),
+        }
+        if draft.order <= 2:
+            optional["dependencies"] = st.dictionaries(
+                NAMES, inner | st.lists(NAMES, max_size=2, unique=True), max_size=2
+            )
+        if draft.order >= 1:
+            optional |= {"contains": inner, "propertyNames": inner}
+        if draft.order >= 2:
+            optional |= {"if": inner, "then": inner, "else": inner}
+        if draft.order == 3:
+            optional |= {
+                "dependentSchemas": st.dictionaries(NAMES, inner, max_size=2),
+                "unevaluatedProperties": inner,
+            }
+        return st.tuples(_assertions(draft), st.fixed_dictionaries({}, optional=optional)).map(
+            lambda parts: {**parts[0], **parts[1]}
+        )
+
+    schemas = st.recursive(leaves, extend, max_leaves=6)
+    if not refs:
+        return schemas
+    plain = _schemas(draft, refs=False)
+    return st.tuples(schemas.filter(lambda s: isinstance(s, dict)), plain, plain).map(
+        lambda parts: {**parts[0], "definitions": {"a": parts[1], "b": parts[2]}}
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("draft", DRAFTS[:4], ids=lambda d: d.name)
+def test_random_schemas_give_the_same_verdicts(draft: Any) -> None:
+    cls = Draft4With6Types if draft.validator is Draft4Validator else draft.validator
+    compared: Counter[bool] = Counter()
+
+    @settings(
+        max_examples=100,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    @given(_schemas(draft))
+    def same_verdicts(schema: Any) -> None:
+        if not isinstance(schema, dict):
+            schema = {"not": {"not": schema}}
+        data = {"$schema": draft.uri, **schema}
+        try:
+            draft.validator.check_schema(data)
+        except SchemaValidationError:
+            reject()  # not a schema of its draft (an empty tuple, an enum of duplicates ...)
+        out = normalize(data, "f.json")
+        Draft202012Validator.check_schema(out)
+        before, after = cls(data), Draft202012Validator(out)
+        for instance in POOL:
+            verdict = before.is_valid(instance)
+            assert after.is_valid(instance) == verdict, (data, out, instance)
+            compared[verdict] += 1
+
+    same_verdicts()
+    print(f"{draft.name}: {dict(compared)}")
+    assert compared[True] > 500, compared
+    assert compared[False] > 500, compared
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    st.sampled_from([d.uri for d in DRAFTS] + [None]),
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-2, 2)
+        | st.floats(allow_nan=False)
+        | st.text(max_size=3),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    sorted(set().union(*(d.assertions | d.annotations for d in DRAFTS)))
+                )
+                | st.sampled_from(["id", "maximun", "x-a", "javaType", "a"]),
+                inner,
+                max_size=4,
+            )
+        ),
+        max_leaves=12,
+    ),
+)
+def test_any_json_gives_a_2020_12_schema_or_a_schema_error(declared: str | None, body: Any) -> None:
+    """Bad input gets a ``SchemaError``, never a crash; what is accepted is valid draft 2020-12."""
+    data = body if isinstance(body, dict) else {"not": body}
+    if declared is not None:
+        data = {**data, "$schema": declared}
+    try:
+        out = normalize(data, "f.json")
+    except SchemaError:
+        return
+    Draft202012Validator.check_schema(out)
