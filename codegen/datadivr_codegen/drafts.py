@@ -242,7 +242,7 @@ def normalize(data: Mapping[str, Any], file: str) -> dict[str, Any]:
     normalizer = _Normalizer(draft, problems, _recursive_anchor(data))
     out = normalizer.schema(data, (), root=True)
     if isinstance(out, dict):
-        problems.extend(_lost_refs(data, out, normalizer.refs))
+        problems.extend(_lost_refs(data, out, normalizer.refs, normalizer.dropped))
         if not problems and draft is not LATEST:
             # A keyword the file's draft does not know, kept as it is, may be one of draft
             # 2020-12 with a value it refuses (``"readOnly": "yes"`` in draft-06).
@@ -312,6 +312,8 @@ class _Normalizer:
         self.recursive = recursive
         #: Where a 2019-09 file first uses ``contains`` and ``unevaluatedItems``.
         self.evaluated_items: dict[str, tuple[str | int, ...]] = {}
+        #: Where the subschemas are that the file's draft ignores, which are left out.
+        self.dropped: list[tuple[str | int, ...]] = []
         #: Every ``$ref`` of the file, as written, and where.
         self.refs: list[tuple[tuple[str | int, ...], str]] = []
 
@@ -337,7 +339,8 @@ class _Normalizer:
                 out[key] = copy.deepcopy(value)
                 continue
             if beside_ref and key in draft.assertions and key != "$ref":
-                continue  # drafts up to 07 ignore every keyword beside $ref
+                self.dropped.append(here)  # drafts up to 07 ignore every keyword beside $ref
+                continue
             if key == "$schema":
                 self.nested_schema(path, value, root=root)
                 if root:
@@ -360,7 +363,9 @@ class _Normalizer:
                     extra = node["additionalItems"]
                     out["items"] = self.schema(extra, (*path, "additionalItems"))
             elif key == "additionalItems":
-                pass  # moved to items beside an array of items; a no-op beside anything else
+                # Moved to items beside an array of items; a no-op beside anything else.
+                if not isinstance(node.get("items"), list):
+                    self.dropped.append(here)
             elif key in ("exclusiveMinimum", "exclusiveMaximum") and isinstance(value, bool):
                 pass  # draft-04: moved onto minimum/maximum below
             elif key in ("minimum", "maximum") and draft.order == 0:
@@ -484,7 +489,7 @@ def rewrite_ref(ref: str) -> str:
     if not hashed or not fragment.startswith("/"):
         return ref
     raw = fragment.split("/")[1:]
-    tokens = [unquote(t).replace("~1", "/").replace("~0", "~") for t in raw]
+    tokens = [_unescape(t) for t in raw]
     out: list[str] = []
     i = 0
     while i < len(tokens):
@@ -518,23 +523,34 @@ def rewrite_ref(ref: str) -> str:
 
 
 def _lost_refs(
-    data: Mapping[str, Any], out: dict[str, Any], refs: list[tuple[tuple[str | int, ...], str]]
+    data: Mapping[str, Any],
+    out: dict[str, Any],
+    refs: list[tuple[tuple[str | int, ...], str]],
+    dropped: list[tuple[str | int, ...]],
 ) -> Iterator[_Problem]:
-    """The local ``$ref`` pointers that led somewhere in ``data`` but lead nowhere in ``out``:
-    into a subschema that an old draft ignored beside ``$ref``, or an ``additionalItems``
-    beside one ``items`` schema. Skipped when an inner ``$id`` moves the base of references."""
+    """The local ``$ref`` pointers that led somewhere in ``data`` but lead nowhere, or into a
+    subschema left out, in ``out``: a subschema that an old draft ignores beside ``$ref``, or an
+    ``additionalItems`` beside one ``items`` schema. Skipped when an inner ``$id`` moves the
+    base of references."""
     if _inner_id(data, root=True):
         return
+    left_out = {tuple(str(token) for token in path) for path in dropped}
     for path, ref in refs:
         if not ref.startswith("#/"):
             continue
-        if _resolves(data, ref) and not _resolves(out, rewrite_ref(ref)):
+        tokens = tuple(_unescape(raw) for raw in ref[2:].split("/"))
+        into_dropped = any(tokens[:n] in left_out for n in range(1, len(tokens) + 1))
+        if _resolves(data, ref) and (into_dropped or not _resolves(out, rewrite_ref(ref))):
             yield _Problem(
                 _pointer(path),
                 "$ref",
                 f"{ref!r} points into a subschema that the file's draft ignores, which has no "
                 "place in draft 2020-12: move it into definitions",
             )
+
+
+def _unescape(token: str) -> str:
+    return unquote(token).replace("~1", "/").replace("~0", "~")
 
 
 def _inner_id(node: Any, *, root: bool = False) -> bool:
@@ -554,7 +570,7 @@ def _inner_id(node: Any, *, root: bool = False) -> bool:
 def _resolves(document: Any, ref: str) -> bool:
     target = document
     for raw in ref[2:].split("/"):
-        token = unquote(raw).replace("~1", "/").replace("~0", "~")
+        token = _unescape(raw)
         if isinstance(target, dict) and token in target:
             target = target[token]
         elif isinstance(target, list) and token.isdigit() and int(token) < len(target):

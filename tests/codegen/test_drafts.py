@@ -548,6 +548,18 @@ REFUSED: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
         ),
     ),
     (
+        "a reference to an additionalItems beside one items",
+        {
+            "$schema": D7,
+            "items": {},
+            "additionalItems": {"type": "string"},
+            "not": {"$ref": "#/additionalItems"},
+        },
+        (
+            "at #/not: '$ref': '#/additionalItems' points into a subschema that the file's draft ignores",
+        ),
+    ),
+    (
         "a nested $schema of another draft",
         {"$schema": D7, "properties": {"a": {"$schema": D4}}},
         ("at #/properties/a: '$schema': a subschema of another draft is not supported",),
