@@ -87,6 +87,7 @@ _CORE = {"$schema", "$ref", "title", "description", "default", "definitions", "$
 #: Keywords of draft 2020-12 that would move the base of references or add an anchor: in a
 #: draft that does not know them, they are dropped, as that draft ignores them.
 _IDENTIFIERS = frozenset({"$id", "$anchor"})
+#: The drafts a schema file may be of, oldest first.
 DRAFTS: tuple[Draft, ...] = (
     _draft(
         "draft-04",
