@@ -585,9 +585,9 @@ def near_miss(key: str, keywords: frozenset[str]) -> str | None:
     """The keyword of ``keywords`` that ``key`` is a misspelling of, if any.
 
     ``key`` is taken for a misspelling of ``keyword`` when, ignoring case, they are the same
-    word, or the same up to a plural ending (``patternProperty``), or, for a ``key`` of four
-    letters or more, at a Damerau-Levenshtein distance of 1 (2 for a keyword of eight letters
-    or more): ``maximun``, ``minLenght``, ``requried``. ``keywords`` are meant to be a draft's
+    word, or the same up to a plural ending (``patternProperty``), or, both of four letters or
+    more, at a Damerau-Levenshtein distance of 1 (2 for a keyword of ten letters or more):
+    ``maximun``, ``minLenght``, ``requried``. ``keywords`` are meant to be a draft's
     assertions and applicators only, so that an annotation's look-alike (``comment``,
     ``$comment``) or a tool's own keyword (``javaType``, ``tsType``) is never reported.
     """
@@ -597,9 +597,10 @@ def near_miss(key: str, keywords: frozenset[str]) -> str | None:
         target = keyword.lower()
         if lowered == target or _singular(lowered) == _singular(target):
             distance = 0
-        elif len(key) >= 4:
+        elif min(len(key), len(keyword)) >= 4:
+            # Short names are too near one another (``note`` and ``not``, ``id`` and ``if``).
             distance = _distance(lowered, target)
-            if distance > (2 if len(keyword) >= 8 else 1):
+            if distance > (2 if len(keyword) >= 10 else 1):
                 continue
         else:
             continue

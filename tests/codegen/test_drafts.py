@@ -668,6 +668,10 @@ MISSPELT = [
     ("maxProperty", "maxProperties"),
     ("patern", "pattern"),
     ("fromat", "format"),
+    ("additonalPropertes", "additionalProperties"),
+    ("exclusiveMinimun", "exclusiveMinimum"),
+    ("$Ref", "$ref"),
+    ("$refs", "$ref"),
 ]
 
 #: Keywords of popular tools, annotations and format names: never reported, in any draft.
@@ -690,7 +694,7 @@ VENDOR = [
     "errorMessage", "patternErrorMessage", "deprecationMessage", "doNotSuggest",
     "allowComments", "allowTrailingCommas", "instanceof", "typeof", "regexp", "transform",
     "uniqueItemProperties", "formatMinimum", "formatMaximum", "dynamicDefaults", "units", "unit",
-    "enumNames", "ui:widget",
+    "enumNames", "ui:widget", "note", "notes", "node", "scope", "order", "tags", "requiredIf",
     # format names, which tools sometimes write as keys
     "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "ipv4", "ipv6",
     "uri", "uri-reference", "iri", "uuid", "regex", "json-pointer", "byte", "binary", "int32",
