@@ -39,6 +39,7 @@ from jsonschema import (
     Draft7Validator,
     Draft201909Validator,
     Draft202012Validator,
+    FormatChecker,
 )
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
@@ -273,9 +274,24 @@ def normalize(data: Mapping[str, Any], file: str) -> dict[str, Any]:
     return out
 
 
+def _ecma_regex(pattern: object) -> bool:
+    """Whether ``pattern`` compiles, its named groups written as ECMA-262 writes them
+    (``(?<name>…)``, which Python spells ``(?P<name>…)``)."""
+    if isinstance(pattern, str):
+        re.compile(re.sub(r"\(\?<(?=[A-Za-z_])", "(?P<", pattern))
+    return True
+
+
+def _format_checker(cls: type[Validator]) -> FormatChecker:
+    """The draft's own format checker, with ECMA-262's named groups in a ``regex``."""
+    checker = FormatChecker(formats=())
+    checker.checkers = {**cls.FORMAT_CHECKER.checkers, "regex": (_ecma_regex, (re.error,))}
+    return checker
+
+
 def _meta_problems(data: Mapping[str, Any], draft: Draft, note: str = "") -> Iterator[_Problem]:
     cls = draft.validator
-    checker = cls(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER)
+    checker = cls(cls.META_SCHEMA, format_checker=_format_checker(cls))
     for error in checker.iter_errors(data):
         best: ValidationError = best_match([error]) or error
         path = list(best.absolute_path)
@@ -285,6 +301,12 @@ def _meta_problems(data: Mapping[str, Any], draft: Draft, note: str = "") -> Ite
             keyword,
             f"{best.message} (the {draft.name} meta-schema{', ' + note if note else ''})",
         )
+
+
+def _fits_latest(key: str, value: Any) -> bool:
+    """Whether draft 2020-12's meta-schema takes ``value`` for the keyword ``key``."""
+    checker = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+    return bool(checker.is_valid({key: value}))
 
 
 def _recursive_anchor(data: Any) -> bool:
@@ -337,7 +359,11 @@ class _Normalizer:
                 continue
             if key not in draft.assertions and key not in draft.annotations:
                 self.unknown(path, key)
-                out[key] = copy.deepcopy(value)
+                if key not in LATEST.annotations or _fits_latest(key, value):
+                    out[key] = copy.deepcopy(value)
+                # else: a tool's own use of a name that draft 2020-12 gives to an annotation
+                # of another shape ("deprecated": "use x" in draft-07): an annotation in both
+                # drafts, left out.
                 continue
             if beside_ref and key in draft.assertions and key != "$ref":
                 self.dropped.append(here)  # drafts up to 07 ignore every keyword beside $ref
@@ -433,7 +459,9 @@ class _Normalizer:
         base, _, fragment = value.partition("#")
         if base:
             out["$id"] = base
-        if fragment:
+        # A JSON pointer fragment names the place the schema is at anyway (tools that write
+        # "$id": "#/properties/name" on every subschema): a reference never uses it.
+        if fragment and not fragment.startswith("/"):
             if _ANCHOR.match(fragment):
                 out["$anchor"] = fragment
             else:

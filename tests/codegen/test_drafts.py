@@ -190,7 +190,37 @@ CONVERSIONS: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         {"definitions": {"A": {"$id": "#a", "type": "null"}}, "$ref": "#a"},
         {"$defs": {"A": {"$anchor": "a", "type": "null"}}, "$ref": "#a"},
     ),
+    (
+        "$id of a JSON pointer",
+        D7,
+        {"properties": {"a": {"$id": "#/properties/a", "type": "string"}}},
+        {"properties": {"a": {"type": "string"}}},
+    ),
+    (
+        "$id with a JSON pointer",
+        D6,
+        {"$id": "https://example.test/a.json#/definitions/x"},
+        {"$id": "https://example.test/a.json"},
+    ),
     ("id in draft-07 is an annotation", D7, {"id": "x"}, {"id": "x"}),
+    (
+        "an annotation of 2020-12 with another shape",
+        D4,
+        {"deprecated": "use b", "readOnly": True, "contentSchema": 1, "examples": 3},
+        {"readOnly": True},
+    ),
+    (
+        "an annotation of 2020-12 of its shape",
+        D6,
+        {"deprecated": True, "$comment": "c"},
+        {"deprecated": True, "$comment": "c"},
+    ),
+    (
+        "ECMA-262 named groups",
+        D7,
+        {"pattern": "^(?<major>[0-9]+)$", "patternProperties": {"^(?<k>a)": {}}},
+        {"pattern": "^(?<major>[0-9]+)$", "patternProperties": {"^(?<k>a)": {}}},
+    ),
     (
         "exclusiveMinimum true",
         D4,
