@@ -19,8 +19,9 @@ same instances:
 Keywords a draft does not know are annotations and are kept, untouched (``javaType``,
 ``tsType``, ``x-…``), except two kinds of mistakes, which are reported: a near miss of one of
 the draft's assertions or applicators (``maximun``, ``MaxLength``, ``requried``: "did you mean
-'maximum'?", :func:`near_miss`), and an assertion of another draft that this draft ignores
-(``const`` in draft-04, ``unevaluatedProperties`` in draft-07, ``dependencies`` in 2020-12).
+'maximum'?", :mod:`datadivr_codegen.misspellings`), and an assertion of another draft that
+this draft ignores (``const`` in draft-04, ``unevaluatedProperties`` in draft-07,
+``dependencies`` in 2020-12).
 Every problem of a file is reported at once, in one :class:`SchemaError`.
 """
 
@@ -45,8 +46,9 @@ from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
 
 from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.misspellings import near_miss
 
-__all__ = ["DRAFTS", "LATEST", "Draft", "detect", "near_miss", "normalize", "rewrite_ref"]
+__all__ = ["DRAFTS", "LATEST", "Draft", "detect", "normalize", "rewrite_ref"]
 
 
 @dataclass(frozen=True)
@@ -607,54 +609,3 @@ def _resolves(document: Any, ref: str) -> bool:
         else:
             return False
     return True
-
-
-def near_miss(key: str, keywords: frozenset[str]) -> str | None:
-    """The keyword of ``keywords`` that ``key`` is a misspelling of, if any.
-
-    ``key`` is taken for a misspelling of ``keyword`` when, ignoring case, they are the same
-    word, or the same up to a plural ending (``patternProperty``), or, both of four letters or
-    more, at a Damerau-Levenshtein distance of 1 (2 for a keyword of ten letters or more):
-    ``maximun``, ``minLenght``, ``requried``. ``keywords`` are meant to be a draft's
-    assertions and applicators only, so that an annotation's look-alike (``comment``,
-    ``$comment``) or a tool's own keyword (``javaType``, ``tsType``) is never reported.
-    """
-    lowered = key.lower()
-    best: tuple[int, str] | None = None
-    for keyword in sorted(keywords):
-        target = keyword.lower()
-        if lowered == target or _singular(lowered) == _singular(target):
-            distance = 0
-        elif min(len(key), len(keyword)) >= 4:
-            # Short names are too near one another (``note`` and ``not``, ``id`` and ``if``).
-            distance = _distance(lowered, target)
-            if distance > (2 if len(keyword) >= 10 else 1):
-                continue
-        else:
-            continue
-        if best is None or distance < best[0]:
-            best = (distance, keyword)
-    return None if best is None else best[1]
-
-
-def _singular(word: str) -> str:
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    return word.removesuffix("s")
-
-
-def _distance(a: str, b: str) -> int:
-    """Damerau-Levenshtein distance (optimal string alignment) of ``a`` and ``b``."""
-    if abs(len(a) - len(b)) > 2:
-        return 3
-    previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        current = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                current[j] = min(current[j], previous2[j - 2] + 1)
-        previous2, previous = previous, current
-    return previous[len(b)]

@@ -23,8 +23,9 @@ from jsonschema.exceptions import SchemaError as SchemaValidationError
 from jsonschema.protocols import Validator
 from referencing import Registry, Resource
 
-from datadivr_codegen.drafts import DRAFTS, LATEST, detect, near_miss, normalize, rewrite_ref
+from datadivr_codegen.drafts import DRAFTS, LATEST, detect, normalize, rewrite_ref
 from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.misspellings import near_miss
 from datadivr_codegen.schema import load_schema_folder
 
 from .conftest import CASES_DIR
