@@ -392,10 +392,10 @@ FOLDER_FAULTS: dict[str, Callable[[Path], None]] = {
     "a definition named `Client`": lambda s: _edit(
         s, "definitions.schema.json", lambda d: d["$defs"].update(Client={"type": "object"})
     ),
-    "a file of draft 07": lambda s: _edit(
+    "a file of draft 03": lambda s: _edit(
         s,
         "events/say.schema.json",
-        lambda d: d.update({"$schema": "http://json-schema.org/draft-07/schema#"}),
+        lambda d: d.update({"$schema": "http://json-schema.org/draft-03/schema#"}),
     ),
     "a file that is not JSON": lambda s: (s / "events" / "say.schema.json").write_text(
         '{"type": "null",}\n', encoding="utf-8"

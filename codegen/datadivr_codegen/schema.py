@@ -23,10 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError as MetaSchemaError
-
 from datadivr_codegen.checks import accepts_null_exactly
+from datadivr_codegen.drafts import normalize
 from datadivr_codegen.errors import SchemaError, collect
 from datadivr_codegen.keywords import check_file, check_reserved
 from datadivr_codegen.refs import Index, Place, rewrite
@@ -182,7 +180,8 @@ def load_schema_folder(root: Path) -> SchemaSet:
     """Read and check every ``*.json`` file below ``root``.
 
     Raises:
-        SchemaError: a file is not JSON, not a valid draft 2020-12 schema, has a bad
+        SchemaError: a file is not JSON, not a valid schema of its draft
+            (:mod:`datadivr_codegen.drafts`, which reads every draft as 2020-12), has a bad
             ``x-datadivr`` block or ``$ref``, or names collide.
     """
     root = Path(root)
@@ -469,15 +468,7 @@ def _read(root: Path, path: Path) -> _File:
         ) from exc
     if not isinstance(data, dict):
         raise SchemaError("a schema file must hold a JSON object", rel)
-    declared = data.get("$schema")
-    if declared is not None and "2020-12" not in str(declared):
-        raise SchemaError(f"only JSON Schema draft 2020-12 is supported, not {declared!r}", rel)
-    try:
-        Draft202012Validator.check_schema(data)
-    except MetaSchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-        raise SchemaError(f"not a valid JSON Schema at {where}: {exc.message}", rel) from exc
-    return _File(rel, path, data)
+    return _File(rel, path, normalize(data, rel))
 
 
 def _check_envelope(f: _File) -> None:

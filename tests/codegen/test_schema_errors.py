@@ -171,23 +171,29 @@ BROKEN = {
         HELLO,
         ("must hold a JSON object",),
     ),
-    "draft-07": Broken(
-        lambda s: _edit(s, HELLO, **{"$schema": "http://json-schema.org/draft-07/schema#"}),
+    "unknown-draft": Broken(
+        lambda s: _edit(s, HELLO, **{"$schema": "http://json-schema.org/draft-03/schema#"}),
         HELLO,
-        ("draft 2020-12", "draft-07"),
+        ("'http://json-schema.org/draft-03/schema#' names no JSON Schema draft", "draft-07"),
     ),
-    "draft-2019-09": Broken(
-        lambda s: _edit(s, HELLO, **{"$schema": "https://json-schema.org/draft/2019-09/schema"}),
+    "misspelt-keyword": Broken(
+        lambda s: _edit(
+            s,
+            HELLO,
+            **{"$schema": "http://json-schema.org/draft-07/schema#", "additionalproperties": True},
+        ),
         HELLO,
-        ("only JSON Schema draft 2020-12 is supported",),
+        ("'additionalproperties'", "did you mean 'additionalProperties'?"),
     ),
     "type-is-a-number": Broken(
         lambda s: _edit(s, HELLO, properties={"name": {"type": 5}}),
         HELLO,
-        ("not a valid JSON Schema", "properties/name/type"),
+        ("at #/properties/name: 'type': 5 is not valid",),
     ),
     "required-not-a-list": Broken(
-        lambda s: _edit(s, HELLO, required="name"), HELLO, ("not a valid JSON Schema", "required")
+        lambda s: _edit(s, HELLO, required="name"),
+        HELLO,
+        ("at #: 'required': 'name' is not of type 'array'",),
     ),
     "ref-missing-file": Broken(
         _ref_to("../nowhere.schema.json#/$defs/Point"),
