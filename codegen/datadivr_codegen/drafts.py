@@ -277,10 +277,21 @@ def normalize(data: Mapping[str, Any], file: str) -> dict[str, Any]:
 
 
 def _ecma_regex(pattern: object) -> bool:
-    """Whether ``pattern`` compiles, its named groups written as ECMA-262 writes them
-    (``(?<name>…)``, which Python spells ``(?P<name>…)``)."""
-    if isinstance(pattern, str):
+    """Whether ``pattern`` is a regular expression: one Python compiles (its named groups
+    written as ECMA-262 writes them, ``(?<name>…)``, which Python spells ``(?P<name>…)``), or
+    one the engine of the models' checks compiles (jsonschema-rs, which also reads forms such
+    as ``\\p{Letter}``)."""
+    if not isinstance(pattern, str):
+        return True
+    try:
         re.compile(re.sub(r"\(\?<(?=[A-Za-z_])", "(?P<", pattern))
+    except re.error:
+        import jsonschema_rs
+
+        try:
+            jsonschema_rs.validator_for({"pattern": pattern})
+        except Exception:
+            return False
     return True
 
 
