@@ -31,6 +31,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from datadivr_codegen.drafts import LATEST
 from datadivr_codegen.errors import SchemaError
 from datadivr_codegen.keywords import SUPPORTED, check_node
 
@@ -44,6 +45,8 @@ __all__ = [
     "split_checks",
 ]
 
+#: Every keyword of draft 2020-12.
+_KEYWORDS = LATEST.assertions | LATEST.annotations
 #: The keyword of a placeholder (datamodel-code-generator's own: the type of a subschema).
 PLACEHOLDER = "customTypePath"
 #: The made-up module placeholders name their alias in; its import is taken out of the models.
@@ -124,6 +127,51 @@ def _inline(node: Any, replaced: Mapping[str, dict[str, Any]]) -> Any:
     }
 
 
+#: Keywords of draft 2020-12 that only annotate, besides those the models write as docs.
+_CONTENT = frozenset({"contentEncoding", "contentMediaType", "contentSchema"})
+
+
+def _read_by_validators(key: str) -> bool:
+    """Whether ``key`` is an ``x-`` extension or a keyword of draft 2020-12 other than the
+    ``content`` annotations (every file is read as draft 2020-12 by then)."""
+    if key.startswith("x-"):
+        return True
+    return key in _KEYWORDS and key not in _CONTENT
+
+
+#: Keywords that apply to one type of value only, by that type (``number`` for both).
+_TYPED = {
+    "string": frozenset({"format", "maxLength", "minLength", "pattern", *_CONTENT}),
+    "number": frozenset(
+        {"exclusiveMaximum", "exclusiveMinimum", "maximum", "minimum", "multipleOf"}
+    ),
+    "array": frozenset(
+        {"contains", "items", "maxContains", "maxItems", "minContains", "minItems"}
+        | {"prefixItems", "unevaluatedItems", "uniqueItems"}
+    ),
+    "object": frozenset(
+        {"additionalProperties", "dependentRequired", "dependentSchemas", "maxProperties"}
+        | {"minProperties", "patternProperties", "properties", "propertyNames", "required"}
+        | {"unevaluatedProperties"}
+    ),
+}
+
+
+def _without_no_ops(node: dict[str, Any]) -> dict[str, Any]:
+    """``node`` without what changes nothing: a keyword for a type its ``type`` excludes
+    (``additionalProperties`` beside ``"type": "string"``), ``"uniqueItems": false``."""
+    declared = node.get("type")
+    types = {declared} if isinstance(declared, str) else set(declared or ())
+    if "integer" in types:
+        types.add("number")
+    drop = {"uniqueItems"} if node.get("uniqueItems") is False else set()
+    if types:
+        for kind, keywords in _TYPED.items():
+            if kind not in types:
+                drop |= keywords & node.keys()
+    return {k: v for k, v in node.items() if k not in drop} if drop else node
+
+
 def _token(name: str) -> str:
     return name.replace("~", "~0").replace("/", "~1")
 
@@ -155,7 +203,9 @@ class _Splitter:
 
     def visit(self, node: Any, pointer: str, *, alias: str | None = None) -> Any:
         if isinstance(node, dict) and PLACEHOLDER not in node:
-            node = dict(node)
+            # What no validator reads (a tool's keyword: comment, javaType; contentMediaType
+            # and its kin) is an annotation: schema.json keeps it, the models need not see it.
+            node = _without_no_ops({k: v for k, v in node.items() if _read_by_validators(k)})
             properties = node.get("properties")
             if isinstance(properties, dict):
                 node["properties"] = {
