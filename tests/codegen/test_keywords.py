@@ -431,6 +431,16 @@ CHECKED: dict[str, Row] = {
     ),
     "boolean_true": _row(True, [1, "x", {}], []),
     "boolean_false": _row(False, [], [(1, "false"), ("x", "false")]),
+    # Property names that are keywords are names: the failure of a false schema is "false".
+    "keyword_names": _row(
+        {
+            "type": "object",
+            "properties": {"not": False, "items": {"type": "integer"}},
+            "propertyNames": {"maxLength": 5},
+        },
+        [{"items": 1}, {}],
+        [({"not": 1}, "false"), ({"items": "x"}, "type"), ({"longer": 1}, "maxLength")],
+    ),
     "boolean_items": _row({"type": "array", "items": False}, [[]], [([1], "items"), ({}, "type")]),
     "nested_defs": _row(
         {"type": "object", "$defs": {"A": {"type": "string"}}}, [{}], [([], "type")]
@@ -681,8 +691,6 @@ ASSERTED_FORMATS = FormatChecker(formats=("date-time", "uuid"))
 
 #: Rows the core gets wrong today (by test id), each with what is wrong.
 KNOWN_DEFECTS = {
-    "boolean_false-bad-0": "the kind of a false schema's failure is the property's name",
-    "boolean_false-bad-1": "the kind of a false schema's failure is the property's name",
     "boolean_false-null": "an optional property whose schema is false takes an explicit null",
 }
 
@@ -757,6 +765,7 @@ def test_a_relative_id_inside_a_schema_does_not_break_the_checks(
 #: The rows whose property is a class that checks the keywords its fields cannot say.
 MODEL_CHECKED = {
     "dependent_required": "DependentRequired",
+    "keyword_names": "KeywordNames",
     "unevaluated_properties": "UnevaluatedProperties",
 }
 #: The rows whose property the models type natively: a resolved ``$ref`` to what they can
