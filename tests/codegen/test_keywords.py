@@ -439,7 +439,12 @@ CHECKED: dict[str, Row] = {
             "propertyNames": {"maxLength": 5},
         },
         [{"items": 1}, {}],
-        [({"not": 1}, "false"), ({"items": "x"}, "type"), ({"longer": 1}, "maxLength")],
+        [
+            ({"not": 1}, "false"),
+            ({"not": None}, "false"),
+            ({"items": "x"}, "type"),
+            ({"longer": 1}, "maxLength"),
+        ],
     ),
     "boolean_items": _row({"type": "array", "items": False}, [[]], [([1], "items"), ({}, "type")]),
     "nested_defs": _row(
@@ -690,9 +695,7 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Generated]:
 ASSERTED_FORMATS = FormatChecker(formats=("date-time", "uuid"))
 
 #: Rows the core gets wrong today (by test id), each with what is wrong.
-KNOWN_DEFECTS = {
-    "boolean_false-null": "an optional property whose schema is false takes an explicit null",
-}
+KNOWN_DEFECTS = {}
 
 
 def _cases() -> Iterator[Any]:
