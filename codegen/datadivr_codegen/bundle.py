@@ -91,7 +91,8 @@ def model_bundle(schemas: SchemaSet) -> dict[str, Any]:
 
 
 def _mark_not_null(schema: Any, defs: dict[str, Any]) -> None:
-    """Mark every optional property that refuses ``null`` with :data:`NOT_NULL`, in place."""
+    """Mark every optional property that refuses ``null`` with :data:`NOT_NULL`, in place (a
+    ``false`` one replaced by ``{"not": {}}``, which can carry the mark)."""
     if isinstance(schema, list):
         for item in schema:
             _mark_not_null(item, defs)
@@ -102,7 +103,11 @@ def _mark_not_null(schema: Any, defs: dict[str, Any]) -> None:
     if isinstance(properties, dict):
         required = set(schema.get("required", ()))
         for name, prop in properties.items():
-            if (
+            if prop is False and name not in required:
+                # A boolean takes no mark: the schema that means the same does (the check's
+                # pointer is still that of the published false).
+                properties[name] = {"not": {}, NOT_NULL: True}
+            elif (
                 name not in required
                 and isinstance(prop, dict)
                 and prop.get("default") is None  # with a default, the field is typed T already

@@ -6,9 +6,13 @@
   generates: the subschema is typed loosely and checked against ``schema.json``; a table of
   property schemas with valid and invalid values, all in one generated package, holds the
   models to what ``Draft202012Validator`` says of ``schema.json``, and each refusal to its
-  place in the frame and its JSON Schema keyword;
+  place in the frame and its JSON Schema keyword (a ``$ref``, resolved when the package is
+  generated, is typed natively when what it points to can be: it fails as a native type does);
 - the generated code types a checked subschema as loosely as the schema allows, keeps the
-  natively typed rest as it was, and passes ``mypy --strict`` and ruff;
+  natively typed rest as it was, keeps the class of an object whose other keywords only narrow
+  it (the class checks them: ``__datadivr_check__``), types a ``oneOf`` of objects tagged by a
+  string ``const`` as a discriminated union (the errors of the branch the tag names), and
+  passes ``mypy --strict`` and ruff;
 - ``null``, payloads that are checks at their root, and values with thousands of failures;
 - each natively typed keyword is enforced: the ``check`` event of the ``features`` case has one
   property per keyword, and the models accept and refuse exactly what ``schema.json`` does.
@@ -26,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import TypeAdapter
 
 import datadivr_codegen.models
@@ -189,9 +193,10 @@ def test_all_of_that_the_models_enforce_is_accepted(
 DEFS_A = {"type": "object", "properties": {"a": {"type": "integer"}}}
 INTEGERS = {"type": "array", "items": {"type": "integer"}}
 DEFS = "../definitions.schema.json#/$defs/"
+UUID_TEXT = "0b5e5c8e-2f64-4c39-9a8b-6a1f0f5d2c11"
 #: The shared definitions of the ``checked`` package.
 CHECKED_DEFINITIONS: dict[str, Any] = {
-    "Text": {"type": "string"},
+    "Text": {"$anchor": "text", "type": "string"},
     "A": DEFS_A,
     "AClosed": {**DEFS_A, "additionalProperties": False},
     "ATypedExtras": {**DEFS_A, "additionalProperties": {"type": "integer"}},
@@ -200,6 +205,17 @@ CHECKED_DEFINITIONS: dict[str, Any] = {
         "properties": {"inner": {"type": "array", "items": {**INTEGERS, "uniqueItems": True}}},
     },
     "Ids": {"description": "Distinct ids.", "type": "array", "uniqueItems": True},
+    "Circle": {
+        "type": "object",
+        "properties": {"shape": {"const": "circle"}, "r": {"type": "number", "minimum": 0}},
+        "required": ["shape", "r"],
+    },
+    "Square": {
+        "type": "object",
+        "properties": {"shape": {"const": "square"}, "side": {"type": "integer"}},
+        "required": ["shape", "side"],
+        "additionalProperties": False,
+    },
     "Point": {
         "description": "A point, with tags.",
         "type": "object",
@@ -335,8 +351,15 @@ CHECKED: dict[str, Row] = {
         [{"next": {"next": {}}}],
         [({"next": {"next": 1}}, "type")],
     ),
-    "anchor": _row({"$anchor": "here", "type": "string"}, ["x"], [(1, "type")]),
-    "dynamic_anchor": _row({"$dynamicAnchor": "there", "type": "string"}, ["x"], [(1, "type")]),
+    # A $ref is resolved when the package is generated: what it points to is typed natively
+    # when the models can type it, and fails as a native type does.
+    "anchor": _row({"$anchor": "here", "type": "string"}, ["x"], [(1, "string_type")]),
+    "dynamic_anchor": _row(
+        {"$dynamicAnchor": "there", "type": "string"}, ["x"], [(1, "string_type")]
+    ),
+    "anchor_ref": _row({"$ref": "../definitions.schema.json#text"}, ["x"], [(1, "string_type")]),
+    # A place that is no definition is checked where it is.
+    "pointer_ref": _row({"$ref": "#/properties/name"}, ["n"], [("", "minLength"), (1, "type")]),
     "one_of": _row(
         {"oneOf": [{"type": "string"}, {"type": "integer"}]},
         ["a", 1],
@@ -360,12 +383,18 @@ CHECKED: dict[str, Row] = {
     ),
     "format_unknown": _row({"type": "string", "format": "x-color"}, ["red"], [(1, "type")]),
     "format_on_integer": _row({"type": "integer", "format": "int64"}, [1], [("1", "type")]),
-    "format_without_type": _row({"format": "uuid"}, [1, "x"], []),
+    # date-time and uuid are asserted in a check too, as natively; a format only applies to
+    # a string.
+    "format_without_type": _row({"format": "uuid"}, [1, UUID_TEXT], [("x", "format")]),
     # datamodel-code-generator leaves a maxLength out beside a format; the check holds it.
     "format_with_max_length": _row(
         {"type": "string", "format": "date-time", "maxLength": 25},
         ["2024-05-01T12:00:00Z"],
-        [("2024-05-01T12:00:00.250+02:00", "maxLength"), (1, "type")],
+        [
+            ("2024-05-01T12:00:00.250+02:00", "maxLength"),
+            ("2024-05-01", "format"),
+            (1, "type"),
+        ],
     ),
     "multiple_of_fraction": _row(
         {"type": "number", "multipleOf": 0.5}, [1.5, 2, 0], [(0.25, "multipleOf")]
@@ -402,6 +431,21 @@ CHECKED: dict[str, Row] = {
     ),
     "boolean_true": _row(True, [1, "x", {}], []),
     "boolean_false": _row(False, [], [(1, "false"), ("x", "false")]),
+    # Property names that are keywords are names: the failure of a false schema is "false".
+    "keyword_names": _row(
+        {
+            "type": "object",
+            "properties": {"not": False, "items": {"type": "integer"}},
+            "propertyNames": {"maxLength": 5},
+        },
+        [{"items": 1}, {}],
+        [
+            ({"not": 1}, "false"),
+            ({"not": None}, "false"),
+            ({"items": "x"}, "type"),
+            ({"longer": 1}, "maxLength"),
+        ],
+    ),
     "boolean_items": _row({"type": "array", "items": False}, [[]], [([1], "items"), ({}, "type")]),
     "nested_defs": _row(
         {"type": "object", "$defs": {"A": {"type": "string"}}}, [{}], [([], "type")]
@@ -509,6 +553,74 @@ CHECKED: dict[str, Row] = {
             ({"n": 0, "z": 1}, "extra_forbidden"),
         ],
     ),
+    # -- a oneOf of objects tagged by a required string const: a discriminated union, whose
+    # errors are those of the branch the tag names --
+    "tagged": _row(
+        {"oneOf": [{"$ref": DEFS + "Circle"}, {"$ref": DEFS + "Square"}]},
+        [
+            {"shape": "circle", "r": 1.5},
+            {"shape": "square", "side": 2},
+            {"shape": "circle", "r": 0, "z": [1]},
+        ],
+        [
+            ({"shape": "star", "r": 1}, "oneOf"),  # no branch has this tag
+            ({"r": 1}, "oneOf"),  # no tag
+            ({"shape": 1, "r": 1}, "oneOf"),
+            ({"shape": "circle", "r": -1}, "greater_than_equal"),
+            ({"shape": "circle", "side": 2}, "missing"),
+            ({"shape": "square", "side": 2, "r": 1}, "extra_forbidden"),
+            ("circle", "dict_type"),
+        ],
+    ),
+    "tagged_inline": _row(
+        {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {"op": {"const": "add"}, "n": {"type": "integer"}},
+                    "required": ["op", "n"],
+                },
+                {
+                    "type": "object",
+                    "properties": {
+                        "op": {"const": "clear"},
+                        "ids": {"type": "array", "items": {"type": "integer"}, "uniqueItems": True},
+                    },
+                    "required": ["op"],
+                },
+            ]
+        },
+        [{"op": "add", "n": 1}, {"op": "clear"}, {"op": "clear", "ids": [1, 2]}],
+        [
+            ({"op": "mul", "n": 1}, "oneOf"),
+            ({"n": 1}, "oneOf"),
+            ({"op": "add", "n": "1"}, "int_type"),
+            ({"op": "clear", "ids": [1, 1]}, "uniqueItems"),
+        ],
+    ),
+    # -- an object whose other keywords only narrow it: a class that checks them --
+    "nested_model_check": _row(
+        {
+            "type": "object",
+            "properties": {
+                "inner": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "dependentRequired": {"a": ["b"]},
+                    "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+                }
+            },
+            "additionalProperties": False,
+        },
+        [{"inner": {"a": 1, "b": 2}}, {"inner": {"b": 2}}, {"inner": {"z": None}}, {}],
+        [
+            ({"inner": {}}, "minProperties"),
+            ({"inner": {"a": 1}}, "dependentRequired"),
+            ({"inner": {"a": "x", "b": 1}}, "type"),
+            ({"inner": []}, "type"),
+            ({"z": 1}, "extra_forbidden"),
+        ],
+    ),
 }
 
 #: The ``checked`` package's events besides ``hello``: payloads that are checks at the root.
@@ -578,13 +690,12 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Generated]:
     _forget([name])
 
 
+#: The formats the models assert (``jsonschema``'s own checks of them): any other is an
+#: annotation, as draft 2020-12 has it by default.
+ASSERTED_FORMATS = FormatChecker(formats=("date-time", "uuid"))
+
 #: Rows the core gets wrong today (by test id), each with what is wrong.
-KNOWN_DEFECTS = {
-    "boolean_false-bad-0": "the kind of a false schema's failure is the property's name",
-    "boolean_false-bad-1": "the kind of a false schema's failure is the property's name",
-    "boolean_false-null": "an optional property whose schema is false takes an explicit null",
-    "const_whole_float-ok-1": "the check is typed int (strict) for a const written -2.0",
-}
+KNOWN_DEFECTS = {}
 
 
 def _cases() -> Iterator[Any]:
@@ -609,7 +720,7 @@ def test_models_agree_with_the_schema(
 ) -> None:
     protocol = checked.module.PROTOCOL
     frame = {"event_name": "hello", "payload": {"name": "n", prop: value}}
-    valid = Draft202012Validator(protocol.schema).is_valid(frame)
+    valid = Draft202012Validator(protocol.schema, format_checker=ASSERTED_FORMATS).is_valid(frame)
     if value is not None:
         assert valid is (kinds is None), "the row disagrees with schema.json"
     if valid:
@@ -629,7 +740,10 @@ def test_models_agree_with_the_schema(
     assert {d.kind for d in details} == kinds, details
     # The places the reference validator names in the event's own schema, or places inside
     # them (it names the array of an "items": false, or the object of an extra property).
-    errors = Draft202012Validator(protocol.event_schema("hello")).iter_errors(frame)
+    reference = Draft202012Validator(
+        protocol.event_schema("hello"), format_checker=ASSERTED_FORMATS
+    )
+    errors = reference.iter_errors(frame)
     places = {error.json_path for error in errors}
     assert all(any(_within(d.path, place) for place in places) for d in details), details
     assert all(any(_within(d.path, place) for d in details) for place in places), places
@@ -639,11 +753,6 @@ def _within(path: str, place: str) -> bool:
     return path == place or path.startswith((place + ".", place + "["))
 
 
-@pytest.mark.xfail(
-    reason="schema.json is registered for the checks under a base URI (urn:) against which "
-    "no relative $id resolves: every check of the package fails to compile",
-    strict=True,
-)
 def test_a_relative_id_inside_a_schema_does_not_break_the_checks(
     tmp_path: Path, generate_package: GenerateFn
 ) -> None:
@@ -656,16 +765,71 @@ def test_a_relative_id_inside_a_schema_does_not_break_the_checks(
     assert protocol.parse(json.dumps(frame)).payload.ids == [1, 2]
 
 
+#: The rows whose property is a class that checks the keywords its fields cannot say.
+MODEL_CHECKED = {
+    "dependent_required": "DependentRequired",
+    "keyword_names": "KeywordNames",
+    "unevaluated_properties": "UnevaluatedProperties",
+}
+#: The rows whose property the models type natively: a resolved ``$ref`` to what they can
+#: type, and native models with checks inside.
+NATIVE = {
+    "anchor",
+    "dynamic_anchor",
+    "anchor_ref",
+    "dynamic_ref",
+    "deep",
+    "native_with_checks",
+    "tagged",
+    "tagged_inline",
+    "nested_model_check",
+}
+
+
 def test_every_row_is_a_check_or_holds_one(checked: Generated) -> None:
-    """The table tests checks: each row's property is typed by a check, or (the last two rows)
-    by a native model with checks inside."""
+    """The table tests checks: each row's property is typed by a check, by a class with a
+    model check, or (a few rows) natively, with checks inside."""
     source = (checked.path / "models.py").read_text(encoding="utf-8")
     pointers = {check.pointer for check in _aliases(source).values()}
-    for prop in CHECKED:
-        at = f"/$defs/HelloPayload/properties/{prop}"
-        assert at in pointers or prop in ("deep", "native_with_checks"), prop
-    assert "/$defs/Deep/properties/inner/items" in pointers
-    assert "/$defs/Ids" in pointers
+    hello = "/$defs/HelloPayload/properties/"
+    assert {prop for prop in CHECKED if hello + prop in pointers} == (
+        set(CHECKED) - set(MODEL_CHECKED) - NATIVE
+    )
+    model_checks = _model_checks(source)
+    fields = _fields(source, "HelloPayload")
+    for prop, cls in MODEL_CHECKED.items():
+        assert model_checks[cls] == hello + prop
+        assert fields[prop] == f"Annotated[{cls} | None, NotNull]"
+    assert set(model_checks.values()) >= {hello + prop for prop in MODEL_CHECKED}
+    # The checks inside the natively typed rows.
+    assert {
+        "/$defs/Deep/properties/inner/items",
+        "/$defs/Ids",
+        hello + "dynamic_ref/properties/next",
+        hello + "tagged_inline/oneOf/1/properties/ids",
+    } <= pointers
+    assert model_checks["Inner"] == hello + "nested_model_check/properties/inner"
+    assert fields["anchor_ref"] == "Annotated[str | None, NotNull]"
+    assert fields["tagged"] == (
+        "Annotated[Circle | Square | None, Field(discriminator='shape'), NotNull]"
+    )
+
+
+def test_a_model_check_is_a_validator_of_its_class(checked: Generated) -> None:
+    """``__datadivr_check__`` is a ``model_validator`` (mode ``before``) of the class it is
+    written in, and checks the object before its fields are."""
+    models = checked.submodule("models")
+    for cls in [*MODEL_CHECKED.values(), "Inner", "FillPayload"]:
+        decorators = getattr(models, cls).__pydantic_decorators__.model_validators
+        assert decorators["__datadivr_check__"].info.mode == "before", cls
+    protocol = checked.module.PROTOCOL
+    frame = {"event_name": "hello", "payload": {"name": "n", "dependent_required": {"a": "x"}}}
+    with pytest.raises(MessageValidationError) as info:
+        protocol.parse(json.dumps(frame))
+    assert sorted((d.path, d.kind) for d in info.value.details) == [
+        ("$.payload.dependent_required", "dependentRequired"),
+        ("$.payload.dependent_required.a", "type"),
+    ]
 
 
 def test_a_refusal_is_located_in_the_frame(checked: Generated) -> None:
@@ -684,6 +848,34 @@ def test_a_refusal_is_located_in_the_frame(checked: Generated) -> None:
             [("$.payload.native_with_checks.ids", "uniqueItems")],
         ),
         ("dynamic_ref", {"next": {"next": 1}}, [("$.payload.dynamic_ref.next.next", "type")]),
+        # A discriminated union's failures are those of the branch the tag names.
+        ("tagged", {"shape": "circle", "r": -1}, [("$.payload.tagged.r", "greater_than_equal")]),
+        (
+            "tagged",
+            {"shape": "square", "r": 1},
+            [
+                ("$.payload.tagged.r", "extra_forbidden"),
+                ("$.payload.tagged.side", "missing"),
+            ],
+        ),
+        ("tagged", {"shape": "star"}, [("$.payload.tagged", "oneOf")]),
+        ("tagged", {"side": 1}, [("$.payload.tagged", "oneOf")]),
+        (
+            "tagged_inline",
+            {"op": "clear", "ids": [1, 1]},
+            [("$.payload.tagged_inline.ids", "uniqueItems")],
+        ),
+        # A class's check is of the object it is at.
+        (
+            "nested_model_check",
+            {"inner": {"a": 1}},
+            [("$.payload.nested_model_check.inner", "dependentRequired")],
+        ),
+        (
+            "nested_model_check",
+            {"inner": {}},
+            [("$.payload.nested_model_check.inner", "minProperties")],
+        ),
     ]
     for prop, value, expected in cases:
         frame = json.dumps({"event_name": "hello", "payload": {"name": "n", prop: value}})
@@ -720,6 +912,24 @@ def _aliases(source: str) -> dict[str, _Alias]:
     return out
 
 
+def _model_checks(source: str) -> dict[str, str]:
+    """The pointer of each class's model check: ``__datadivr_check__ = _CHECKS.model(p)``."""
+    out = {}
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for item in node.body:
+            if (
+                isinstance(item, ast.Assign)
+                and [ast.unparse(t) for t in item.targets] == ["__datadivr_check__"]
+                and isinstance(item.value, ast.Call)
+                and ast.unparse(item.value.func) == "_CHECKS.model"
+            ):
+                assert isinstance(item.value.args[0], ast.Constant)
+                out[node.name] = str(item.value.args[0].value)
+    return out
+
+
 def _fields(source: str, cls: str) -> dict[str, str]:
     for node in ast.parse(source).body:
         if isinstance(node, ast.ClassDef) and node.name == cls:
@@ -748,13 +958,30 @@ def test_a_check_is_typed_as_loosely_as_the_schema_allows(checked: Generated) ->
         "min_properties": "dict[str, Any]",
         "multiple_of_fraction": "int | float",
         "enum_fraction": "int | float",  # 1.5's type: a number
+        "const_whole_float": "int | float",  # -2.0 is -2 too
         "const_array": "list[Any]",
         "boolean_true": "Any",
         "minimum_without_type": "Any",
     }
     assert {prop: _type_of(aliases, hello + prop) for prop in expected} == expected
     assert _type_of(aliases, "/$defs/PickPayload") == "str | int"
-    assert _type_of(aliases, "/$defs/FillPayload") == "dict[str, Any]"
+    # An object with properties whose other keywords only narrow it keeps its class, which
+    # checks them.
+    model_checks = _model_checks(source)
+    assert model_checks["FillPayload"] == "/$defs/FillPayload"
+    assert _fields(source, "FillPayload") == {"a": "Annotated[int | None, NotNull]"}
+    for prop, cls in MODEL_CHECKED.items():
+        assert model_checks[cls] == hello + prop
+        assert hello + prop not in {alias.pointer for alias in aliases.values()}
+
+
+@pytest.mark.xfail(
+    reason="a check's type follows a $ref to a definition only: one to any other place is Any",
+    strict=True,
+)
+def test_a_check_of_a_ref_is_typed_by_what_it_points_to(checked: Generated) -> None:
+    aliases = _aliases((checked.path / "models.py").read_text(encoding="utf-8"))
+    assert _type_of(aliases, "/$defs/HelloPayload/properties/pointer_ref") == "str"
 
 
 def test_a_definition_that_needs_a_check_keeps_its_name(checked: Generated) -> None:
@@ -865,6 +1092,7 @@ def test_null_is_refused_or_taken_as_the_schema_says(checked: Generated) -> None
         ("fill", {"z": [1]}, True),
         ("fill", {}, False),
         ("fill", {"a": "x"}, False),
+        ("fill", {"a": None}, False),
         ("fill", [], False),
         ("maybe", 1, True),
         ("maybe", {"a": "x"}, True),
@@ -880,7 +1108,10 @@ def test_a_payload_that_is_a_check_at_its_root_parses(
     assert Draft202012Validator(protocol.schema).is_valid(frame) is valid
     if valid:
         message = protocol.parse(json.dumps(frame))
-        assert message.payload == payload
+        if event == "fill":  # an object with properties: its class, which checks the rest
+            assert isinstance(message.payload, checked.module.FillPayload)
+        else:
+            assert message.payload == payload
         assert json.loads(message.to_json()) == frame
         return
     with pytest.raises(MessageValidationError) as info:
@@ -893,14 +1124,14 @@ async def test_the_client_sends_a_payload_that_is_a_check(checked: Generated) ->
     client = package.Client("ws://127.0.0.1:9/ws")
     recorder = _Recorder(client, {})
     await client.pick(3)
-    await client.fill({"a": 1, "b": [2]})
+    await client.fill(a=1)
     await client.place(point={"x": 1, "tags": ["a", "b"]}, ids=[1, "1"], pair="p")
     # A payload that may be null, and be other things: the stub takes it, None by default.
     await client.maybe([1])
     await client.maybe()
     assert [json.loads(m.to_json()) for m in recorder.sent] == [
         {"event_name": "pick", "payload": 3, "to": "server"},
-        {"event_name": "fill", "payload": {"a": 1, "b": [2]}, "to": "server"},
+        {"event_name": "fill", "payload": {"a": 1}, "to": "server"},
         {
             "event_name": "place",
             "payload": {"point": {"x": 1, "tags": ["a", "b"]}, "ids": [1, "1"], "pair": "p"},
@@ -911,7 +1142,7 @@ async def test_the_client_sends_a_payload_that_is_a_check(checked: Generated) ->
     ]
     for call, path in [
         (client.pick(-1), "$.payload"),
-        (client.fill({}), "$.payload"),
+        (client.fill(), "$.payload"),
         (client.place(ids=[1, 1]), "$.payload.ids"),
         (client.maybe("x"), "$.payload"),
     ]:
@@ -1021,7 +1252,6 @@ DATE_TIMES_BAD = [
     "2024-05-01",
     "2024-13-01T12:00:00Z",
 ]
-UUID_TEXT = "0b5e5c8e-2f64-4c39-9a8b-6a1f0f5d2c11"
 UUIDS_BAD = [
     UUID_TEXT.replace("-", ""),  # pydantic alone takes these three
     "{" + UUID_TEXT + "}",

@@ -156,13 +156,28 @@ class SchemaCheck:
         )
 
 
+#: The keywords of draft 2020-12 (and the older ones the generator reads as theirs) whose
+#: value names subschemas: the step after one in a schema path is a name, not a keyword.
+_NAMED = frozenset(
+    {"$defs", "definitions", "dependencies", "dependentSchemas", "patternProperties", "properties"}
+)
+#: The keywords of draft 2020-12 whose value lists subschemas: the step after one is an index.
+_LISTED = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+
+
 def _failure(error: Any) -> list[Any]:
     path = list(error.instance_path)
-    schema_path = list(error.schema_path)
-    keyword = next(
-        (step for step in reversed(schema_path) if isinstance(step, str) and not step.isdigit()),
-        "schema",
-    )
+    # The kind is the keyword that failed: the schema path's last step that is a keyword,
+    # told from names and indexes by its place (a property may be called "not" or "type").
+    # A path that ends at a subschema, not a keyword, is a boolean false schema's failure.
+    keyword = "false"
+    keyword_next = True
+    for step in error.schema_path:
+        if not keyword_next or isinstance(step, int):
+            keyword, keyword_next = "false", True
+            continue
+        keyword = str(step)
+        keyword_next = keyword not in _NAMED and keyword not in _LISTED
     return [path, keyword, _reason(error)]
 
 
