@@ -25,8 +25,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from pydantic import GetCoreSchemaHandler, model_validator
-from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+from pydantic import BaseModel, GetCoreSchemaHandler, model_validator
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema, to_jsonable_python
 
 __all__ = ["CHECK_KIND", "MAX_FAILURES", "SchemaCheck", "SchemaChecks"]
 
@@ -63,8 +63,21 @@ class SchemaChecks:
         object before its fields are (a ``model_validator`` of mode ``"before"``, held by a
         class attribute ``__datadivr_check__``)."""
         check = SchemaCheck(self, pointer)
+        aliases: dict[type, dict[str, str]] = {}
 
-        def validate(cls: type, data: Any) -> Any:
+        def validate(cls: type[BaseModel], data: Any) -> Any:
+            # A model built in Python may name its fields by their Python names: the check
+            # reads the object as it goes on the wire, by the wire names.
+            renames = aliases.get(cls)
+            if renames is None:
+                renames = aliases[cls] = {
+                    name: field.alias
+                    for name, field in cls.model_fields.items()
+                    if field.alias and field.alias != name
+                }
+            if renames and isinstance(data, dict) and renames.keys() & data.keys():
+                check({renames.get(key, key): value for key, value in data.items()})
+                return data
             return check(data)
 
         return model_validator(mode="before")(classmethod(validate))  # type: ignore[arg-type]
@@ -144,10 +157,16 @@ class SchemaCheck:
         validator = self._validator
         if validator is None:
             validator = self._validator = self._checks._compile(self.pointer)
+        checked = value
         try:
-            if validator.is_valid(value):
+            try:
+                valid = validator.is_valid(checked)
+            except ValueError:  # Python objects (a model, a datetime): read as on the wire
+                checked = _wire(value)
+                valid = validator.is_valid(checked)
+            if valid:
                 return value
-            errors = islice(validator.iter_errors(value), MAX_FAILURES)
+            errors = islice(validator.iter_errors(checked), MAX_FAILURES)
             failures = [_failure(error) for error in errors]
         except ValueError as exc:  # a Python object that is no JSON value
             failures = [[[], "type", f"Input should be a JSON value ({exc})"]]
@@ -163,6 +182,18 @@ _NAMED = frozenset(
 )
 #: The keywords of draft 2020-12 whose value lists subschemas: the step after one is an index.
 _LISTED = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+
+
+def _wire(value: Any) -> Any:
+    """``value`` as JSON data: a model as it dumps itself (wire names, unset fields left out),
+    a datetime or a UUID as text."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {key: _wire(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_wire(item) for item in value]
+    return to_jsonable_python(value)
 
 
 def _failure(error: Any) -> list[Any]:
