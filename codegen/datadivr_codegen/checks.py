@@ -306,11 +306,29 @@ class _Splitter:
             self.count += 1
             alias = f"_Check{self.count}"
         original = _at(self.original, pointer)
-        self.checks.append(Check(alias, pointer, python_type(json_types(original, self.original))))
+        types = json_types(original, self.original)
+        annotation = _tuple_type(original, types, self.original) or python_type(types)
+        self.checks.append(Check(alias, pointer, annotation))
         out: dict[str, Any] = {PLACEHOLDER: f"{CHECKS_MODULE}.{alias}"}
         if isinstance(node, dict):
             out.update({key: node[key] for key in _KEPT if key in node})
         return out
+
+
+def _tuple_type(schema: Any, types: frozenset[str], defs: Mapping[str, Any]) -> str | None:
+    """``tuple[int, str]`` for an array of exactly its ``prefixItems`` (each typed as loosely
+    as its schema allows): ``"items": false`` or ``maxItems``, and ``minItems``, holding it to
+    their number; else ``None``."""
+    if types != {"array"} or not isinstance(schema, Mapping):
+        return None
+    prefix = schema.get("prefixItems")
+    if not isinstance(prefix, list) or not prefix:
+        return None
+    count = len(prefix)
+    closed = schema.get("items") is False or schema.get("maxItems") == count
+    if not closed or schema.get("minItems") != count:
+        return None
+    return "tuple[" + ", ".join(python_type(json_types(item, defs)) for item in prefix) + "]"
 
 
 def _tag_value(schema: Mapping[str, Any], tag: str) -> Any:

@@ -151,7 +151,11 @@ class SchemaCheck:
     ) -> CoreSchema:
         # First: the type is looser than the schema, so what the check takes it takes too,
         # and a failure is told in the schema's own words.
-        return core_schema.no_info_before_validator_function(self, handler(source))
+        inner = handler(source)
+        if inner.get("type") == "tuple":
+            # The check hands it a list (the JSON array it read), which a strict tuple refuses.
+            inner = {**inner, "strict": False}
+        return core_schema.no_info_before_validator_function(self, inner)
 
     def __call__(self, value: Any) -> Any:
         validator = self._validator
