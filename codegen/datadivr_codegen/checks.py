@@ -372,10 +372,12 @@ def json_types(
             values = [schema["const"]] if key == "const" else schema["enum"]
             types &= frozenset(_type_of(value) for value in values)
     ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        name = ref.removeprefix("#/$defs/")
-        if name in defs and name not in seen:
-            types &= json_types(defs[name], defs, seen | {name})
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and ref not in seen:
+        try:
+            target = _at(defs, ref.removeprefix("#"))
+        except (KeyError, IndexError, ValueError, TypeError):
+            target = True
+        types &= json_types(target, defs, seen | {ref})
     for part in schema.get("allOf", ()):
         types &= json_types(part, defs, seen)
     for key in ("anyOf", "oneOf"):

@@ -975,10 +975,6 @@ def test_a_check_is_typed_as_loosely_as_the_schema_allows(checked: Generated) ->
         assert hello + prop not in {alias.pointer for alias in aliases.values()}
 
 
-@pytest.mark.xfail(
-    reason="a check's type follows a $ref to a definition only: one to any other place is Any",
-    strict=True,
-)
 def test_a_check_of_a_ref_is_typed_by_what_it_points_to(checked: Generated) -> None:
     aliases = _aliases((checked.path / "models.py").read_text(encoding="utf-8"))
     assert _type_of(aliases, "/$defs/HelloPayload/properties/pointer_ref") == "str"
