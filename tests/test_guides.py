@@ -12,11 +12,13 @@ Every fenced block of the guides is exercised here:
 - ``json`` and ``python`` blocks include files of ``examples/`` that the sessions and the tests
   below use; ``js`` blocks include parts of ``examples/browser/``, which
   ``tests/integration/test_browser_example.py`` runs in headless Chromium;
-- the tables of supported keywords and of refused schemas are compared with the generator.
+- the tables of what each keyword becomes and of refused schemas are compared with the
+  generator.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import os
@@ -36,9 +38,10 @@ import pytest
 from fastapi import FastAPI
 
 from datadivr import create_app
-from datadivr_codegen.errors import SchemaError
+from datadivr.exceptions import MessageValidationError
+from datadivr_codegen.drafts import LATEST
+from datadivr_codegen.errors import SchemaError, SchemaErrors
 from datadivr_codegen.generator import generate, plan
-from datadivr_codegen.keywords import SUPPORTED
 from datadivr_codegen.schema import load_schema_folder
 from tests.commands import CLI_ENV, run_python, run_server_script
 from tests.conftest import LiveServer
@@ -76,6 +79,7 @@ DEDICATED = {
 TEXT_BLOCKS = {
     "datadivr proxy: ": "test_proxy (the summary printed on exit)",
     "… [warning  ] protocol violation": "test_proxy (the violations logged)",
+    "_Check1: TypeAlias": "test_the_refused_examples_are_accepted_spelt_right_and_checked",
 }
 
 
@@ -287,8 +291,13 @@ REFUSED = "events/refused.schema.json"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 
+#: A cell of a table row: text up to the next ``|`` outside a code span.
+CELL = re.compile(r"((?:`[^`]*`|[^`|])+)\|")
+
+
 def table(page: str, header: str) -> list[list[str]]:
-    """The rows of the table of ``docs/<page>`` whose first header cell is ``header``: cells."""
+    """The rows of the table of ``docs/<page>`` whose first header cell is ``header``: cells
+    (a ``|`` inside a code span, as in ``str | int``, is no separator)."""
     lines = (DOCS / page).read_text(encoding="utf-8").splitlines()
     start = [i for i, line in enumerate(lines) if line.startswith(f"| {header} |")]
     assert len(start) == 1, f"docs/{page}: {len(start)} tables headed {header!r}"
@@ -296,7 +305,7 @@ def table(page: str, header: str) -> list[list[str]]:
     for line in lines[start[0] + 2 :]:
         if not line.startswith("|"):
             break
-        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+        rows.append([cell.strip() for cell in CELL.findall(line.removeprefix("|"))])
     assert rows
     return rows
 
@@ -318,11 +327,88 @@ def refusal(schema: Path) -> str:
     return str(refused.value)
 
 
-def test_the_supported_keywords_are_the_generators() -> None:
-    listed: set[str] = set()
-    for cells in table("schemas.md", "keywords"):
-        listed |= set(re.findall(r"`([^`]+)`", cells[0]))
-    assert listed == SUPPORTED | {"x-…"}
+#: The kinds of the keyword table's last column a generated field is checked against.
+TYPED = {"type", "constraint", "class", "Literal", "discriminated union", "annotation"}
+CHECKED = {"check", "model check"}
+
+
+@dataclass(frozen=True)
+class KeywordRow:
+    keywords: frozenset[str]
+    schema: Any
+    annotation: str
+    how: str
+
+
+def keyword_rows() -> list[KeywordRow]:
+    """The rows of docs/schemas.md's "Keywords and what they become" that name a property."""
+    rows = []
+    for keywords, prop, annotation, how in table("schemas.md", "keywords"):
+        named = frozenset(re.findall(r"`([^`]+)`", keywords))
+        if prop == "—":
+            rows.append(KeywordRow(named, None, annotation, how))
+        else:
+            rows.append(KeywordRow(named, json.loads(code(prop)), code(annotation), how))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def keywords_models(tmp_path_factory: pytest.TempPathFactory) -> ast.Module:
+    """``models.py`` of the chat room with one event more, whose payload has a required
+    property per row of the keyword table (``row<i>``)."""
+    root = tmp_path_factory.mktemp("keywords")
+    schema = chatroom_copy(root / "schema")
+    props = {f"row{i}": r.schema for i, r in enumerate(keyword_rows()) if r.schema is not None}
+    event = {
+        "$schema": DRAFT,
+        "title": "KeywordsPayload",
+        "x-datadivr": {"event": "keywords", "direction": "client_to_server"},
+        "type": "object",
+        "properties": props,
+        "required": list(props),
+        "additionalProperties": False,
+    }
+    (schema / "events" / "keywords.schema.json").write_text(json.dumps(event), encoding="utf-8")
+    generate(schema, root / "keywords_protocol")
+    return ast.parse((root / "keywords_protocol" / "models.py").read_text(encoding="utf-8"))
+
+
+def test_the_keyword_table_names_every_keyword() -> None:
+    listed: set[str] = set().union(*(row.keywords for row in keyword_rows()))
+    assert LATEST.assertions | LATEST.annotations - {"definitions"} <= listed
+    assert {row.how for row in keyword_rows() if row.schema is not None} <= TYPED | CHECKED
+
+
+def test_every_keyword_becomes_what_the_table_says(keywords_models: ast.Module) -> None:
+    checks: dict[str, tuple[str, str]] = {}  # a check alias: its type, its pointer
+    model_checks: dict[str, str] = {}  # a class with a check: its pointer
+    fields: dict[str, str] = {}
+    for node in keywords_models.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            text = ast.unparse(node.value) if node.value else ""
+            if found := re.fullmatch(r"Annotated\[(.*), _CHECKS\.at\('([^']*)'\)\]", text):
+                checks[node.target.id] = (found[1], found[2])
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                line = ast.unparse(item)
+                if found := re.fullmatch(r"__datadivr_check__ = _CHECKS\.model\('([^']*)'\)", line):
+                    model_checks[node.name] = found[1]
+                if node.name == "KeywordsPayload" and isinstance(item, ast.AnnAssign):
+                    fields[ast.unparse(item.target)] = ast.unparse(item.annotation)
+    for i, row in enumerate(keyword_rows()):
+        if row.schema is None:
+            continue
+        at, field = f"/$defs/KeywordsPayload/properties/row{i}", fields[f"row{i}"]
+        inside = [p for p, _ in checks.values() if p.startswith(at)]
+        inside += [p for p in model_checks.values() if p.startswith(at)]
+        if row.how == "check":
+            assert checks.get(field) == (row.annotation, at), (row, field)
+            continue
+        assert field == row.annotation, (row, field)
+        if row.how == "model check":
+            assert [c for c, p in model_checks.items() if p == at and c in field], row
+        else:
+            assert not inside, (row, inside)
 
 
 def test_every_refused_property_gives_the_documented_error(tmp_path: Path) -> None:
@@ -381,10 +467,12 @@ FOLDER_FAULTS: dict[str, Callable[[Path], None]] = {
     "two events named `say`": lambda s: shutil.copy(
         s / "events" / "say.schema.json", s / "events" / "shout.schema.json"
     ),
-    "`Nick` defined again, differently, in `events/join.schema.json`": lambda s: _edit(
+    'a file of draft 2019-09 with `"$recursiveAnchor": true`': lambda s: _edit(
         s,
-        "events/join.schema.json",
-        lambda d: d.setdefault("$defs", {}).update(Nick={"type": "string"}),
+        "events/say.schema.json",
+        lambda d: d.update(
+            {"$schema": "https://json-schema.org/draft/2019-09/schema", "$recursiveAnchor": True}
+        ),
     ),
     "`join`'s `title` set to `RosterPayload`": lambda s: _edit(
         s, "events/join.schema.json", lambda d: d.update(title="RosterPayload")
@@ -423,16 +511,49 @@ def test_the_chatroom_copies_the_runtimes_own_schemas(rel: str) -> None:
     assert copy == json.loads((ROOT / "schema" / rel).read_text(encoding="utf-8"))
 
 
-def test_the_refused_example_is_one_keyword_away_from_accepted(tmp_path: Path) -> None:
-    """``examples/chatroom/refused/``: refused for the keyword the page says, and only that."""
+def test_the_refused_examples_are_accepted_spelt_right_and_checked(tmp_path: Path) -> None:
+    """``examples/chatroom/refused/``: both problems in one run, each the misspelling the page
+    says; spelt right, the files generate, and ``uniqueItems`` is checked as the page says."""
     schema = chatroom_copy(tmp_path / "schema")
-    refused = CHATROOM / "refused" / "mention.schema.json"
-    shutil.copy(refused, schema / "events")
-    assert "uniqueItems" in refusal(schema)
-    _edit(
-        schema, "events/mention.schema.json", lambda d: d["properties"]["nicks"].pop("uniqueItems")
-    )
-    assert "mention" in {event.name for event in load_schema_folder(schema).events}
+    for file in sorted((CHATROOM / "refused").glob("*.schema.json")):
+        shutil.copy(file, schema / "events")
+    with pytest.raises(SchemaErrors) as refused_twice:
+        load_schema_folder(schema)
+    assert [
+        (str(e.file), e.reason.split("did you mean ")[1]) for e in refused_twice.value.errors
+    ] == [
+        ("events/mention.schema.json", "'maxItems'?"),
+        ("events/whisper.schema.json", "'required'?"),
+    ]
+
+    def spelt_right(data: dict[str, Any]) -> None:
+        data["properties"]["nicks"]["maxItems"] = data["properties"]["nicks"].pop("maxItem")
+
+    _edit(schema, "events/mention.schema.json", spelt_right)
+    _edit(schema, "events/whisper.schema.json", lambda d: d.update(required=d.pop("requried")))
+    generate(schema, tmp_path / "mention_protocol")
+    models = (tmp_path / "mention_protocol" / "models.py").read_text(encoding="utf-8")
+    shown = text_block("schemas.md", "_Check1: TypeAlias")
+    assert shown[0] in models.splitlines()
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from mention_protocol import PROTOCOL  # type: ignore[import-not-found]
+
+        def frame(payload: Any) -> str:
+            return json.dumps({"event_name": "mention", "payload": payload, "message": "hi"})
+
+        assert PROTOCOL.parse(frame({"nicks": ["alice", "bob"]})).payload.nicks == ["alice", "bob"]
+        with pytest.raises(MessageValidationError) as refused:
+            PROTOCOL.parse(frame({"nicks": ["alice", "alice"]}))
+        assert [(d.path, d.kind) for d in refused.value.details] == [
+            ("$.payload.nicks", "uniqueItems")
+        ]
+        with pytest.raises(MessageValidationError):
+            PROTOCOL.parse(json.dumps({"event_name": "whisper", "payload": {}, "message": "hi"}))
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m.partition(".")[0] == "mention_protocol"]:
+            del sys.modules[name]
 
 
 # -- the chat room: its own protocol, server and client ---------------------------------------
