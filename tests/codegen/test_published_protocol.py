@@ -16,11 +16,13 @@ and ``jsonschema``'s validator of each file's own draft, over the original files
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import re
+import shutil
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -34,7 +36,7 @@ from referencing import Resource
 from datadivr.exceptions import DatadivrError
 from datadivr_codegen.generator import generate
 
-from .conftest import CASES_DIR, Generated, GenerateFn, snapshot
+from .conftest import CASES_DIR, Generated, GenerateFn, _forget, snapshot
 
 FOLDER = CASES_DIR / "published" / "schema"
 BASE = "https://fleet.example.org/protocol/v3/"
@@ -387,12 +389,8 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Generated]:
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(root))
         generate(FOLDER, root / name)
-        import importlib
-
         importlib.invalidate_caches()
         yield Generated(name, root / name, importlib.import_module(name))
-    from .conftest import _forget
-
     _forget([name])
 
 
@@ -471,3 +469,21 @@ def test_a_whole_float_is_read_alike_by_every_field(published: Generated) -> Non
     native = _models_accept(package, "heartbeat", {"seq": 9.0})
     checked = _models_accept(package, "catalog_query", {"text": "tea", "limit": 9.0})
     assert (native, checked) == (False, False)
+
+
+def test_untitled_branches_of_a_definitions_one_of_are_generated(
+    generate_package: GenerateFn, tmp_path: Path
+) -> None:
+    """``Payment``'s branches without their titles: datamodel-code-generator numbers their
+    classes (``Payment1`` …), which no other class of that name made it do."""
+    folder = Path(shutil.copytree(FOLDER, tmp_path / "schema"))
+    path = folder / "order_placed.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for branch in data["definitions"]["Payment"]["oneOf"]:
+        del branch["title"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    package = generate_package(folder, "untitled").module
+    for example in data["examples"]:
+        assert _models_accept(package, "order_placed", example)
+        wrong_tag = {**example, "payment": {**example["payment"], "kind": "cheque"}}
+        assert not _models_accept(package, "order_placed", wrong_tag)
