@@ -104,7 +104,9 @@ def _relied_on(schemas: SchemaSet) -> set[str]:
 
 def _check_renamed(schemas: SchemaSet, model_names: set[str]) -> None:
     """A class no schema asked for, named like one the package relies on plus digits, is
-    datamodel-code-generator's way out of a name collision: refuse it."""
+    datamodel-code-generator's way out of a name collision: refuse it. Where no class has the
+    name, nothing collided: the numbers are those of a union's untitled branches (a
+    definition ``Payment`` that is a ``oneOf`` of objects makes ``Payment1``, ``Payment2`` …)."""
     relied = _relied_on(schemas)
     asked = relied | {title for _, _, title, _ in _schemas(schemas) if title}
     for name in sorted(model_names - asked):
@@ -112,7 +114,7 @@ def _check_renamed(schemas: SchemaSet, model_names: set[str]) -> None:
             if not name[cut:].isdigit():
                 break
             taken = name[:cut]
-            if taken in relied:
+            if taken in relied and taken in model_names:
                 _fail(
                     schemas,
                     taken,
