@@ -15,6 +15,14 @@ What is measured:
   objects, not text, so ``json.loads`` is part of its time, as it would be in a server. Both
   validators run draft 2020-12 with formats asserted. Before anything is timed, every valid
   frame must be accepted and every broken frame refused by all of them.
+- **parse, checked protocol**: the same, for a second protocol generated at the start into a
+  temporary folder from ``bench/schemas/checked/`` (the project's envelope and events that use
+  the keywords a Python type cannot say: a tagged ``oneOf`` (a discriminated union), a type
+  list, ``not``, ``minProperties`` and ``dependentRequired`` (a model check),
+  ``patternProperties``, ``uniqueItems`` and ``prefixItems``), whose models check those
+  subschemas at run time with jsonschema-rs. The demo protocol's models use none of them:
+  the run asserts its ``models.py`` has no checks, so its parse figures are the code they were
+  before checks existed.
 - **serialize**: ``message.to_json()``.
 - **generator**: a full generation of N synthetic events (the project's envelope and
   definitions, N event files of six typed fields) into an empty folder, in this process after
@@ -29,6 +37,7 @@ in a server.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -45,6 +54,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 import jsonschema_rs
@@ -66,6 +76,7 @@ from datadivr.demo import (
     Transform,
     Vector3,
 )
+from datadivr.demo import models as demo_models
 from datadivr.exceptions import ProtocolError
 from datadivr.validation import Validator
 from datadivr_codegen.generator import OUTPUT_FILES, generate
@@ -74,6 +85,10 @@ __all__ = ["Profile", "Timing", "main", "measure", "run"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROJECT_SCHEMA = PROJECT_ROOT / "schema"
+CHECKED_SCHEMA = Path(__file__).resolve().parent / "schemas" / "checked"
+#: What a generated ``models.py`` writes for a subschema (``_CHECKS.at``) or an object
+#: (``_CHECKS.model``) it checks at run time.
+_CHECK_CALLS = ("_CHECKS.at(", "_CHECKS.model(")
 _DIRECTIONS = ("client_to_server", "server_to_client", "client_to_client", "both")
 _KINDS: tuple[Literal["cube", "sphere", "mesh", "light"], ...] = ("cube", "sphere", "mesh", "light")
 
@@ -265,6 +280,108 @@ def broken_frames(valid: Mapping[str, MessageBase]) -> dict[str, str]:
     }
 
 
+def _frame(event: str, payload: dict[str, Any], **envelope: Any) -> str:
+    return json.dumps({"event_name": event, "payload": payload, **envelope})
+
+
+def checked_frames() -> dict[str, str]:
+    """Typical small frames of the checked protocol (``bench/schemas/checked/``)."""
+    return {
+        "draw: a circle on a named layer": _frame(
+            "draw",
+            {"layer": "ink", "shape": {"kind": "circle", "center": [1.5, -2.0], "radius": 3}},
+            to="all",
+        ),
+        "draw: a pentagon on layer 2": _frame(
+            "draw",
+            {
+                "layer": 2,
+                "shape": {
+                    "kind": "polygon",
+                    "points": [[0, 1], [0.95, 0.31], [0.59, -0.81], [-0.59, -0.81], [-0.95, 0.31]],
+                },
+            },
+            id="d-7",
+        ),
+        "profile: name, phone, settings": _frame(
+            "profile",
+            {
+                "display_name": "Ada",
+                "phone": "020 7946 0018",
+                "country": "GB",
+                "settings": {"theme": "dark", "volume": 7, "beta": True},
+            },
+            id="p-1",
+            to="server",
+        ),
+        "tag: an item, 3 tags, a span": _frame(
+            "tag", {"item": 42, "tags": ["red", "urgent", "ui"], "span": [3, 9, "title"]}
+        ),
+    }
+
+
+def checked_broken_frames() -> dict[str, str]:
+    """Frames of the checked protocol every validator must refuse, each breaking one keyword."""
+    circle = {"kind": "circle", "center": [0, 0], "radius": 1}
+    return {
+        "draw: an unknown shape kind (oneOf)": _frame(
+            "draw", {"layer": "ink", "shape": {"kind": "star", "center": [0, 0], "radius": 1}}
+        ),
+        "draw: a circle with a rect's fields (oneOf)": _frame(
+            "draw", {"layer": "ink", "shape": {**circle, "width": 2}}
+        ),
+        "draw: a point of 3 numbers (prefixItems, items false)": _frame(
+            "draw", {"layer": "ink", "shape": {**circle, "center": [0, 0, 0]}}
+        ),
+        "draw: layer 1.5 (type list)": _frame("draw", {"layer": 1.5, "shape": circle}),
+        "draw: layer -1 (type list, minimum)": _frame("draw", {"layer": -1, "shape": circle}),
+        "profile: no field (minProperties)": _frame("profile", {}),
+        "profile: a phone without its country (dependentRequired)": _frame(
+            "profile", {"phone": "020 7946 0018"}
+        ),
+        "profile: display_name 'admin' (not)": _frame("profile", {"display_name": "admin"}),
+        "profile: a setting 'Theme' (patternProperties)": _frame(
+            "profile", {"settings": {"Theme": "dark"}}
+        ),
+        "profile: a setting that is a list (patternProperties)": _frame(
+            "profile", {"settings": {"theme": ["dark"]}}
+        ),
+        "tag: a tag twice (uniqueItems)": _frame("tag", {"item": "a", "tags": ["x", "y", "x"]}),
+        "tag: a span end written as text (prefixItems)": _frame(
+            "tag", {"item": "a", "tags": [], "span": [3, "9"]}
+        ),
+        "tag: item true (type list)": _frame("tag", {"item": True, "tags": []}),
+    }
+
+
+@contextmanager
+def checked_protocol(scratch: Path) -> Iterator[ModuleType]:
+    """The protocol package of ``bench/schemas/checked/`` and the project's envelope,
+    generated below ``scratch`` and imported; its modules are forgotten afterwards."""
+    schema = scratch / "checked-schema"
+    shutil.copytree(CHECKED_SCHEMA, schema)
+    shutil.copyfile(PROJECT_SCHEMA / "envelope.schema.json", schema / "envelope.schema.json")
+    name = f"bench_checked_{uuid.uuid4().hex}"
+    generate(schema, scratch / name)
+    sys.path.insert(0, str(scratch))
+    try:
+        importlib.invalidate_caches()
+        yield importlib.import_module(name)
+    finally:
+        sys.path.remove(str(scratch))
+        for key in list(sys.modules):
+            if key.partition(".")[0] == name:
+                del sys.modules[key]
+
+
+def check_counts(models: ModuleType) -> dict[str, int]:
+    """How many run-time checks a generated ``models.py`` holds, by kind."""
+    source = Path(models.__file__ or "").read_text(encoding="utf-8")
+    return {
+        call.removesuffix("(").removeprefix("_CHECKS."): source.count(call) for call in _CHECK_CALLS
+    }
+
+
 # --- Validators --------------------------------------------------------------------------------
 
 
@@ -318,17 +435,18 @@ class Verdicts:
 
 
 class Checkers:
-    """The four ways of checking a frame, each a ``frame -> accepted`` callable."""
+    """The four ways of checking a frame of ``protocol``, each a ``frame -> accepted``
+    callable."""
 
-    def __init__(self) -> None:
-        self.reference = Validator(PROTOCOL)
-        self.rs_event = RsValidator(PROTOCOL)
-        self.rs_root = RsValidator(PROTOCOL, root=True)
+    def __init__(self, protocol: Protocol) -> None:
+        self.protocol = protocol
+        self.reference = Validator(protocol)
+        self.rs_event = RsValidator(protocol)
+        self.rs_root = RsValidator(protocol, root=True)
 
-    @staticmethod
-    def models(frame: str) -> bool:
+    def models(self, frame: str) -> bool:
         try:
-            PROTOCOL.parse(frame)
+            self.protocol.parse(frame)
         except ProtocolError:
             return False
         return True
@@ -369,11 +487,12 @@ def bench_agreement(
 def bench_parse(
     checkers: Checkers, frames: Mapping[str, str], profile: Profile
 ) -> list[dict[str, Any]]:
+    protocol = checkers.protocol
     rows = []
     for name, frame in frames.items():
 
         def models(frame: str = frame) -> object:
-            return PROTOCOL.parse(frame)
+            return protocol.parse(frame)
 
         def reference(frame: str = frame) -> object:
             return checkers.reference.validate(frame)
@@ -575,35 +694,26 @@ def report(results: Mapping[str, Any], console: Console) -> None:
     )
     console.print(", ".join(f"{k} {v}" for k, v in env["versions"].items()), style="dim")
 
-    table = Table(title="Validators agree (✓ accepted, ✗ refused)")
-    for column in ("frame", "models", "jsonschema", "jsonschema-rs", "rs root", ""):
-        table.add_column(column)
-    for row in results["agreement"]:
-        marks = [
-            "✓" if row[key] else "✗"
-            for key in ("models", "jsonschema", "jsonschema_rs", "jsonschema_rs_root")
-        ]
-        table.add_row(row["frame"], *marks, "ok" if row["ok"] else "[red]DISAGREE[/]")
-    console.print(table)
-
-    table = Table(title=escape("Parse + validate one frame: median [min-max] per frame"))
-    for column in ("frame", "bytes", "models", "jsonschema", "jsonschema-rs", "rs root"):
-        table.add_column(column, justify="left" if column == "frame" else "right")
-    for column in ("jsonschema/models", "rs/models", "rs root/models"):
-        table.add_column(column, justify="right")
-    for row in results["parse"]:
-        table.add_row(
-            row["frame"],
-            f"{row['bytes']:,}",
-            *(
-                _spread(row[key])
-                for key in ("models", "jsonschema", "jsonschema_rs", "jsonschema_rs_root")
-            ),
-            f"{row['ratio_jsonschema_to_models']:.1f}x",
-            f"{row['ratio_jsonschema_rs_to_models']:.2f}x",
-            f"{row['ratio_jsonschema_rs_root_to_models']:.2f}x",
+    _report_parse(results["agreement"], results["parse"], "", console)
+    checked = results["checked"]
+    _report_parse(checked["agreement"], checked["parse"], ", checked protocol", console)
+    console.print(
+        "run-time checks in models.py: demo "
+        + ", ".join(f"{n} {kind}" for kind, n in results["demo_checks"].items())
+        + " (its parse is the code it was before checks existed); checked protocol "
+        + ", ".join(f"{n} {kind}" for kind, n in checked["checks"].items())
+    )
+    for label, figures in (
+        ("demo, small frames", results["demo_summary"]),
+        ("checked protocol", checked["summary"]),
+    ):
+        console.print(
+            f"models vs jsonschema (Validator), {label}: "
+            f"{figures['jsonschema']['min']:.1f}x faster at least, "
+            f"{figures['jsonschema']['median']:.1f}x median (target: 20x); "
+            f"vs jsonschema-rs: {figures['jsonschema_rs']['min']:.2f}x at least, "
+            f"{figures['jsonschema_rs']['median']:.2f}x median"
         )
-    console.print(table)
 
     table = Table(title="Serialize one message: message.to_json()")
     for column in ("message", "bytes", "time"):
@@ -637,15 +747,83 @@ def report(results: Mapping[str, Any], console: Console) -> None:
     console.print(table)
 
 
+def bench_checked(profile: Profile, console: Console) -> dict[str, Any]:
+    """The checked protocol: its checks, the validators' agreement, the parse timings."""
+    with _scratch() as scratch, checked_protocol(scratch) as package:
+        checks = check_counts(package.models)
+        _expect(all(checks.values()), f"the checked protocol's models.py has {checks}")
+        checkers = Checkers(package.PROTOCOL)
+        frames = checked_frames()
+        agreement = bench_agreement(checkers, frames, checked_broken_frames())
+        console.print("parse, checked protocol…", style="dim")
+        parse = bench_parse(checkers, frames, profile)
+    return {"checks": checks, "agreement": agreement, "parse": parse}
+
+
+def summary(parse: Sequence[Mapping[str, Any]], frames: Sequence[str]) -> dict[str, Any]:
+    """The least and the median of the speed-ups of the models over the validators, over
+    the rows of ``frames``."""
+    rows = [row for row in parse if row["frame"] in frames]
+    out: dict[str, Any] = {"frames": [row["frame"] for row in rows]}
+    for key in ("jsonschema", "jsonschema_rs", "jsonschema_rs_root"):
+        ratios = [row[f"ratio_{key}_to_models"] for row in rows]
+        out[key] = {"min": min(ratios), "median": statistics.median(ratios)}
+    return out
+
+
+def _report_parse(
+    agreement: Sequence[Mapping[str, Any]],
+    parse: Sequence[Mapping[str, Any]],
+    which: str,
+    console: Console,
+) -> None:
+    table = Table(title=f"Validators agree{which} (✓ accepted, ✗ refused)")
+    for column in ("frame", "models", "jsonschema", "jsonschema-rs", "rs root", ""):
+        table.add_column(column)
+    for row in agreement:
+        marks = [
+            "✓" if row[key] else "✗"
+            for key in ("models", "jsonschema", "jsonschema_rs", "jsonschema_rs_root")
+        ]
+        table.add_row(row["frame"], *marks, "ok" if row["ok"] else "[red]DISAGREE[/]")
+    console.print(table)
+
+    table = Table(title=escape(f"Parse + validate one frame{which}: median [min-max] per frame"))
+    for column in ("frame", "bytes", "models", "jsonschema", "jsonschema-rs", "rs root"):
+        table.add_column(column, justify="left" if column == "frame" else "right")
+    for column in ("jsonschema/models", "rs/models", "rs root/models"):
+        table.add_column(column, justify="right")
+    for row in parse:
+        table.add_row(
+            row["frame"],
+            f"{row['bytes']:,}",
+            *(
+                _spread(row[key])
+                for key in ("models", "jsonschema", "jsonschema_rs", "jsonschema_rs_root")
+            ),
+            f"{row['ratio_jsonschema_to_models']:.1f}x",
+            f"{row['ratio_jsonschema_rs_to_models']:.2f}x",
+            f"{row['ratio_jsonschema_rs_root_to_models']:.2f}x",
+        )
+    console.print(table)
+
+
 def run(profile: Profile, console: Console) -> dict[str, Any]:
     """Run every benchmark; return the results as plain data."""
+    # No cost for a schema that needs no checks: its models are the code they were before.
+    demo_source = Path(demo_models.__file__ or "").read_text(encoding="utf-8")
+    _expect("_CHECKS" not in demo_source, "the demo's models.py has run-time checks")
+    demo_checks = check_counts(demo_models)
     rng = random.Random(20240601)
     valid = messages(profile, rng)
     frames = {name: message.to_json() for name, message in valid.items()}
-    checkers = Checkers()
+    checkers = Checkers(PROTOCOL)
     agreement = bench_agreement(checkers, frames, broken_frames(valid))
     console.print("parse…", style="dim")
     parse = bench_parse(checkers, frames, profile)
+    checked = bench_checked(profile, console)
+    small = [name for name in frames if not name.startswith("L ")]
+    checked["summary"] = summary(checked["parse"], [row["frame"] for row in checked["parse"]])
     console.print("serialize…", style="dim")
     serialize = bench_serialize(valid, profile)
     generator = bench_generator(profile, console)
@@ -654,6 +832,9 @@ def run(profile: Profile, console: Console) -> dict[str, Any]:
         "environment": environment(),
         "agreement": agreement,
         "parse": parse,
+        "demo_checks": demo_checks,
+        "demo_summary": summary(parse, small),
+        "checked": checked,
         "serialize": serialize,
         "generator": generator,
     }
@@ -676,7 +857,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         console.print(f"wrote {args.json}")
-    if not all(row["ok"] for row in results["agreement"]):
+    if not all(row["ok"] for row in (*results["agreement"], *results["checked"]["agreement"])):
         console.print("[red]the validators disagree: the comparison is not valid[/]")
         return 1
     return 0
