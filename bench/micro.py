@@ -23,6 +23,11 @@ What is measured:
   subschemas at run time with jsonschema-rs. The demo protocol's models use none of them:
   the run asserts its ``models.py`` has no checks, so its parse figures are the code they were
   before checks existed.
+- **instructions** (``--instructions`` instead of the rest; valgrind, a minute): the
+  instructions each of models, the reference validator and jsonschema-rs (the event's
+  schema) executes to parse one small frame of either protocol, counted by callgrind in a
+  process of its own after a warm-up: the same count for the same code whatever else the
+  machine is doing, where the times above move with its load.
 - **serialize**: ``message.to_json()``.
 - **generator**: a full generation of N synthetic events (the project's envelope and
   definitions, N event files of six typed fields) into an empty folder, in this process after
@@ -42,6 +47,7 @@ import json
 import os
 import platform
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -52,6 +58,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -354,24 +361,39 @@ def checked_broken_frames() -> dict[str, str]:
     }
 
 
-@contextmanager
-def checked_protocol(scratch: Path) -> Iterator[ModuleType]:
+def generate_checked(scratch: Path) -> Path:
     """The protocol package of ``bench/schemas/checked/`` and the project's envelope,
-    generated below ``scratch`` and imported; its modules are forgotten afterwards."""
+    generated below ``scratch`` under a fresh name; its folder."""
     schema = scratch / "checked-schema"
     shutil.copytree(CHECKED_SCHEMA, schema)
     shutil.copyfile(PROJECT_SCHEMA / "envelope.schema.json", schema / "envelope.schema.json")
-    name = f"bench_checked_{uuid.uuid4().hex}"
-    generate(schema, scratch / name)
-    sys.path.insert(0, str(scratch))
+    package = scratch / f"bench_checked_{uuid.uuid4().hex}"
+    generate(schema, package)
+    return package
+
+
+@contextmanager
+def imported(package: Path) -> Iterator[ModuleType]:
+    """The generated package in folder ``package``, imported; its modules are forgotten
+    afterwards."""
+    root, name = str(package.parent), package.name
+    sys.path.insert(0, root)
     try:
         importlib.invalidate_caches()
         yield importlib.import_module(name)
     finally:
-        sys.path.remove(str(scratch))
+        sys.path.remove(root)
         for key in list(sys.modules):
             if key.partition(".")[0] == name:
                 del sys.modules[key]
+
+
+@contextmanager
+def checked_protocol(scratch: Path) -> Iterator[ModuleType]:
+    """The checked protocol, generated below ``scratch`` and imported (see
+    :func:`generate_checked`)."""
+    with imported(generate_checked(scratch)) as package:
+        yield package
 
 
 def check_counts(models: ModuleType) -> dict[str, int]:
@@ -640,6 +662,121 @@ def _bench_commands(scratch: Path, profile: Profile) -> list[dict[str, Any]]:
     return rows
 
 
+# --- Instructions (callgrind) -------------------------------------------------------------------
+
+#: Calls per count, by way of validating (``jsonschema`` takes some 30 times longer).
+_INSTRUCTION_LOOPS = {"models": 100, "jsonschema": 10, "jsonschema_rs": 100}
+
+
+def _instruction_ops(package: ModuleType) -> dict[tuple[str, str, str], Callable[[], object]]:
+    """The small frames of both protocols, checked each way: ``(protocol, frame, way)``."""
+    demo = messages(SMOKE, random.Random(20240601))
+    frames = {
+        "demo": {name: m.to_json() for name, m in demo.items() if not name.startswith("L ")},
+        "checked": checked_frames(),
+    }
+    ops: dict[tuple[str, str, str], Callable[[], object]] = {}
+    for label, protocol in (("demo", PROTOCOL), ("checked", package.PROTOCOL)):
+        checkers = Checkers(protocol)
+        for name, frame in frames[label].items():
+            for way, check in (
+                ("models", checkers.protocol.parse),
+                ("jsonschema", checkers.reference.validate),
+                ("jsonschema_rs", checkers.rs_event.is_valid),
+            ):
+                ops[label, name, way] = partial(check, frame)
+    return ops
+
+
+def _instructions_child(package: Path) -> int:
+    """The process :func:`bench_instructions` counts: it prints its operations' keys, warms
+    every operation up, prints ``ready``, then runs ``key<TAB>loops`` lines from stdin."""
+    with imported(package) as module:
+        ops = _instruction_ops(module)
+        for key, operation in ops.items():
+            for _ in range(3):
+                operation()
+            print("\t".join(key), flush=True)
+        print("ready", flush=True)
+        for line in sys.stdin:
+            label, frame, way, loops = line.rstrip("\n").split("\t")
+            operation = ops[label, frame, way]
+            for _ in range(int(loops)):
+                operation()
+            print("done", flush=True)
+    return 0
+
+
+def _callgrind(*args: str) -> str:
+    return subprocess.run(
+        ["callgrind_control", *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def bench_instructions(console: Console) -> list[dict[str, Any]]:
+    """Instructions per parse of each small frame, each way, counted by valgrind's callgrind:
+    the same count for the same code whatever else the machine does."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    with _scratch() as scratch:
+        package = generate_checked(scratch)
+        console.print("instructions: the checks' process starts under callgrind…", style="dim")
+        proc = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+             "--callgrind-out-file=/dev/null", sys.executable, "-m", "bench.micro",
+             "--instructions-child", str(package)],
+            cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        pid = str(proc.pid)
+        try:
+            keys = []
+            while (line := proc.stdout.readline()) and line != "ready\n":
+                keys.append(line.rstrip("\n").split("\t"))
+            _expect(line == "ready\n", "the counted process stopped")
+            _callgrind("--instr=on", pid)
+            for label, frame, way in keys:
+                loops = _INSTRUCTION_LOOPS[way]
+                _callgrind("--zero", pid)
+                proc.stdin.write(f"{label}\t{frame}\t{way}\t{loops}\n")
+                proc.stdin.flush()
+                _expect(proc.stdout.readline() == "done\n", "the counted process stopped")
+                counters = _callgrind("-e", "Ir", pid)
+                found = re.findall(r"Th \d+\s+([\d,]+)", counters)
+                total = sum(int(n.replace(",", "")) for n in found)
+                row = rows.setdefault((label, frame), {"protocol": label, "frame": frame})
+                row[way] = total / loops
+        finally:
+            proc.stdin.close()
+            try:
+                proc.wait(120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    for row in rows.values():
+        row["ratio_jsonschema_to_models"] = row["jsonschema"] / row["models"]
+        row["ratio_jsonschema_rs_to_models"] = row["jsonschema_rs"] / row["models"]
+    return list(rows.values())
+
+
+def report_instructions(rows: Sequence[Mapping[str, Any]], console: Console) -> None:
+    table = Table(title="Instructions per parse + validate of one frame (callgrind)")
+    for column in ("protocol", "frame", "models", "jsonschema", "jsonschema-rs"):
+        table.add_column(column, justify="left" if column in ("protocol", "frame") else "right")
+    for column in ("jsonschema/models", "rs/models"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(
+            row["protocol"],
+            row["frame"],
+            *(f"{row[key] / 1e3:,.1f}k" for key in ("models", "jsonschema", "jsonschema_rs")),
+            f"{row['ratio_jsonschema_to_models']:.1f}x",
+            f"{row['ratio_jsonschema_rs_to_models']:.2f}x",
+        )
+    console.print(table)
+
+
 # --- Report ----------------------------------------------------------------------------------
 
 
@@ -849,8 +986,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--smoke", action="store_true", help="tiny and fast: everything runs, for CI"
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="instead: count the instructions of each way of parsing the small frames "
+        "(valgrind's callgrind, a minute)",
+    )
+    parser.add_argument("--instructions-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.instructions_child is not None:
+        return _instructions_child(args.instructions_child)
     console = Console(width=200)
+    if args.instructions:
+        if shutil.which("valgrind") is None:
+            console.print("valgrind is not installed (Debian: apt-get install valgrind)")
+            return 2
+        rows = bench_instructions(console)
+        report_instructions(rows, console)
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+            console.print(f"wrote {args.json}")
+        return 0
     results = run(SMOKE if args.smoke else FULL, console)
     report(results, console)
     if args.json is not None:
