@@ -15,6 +15,19 @@ What is measured:
   objects, not text, so ``json.loads`` is part of its time, as it would be in a server. Both
   validators run draft 2020-12 with formats asserted. Before anything is timed, every valid
   frame must be accepted and every broken frame refused by all of them.
+- **parse, checked protocol**: the same, for a second protocol generated at the start into a
+  temporary folder from ``bench/schemas/checked/`` (the project's envelope and events that use
+  the keywords a Python type cannot say: a tagged ``oneOf`` (a discriminated union), a type
+  list, ``not``, ``minProperties`` and ``dependentRequired`` (a model check),
+  ``patternProperties``, ``uniqueItems`` and ``prefixItems``), whose models check those
+  subschemas at run time with jsonschema-rs. The demo protocol's models use none of them:
+  the run asserts its ``models.py`` has no checks, so its parse figures are the code they were
+  before checks existed.
+- **instructions** (``--instructions`` instead of the rest; valgrind, a minute): the
+  instructions each of models, the reference validator and jsonschema-rs (the event's
+  schema) executes to parse one small frame of either protocol, counted by callgrind in a
+  process of its own after a warm-up: the same count for the same code whatever else the
+  machine is doing, where the times above move with its load.
 - **serialize**: ``message.to_json()``.
 - **generator**: a full generation of N synthetic events (the project's envelope and
   definitions, N event files of six typed fields) into an empty folder, in this process after
@@ -29,10 +42,12 @@ in a server.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -43,8 +58,10 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 import jsonschema_rs
@@ -66,6 +83,7 @@ from datadivr.demo import (
     Transform,
     Vector3,
 )
+from datadivr.demo import models as demo_models
 from datadivr.exceptions import ProtocolError
 from datadivr.validation import Validator
 from datadivr_codegen.generator import OUTPUT_FILES, generate
@@ -74,6 +92,10 @@ __all__ = ["Profile", "Timing", "main", "measure", "run"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROJECT_SCHEMA = PROJECT_ROOT / "schema"
+CHECKED_SCHEMA = Path(__file__).resolve().parent / "schemas" / "checked"
+#: What a generated ``models.py`` writes for a subschema (``_CHECKS.at``) or an object
+#: (``_CHECKS.model``) it checks at run time.
+_CHECK_CALLS = ("_CHECKS.at(", "_CHECKS.model(")
 _DIRECTIONS = ("client_to_server", "server_to_client", "client_to_client", "both")
 _KINDS: tuple[Literal["cube", "sphere", "mesh", "light"], ...] = ("cube", "sphere", "mesh", "light")
 
@@ -265,6 +287,123 @@ def broken_frames(valid: Mapping[str, MessageBase]) -> dict[str, str]:
     }
 
 
+def _frame(event: str, payload: dict[str, Any], **envelope: Any) -> str:
+    return json.dumps({"event_name": event, "payload": payload, **envelope})
+
+
+def checked_frames() -> dict[str, str]:
+    """Typical small frames of the checked protocol (``bench/schemas/checked/``)."""
+    return {
+        "draw: a circle on a named layer": _frame(
+            "draw",
+            {"layer": "ink", "shape": {"kind": "circle", "center": [1.5, -2.0], "radius": 3}},
+            to="all",
+        ),
+        "draw: a pentagon on layer 2": _frame(
+            "draw",
+            {
+                "layer": 2,
+                "shape": {
+                    "kind": "polygon",
+                    "points": [[0, 1], [0.95, 0.31], [0.59, -0.81], [-0.59, -0.81], [-0.95, 0.31]],
+                },
+            },
+            id="d-7",
+        ),
+        "profile: name, phone, settings": _frame(
+            "profile",
+            {
+                "display_name": "Ada",
+                "phone": "020 7946 0018",
+                "country": "GB",
+                "settings": {"theme": "dark", "volume": 7, "beta": True},
+            },
+            id="p-1",
+            to="server",
+        ),
+        "tag: an item, 3 tags, a span": _frame(
+            "tag", {"item": 42, "tags": ["red", "urgent", "ui"], "span": [3, 9, "title"]}
+        ),
+    }
+
+
+def checked_broken_frames() -> dict[str, str]:
+    """Frames of the checked protocol every validator must refuse, each breaking one keyword."""
+    circle = {"kind": "circle", "center": [0, 0], "radius": 1}
+    return {
+        "draw: an unknown shape kind (oneOf)": _frame(
+            "draw", {"layer": "ink", "shape": {"kind": "star", "center": [0, 0], "radius": 1}}
+        ),
+        "draw: a circle with a rect's fields (oneOf)": _frame(
+            "draw", {"layer": "ink", "shape": {**circle, "width": 2}}
+        ),
+        "draw: a point of 3 numbers (prefixItems, items false)": _frame(
+            "draw", {"layer": "ink", "shape": {**circle, "center": [0, 0, 0]}}
+        ),
+        "draw: layer 1.5 (type list)": _frame("draw", {"layer": 1.5, "shape": circle}),
+        "draw: layer -1 (type list, minimum)": _frame("draw", {"layer": -1, "shape": circle}),
+        "profile: no field (minProperties)": _frame("profile", {}),
+        "profile: a phone without its country (dependentRequired)": _frame(
+            "profile", {"phone": "020 7946 0018"}
+        ),
+        "profile: display_name 'admin' (not)": _frame("profile", {"display_name": "admin"}),
+        "profile: a setting 'Theme' (patternProperties)": _frame(
+            "profile", {"settings": {"Theme": "dark"}}
+        ),
+        "profile: a setting that is a list (patternProperties)": _frame(
+            "profile", {"settings": {"theme": ["dark"]}}
+        ),
+        "tag: a tag twice (uniqueItems)": _frame("tag", {"item": "a", "tags": ["x", "y", "x"]}),
+        "tag: a span end written as text (prefixItems)": _frame(
+            "tag", {"item": "a", "tags": [], "span": [3, "9"]}
+        ),
+        "tag: item true (type list)": _frame("tag", {"item": True, "tags": []}),
+    }
+
+
+def generate_checked(scratch: Path) -> Path:
+    """The protocol package of ``bench/schemas/checked/`` and the project's envelope,
+    generated below ``scratch`` under a fresh name; its folder."""
+    schema = scratch / "checked-schema"
+    shutil.copytree(CHECKED_SCHEMA, schema)
+    shutil.copyfile(PROJECT_SCHEMA / "envelope.schema.json", schema / "envelope.schema.json")
+    package = scratch / f"bench_checked_{uuid.uuid4().hex}"
+    generate(schema, package)
+    return package
+
+
+@contextmanager
+def imported(package: Path) -> Iterator[ModuleType]:
+    """The generated package in folder ``package``, imported; its modules are forgotten
+    afterwards."""
+    root, name = str(package.parent), package.name
+    sys.path.insert(0, root)
+    try:
+        importlib.invalidate_caches()
+        yield importlib.import_module(name)
+    finally:
+        sys.path.remove(root)
+        for key in list(sys.modules):
+            if key.partition(".")[0] == name:
+                del sys.modules[key]
+
+
+@contextmanager
+def checked_protocol(scratch: Path) -> Iterator[ModuleType]:
+    """The checked protocol, generated below ``scratch`` and imported (see
+    :func:`generate_checked`)."""
+    with imported(generate_checked(scratch)) as package:
+        yield package
+
+
+def check_counts(models: ModuleType) -> dict[str, int]:
+    """How many run-time checks a generated ``models.py`` holds, by kind."""
+    source = Path(models.__file__ or "").read_text(encoding="utf-8")
+    return {
+        call.removesuffix("(").removeprefix("_CHECKS."): source.count(call) for call in _CHECK_CALLS
+    }
+
+
 # --- Validators --------------------------------------------------------------------------------
 
 
@@ -318,17 +457,18 @@ class Verdicts:
 
 
 class Checkers:
-    """The four ways of checking a frame, each a ``frame -> accepted`` callable."""
+    """The four ways of checking a frame of ``protocol``, each a ``frame -> accepted``
+    callable."""
 
-    def __init__(self) -> None:
-        self.reference = Validator(PROTOCOL)
-        self.rs_event = RsValidator(PROTOCOL)
-        self.rs_root = RsValidator(PROTOCOL, root=True)
+    def __init__(self, protocol: Protocol) -> None:
+        self.protocol = protocol
+        self.reference = Validator(protocol)
+        self.rs_event = RsValidator(protocol)
+        self.rs_root = RsValidator(protocol, root=True)
 
-    @staticmethod
-    def models(frame: str) -> bool:
+    def models(self, frame: str) -> bool:
         try:
-            PROTOCOL.parse(frame)
+            self.protocol.parse(frame)
         except ProtocolError:
             return False
         return True
@@ -369,11 +509,12 @@ def bench_agreement(
 def bench_parse(
     checkers: Checkers, frames: Mapping[str, str], profile: Profile
 ) -> list[dict[str, Any]]:
+    protocol = checkers.protocol
     rows = []
     for name, frame in frames.items():
 
         def models(frame: str = frame) -> object:
-            return PROTOCOL.parse(frame)
+            return protocol.parse(frame)
 
         def reference(frame: str = frame) -> object:
             return checkers.reference.validate(frame)
@@ -521,6 +662,121 @@ def _bench_commands(scratch: Path, profile: Profile) -> list[dict[str, Any]]:
     return rows
 
 
+# --- Instructions (callgrind) -------------------------------------------------------------------
+
+#: Calls per count, by way of validating (``jsonschema`` takes some 30 times longer).
+_INSTRUCTION_LOOPS = {"models": 100, "jsonschema": 10, "jsonschema_rs": 100}
+
+
+def _instruction_ops(package: ModuleType) -> dict[tuple[str, str, str], Callable[[], object]]:
+    """The small frames of both protocols, checked each way: ``(protocol, frame, way)``."""
+    demo = messages(SMOKE, random.Random(20240601))
+    frames = {
+        "demo": {name: m.to_json() for name, m in demo.items() if not name.startswith("L ")},
+        "checked": checked_frames(),
+    }
+    ops: dict[tuple[str, str, str], Callable[[], object]] = {}
+    for label, protocol in (("demo", PROTOCOL), ("checked", package.PROTOCOL)):
+        checkers = Checkers(protocol)
+        for name, frame in frames[label].items():
+            for way, check in (
+                ("models", checkers.protocol.parse),
+                ("jsonschema", checkers.reference.validate),
+                ("jsonschema_rs", checkers.rs_event.is_valid),
+            ):
+                ops[label, name, way] = partial(check, frame)
+    return ops
+
+
+def _instructions_child(package: Path) -> int:
+    """The process :func:`bench_instructions` counts: it prints its operations' keys, warms
+    every operation up, prints ``ready``, then runs ``key<TAB>loops`` lines from stdin."""
+    with imported(package) as module:
+        ops = _instruction_ops(module)
+        for key, operation in ops.items():
+            for _ in range(3):
+                operation()
+            print("\t".join(key), flush=True)
+        print("ready", flush=True)
+        for line in sys.stdin:
+            label, frame, way, loops = line.rstrip("\n").split("\t")
+            operation = ops[label, frame, way]
+            for _ in range(int(loops)):
+                operation()
+            print("done", flush=True)
+    return 0
+
+
+def _callgrind(*args: str) -> str:
+    return subprocess.run(
+        ["callgrind_control", *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def bench_instructions(console: Console) -> list[dict[str, Any]]:
+    """Instructions per parse of each small frame, each way, counted by valgrind's callgrind:
+    the same count for the same code whatever else the machine does."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    with _scratch() as scratch:
+        package = generate_checked(scratch)
+        console.print("instructions: the checks' process starts under callgrind…", style="dim")
+        proc = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+             "--callgrind-out-file=/dev/null", sys.executable, "-m", "bench.micro",
+             "--instructions-child", str(package)],
+            cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        pid = str(proc.pid)
+        try:
+            keys = []
+            while (line := proc.stdout.readline()) and line != "ready\n":
+                keys.append(line.rstrip("\n").split("\t"))
+            _expect(line == "ready\n", "the counted process stopped")
+            _callgrind("--instr=on", pid)
+            for label, frame, way in keys:
+                loops = _INSTRUCTION_LOOPS[way]
+                _callgrind("--zero", pid)
+                proc.stdin.write(f"{label}\t{frame}\t{way}\t{loops}\n")
+                proc.stdin.flush()
+                _expect(proc.stdout.readline() == "done\n", "the counted process stopped")
+                counters = _callgrind("-e", "Ir", pid)
+                found = re.findall(r"Th \d+\s+([\d,]+)", counters)
+                total = sum(int(n.replace(",", "")) for n in found)
+                row = rows.setdefault((label, frame), {"protocol": label, "frame": frame})
+                row[way] = total / loops
+        finally:
+            proc.stdin.close()
+            try:
+                proc.wait(120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    for row in rows.values():
+        row["ratio_jsonschema_to_models"] = row["jsonschema"] / row["models"]
+        row["ratio_jsonschema_rs_to_models"] = row["jsonschema_rs"] / row["models"]
+    return list(rows.values())
+
+
+def report_instructions(rows: Sequence[Mapping[str, Any]], console: Console) -> None:
+    table = Table(title="Instructions per parse + validate of one frame (callgrind)")
+    for column in ("protocol", "frame", "models", "jsonschema", "jsonschema-rs"):
+        table.add_column(column, justify="left" if column in ("protocol", "frame") else "right")
+    for column in ("jsonschema/models", "rs/models"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(
+            row["protocol"],
+            row["frame"],
+            *(f"{row[key] / 1e3:,.1f}k" for key in ("models", "jsonschema", "jsonschema_rs")),
+            f"{row['ratio_jsonschema_to_models']:.1f}x",
+            f"{row['ratio_jsonschema_rs_to_models']:.2f}x",
+        )
+    console.print(table)
+
+
 # --- Report ----------------------------------------------------------------------------------
 
 
@@ -575,35 +831,26 @@ def report(results: Mapping[str, Any], console: Console) -> None:
     )
     console.print(", ".join(f"{k} {v}" for k, v in env["versions"].items()), style="dim")
 
-    table = Table(title="Validators agree (✓ accepted, ✗ refused)")
-    for column in ("frame", "models", "jsonschema", "jsonschema-rs", "rs root", ""):
-        table.add_column(column)
-    for row in results["agreement"]:
-        marks = [
-            "✓" if row[key] else "✗"
-            for key in ("models", "jsonschema", "jsonschema_rs", "jsonschema_rs_root")
-        ]
-        table.add_row(row["frame"], *marks, "ok" if row["ok"] else "[red]DISAGREE[/]")
-    console.print(table)
-
-    table = Table(title=escape("Parse + validate one frame: median [min-max] per frame"))
-    for column in ("frame", "bytes", "models", "jsonschema", "jsonschema-rs", "rs root"):
-        table.add_column(column, justify="left" if column == "frame" else "right")
-    for column in ("jsonschema/models", "rs/models", "rs root/models"):
-        table.add_column(column, justify="right")
-    for row in results["parse"]:
-        table.add_row(
-            row["frame"],
-            f"{row['bytes']:,}",
-            *(
-                _spread(row[key])
-                for key in ("models", "jsonschema", "jsonschema_rs", "jsonschema_rs_root")
-            ),
-            f"{row['ratio_jsonschema_to_models']:.1f}x",
-            f"{row['ratio_jsonschema_rs_to_models']:.2f}x",
-            f"{row['ratio_jsonschema_rs_root_to_models']:.2f}x",
+    _report_parse(results["agreement"], results["parse"], "", console)
+    checked = results["checked"]
+    _report_parse(checked["agreement"], checked["parse"], ", checked protocol", console)
+    console.print(
+        "run-time checks in models.py: demo "
+        + ", ".join(f"{n} {kind}" for kind, n in results["demo_checks"].items())
+        + " (its parse is the code it was before checks existed); checked protocol "
+        + ", ".join(f"{n} {kind}" for kind, n in checked["checks"].items())
+    )
+    for label, figures in (
+        ("demo, small frames", results["demo_summary"]),
+        ("checked protocol", checked["summary"]),
+    ):
+        console.print(
+            f"models vs jsonschema (Validator), {label}: "
+            f"{figures['jsonschema']['min']:.1f}x faster at least, "
+            f"{figures['jsonschema']['median']:.1f}x median (target: 20x); "
+            f"vs jsonschema-rs: {figures['jsonschema_rs']['min']:.2f}x at least, "
+            f"{figures['jsonschema_rs']['median']:.2f}x median"
         )
-    console.print(table)
 
     table = Table(title="Serialize one message: message.to_json()")
     for column in ("message", "bytes", "time"):
@@ -637,15 +884,83 @@ def report(results: Mapping[str, Any], console: Console) -> None:
     console.print(table)
 
 
+def bench_checked(profile: Profile, console: Console) -> dict[str, Any]:
+    """The checked protocol: its checks, the validators' agreement, the parse timings."""
+    with _scratch() as scratch, checked_protocol(scratch) as package:
+        checks = check_counts(package.models)
+        _expect(all(checks.values()), f"the checked protocol's models.py has {checks}")
+        checkers = Checkers(package.PROTOCOL)
+        frames = checked_frames()
+        agreement = bench_agreement(checkers, frames, checked_broken_frames())
+        console.print("parse, checked protocol…", style="dim")
+        parse = bench_parse(checkers, frames, profile)
+    return {"checks": checks, "agreement": agreement, "parse": parse}
+
+
+def summary(parse: Sequence[Mapping[str, Any]], frames: Sequence[str]) -> dict[str, Any]:
+    """The least and the median of the speed-ups of the models over the validators, over
+    the rows of ``frames``."""
+    rows = [row for row in parse if row["frame"] in frames]
+    out: dict[str, Any] = {"frames": [row["frame"] for row in rows]}
+    for key in ("jsonschema", "jsonschema_rs", "jsonschema_rs_root"):
+        ratios = [row[f"ratio_{key}_to_models"] for row in rows]
+        out[key] = {"min": min(ratios), "median": statistics.median(ratios)}
+    return out
+
+
+def _report_parse(
+    agreement: Sequence[Mapping[str, Any]],
+    parse: Sequence[Mapping[str, Any]],
+    which: str,
+    console: Console,
+) -> None:
+    table = Table(title=f"Validators agree{which} (✓ accepted, ✗ refused)")
+    for column in ("frame", "models", "jsonschema", "jsonschema-rs", "rs root", ""):
+        table.add_column(column)
+    for row in agreement:
+        marks = [
+            "✓" if row[key] else "✗"
+            for key in ("models", "jsonschema", "jsonschema_rs", "jsonschema_rs_root")
+        ]
+        table.add_row(row["frame"], *marks, "ok" if row["ok"] else "[red]DISAGREE[/]")
+    console.print(table)
+
+    table = Table(title=escape(f"Parse + validate one frame{which}: median [min-max] per frame"))
+    for column in ("frame", "bytes", "models", "jsonschema", "jsonschema-rs", "rs root"):
+        table.add_column(column, justify="left" if column == "frame" else "right")
+    for column in ("jsonschema/models", "rs/models", "rs root/models"):
+        table.add_column(column, justify="right")
+    for row in parse:
+        table.add_row(
+            row["frame"],
+            f"{row['bytes']:,}",
+            *(
+                _spread(row[key])
+                for key in ("models", "jsonschema", "jsonschema_rs", "jsonschema_rs_root")
+            ),
+            f"{row['ratio_jsonschema_to_models']:.1f}x",
+            f"{row['ratio_jsonschema_rs_to_models']:.2f}x",
+            f"{row['ratio_jsonschema_rs_root_to_models']:.2f}x",
+        )
+    console.print(table)
+
+
 def run(profile: Profile, console: Console) -> dict[str, Any]:
     """Run every benchmark; return the results as plain data."""
+    # No cost for a schema that needs no checks: its models are the code they were before.
+    demo_source = Path(demo_models.__file__ or "").read_text(encoding="utf-8")
+    _expect("_CHECKS" not in demo_source, "the demo's models.py has run-time checks")
+    demo_checks = check_counts(demo_models)
     rng = random.Random(20240601)
     valid = messages(profile, rng)
     frames = {name: message.to_json() for name, message in valid.items()}
-    checkers = Checkers()
+    checkers = Checkers(PROTOCOL)
     agreement = bench_agreement(checkers, frames, broken_frames(valid))
     console.print("parse…", style="dim")
     parse = bench_parse(checkers, frames, profile)
+    checked = bench_checked(profile, console)
+    small = [name for name in frames if not name.startswith("L ")]
+    checked["summary"] = summary(checked["parse"], [row["frame"] for row in checked["parse"]])
     console.print("serialize…", style="dim")
     serialize = bench_serialize(valid, profile)
     generator = bench_generator(profile, console)
@@ -654,6 +969,9 @@ def run(profile: Profile, console: Console) -> dict[str, Any]:
         "environment": environment(),
         "agreement": agreement,
         "parse": parse,
+        "demo_checks": demo_checks,
+        "demo_summary": summary(parse, small),
+        "checked": checked,
         "serialize": serialize,
         "generator": generator,
     }
@@ -668,15 +986,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--smoke", action="store_true", help="tiny and fast: everything runs, for CI"
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="instead: count the instructions of each way of parsing the small frames "
+        "(valgrind's callgrind, a minute)",
+    )
+    parser.add_argument("--instructions-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.instructions_child is not None:
+        return _instructions_child(args.instructions_child)
     console = Console(width=200)
+    if args.instructions:
+        if shutil.which("valgrind") is None:
+            console.print("valgrind is not installed (Debian: apt-get install valgrind)")
+            return 2
+        rows = bench_instructions(console)
+        report_instructions(rows, console)
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+            console.print(f"wrote {args.json}")
+        return 0
     results = run(SMOKE if args.smoke else FULL, console)
     report(results, console)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         console.print(f"wrote {args.json}")
-    if not all(row["ok"] for row in results["agreement"]):
+    if not all(row["ok"] for row in (*results["agreement"], *results["checked"]["agreement"])):
         console.print("[red]the validators disagree: the comparison is not valid[/]")
         return 1
     return 0
