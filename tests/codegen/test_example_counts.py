@@ -18,7 +18,6 @@ from jsonschema import Draft202012Validator
 
 from datadivr.exceptions import MessageValidationError
 from datadivr_codegen import examples
-from datadivr_codegen.errors import SchemaError
 from datadivr_codegen.generator import plan
 
 from .conftest import GenerateFn, copy_case
@@ -119,9 +118,7 @@ def test_a_maker_that_fails_leaves_the_event_without_an_example(
         "required": ["a/b~"],
     }
     schema = _schema(tmp_path, properties, **{"$defs": {"Inner": inner}})
-    bundle = json.loads(
-        next(f.content for f in plan(schema).files if f.path == "schema.json")
-    )
+    bundle = json.loads(next(f.content for f in plan(schema).files if f.path == "schema.json"))
     assert "examples" not in bundle["$defs"]["HelloMessage"]
 
 
