@@ -15,6 +15,7 @@ from datadivr import ProtocolError
 from datadivr.core._protocol import EXHAUSTIVE_ITEMS, MAX_DETAILS, Protocol
 from datadivr.demo import PROTOCOL, SumEventMessage, SumEventPayload
 from datadivr.exceptions import MessageValidationError
+from datadivr import validation
 from datadivr.validation import Validator
 from datadivr.validation._capture import CaptureError, validate_capture
 
@@ -256,7 +257,7 @@ class TestBoundedCost:
     ) -> None:
         validator = Validator()
         taken = 0
-        real = Draft202012Validator.iter_errors
+        real = validation._Draft.iter_errors
 
         def counting(self: Draft202012Validator, instance: Any) -> Any:
             nonlocal taken
@@ -264,7 +265,7 @@ class TestBoundedCost:
                 taken += 1
                 yield error
 
-        monkeypatch.setattr(Draft202012Validator, "iter_errors", counting)
+        monkeypatch.setattr(validation._Draft, "iter_errors", counting)
         report = validator.validate(self.flood(100_000))
         assert len(report.violations) == MAX_DETAILS
         assert report.truncated

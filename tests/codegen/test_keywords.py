@@ -371,10 +371,10 @@ CHECKED: dict[str, Row] = {
         [(1, "oneOf"), (-0.5, "oneOf")],
     ),
     "content_encoding": _row(
-        {"type": "string", "contentEncoding": "base64"}, ["%%%", "QQ=="], [(1, "type")]
+        {"type": "string", "contentEncoding": "base64"}, ["%%%", "QQ=="], [(1, "string_type")]
     ),
     "content_media_type": _row(
-        {"type": "string", "contentMediaType": "application/json"}, ["{"], [(1, "type")]
+        {"type": "string", "contentMediaType": "application/json"}, ["{"], [(1, "string_type")]
     ),
     "definitions": _row({"definitions": {"A": {"type": "string"}}}, [1, "x", {}], []),
     # -- accepted keywords, in shapes the models could not type --
@@ -382,7 +382,7 @@ CHECKED: dict[str, Row] = {
         {"type": "string", "format": "email"}, ["a@b.c", "no email"], [(1, "type")]
     ),
     "format_unknown": _row({"type": "string", "format": "x-color"}, ["red"], [(1, "type")]),
-    "format_on_integer": _row({"type": "integer", "format": "int64"}, [1], [("1", "type")]),
+    "format_on_integer": _row({"type": "integer", "format": "int64"}, [1], [("1", "int_type")]),
     # date-time and uuid are asserted in a check too, as natively; a format only applies to
     # a string.
     "format_without_type": _row({"format": "uuid"}, [1, UUID_TEXT], [("x", "format")]),
@@ -423,7 +423,9 @@ CHECKED: dict[str, Row] = {
     "properties_without_type": _row(
         {"properties": {"a": {"type": "integer"}}}, [{"a": 1}, 5], [({"a": "x"}, "type")]
     ),
-    "max_length_on_integer": _row({"type": "integer", "maxLength": 3}, [12345], [("1", "type")]),
+    "max_length_on_integer": _row(
+        {"type": "integer", "maxLength": 3}, [12345], [("1", "int_type")]
+    ),
     "two_types": _row(
         {"type": ["string", "integer"]},
         ["a", 1],
@@ -774,6 +776,11 @@ MODEL_CHECKED = {
 #: The rows whose property the models type natively: a resolved ``$ref`` to what they can
 #: type, and native models with checks inside.
 NATIVE = {
+    # Annotations (content*) and keywords of a type the schema excludes change nothing.
+    "content_encoding",
+    "content_media_type",
+    "format_on_integer",
+    "max_length_on_integer",
     "anchor",
     "dynamic_anchor",
     "anchor_ref",
