@@ -11,11 +11,10 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from datadivr import ProtocolError
+from datadivr import ProtocolError, validation
 from datadivr.core._protocol import EXHAUSTIVE_ITEMS, MAX_DETAILS, Protocol
 from datadivr.demo import PROTOCOL, SumEventMessage, SumEventPayload
 from datadivr.exceptions import MessageValidationError
-from datadivr import validation
 from datadivr.validation import Validator
 from datadivr.validation._capture import CaptureError, validate_capture
 
