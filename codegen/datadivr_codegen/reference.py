@@ -58,13 +58,13 @@ def _definition_anchor(name: str) -> str:
 
 
 def protocol_reference(
-    schemas: SchemaSet, examples: Mapping[str, Mapping[str, Any]], header: str
+    schemas: SchemaSet, examples: Mapping[str, Mapping[str, Any] | None], header: str
 ) -> str:
     """The reference page of ``schemas``.
 
     Args:
         schemas: The checked schema folder.
-        examples: A valid example message by event name.
+        examples: A valid example message by event name (``None``: the event has none).
         header: The generated-file header, as a Markdown comment.
     """
     lines = [header.rstrip("\n"), "", "# Protocol reference", ""]
@@ -108,7 +108,7 @@ def _event_link(name: str) -> str:
 def _event_section(
     event: EventDef,
     schemas: SchemaSet,
-    example: Mapping[str, Any],
+    example: Mapping[str, Any] | None,
     replied: Mapping[str, list[str]],
 ) -> list[str]:
     short, long = _DIRECTIONS[event.direction]
@@ -135,6 +135,8 @@ def _event_section(
         if event.payload_nullable:
             lines += ["The payload may be left out or `null`.", ""]
         lines += _body(event.payload_schema, schemas)
+    if example is None:
+        return lines
     return [*lines, "", "### Example", "", "```json", _pretty(example), "```"]
 
 

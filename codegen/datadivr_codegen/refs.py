@@ -98,21 +98,42 @@ class Index:
         self.anchors: dict[str, Place] = {}
         self.dynamic: Counter[str] = Counter()
         for rel, data in files.items():
-            self.resources[BASE_URI + rel] = Place(rel, "")
-            for node, pointer, base in _walk(data, "", BASE_URI + rel):
+            path = BASE_URI + rel
+            self.resources[path] = Place(rel, "")
+            root: str | None = None
+            for node, pointer, base in _walk(data, "", path):
                 place = Place(rel, pointer)
+                root = base if root is None else root
                 declared = node.get("$id")
                 if isinstance(declared, str):
                     if declared.startswith("#"):  # drafts 6 and 7: a plain-name fragment
                         self.anchors[base + declared] = place
                     else:
-                        self.resources.setdefault(base, place)
+                        self.resource(base, place)
                 for key in ("$anchor", "$dynamicAnchor"):
                     name = node.get(key)
                     if isinstance(name, str):
                         self.anchors[f"{base}#{name}"] = place
+                        if base == root:  # the file's own resource: by its path too
+                            self.anchors[f"{path}#{name}"] = place
                         if key == "$dynamicAnchor":
                             self.dynamic[name] += 1
+
+    def resource(self, uri: str, place: Place) -> None:
+        """Record the resource ``uri`` (an ``$id``) at ``place``.
+
+        Raises:
+            SchemaError: another file has the same ``$id``.
+        """
+        known = self.resources.get(uri)
+        if known is not None and known != place and not (known.file == place.file):
+            raise SchemaError(
+                f"$id {uri!r} at #{place.pointer} is also the $id of {known.file}"
+                + (f" at #{known.pointer}" if known.pointer else "")
+                + ": a $ref to it could mean either",
+                place.file,
+            )
+        self.resources.setdefault(uri, place)
 
     def resolve(self, ref: str, base: str, file: str) -> Place:
         """The subschema ``ref``, written where ``base`` is the base URI, points to.

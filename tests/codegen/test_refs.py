@@ -1,0 +1,114 @@
+"""Every ``$ref`` resolved as JSON Schema resolves it, and refused where it means nothing or two
+things: the models then agree with the schema through it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from datadivr.exceptions import MessageValidationError
+from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.schema import load_schema_folder
+
+from .conftest import GenerateFn, copy_case
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def _folder(tmp_path: Path, payload: dict[str, Any], **files: dict[str, Any]) -> Path:
+    schema = copy_case("minimal", tmp_path / "schema")
+    (schema / "events" / "hello.schema.json").unlink()
+    event = {"x-datadivr": {"event": "put", "direction": "client_to_server"}, **payload}
+    (schema / "events" / "put.schema.json").write_text(json.dumps(event), encoding="utf-8")
+    for name, data in files.items():
+        (schema / f"{name}.schema.json").write_text(json.dumps(data), encoding="utf-8")
+    return schema
+
+
+SEATS = {
+    "$schema": DRAFT,
+    "$id": "https://example.test/seats.json",
+    "$defs": {"Seat": {"$anchor": "seat", "type": "integer", "minimum": 1}},
+}
+
+
+def test_every_form_of_ref_reaches_its_schema(tmp_path: Path, generate_package: GenerateFn) -> None:
+    payload = {
+        "type": "object",
+        "properties": {
+            "by_path_anchor": {"$ref": "../seats.schema.json#seat"},
+            "by_id_anchor": {"$ref": "https://example.test/seats.json#seat"},
+            "by_pointer": {"$ref": "../seats.schema.json#/$defs/Seat"},
+            "sibling": {"$ref": "#/properties/by_pointer"},
+            "tree": {"$ref": "#/$defs/Node"},
+        },
+        "$defs": {
+            "Node": {
+                "type": "object",
+                "properties": {"up": {"$ref": "#"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/Node"}}},
+            }
+        },
+    }
+    package = generate_package(_folder(tmp_path, payload, seats=SEATS))
+    protocol = package.module.PROTOCOL
+    valid = {
+        "by_path_anchor": 1,
+        "by_id_anchor": 2,
+        "by_pointer": 3,
+        "sibling": 4,
+        "tree": {"up": {"tree": {"kids": []}}, "kids": [{"kids": [{}]}]},
+    }
+    protocol.parse(json.dumps({"event_name": "put", "payload": valid}))
+    for key, value, path in [
+        ("by_path_anchor", 0, "$.payload.by_path_anchor"),
+        ("by_id_anchor", "x", "$.payload.by_id_anchor"),
+        ("sibling", 0, "$.payload.sibling"),
+        ("tree", {"up": {"by_pointer": 0}}, "$.payload.tree.up.by_pointer"),
+        ("tree", {"kids": [{"kids": 1}]}, "$.payload.tree.kids[0].kids"),
+    ]:
+        with pytest.raises(MessageValidationError) as caught:
+            protocol.parse(json.dumps({"event_name": "put", "payload": {key: value}}))
+        assert path in [d.path for d in caught.value.details], (key, caught.value.details)
+
+
+def test_two_files_with_one_id_are_refused(tmp_path: Path) -> None:
+    schema = _folder(tmp_path, {"type": "object"}, seats=SEATS, more_seats=SEATS)
+    with pytest.raises(SchemaError) as caught:
+        load_schema_folder(schema)
+    assert caught.value.reason == (
+        "$id 'https://example.test/seats.json' at # is also the $id of more_seats.schema.json: "
+        "a $ref to it could mean either"
+    )
+
+
+@pytest.mark.parametrize(
+    ("ref", "reason"),
+    [
+        (
+            "../seats.schema.json#/$defs/Chair",
+            "$ref '../seats.schema.json#/$defs/Chair': seats.schema.json has no $defs/Chair",
+        ),
+        (
+            "../seats.schema.json#chair",
+            "$ref '../seats.schema.json#chair': no anchor 'chair' in "
+            "https://schemas.datadivr.invalid/seats.schema.json",
+        ),
+        ("nowhere.schema.json", "$ref 'nowhere.schema.json': no such schema file in the folder"),
+        (
+            "https://example.test/other.json",
+            "$ref 'https://example.test/other.json': no file of "
+            "the folder has the $id 'https://example.test/other.json' (remote schemas are not "
+            "fetched)",
+        ),
+    ],
+)
+def test_a_ref_to_nothing_is_refused_with_what_is_missing(
+    tmp_path: Path, ref: str, reason: str
+) -> None:
+    schema = _folder(tmp_path, {"properties": {"x": {"$ref": ref}}}, seats=SEATS)
+    with pytest.raises(SchemaError) as caught:
+        load_schema_folder(schema)
+    assert caught.value.reason == reason
