@@ -48,7 +48,10 @@ def test_every_form_of_ref_reaches_its_schema(tmp_path: Path, generate_package: 
         "$defs": {
             "Node": {
                 "type": "object",
-                "properties": {"up": {"$ref": "#"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/Node"}}},
+                "properties": {
+                    "up": {"$ref": "#"},
+                    "kids": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+                },
             }
         },
     }
