@@ -46,26 +46,25 @@ def _run(*argv: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.slow
-def test_mypy_strict(packages: list[Path], tmp_path: Path) -> None:
-    result = _run(
+def mypy_strict(*paths: Path, cache_dir: Path) -> subprocess.CompletedProcess[str]:
+    """``mypy --strict`` with the project's configuration on generated packages."""
+    return _run(
         "mypy",
         "--strict",
         "--config-file",
         PROJECT_ROOT / "pyproject.toml",
         "--no-incremental",
         "--cache-dir",
-        tmp_path / "mypy-cache",
+        cache_dir,
         "--no-error-summary",
         "--show-error-codes",
-        *packages,
+        *paths,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == ""
 
 
-def test_ruff_check(packages: list[Path]) -> None:
-    result = _run(
+def ruff_check(*paths: Path) -> subprocess.CompletedProcess[str]:
+    """``ruff check`` with the rules generated code is held to."""
+    return _run(
         "ruff",
         "check",
         "--isolated",
@@ -78,13 +77,29 @@ def test_ruff_check(packages: list[Path]) -> None:
         "--config",
         "lint.isort.known-first-party=['datadivr']",
         "--no-cache",
-        *packages,
+        *paths,
     )
+
+
+def ruff_format_check(*paths: Path) -> subprocess.CompletedProcess[str]:
+    """``ruff format --check``: generated code is written as ruff formats it."""
+    return _run(
+        "ruff", "format", "--check", "--isolated", "--line-length", "100", "--no-cache", *paths
+    )
+
+
+@pytest.mark.slow
+def test_mypy_strict(packages: list[Path], tmp_path: Path) -> None:
+    result = mypy_strict(*packages, cache_dir=tmp_path / "mypy-cache")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_ruff_check(packages: list[Path]) -> None:
+    result = ruff_check(*packages)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format(packages: list[Path]) -> None:
-    result = _run(
-        "ruff", "format", "--check", "--isolated", "--line-length", "100", "--no-cache", *packages
-    )
+    result = ruff_format_check(*packages)
     assert result.returncode == 0, result.stdout + result.stderr

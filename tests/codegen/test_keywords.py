@@ -42,7 +42,6 @@ from datadivr_codegen.generator import generate, plan
 from datadivr_codegen.keywords import ANNOTATIONS, FORMATS, SUPPORTED
 
 from .conftest import (
-    PROJECT_ROOT,
     Generated,
     GenerateFn,
     _forget,
@@ -51,7 +50,7 @@ from .conftest import (
     package_name,
     snapshot,
 )
-from .test_generated_lint import RUFF_RULES, _run
+from .test_generated_lint import mypy_strict, ruff_check, ruff_format_check
 from .test_generated_package import _Recorder
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -1021,45 +1020,11 @@ def test_natively_typed_siblings_stay_native(checked: Generated) -> None:
 def test_the_checked_package_passes_mypy_strict_and_ruff(
     checked: Generated, tmp_path: Path
 ) -> None:
-    mypy = _run(
-        "mypy",
-        "--strict",
-        "--config-file",
-        PROJECT_ROOT / "pyproject.toml",
-        "--no-incremental",
-        "--cache-dir",
-        tmp_path / "mypy-cache",
-        "--no-error-summary",
-        "--show-error-codes",
-        checked.path,
-    )
+    mypy = mypy_strict(checked.path, cache_dir=tmp_path / "mypy-cache")
     assert mypy.returncode == 0, mypy.stdout + mypy.stderr
-    ruff = _run(
-        "ruff",
-        "check",
-        "--isolated",
-        "--select",
-        RUFF_RULES,
-        "--ignore",
-        "E501",
-        "--line-length",
-        "100",
-        "--config",
-        "lint.isort.known-first-party=['datadivr']",
-        "--no-cache",
-        checked.path,
-    )
+    ruff = ruff_check(checked.path)
     assert ruff.returncode == 0, ruff.stdout + ruff.stderr
-    formatted = _run(
-        "ruff",
-        "format",
-        "--check",
-        "--isolated",
-        "--line-length",
-        "100",
-        "--no-cache",
-        checked.path,
-    )
+    formatted = ruff_format_check(checked.path)
     assert formatted.returncode == 0, formatted.stdout + formatted.stderr
 
 

@@ -32,7 +32,7 @@ from datadivr_codegen.generator import generate, plan
 from tests.conftest import LiveServer
 
 from .conftest import Generated, _forget, case_schema, package_name
-from .test_generated_lint import RUFF_RULES, _run
+from .test_generated_lint import mypy_strict, ruff_check, ruff_format_check
 from .test_generated_package import _Recorder
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -309,44 +309,12 @@ def test_two_properties_python_reads_as_one_name_are_refused(tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_mypy_strict(names_package: Generated, tmp_path: Path) -> None:
-    result = _run(
-        "mypy",
-        "--strict",
-        "--config-file",
-        PROJECT_ROOT / "pyproject.toml",
-        "--no-incremental",
-        "--cache-dir",
-        tmp_path / "mypy-cache",
-        "--no-error-summary",
-        "--show-error-codes",
-        names_package.path,
-    )
+    result = mypy_strict(names_package.path, cache_dir=tmp_path / "mypy-cache")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff(names_package: Generated) -> None:
-    check = _run(
-        "ruff",
-        "check",
-        "--isolated",
-        "--select",
-        RUFF_RULES,
-        "--ignore",
-        "E501",
-        "--line-length",
-        "100",
-        "--no-cache",
-        names_package.path,
-    )
+    check = ruff_check(names_package.path)
     assert check.returncode == 0, check.stdout + check.stderr
-    formatted = _run(
-        "ruff",
-        "format",
-        "--check",
-        "--isolated",
-        "--line-length",
-        "100",
-        "--no-cache",
-        names_package.path,
-    )
+    formatted = ruff_format_check(names_package.path)
     assert formatted.returncode == 0, formatted.stdout + formatted.stderr

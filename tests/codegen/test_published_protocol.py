@@ -40,8 +40,8 @@ from datadivr.exceptions import DatadivrError
 from datadivr_codegen.generator import generate
 from tests.conftest import LiveServer
 
-from .conftest import CASES_DIR, PROJECT_ROOT, Generated, GenerateFn, _forget, snapshot
-from .test_generated_lint import RUFF_RULES, _run
+from .conftest import CASES_DIR, Generated, GenerateFn, _forget, snapshot
+from .test_generated_lint import mypy_strict, ruff_check, ruff_format_check
 
 FOLDER = CASES_DIR / "published" / "schema"
 BASE = "https://fleet.example.org/protocol/v3/"
@@ -501,48 +501,14 @@ def test_untitled_branches_of_a_definitions_one_of_are_generated(
 
 @pytest.mark.slow
 def test_the_package_passes_mypy_strict(published: Generated, tmp_path: Path) -> None:
-    result = _run(
-        "mypy",
-        "--strict",
-        "--config-file",
-        PROJECT_ROOT / "pyproject.toml",
-        "--no-incremental",
-        "--cache-dir",
-        tmp_path / "mypy-cache",
-        "--no-error-summary",
-        "--show-error-codes",
-        published.path,
-    )
+    result = mypy_strict(published.path, cache_dir=tmp_path / "mypy-cache")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_package_passes_ruff(published: Generated) -> None:
-    check = _run(
-        "ruff",
-        "check",
-        "--isolated",
-        "--select",
-        RUFF_RULES,
-        "--ignore",
-        "E501",
-        "--line-length",
-        "100",
-        "--config",
-        "lint.isort.known-first-party=['datadivr']",
-        "--no-cache",
-        published.path,
-    )
+    check = ruff_check(published.path)
     assert check.returncode == 0, check.stdout + check.stderr
-    form = _run(
-        "ruff",
-        "format",
-        "--check",
-        "--isolated",
-        "--line-length",
-        "100",
-        "--no-cache",
-        published.path,
-    )
+    form = ruff_format_check(published.path)
     assert form.returncode == 0, form.stdout + form.stderr
 
 
