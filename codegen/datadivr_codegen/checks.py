@@ -33,7 +33,7 @@ from jsonschema import Draft202012Validator
 
 from datadivr_codegen.drafts import LATEST
 from datadivr_codegen.errors import SchemaError
-from datadivr_codegen.keywords import SUPPORTED, check_node
+from datadivr_codegen.keywords import SUPPORTED, check_node, json_type
 
 __all__ = [
     "CHECKS_MODULE",
@@ -370,7 +370,7 @@ def json_types(
     for key in ("const", "enum"):
         if key in schema:
             values = [schema["const"]] if key == "const" else schema["enum"]
-            types &= frozenset(_type_of(value) for value in values)
+            types &= frozenset(json_type(value) for value in values)
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/$defs/") and ref not in seen:
         try:
@@ -384,20 +384,6 @@ def json_types(
         if key in schema:
             types &= frozenset().union(*(json_types(b, defs, seen) for b in schema[key]))
     return types
-
-
-def _type_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):  # 2.0 is 2 too: a value of either form matches it
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def python_type(types: frozenset[str]) -> str:
