@@ -97,6 +97,7 @@ class Index:
         self.resources: dict[str, Place] = {}
         self.anchors: dict[str, Place] = {}
         self.dynamic: Counter[str] = Counter()
+        self.ambiguous: dict[str, list[Place]] = {}
         for rel, data in files.items():
             path = BASE_URI + rel
             self.resources[path] = Place(rel, "")
@@ -120,19 +121,11 @@ class Index:
                             self.dynamic[name] += 1
 
     def resource(self, uri: str, place: Place) -> None:
-        """Record the resource ``uri`` (an ``$id``) at ``place``.
-
-        Raises:
-            SchemaError: another file has the same ``$id``.
-        """
+        """Record the resource ``uri`` (an ``$id``) at ``place``; one that another file has
+        too is ambiguous (a ``$ref`` to it is refused)."""
         known = self.resources.get(uri)
-        if known is not None and known != place and not (known.file == place.file):
-            raise SchemaError(
-                f"$id {uri!r} at #{place.pointer} is also the $id of {known.file}"
-                + (f" at #{known.pointer}" if known.pointer else "")
-                + ": a $ref to it could mean either",
-                place.file,
-            )
+        if known is not None and known.file != place.file:
+            self.ambiguous.setdefault(uri, [known]).append(place)
         self.resources.setdefault(uri, place)
 
     def resolve(self, ref: str, base: str, file: str) -> Place:
@@ -158,6 +151,16 @@ class Index:
                 "not fetched)"
             )
             raise SchemaError(f"$ref {ref!r}: {where}", file)
+        places = self.ambiguous.get(document)
+        if places is not None:
+            raise SchemaError(
+                f"$ref {ref!r}: {document!r} is the $id of "
+                + " and of ".join(
+                    p.file + (f" at #{p.pointer}" if p.pointer else "") for p in places
+                )
+                + ": it could mean either",
+                file,
+            )
         fragment = unquote(fragment)
         if not fragment:
             return resource

@@ -18,7 +18,7 @@ import hashlib
 import json
 import keyword
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,31 +191,43 @@ def load_schema_folder(root: Path) -> SchemaSet:
     # own, then each event on its own, and the run stops only where a step needs the last.
     problems = collect()
     files: list[_File] = []
+    # The files refused as read, as JSON: what refers to them still finds them.
+    refused: list[_File] = []
     for path in sorted(root.rglob("*.json")):
         with problems.each():
-            files.append(_read(root, path))
-    problems.check()
+            try:
+                files.append(_read(root, path))
+            except SchemaError:
+                raw = _raw(root, path)
+                if raw is not None:
+                    refused.append(raw)
+                raise
     by_path = {f.path.resolve(): f for f in files}
     by_rel = {f.rel: f for f in files}
-    envelope_files = [f for f in files if f.path.name == ENVELOPE_FILE]
+    envelope_files = [f for f in [*files, *refused] if f.path.name == ENVELOPE_FILE]
     if len(envelope_files) != 1:
+        problems.check()
         found = ", ".join(f.rel for f in envelope_files) or "none"
         raise SchemaError(f"exactly one {ENVELOPE_FILE} is needed (found: {found})", root)
     envelope_file = envelope_files[0]
-    _check_envelope(envelope_file)
-    # The envelope is the runtime's: its models must type it exactly. Any other schema may
-    # use every keyword: what the models cannot type, they check (datadivr_codegen.checks).
-    check_file(
-        envelope_file.data,
-        envelope_file.rel,
-        lambda ref, rel: _ref_target(ref, by_rel[rel], by_path),
-    )
+    if envelope_file in refused:
+        problems.check()
+    with problems.each():
+        _check_envelope(envelope_file)
+        # The envelope is the runtime's: its models must type it exactly. Any other schema
+        # may use every keyword: what the models cannot type, they check (datadivr_codegen.checks).
+        check_file(
+            envelope_file.data,
+            envelope_file.rel,
+            lambda ref, rel: _ref_target(ref, by_rel[rel], by_path),
+        )
     for f in files:
         with problems.each():
             check_reserved(f.data, f.rel)
-    problems.check()
 
-    rewritten, definitions, origins = _definitions(files)
+    with problems.each():
+        rewritten, definitions, origins = _definitions(files, refused)
+    problems.check()
 
     events: dict[str, EventDef] = {}
     for f in files:
@@ -333,9 +345,11 @@ _ANNOTATION_KEYS = frozenset(
 
 def _definitions(
     files: list[_File],
+    refused: Sequence[_File] = (),
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, str]]:
     """Every file with its ``$ref`` s rewritten as pointers into the bundle, and the shared
-    definitions (every file's ``$defs``) and the file of each, by name.
+    definitions (every file's ``$defs``) and the file of each, by name. The ``refused`` files
+    (refused as read, as JSON) are found by what refers to them, and read no further.
 
     A definition keeps its name, made an identifier if it is not one; two files that define
     one name alike (annotations aside) share it; two that define it differently each get it
@@ -345,7 +359,8 @@ def _definitions(
         SchemaError: a ``$ref`` points to nothing in the folder, or outside what the bundle
             holds (a definition, or an event's payload).
     """
-    index = Index({f.rel: f.data for f in files})
+    index = Index({f.rel: f.data for f in [*files, *refused]})
+    unread = {f.rel for f in refused}
     payloads = {f.rel: c for f in files if (c := _payload_class(f.data)) is not None}
     keys = [
         (f.rel, key)
@@ -359,7 +374,9 @@ def _definitions(
         rewritten: dict[str, Any] = {}
         for f in files:
             with problems.each():
-                rewritten[f.rel] = rewrite(f.rel, f.data, index, _locator(f.rel, names, payloads))
+                rewritten[f.rel] = rewrite(
+                    f.rel, f.data, index, _locator(f.rel, names, payloads, unread)
+                )
         problems.check()
         definitions: dict[str, dict[str, Any]] = {}
         origins: dict[str, str] = {}
@@ -388,9 +405,14 @@ def _definitions(
 
 
 def _locator(
-    rel: str, names: Mapping[tuple[str, str], str], payloads: Mapping[str, str]
+    rel: str,
+    names: Mapping[tuple[str, str], str],
+    payloads: Mapping[str, str],
+    unread: frozenset[str] | set[str] = frozenset(),
 ) -> Callable[[Place, str], str]:
     def locate(place: Place, ref: str) -> str:
+        if place.file in unread:
+            return "#"  # a file refused already: its own error says what is wrong
         tokens = place.pointer.split("/")[1:]
         if len(tokens) >= 2 and tokens[0] == "$defs":
             key = tokens[1].replace("~1", "/").replace("~0", "~")
@@ -452,6 +474,15 @@ def _check_replies(events: Mapping[str, EventDef]) -> None:
                 'reply (add "reply": "' + event.name + '" to a server_to_client event)',
                 event.file,
             )
+
+
+def _raw(root: Path, path: Path) -> _File | None:
+    """The file as JSON, if it is a JSON object, however wrong a schema it is."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return _File(path.relative_to(root).as_posix(), path, data) if isinstance(data, dict) else None
 
 
 def _read(root: Path, path: Path) -> _File:

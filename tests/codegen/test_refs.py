@@ -77,14 +77,17 @@ def test_every_form_of_ref_reaches_its_schema(tmp_path: Path, generate_package: 
         assert path in [d.path for d in caught.value.details], (key, caught.value.details)
 
 
-def test_two_files_with_one_id_are_refused(tmp_path: Path) -> None:
-    schema = _folder(tmp_path, {"type": "object"}, seats=SEATS, more_seats=SEATS)
+def test_a_ref_to_the_id_of_two_files_is_refused(tmp_path: Path) -> None:
+    payload = {"properties": {"s": {"$ref": "https://example.test/seats.json#/$defs/Seat"}}}
+    schema = _folder(tmp_path, payload, seats=SEATS, more_seats=SEATS)
     with pytest.raises(SchemaError) as caught:
         load_schema_folder(schema)
     assert caught.value.reason == (
-        "$id 'https://example.test/seats.json' at # is also the $id of more_seats.schema.json: "
-        "a $ref to it could mean either"
+        "$ref 'https://example.test/seats.json#/$defs/Seat': 'https://example.test/seats.json' "
+        "is the $id of more_seats.schema.json and of seats.schema.json: it could mean either"
     )
+    # Without a $ref to it, a copied $id is harmless.
+    load_schema_folder(_folder(tmp_path / "other", {"type": "object"}, seats=SEATS, more=SEATS))
 
 
 @pytest.mark.parametrize(
