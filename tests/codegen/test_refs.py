@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from datadivr.exceptions import MessageValidationError
-from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.errors import SchemaError, SchemaErrors
 from datadivr_codegen.schema import load_schema_folder
 
 from .conftest import GenerateFn, copy_case
@@ -118,3 +118,28 @@ def test_a_ref_to_nothing_is_refused_with_what_is_missing(
     with pytest.raises(SchemaError) as caught:
         load_schema_folder(schema)
     assert caught.value.reason == reason
+
+
+def test_problems_of_every_stage_are_reported_in_one_run(tmp_path: Path) -> None:
+    """A file refused as read does not hide another file's bad ``$ref``, nor is a ``$ref`` to
+    the refused file reported again."""
+    misspelt = {"$defs": {"Seat": {"type": "integer", "maximun": 3}}}
+    payload = {
+        "properties": {
+            "seat": {"$ref": "../seats.schema.json#/$defs/Seat"},
+            "lost": {"$ref": "#/$defs/Nowhere"},
+        }
+    }
+    with pytest.raises(SchemaErrors) as caught:
+        load_schema_folder(_folder(tmp_path, payload, seats=misspelt))
+    assert [(str(e.file), e.reason) for e in caught.value.errors] == [
+        (
+            "seats.schema.json",
+            "at #/$defs/Seat: 'maximun': not a keyword of draft 2020-12 (it would be ignored); "
+            "did you mean 'maximum'?",
+        ),
+        (
+            "events/put.schema.json",
+            "$ref '#/$defs/Nowhere': events/put.schema.json has no $defs/Nowhere",
+        ),
+    ]
