@@ -695,16 +695,10 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Generated]:
 #: annotation, as draft 2020-12 has it by default.
 ASSERTED_FORMATS = FormatChecker(formats=("date-time", "uuid"))
 
-#: Rows the core gets wrong today (by test id), each with what is wrong.
-KNOWN_DEFECTS = {}
-
 
 def _cases() -> Iterator[Any]:
     def param(prop: str, value: Any, kinds: frozenset[str] | None, id: str) -> Any:
-        marks = []
-        if id in KNOWN_DEFECTS:
-            marks.append(pytest.mark.xfail(reason=KNOWN_DEFECTS[id], strict=True))
-        return pytest.param(prop, value, kinds, id=id, marks=marks)
+        return pytest.param(prop, value, kinds, id=id)
 
     for prop, row in CHECKED.items():
         for i, value in enumerate(row.valid):
