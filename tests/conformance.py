@@ -27,15 +27,13 @@ table (Markdown for the docs).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import re
 import sys
 import tempfile
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -45,8 +43,8 @@ from datadivr.exceptions import ProtocolError
 from datadivr.runtime import Protocol
 from datadivr.validation import Validator
 from datadivr_codegen.errors import SchemaError
-from datadivr_codegen.generator import generate
 from datadivr_codegen.schema import ENVELOPE_FILE, EVENTS_FOLDER, EXTENSION, load_schema_folder
+from tests.case_protocols import generated_package
 
 __all__ = [
     "DRAFTS",
@@ -247,26 +245,6 @@ def _refusal(exc: Exception) -> str:
     return f"crash: {type(exc).__name__}: {exc}"
 
 
-@contextmanager
-def _package(root: Path, schema_dir: Path) -> Iterator[ModuleType]:
-    """``schema_dir`` generated below ``root`` under a fresh name and imported; its modules
-    are forgotten afterwards.
-
-    Raises:
-        SchemaError: the generator refuses the folder.
-    """
-    name = f"conformance_{uuid.uuid4().hex}"
-    generate(schema_dir, root / name, force=True)
-    sys.path.insert(0, str(root))
-    try:
-        importlib.invalidate_caches()
-        yield importlib.import_module(name)
-    finally:
-        sys.path.remove(str(root))
-        for key in [k for k in sys.modules if k.partition(".")[0] == name]:
-            del sys.modules[key]
-
-
 def _verdict_models(protocol: Protocol, frame: str) -> str:
     try:
         protocol.parse(frame)
@@ -334,7 +312,7 @@ def _run_batch(
     folder = _schema_folder(root, entries, dialect)
     counted = {group.keyword: FileResult(group.keyword) for _, group in entries}
     try:
-        with _package(root, folder) as package:
+        with generated_package(folder, root, "conformance") as package:
             _check(package, entries, counted)
     except Exception as exc:  # a crash of the generator is a refusal, reported as such
         return exc

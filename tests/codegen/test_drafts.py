@@ -27,6 +27,7 @@ from datadivr_codegen.drafts import DRAFTS, LATEST, detect, normalize, rewrite_r
 from datadivr_codegen.errors import SchemaError
 from datadivr_codegen.misspellings import near_miss
 from datadivr_codegen.schema import load_schema_folder
+from tests.mutations import random_container
 
 from .conftest import CASES_DIR
 
@@ -851,20 +852,7 @@ def _mutated(draw: st.DrawFn, example: Any, values: st.SearchStrategy[Any], keys
     """``example`` with a few random changes deep inside it."""
     instance = copy.deepcopy(example)
     for _ in range(draw(st.sampled_from([0, 1, 1, 2, 3]))):
-        # Walk down to a random container, then change one thing in it.
-        node = instance
-        while True:
-            children = (
-                list(node.values())
-                if isinstance(node, dict)
-                else node
-                if isinstance(node, list)
-                else []
-            )
-            containers = [c for c in children if isinstance(c, (dict, list))]
-            if not containers or not draw(st.booleans()):
-                break
-            node = draw(st.sampled_from(containers))
+        node = random_container(draw, instance)
         if isinstance(node, dict):
             action = draw(st.sampled_from(["set", "add", "drop"]))
             if action == "drop" and node:

@@ -39,6 +39,7 @@ from datadivr import HandlerContext, Registry, create_app
 from datadivr.exceptions import DatadivrError
 from datadivr_codegen.generator import generate
 from tests.conftest import LiveServer
+from tests.mutations import random_container
 
 from .conftest import CASES_DIR, Generated, GenerateFn, _forget, snapshot
 from .test_generated_lint import mypy_strict, ruff_check, ruff_format_check
@@ -350,19 +351,7 @@ def _mutated(draw: st.DrawFn, instance: Any) -> Any:
     of another type or one off a bound, an item dropped, replaced or repeated."""
     instance = copy.deepcopy(instance)
     for _ in range(draw(st.integers(1, 2))):
-        node = instance
-        while True:
-            children = (
-                list(node.values())
-                if isinstance(node, dict)
-                else node
-                if isinstance(node, list)
-                else []
-            )
-            containers = [c for c in children if isinstance(c, (dict, list))]
-            if not containers or not draw(st.booleans()):
-                break
-            node = draw(st.sampled_from(containers))
+        node = random_container(draw, instance)
         if isinstance(node, dict):
             action = draw(st.sampled_from(["set", "add", "drop"]))
             if action != "add" and node:
