@@ -14,7 +14,7 @@ PY_DIRS := src codegen tests bench examples docs/_hooks tools
 # MkDocs' banner about its successor says nothing about this site.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help uv install redis-server chromium browser-example generate generate-check lint format typecheck test test-fast run build clean bench bench-smoke bench-peers bench-cluster docs docs-serve check tox mutants
+.PHONY: help uv install redis-server chromium browser-example node-tools generate generate-check lint format typecheck test test-fast run build clean bench bench-smoke bench-peers bench-cluster docs docs-serve check tox mutants
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -51,19 +51,36 @@ chromium: ## Install chromium (Debian's package) when it is missing
 	@[ -n "$$DATADIVR_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || { \
 		echo "chromium is missing: install Debian's chromium package, or set DATADIVR_CHROMIUM"; exit 1; }
 
+# npm, for the browser example and the tools of other languages: Debian's nodejs and npm,
+# installed when missing (as root, or with sudo).
+NPM_CI := npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+define need-npm
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "installing npm (apt-get) for the JavaScript tools"; \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	fi
+endef
+
 # The browser example validates with Ajv's browser bundle, pinned in its package-lock.json and
 # installed with npm into examples/browser/node_modules/ (not kept in git).
 BROWSER_EXAMPLE := examples/browser
 browser-example: $(BROWSER_EXAMPLE)/node_modules/.package-lock.json ## npm ci the browser example's Ajv bundle
 
 $(BROWSER_EXAMPLE)/node_modules/.package-lock.json: $(BROWSER_EXAMPLE)/package-lock.json $(BROWSER_EXAMPLE)/package.json
-	@if ! command -v npm >/dev/null 2>&1; then \
-		echo "installing npm (apt-get) for the browser example"; \
-		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-		$$sudo apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
-	fi
-	@cd $(BROWSER_EXAMPLE) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	$(need-npm)
+	@cd $(BROWSER_EXAMPLE) && $(NPM_CI)
+	@touch $@
+
+# The tests hold the exports to tools nobody here wrote: Ajv in strict mode, the official
+# AsyncAPI parser and TypeScript's compiler, pinned in tests/node/package-lock.json.
+NODE_TOOLS := tests/node
+node-tools: $(NODE_TOOLS)/node_modules/.package-lock.json ## npm ci Ajv, the AsyncAPI parser and tsc for the tests
+
+$(NODE_TOOLS)/node_modules/.package-lock.json: $(NODE_TOOLS)/package-lock.json $(NODE_TOOLS)/package.json
+	$(need-npm)
+	@cd $(NODE_TOOLS) && $(NPM_CI)
 	@touch $@
 
 generate: install ## Regenerate the protocol package from schema/ (skipped when up to date)
@@ -86,11 +103,11 @@ format: install ## Format and fix what ruff can
 check: install ## Every pre-commit hook on the whole tree (ruff, mypy, prettier, actionlint …)
 	@$(UV) run --frozen pre-commit run --all-files --show-diff-on-failure
 
-test: install redis-server chromium browser-example ## Run the whole test suite with coverage
+test: install redis-server chromium browser-example node-tools ## Run the whole test suite with coverage
 	@$(UV) run --frozen pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
 # Each mutant breaks one promise of one subsystem in a copy of the tree; its tests must fail.
-mutants: install redis-server chromium browser-example ## The mutation check: fail when the tests miss a broken promise (minutes)
+mutants: install redis-server chromium browser-example node-tools ## The mutation check: fail when the tests miss a broken promise (minutes)
 	@$(UV) run --frozen python -m tools.mutants $(MUTANTS)
 
 run: install ## Start the server on $(HOST):$(PORT) with the in-memory default
@@ -136,5 +153,5 @@ build: install ## Build the sdist and wheel into dist/
 
 clean: ## Remove caches and build output
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov dist build site .tox
-	rm -rf $(BROWSER_EXAMPLE)/node_modules
+	rm -rf $(BROWSER_EXAMPLE)/node_modules $(NODE_TOOLS)/node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
