@@ -28,6 +28,7 @@ async def test_the_page_and_its_files_are_served_with_a_strict_policy(
     for path, name in [
         ("/", "index.html"),
         ("/explorer/explorer.js", "explorer.js"),
+        ("/explorer/markdown.js", "markdown.js"),
         ("/explorer/explorer.css", "explorer.css"),
     ]:
         response = await http.get(path)
@@ -129,9 +130,12 @@ async def test_the_page_refers_to_nothing_elsewhere_and_runs_no_inline_code() ->
         "explorer/explorer.css"
     ]
     assert not re.search(r"https?://", html)
-    script = folder.joinpath("explorer.js").read_text(encoding="utf-8")
-    assert "innerHTML" not in script, "messages from other clients must be shown as text"
-    assert not re.search(r"https?://", script)
+    for name in ("explorer.js", "markdown.js"):
+        script = folder.joinpath(name).read_text(encoding="utf-8")
+        # Messages come from other clients, descriptions from a schema: both set as text.
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
+            assert sink not in script, f"{name} uses {sink}"
+        assert not re.search(r"https?://", script)
 
 
 def test_the_policy() -> None:

@@ -77,11 +77,22 @@ def test_the_page_lists_the_events_and_shows_its_client_id(
     row = page.locator('#events tr[data-event="sum_event"]')
     expect(row).to_contain_text("client to server")
     expect(row).to_contain_text("sum_handler_result")
-    expect(row).to_contain_text(PROTOCOL.events["sum_event"].description)
+    # The description's Markdown: `sum_handler_result` is code, without its backticks.
+    description = PROTOCOL.events["sum_event"].description
+    assert "`sum_handler_result`" in description
+    expect(row.locator("td.description")).to_have_text(description.replace("`", ""))
+    expect(row.locator("td.description code")).to_have_text("sum_handler_result")
     expect(row.get_by_role("link")).to_have_attribute("href", "/schema/events/sum_event")
-    # The schema, viewed in place.
+    # The schema, viewed in place; before a choice, a hint says how.
+    expect(page.locator("#schema-view")).to_be_hidden()
+    expect(page.locator("#schema-hint")).to_be_visible()
     row.get_by_role("button", name="View the schema of sum_event").click()
+    expect(page.locator("#schema-hint")).to_be_hidden()
+    expect(page.locator("#schema-name")).to_have_text("sum_event")
     expect(page.locator("#schema-json")).to_contain_text('"numbers"')
+    page.get_by_role("button", name="Close").click()
+    expect(page.locator("#schema-view")).to_be_hidden()
+    expect(page.locator("#schema-hint")).to_be_visible()
     # Only the events a client may send can be picked, each prefilled with its example.
     assert page.locator("#event option").all_inner_texts() == SENDABLE
     page.select_option("#event", "sum_event")
@@ -207,6 +218,86 @@ def test_an_error_for_text_sent_as_it_is_shows_that_text(open_page: Callable[[],
     error = page.locator("#log .entry.error")
     expect(error).to_contain_text("validation_error")
     expect(error.locator("pre").first).to_have_text(raw)
+
+
+def test_text_sent_without_an_id_gets_one_and_its_error_is_marked(
+    open_page: Callable[[], Page],
+) -> None:
+    page = open_page()
+    # As written, but for the id: first, indented as the first member is.
+    raw = '{\n  "event_name": "sum_event",\n  "payload": {"numbers": [1, "x"]}\n}'
+    compose(page, "sum_event", raw)
+    page.click("#send-raw")
+    sent = page.locator("#log .entry.sent")
+    expected = '{\n  "id": "explorer-1",\n  "event_name": "sum_event",\n  "payload": {"numbers": [1, "x"]}\n}'
+    expect(sent.locator("pre")).to_have_text(expected)
+    error = page.locator("#log .entry.error")
+    expect(error).to_contain_text("validation_error")
+    expect(error.locator("pre").first).to_have_text(expected)
+    for entry in (error, sent):  # marked in the error and in the message's own entry
+        marked = entry.locator(".json .hl")
+        expect(marked).to_have_count(1)
+        expect(marked).to_have_attribute("data-path", "$.payload.numbers[1]")
+        expect(marked).to_have_text('"x"')
+    expect(sent.locator(".answers")).to_have_text("Answered by error: validation_error ↑")
+    # An "id": null is replaced in place; an empty object gets one too.
+    for written, with_id in [
+        (
+            '{"id": null, "event_name": "sum_event"}',
+            '{"id": "explorer-2", "event_name": "sum_event"}',
+        ),
+        ("{}", '{"id": "explorer-3"}'),
+    ]:
+        page.fill("#editor", written)
+        page.click("#send-raw")
+        expect(page.locator("#log .entry.sent").first.locator("pre")).to_have_text(with_id)
+    expect(page.locator("#log .entry.error")).to_have_count(3)
+    for entry in page.locator("#log .entry.sent").all():
+        expect(entry.locator(".answers .refused")).to_have_count(1)
+
+
+def test_errors_without_reply_to_answer_the_frames_without_an_id_in_order(
+    open_page: Callable[[], Page],
+) -> None:
+    page = open_page()
+    # All sent before any answer arrives; only the frames the server cannot read an id in
+    # get errors without reply_to, one each, in the order sent.
+    texts = ["{not json", "[1, 2]", ping("between"), '"text"', '{"event_name": 5, "id": 7}']
+    page.evaluate(
+        """(texts) => {
+            const editor = document.getElementById("editor");
+            for (const text of texts) {
+                editor.value = typeof text === "string" ? text : JSON.stringify(text);
+                document.getElementById(
+                    typeof text === "string" ? "send-raw" : "send"
+                ).click();
+            }
+        }""",
+        texts,
+    )
+    errors = page.locator("#log .entry.error")
+    expect(errors).to_have_count(4)
+    expect(page.locator("#log .entry.received", has_text="pong")).to_have_count(1)
+    # Newest first: each error shows the text it answers, and that entry names it.
+    shown = [error.locator("pre").first.inner_text() for error in errors.all()]
+    assert shown == ['{"event_name": 5, "id": 7}', '"text"', "[1, 2]", "{not json"]
+    for entry in page.locator("#log .entry.sent", has_text="(text)").all():
+        expect(entry.locator(".answers .refused")).to_have_count(1)
+    expect(errors.last).to_contain_text("invalid_json")
+
+
+def test_a_reply_is_linked_to_the_message_it_answers(open_page: Callable[[], Page]) -> None:
+    page = open_page()
+    compose(page, "sum_event", PROTOCOL.events["sum_event"].example)
+    page.click("#send")
+    sent = page.locator("#log .entry.sent")
+    expect(sent.locator(".answers")).to_have_text("Answered by sum_handler_result ↑")
+    reply = page.locator("#log .entry.received", has_text="sum_handler_result")
+    back = reply.get_by_role("button", name="to the message sent ↓")
+    back.click()
+    expect(sent).to_be_focused()
+    sent.locator(".answers button").click()
+    expect(reply).to_be_focused()
 
 
 def test_a_missing_field_marks_the_object_it_is_missing_from(

@@ -1,6 +1,6 @@
 """The protocol explorer at ``GET /``: a page that lists the events and talks to ``/ws``.
 
-The page is three static files shipped in the package (``static/explorer/``), read once and
+The page is static files shipped in the package (``static/explorer/``), read once and
 served with a strict Content-Security-Policy: scripts and styles from this origin only, no
 inline code, and connections to this host alone (HTTP for ``/events``, WebSocket for ``/ws``).
 """
@@ -19,6 +19,7 @@ __all__ = ["ASSETS", "content_security_policy", "explorer_router"]
 ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "explorer.js": "text/javascript; charset=utf-8",
+    "markdown.js": "text/javascript; charset=utf-8",
     "explorer.css": "text/css; charset=utf-8",
 }
 #: A ``Host`` header that may be written into the policy as it is: a name or an IPv4 or
@@ -50,7 +51,7 @@ def content_security_policy(host: str | None) -> str:
 
 
 def explorer_router() -> APIRouter:
-    """Routes: ``GET /`` (the page) and ``GET /explorer/{name}`` (its script and style)."""
+    """Routes: ``GET /`` (the page) and ``GET /explorer/{name}`` (its scripts and style)."""
     router = APIRouter(include_in_schema=False)
     folder = resources.files("datadivr") / "static" / "explorer"
     files = {name: folder.joinpath(name).read_bytes() for name in ASSETS}

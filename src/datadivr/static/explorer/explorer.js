@@ -1,6 +1,9 @@
 // The datadivr protocol explorer: the events from GET /events, a WebSocket to /ws, an editor
 // to send any message, and every message that arrives. Everything shown is set as text, never
-// as HTML: relayed messages come from other clients.
+// as HTML: relayed messages come from other clients, and descriptions are rendered from their
+// Markdown into elements (markdown.js).
+
+import { render as markdown } from "./markdown.js";
 
 /** Entries kept in the message log; older ones are dropped. */
 const MAX_LOG = 200;
@@ -8,8 +11,10 @@ const MAX_LOG = 200;
 const MAX_RENDERED = 64 * 1024;
 /** One-line summaries kept for screen readers, which read each new one out. */
 const MAX_ANNOUNCED = 20;
-/** Sent messages remembered to show next to the errors that answer them. */
+/** Sent messages remembered to show next to the answers to them. */
 const MAX_SENT = 50;
+/** The longest `id` the server answers with `reply_to` (characters, as Python counts them). */
+const MAX_ID = 128;
 /** Directions a client may send (`server_to_client` is the server's alone). */
 const CLIENT_SENDS = new Set(["client_to_server", "client_to_client", "both"]);
 /** Directions whose messages are relayed to the recipients named in `to`. */
@@ -22,9 +27,11 @@ const ui = {
   reconnect: $("reconnect"),
   events: $("events"),
   eventsError: $("events-error"),
+  schemaHint: $("schema-hint"),
   schemaView: $("schema-view"),
   schemaName: $("schema-name"),
   schemaJson: $("schema-json"),
+  schemaClose: $("schema-close"),
   composer: $("composer"),
   event: $("event"),
   to: $("to"),
@@ -39,11 +46,24 @@ const ui = {
 
 /** @type {Map<string, object>} the events by name, as GET /events lists them */
 const events = new Map();
-/** @type {Map<string, {text: string, value?: unknown}>} sent messages by id, oldest first */
+/**
+ * A message sent: its text, its value if it is JSON, and its entry in the log.
+ * @typedef {{text: string, value?: unknown, asText: boolean, entry: HTMLElement,
+ *   nodes: Map<string, HTMLElement>}} Sent
+ */
+/** @type {Map<string, Sent>} sent messages with an id the server answers with, oldest first */
 const sentById = new Map();
-/** @type {{text: string, value?: unknown} | null} */
-let lastSent = null;
+/**
+ * Sent frames without such an id, by their number among them: the server refuses each one
+ * (not JSON, not an object, or an unusable `id`) with an error that has no `reply_to`, and
+ * answers one connection's frames in order, so the n-th such error answers the n-th frame.
+ * @type {Map<number, Sent>}
+ */
+const sentWithoutId = new Map();
+let withoutIdSent = 0;
+let withoutIdAnswered = 0;
 let sentCount = 0;
+let entryCount = 0;
 /** @type {WebSocket | null} */
 let socket = null;
 
@@ -72,7 +92,7 @@ async function loadEvents() {
   for (const event of events.values()) {
     const row = element("tr");
     row.dataset.event = event.name;
-    const name = element("td");
+    const name = element("td", "event");
     const link = element("a", "", event.name);
     link.href = event.schema;
     link.title = `The JSON Schema of ${event.name}`;
@@ -80,13 +100,13 @@ async function loadEvents() {
     view.type = "button";
     view.setAttribute("aria-label", `View the schema of ${event.name}`);
     view.addEventListener("click", () => showSchema(event));
-    name.append(link, " ", view);
-    row.append(
-      name,
-      element("td", "direction", event.direction.replaceAll("_", " ")),
-      element("td", "", event.reply ?? "—"),
-      element("td", "", event.description),
-    );
+    const facts = element("p", "facts");
+    facts.append(element("span", "direction", event.direction.replaceAll("_", " ")));
+    if (event.reply) {
+      facts.append(" · reply ", element("code", "reply", event.reply));
+    }
+    name.append(link, " ", view, facts);
+    row.append(name, description(event.description));
     ui.events.append(row);
     if (CLIENT_SENDS.has(event.direction)) {
       const option = element("option", "", event.name);
@@ -97,10 +117,17 @@ async function loadEvents() {
   pickEvent();
 }
 
+function description(text) {
+  const cell = element("td", "description");
+  cell.append(markdown(text ?? ""));
+  return cell;
+}
+
 async function showSchema(event) {
   ui.schemaName.textContent = event.name;
   ui.schemaJson.textContent = "loading…";
-  ui.schemaView.open = true;
+  ui.schemaHint.hidden = true;
+  ui.schemaView.hidden = false;
   try {
     const response = await fetch(event.schema);
     if (!response.ok) throw new Error(`GET ${event.schema} answered ${response.status}`);
@@ -108,6 +135,12 @@ async function showSchema(event) {
   } catch (error) {
     ui.schemaJson.textContent = error.message;
   }
+  ui.schemaView.scrollIntoView({ block: "nearest" });
+}
+
+function closeSchema() {
+  ui.schemaView.hidden = true;
+  ui.schemaHint.hidden = false;
 }
 
 // -- the editor ---------------------------------------------------------------------------
@@ -143,6 +176,10 @@ function setRecipient() {
   ui.editor.value = JSON.stringify(message, null, 2);
 }
 
+function nextId() {
+  return `explorer-${++sentCount}`;
+}
+
 function send() {
   let message;
   try {
@@ -151,43 +188,76 @@ function send() {
     showProblem(ui.editorError, `Not valid JSON, nothing was sent: ${error.message}`);
     return;
   }
-  if (isObject(message) && message.id === undefined) {
-    message.id = `explorer-${++sentCount}`;
+  if (isObject(message) && (message.id === undefined || message.id === null)) {
+    message.id = nextId();
   }
-  transmit(JSON.stringify(message), message);
+  transmit(JSON.stringify(message), message, false);
 }
 
-/** Sends the editor's text as it is: the server's answer to a malformed frame, e.g. `invalid_json`. */
+/**
+ * Sends the editor's text as it is, for the server's answer to a malformed frame (e.g.
+ * `invalid_json`); only a JSON object without an id gets one, written into the text.
+ */
 function sendRaw() {
-  transmit(ui.editor.value);
+  const text = ui.editor.value;
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    transmit(text, undefined, true);
+    return;
+  }
+  if (isObject(value) && (value.id === undefined || value.id === null)) {
+    const id = nextId();
+    transmit(withId(text, id), { ...value, id }, true);
+  } else {
+    transmit(text, value, true);
+  }
 }
 
-function transmit(text, value) {
+/** `text`, a JSON object without an id, with `id` written in: in place of an `"id": null`,
+ * else first, and every other character as it was. */
+function withId(text, id) {
+  const root = scanJson(text);
+  const written = JSON.stringify(id);
+  const held = root.children.findLast((child) => child.path === "$.id");
+  if (held) return text.slice(0, held.start) + written + text.slice(held.end);
+  const open = root.start + 1;
+  const gap = /^[ \t\n\r]*/.exec(text.slice(open))[0];
+  const comma = root.children.length ? "," : "";
+  return `${text.slice(0, open)}${gap}"id": ${written}${comma}${text.slice(open)}`;
+}
+
+/** The `id` the server answers a frame's errors with: a string of 1 to 128 characters. */
+function usableId(value) {
+  if (!isObject(value) || typeof value.id !== "string") return undefined;
+  const id = value.id;
+  const length = [...id].length;
+  return length > 0 && length <= MAX_ID && id.isWellFormed() ? id : undefined;
+}
+
+function transmit(text, value, asText) {
   if (!socket || socket.readyState !== WebSocket.OPEN) {
     showProblem(ui.editorError, "Not connected, nothing was sent.");
     return;
   }
   hideProblem(ui.editorError);
   socket.send(text);
-  lastSent = value === undefined ? { text } : { text, value };
-  // Text sent as it is may still carry an id, which the server's error answers with.
-  const id = value === undefined ? idOf(text) : isObject(value) ? value.id : undefined;
-  if (typeof id === "string") {
+  const name = isObject(value) ? String(value.event_name ?? "?") : null;
+  const title = asText ? (name ? `${name} (as text)` : "(text)") : (name ?? "?");
+  const rendering = asText ? renderText(text, value) : renderFrame(text, value);
+  const entry = addEntry("sent", title, [rendering.root]);
+  /** @type {Sent} */
+  const sent = { text, asText, entry, nodes: rendering.nodes };
+  if (value !== undefined) sent.value = value;
+  const id = usableId(value);
+  if (id !== undefined) {
     sentById.delete(id);
-    sentById.set(id, lastSent);
+    sentById.set(id, sent);
     if (sentById.size > MAX_SENT) sentById.delete(sentById.keys().next().value);
-  }
-  addEntry("sent", value === undefined ? "(text)" : String(value?.event_name ?? "?"), [
-    renderFrame(text, value).root,
-  ]);
-}
-
-function idOf(text) {
-  try {
-    const value = JSON.parse(text);
-    return isObject(value) ? value.id : undefined;
-  } catch {
-    return undefined;
+  } else {
+    sentWithoutId.set(withoutIdSent++, sent);
+    if (sentWithoutId.size > MAX_SENT) sentWithoutId.delete(sentWithoutId.keys().next().value);
   }
 }
 
@@ -237,7 +307,9 @@ function connect() {
   ui.clientId.textContent = "";
   // Ids are the client's own: a new connection answers none of the old one's messages.
   sentById.clear();
-  lastSent = null;
+  sentWithoutId.clear();
+  withoutIdSent = 0;
+  withoutIdAnswered = 0;
   try {
     socket = new WebSocket(url, protocols);
   } catch (error) {
@@ -264,7 +336,10 @@ function receive(text) {
   try {
     message = JSON.parse(text);
   } catch {
-    addEntry("received", "(not JSON)", [renderFrame(text).root]);
+    message = undefined;
+  }
+  if (!isObject(message)) {
+    addEntry("received", "(not a JSON object)", [renderFrame(text, message).root]);
     return;
   }
   if (message.event_name === "welcome" && isObject(message.payload)) {
@@ -275,13 +350,19 @@ function receive(text) {
     return;
   }
   const from = message.from_id ? ` from ${message.from_id}` : "";
-  addEntry("received", `${message.event_name}${from}`, [renderFrame(text, message).root]);
+  const entry = addEntry("received", `${message.event_name}${from}`, [
+    renderFrame(text, message).root,
+  ]);
+  const sent = typeof message.reply_to === "string" ? sentById.get(message.reply_to) : undefined;
+  if (sent) linkAnswer(sent, entry, String(message.event_name), "reply");
 }
 
 // -- the log ------------------------------------------------------------------------------
 
 function addEntry(kind, title, parts) {
   const item = element("li", `entry ${kind}`);
+  item.id = `entry-${++entryCount}`;
+  item.tabIndex = -1; // focused when an answer or its message is shown
   const heading = element("p", "heading");
   heading.append(
     element("span", "kind", kind),
@@ -307,27 +388,82 @@ function showError(message, text) {
     for (const detail of details) {
       const item = element("li");
       const kind = detail.kind ? ` (${detail.kind})` : "";
-      item.append(element("code", "path", detail.path), ` ${detail.reason}${kind}`);
+      item.append(element("code", "path", String(detail.path)), ` ${detail.reason}${kind}`);
       list.append(item);
     }
     parts.push(list);
   }
-  // The message it answers: by `reply_to`; only an error without one (a frame whose id could
-  // not be read) is taken to answer the last one sent.
-  const replyTo = message.reply_to ?? null;
-  const sent = replyTo === null ? lastSent : sentById.get(replyTo);
+  const [sent, missing] = answered(message.reply_to ?? null);
   if (sent) {
-    const rendering = renderFrame(sent.text, sent.value);
+    const rendering = render(sent);
     for (const detail of details) mark(rendering.nodes, String(detail.path), detail);
     parts.push(element("p", "caption", "The message sent:"), rendering.root);
-  } else if (replyTo !== null) {
-    const gone = `The message sent (id ${replyTo}) is not among the last ${MAX_SENT} kept here.`;
-    parts.push(element("p", "caption", gone));
+  } else if (missing) {
+    parts.push(element("p", "caption", missing));
   }
   const received = element("details");
   received.append(element("summary", "", "The error as received"), renderFrame(text, message).root);
   parts.push(received);
-  addEntry("error", `error: ${payload.code ?? "?"}`, parts);
+  const code = String(payload.code ?? "?");
+  const entry = addEntry("error", `error: ${code}`, parts);
+  if (sent) {
+    // Marked in the message's own entry too, next to which the error is named.
+    for (const detail of details) mark(sent.nodes, String(detail.path), detail);
+    linkAnswer(sent, entry, `error: ${code}`, "refused");
+  }
+}
+
+/**
+ * The sent message an error answers, by its `reply_to`, or for an error without one, the
+ * oldest frame sent without a usable id not answered yet; else why it is not shown.
+ * @returns {[Sent | undefined, string | null]}
+ */
+function answered(replyTo) {
+  if (replyTo !== null) {
+    const sent = sentById.get(String(replyTo));
+    const gone = `The message sent (id ${replyTo}) is not among the last ${MAX_SENT} kept here.`;
+    return sent ? [sent, null] : [undefined, gone];
+  }
+  if (withoutIdAnswered >= withoutIdSent) {
+    // Only a frame too large to look for its id in is refused so (when over the rate limit).
+    return [undefined, "The server could not read the id of the message this error answers."];
+  }
+  const number = withoutIdAnswered++;
+  const sent = sentWithoutId.get(number);
+  sentWithoutId.delete(number);
+  const gone = `The message sent (number ${number + 1} without an id) is not among the last ${MAX_SENT} kept here.`;
+  return sent ? [sent, null] : [undefined, gone];
+}
+
+/** A sent message's rendering, anew, to show in another entry. */
+function render(sent) {
+  return sent.asText ? renderText(sent.text, sent.value) : renderFrame(sent.text, sent.value);
+}
+
+/**
+ * Names `answer` in the entry of the message it answers, and that message in the answer's
+ * entry: each a button that brings the other into view.
+ */
+function linkAnswer(sent, answer, title, kind) {
+  const answers =
+    sent.entry.querySelector(".answers") ??
+    sent.entry.appendChild(element("p", "answers", "Answered by "));
+  if (answers.childElementCount) answers.append(", ");
+  answers.append(jump(answer, `${title} ↑`, `answer ${kind}`));
+  const heading = answer.querySelector(".heading");
+  heading.append(" ", jump(sent.entry, "to the message sent ↓", "answer"));
+  sent.entry.classList.add(kind);
+}
+
+function jump(target, text, className) {
+  const button = element("button", `jump ${className}`, text);
+  button.type = "button";
+  button.addEventListener("click", () => {
+    if (!target.isConnected) return; // dropped from the log
+    target.scrollIntoView({ block: "nearest" });
+    target.focus({ preventScroll: true });
+  });
+  return button;
 }
 
 /** Marks the node at `path`; a path that is not there (a missing field) marks its parent. */
@@ -362,6 +498,89 @@ function renderFrame(text, value) {
   const root = element("pre", "json cut", shown);
   root.append(element("span", "more", `\n… ${more} more bytes`));
   return { root, nodes: new Map() };
+}
+
+/**
+ * `text` sent as it is, shown as it is: when it is JSON (`value`), each value in a span with
+ * its `data-path`, as renderJson makes them, for marking what an error names.
+ */
+function renderText(text, value) {
+  if (value === undefined || utf8.encode(text).length > MAX_RENDERED) return renderFrame(text);
+  let tree;
+  try {
+    tree = scanJson(text);
+  } catch {
+    return renderFrame(text); // nested too deep to walk
+  }
+  const root = element("pre", "json");
+  const nodes = new Map();
+  const build = (item, parent) => {
+    const node = element("span", "node");
+    node.dataset.path = item.path;
+    nodes.set(item.path, node); // a key given twice: the last one, which counts
+    let at = item.start;
+    for (const child of item.children) {
+      node.append(text.slice(at, child.start));
+      build(child, node);
+      at = child.end;
+    }
+    node.append(text.slice(at, item.end));
+    parent.append(node);
+  };
+  root.append(text.slice(0, tree.start));
+  build(tree, root);
+  root.append(text.slice(tree.end));
+  return { root, nodes };
+}
+
+/**
+ * Where each value of `text`, valid JSON, is: its JSON path, its start and end, its
+ * children (the members' values and the items).
+ * @typedef {{path: string, start: number, end: number, children: Scanned[]}} Scanned
+ * @returns {Scanned}
+ */
+function scanJson(text) {
+  let i = 0;
+  const space = () => {
+    while (i < text.length && " \t\n\r".includes(text[i])) i += 1;
+  };
+  const string = () => {
+    i += 1;
+    while (text[i] !== '"') i += text[i] === "\\" ? 2 : 1;
+    i += 1;
+  };
+  const scan = (path) => {
+    space();
+    const start = i;
+    const children = [];
+    const open = text[i];
+    if (open === "{" || open === "[") {
+      const close = open === "{" ? "}" : "]";
+      i += 1;
+      space();
+      while (text[i] !== close) {
+        let childPath = `${path}[${children.length}]`;
+        if (open === "{") {
+          const key = i;
+          string();
+          childPath = `${path}.${JSON.parse(text.slice(key, i))}`;
+          space();
+          i += 1; // the colon
+        }
+        children.push(scan(childPath));
+        space();
+        if (text[i] === ",") i += 1;
+        space();
+      }
+      i += 1;
+    } else if (open === '"') {
+      string();
+    } else {
+      while (i < text.length && !" \t\n\r,]}".includes(text[i])) i += 1;
+    }
+    return { path, start, end: i, children };
+  };
+  return scan("$");
 }
 
 /**
@@ -415,6 +634,7 @@ ui.composer.addEventListener("submit", (event) => {
 });
 ui.sendRaw.addEventListener("click", sendRaw);
 ui.reconnect.addEventListener("click", connect);
+ui.schemaClose.addEventListener("click", closeSchema);
 ui.clear.addEventListener("click", () => {
   ui.log.replaceChildren();
   ui.announcer.replaceChildren();
