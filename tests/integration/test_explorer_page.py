@@ -231,9 +231,11 @@ def test_text_sent_without_an_id_gets_one_and_its_error_is_marked(
     sent = page.locator("#log .entry.sent")
     expected = '{\n  "id": "explorer-1",\n  "event_name": "sum_event",\n  "payload": {"numbers": [1, "x"]}\n}'
     expect(sent.locator("pre")).to_have_text(expected)
+    assert sent.locator("pre").text_content() == expected  # not only up to white space
     error = page.locator("#log .entry.error")
     expect(error).to_contain_text("validation_error")
     expect(error.locator("pre").first).to_have_text(expected)
+    assert error.locator("pre").first.text_content() == expected
     for entry in (error, sent):  # marked in the error and in the message's own entry
         marked = entry.locator(".json .hl")
         expect(marked).to_have_count(1)
@@ -247,11 +249,17 @@ def test_text_sent_without_an_id_gets_one_and_its_error_is_marked(
             '{"id": "explorer-2", "event_name": "sum_event"}',
         ),
         ("{}", '{"id": "explorer-3"}'),
+        (
+            ' \n{"event_name": "sum_event", "payload": {"id": null}}',
+            ' \n{"id": "explorer-4", "event_name": "sum_event", "payload": {"id": null}}',
+        ),
     ]:
         page.fill("#editor", written)
         page.click("#send-raw")
-        expect(page.locator("#log .entry.sent").first.locator("pre")).to_have_text(with_id)
-    expect(page.locator("#log .entry.error")).to_have_count(3)
+        shown = page.locator("#log .entry.sent").first.locator("pre")
+        expect(shown).to_have_text(with_id)
+        assert shown.text_content() == with_id
+    expect(page.locator("#log .entry.error")).to_have_count(4)
     for entry in page.locator("#log .entry.sent").all():
         expect(entry.locator(".answers .refused")).to_have_count(1)
 

@@ -224,7 +224,7 @@ function withId(text, id) {
   if (held) return text.slice(0, held.start) + written + text.slice(held.end);
   const open = root.start + 1;
   const gap = /^[ \t\n\r]*/.exec(text.slice(open))[0];
-  const comma = root.children.length ? "," : "";
+  const comma = root.children.length ? (gap ? "," : ", ") : "";
   return `${text.slice(0, open)}${gap}"id": ${written}${comma}${text.slice(open)}`;
 }
 
