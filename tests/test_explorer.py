@@ -28,6 +28,7 @@ async def test_the_page_and_its_files_are_served_with_a_strict_policy(
     for path, name in [
         ("/", "index.html"),
         ("/explorer/explorer.js", "explorer.js"),
+        ("/explorer/frames.js", "frames.js"),
         ("/explorer/markdown.js", "markdown.js"),
         ("/explorer/explorer.css", "explorer.css"),
     ]:
@@ -130,7 +131,7 @@ async def test_the_page_refers_to_nothing_elsewhere_and_runs_no_inline_code() ->
         "explorer/explorer.css"
     ]
     assert not re.search(r"https?://", html)
-    for name in ("explorer.js", "markdown.js"):
+    for name in ("explorer.js", "frames.js", "markdown.js"):
         script = folder.joinpath(name).read_text(encoding="utf-8")
         # Messages come from other clients, descriptions from a schema: both set as text.
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):

@@ -19,6 +19,7 @@ __all__ = ["ASSETS", "content_security_policy", "explorer_router"]
 ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "explorer.js": "text/javascript; charset=utf-8",
+    "frames.js": "text/javascript; charset=utf-8",
     "markdown.js": "text/javascript; charset=utf-8",
     "explorer.css": "text/css; charset=utf-8",
 }
