@@ -133,9 +133,11 @@ def protocol_bundle(schemas: SchemaSet) -> dict[str, Any]:
         defs,
         schemas,
         lambda properties, required: {
+            # The branch repeats the envelope's type: strict validators (Ajv's strictTypes)
+            # refuse properties and required where no type says they apply to objects.
             "allOf": [
                 {"$ref": "#/$defs/Envelope"},
-                {"properties": properties, "required": required},
+                {"type": "object", "properties": properties, "required": required},
             ],
         },
     )
