@@ -133,8 +133,10 @@ def protocol_bundle(schemas: SchemaSet) -> dict[str, Any]:
         defs,
         schemas,
         lambda properties, required: {
-            # The branch repeats the envelope's type: strict validators (Ajv's strictTypes)
-            # refuse properties and required where no type says they apply to objects.
+            # The message and its branch repeat the envelope's type: strict validators (Ajv's
+            # strictTypes) refuse properties and required where no type says they apply to
+            # objects, and tools that walk typed schemas only (AsyncAPI's) see an object.
+            "type": "object",
             "allOf": [
                 {"$ref": "#/$defs/Envelope"},
                 {"type": "object", "properties": properties, "required": required},
