@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from importlib import resources
@@ -189,3 +190,25 @@ def test_a_live_server_declares_itself(
         assert document == asyncapi_for(PROTOCOL.asyncapi, server.url)
         assert "securitySchemes" not in document["components"]
         assert parsed_server(response.text)["security"] == []
+
+
+def _raw_get(port: int, path: str, host: str) -> tuple[int, bytes]:
+    """A GET with the ``Host`` header as given, which HTTP clients check or rewrite."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize("host", ["[::1", "user@example.com", "example.com/x?y", "a b", ""])
+def test_a_host_header_that_makes_no_url_names_the_listening_address(
+    serve_app: Callable[[FastAPI], AbstractContextManager[LiveServer]], host: str
+) -> None:
+    """Starlette reads such a request's URL from the address the server listens on."""
+    with serve_app(create_app()) as server:
+        status, body = _raw_get(server.port, "/asyncapi.json", host)
+        assert status == 200
+        assert json.loads(body) == asyncapi_for(PROTOCOL.asyncapi, server.url)

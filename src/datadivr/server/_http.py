@@ -174,10 +174,10 @@ def schema_router(protocol: Protocol, *, token: bool = False) -> APIRouter:
     async def get_asyncapi(request: Request) -> dict[str, Any]:
         # The server as this client reached it: the Host it asked for, wss behind https, and
         # the prefix the app is mounted below.
-        scheme = "wss" if request.url.scheme == "https" else "ws"
         root = request.scope.get("root_path", "").rstrip("/")
-        url = f"{scheme}://{request.url.netloc}{root}/ws"
         try:
+            scheme = "wss" if request.url.scheme == "https" else "ws"
+            url = f"{scheme}://{request.url.netloc}{root}/ws"
             return asyncapi_for(protocol.asyncapi, url, token=token)
         except ValueError:
             # A Host header that makes no URL: the document names no server, rather than
