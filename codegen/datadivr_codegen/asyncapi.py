@@ -13,23 +13,38 @@ bundle (:func:`~datadivr_codegen.bundle.protocol_bundle`):
   ``send_<event>`` for what the server sends (its own messages and those it relays), with the
   event's reply, if any, as the operation's ``reply``.
 
-AsyncAPI Schema objects are a superset of JSON Schema draft-07; the generator accepts only
-keywords that mean the same in draft-07 and draft 2020-12 (no ``prefixItems``,
-``unevaluated*``, ``$dynamicRef``…, and ``$ref`` with annotations only beside it), so the
-schemas are copied as they are.
+The payloads are AsyncAPI Schema objects, the document's default schema format, which the
+official parser reads: a superset of JSON Schema draft-07. The bundle is draft 2020-12, so
+each schema is rewritten by :func:`draft7` into the draft-07 schema that accepts the same
+messages: ``prefixItems`` and ``items`` → ``items`` (a list) and ``additionalItems``;
+``dependentRequired`` and ``dependentSchemas`` → ``dependencies``; a ``$ref`` with assertions
+beside it (which draft-07 ignores) → an ``allOf`` that holds it; ``unevaluatedProperties`` and
+``unevaluatedItems`` where nothing but the schema's own keywords evaluates → the
+``additional…`` keyword they then mean; ``minContains`` 0 or 1 → what it then means. What has
+no draft-07 equivalent (``unevaluated…`` beside applicators, other ``minContains`` and
+``maxContains``) is kept: a draft-07 reader ignores it, and accepts more than the protocol.
 """
 
 from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from datadivr_codegen.bundle import protocol_bundle
+from datadivr_codegen.drafts import LATEST
 from datadivr_codegen.schema import EventDef, SchemaSet
 from datadivr_codegen.terms import Direction
 
-__all__ = ["ASYNCAPI_VERSION", "CHANNEL", "CHANNEL_ADDRESS", "asyncapi_document", "operation_id"]
+__all__ = [
+    "ASYNCAPI_VERSION",
+    "CHANNEL",
+    "CHANNEL_ADDRESS",
+    "asyncapi_document",
+    "draft7",
+    "operation_id",
+]
 
 ASYNCAPI_VERSION = "3.0.0"
 #: The one channel of the document: the WebSocket endpoint.
@@ -114,7 +129,7 @@ def asyncapi_document(schemas: SchemaSet, bundle: dict[str, Any] | None = None) 
     for event in schemas.events:
         operations.update(_operations(event, schemas))
     components: dict[str, Any] = {
-        "schemas": {name: _rewrite_refs(schema) for name, schema in bundle["$defs"].items()},
+        "schemas": _component_schemas(bundle["$defs"]),
         "messages": messages,
     }
     used = {
@@ -237,3 +252,153 @@ def _rewrite_refs(schema: Any) -> Any:
         else:
             out[key] = _rewrite_refs(value)
     return out
+
+
+#: Keywords whose value is one subschema, a list of them, or a map of names to them.
+_ONE = frozenset(
+    {"additionalProperties", "contains", "else", "if", "items", "not", "propertyNames", "then"}
+    | {"unevaluatedItems", "unevaluatedProperties", "contentSchema", "additionalItems"}
+)
+_LIST = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_MAP = frozenset({"$defs", "definitions", "dependentSchemas", "patternProperties", "properties"})
+#: What draft-07 ignores beside a ``$ref``, and which changes what a schema accepts.
+_ASSERTIONS = LATEST.assertions - {"$ref"}
+#: Keywords that evaluate properties or items of the instance in place, besides a schema's
+#: own ``properties``/``items``: with one, ``unevaluated…`` depends on what they evaluate.
+_IN_PLACE = frozenset(
+    {"$ref", "$dynamicRef", "allOf", "anyOf", "oneOf", "not", "if", "then", "else"}
+    | {"dependentSchemas"}
+)
+
+
+def _component_schemas(defs: dict[str, Any]) -> dict[str, Any]:
+    """The bundle's definitions as draft-07 ``components.schemas``; a reference into a
+    subschema that :func:`draft7` moved (``prefixItems/0`` → ``items/0``) follows it."""
+    before = {name: _rewrite_refs(schema) for name, schema in defs.items()}
+    moved: dict[int, dict[str, Any]] = {}
+    after = {name: draft7(schema, moved) for name, schema in before.items()}
+    where = {id(node): pointer for pointer, node in _subschemas(after, _SCHEMAS[:-1])}
+    for _, node in _subschemas(after, _SCHEMAS[:-1]):
+        ref = node.get("$ref")
+        if not (isinstance(ref, str) and ref.startswith(_SCHEMAS)):
+            continue
+        target: Any = before
+        for token in ref[len(_SCHEMAS) :].split("/"):
+            token = token.replace("~1", "/").replace("~0", "~")
+            if isinstance(target, dict) and token in target:
+                target = target[token]
+            elif isinstance(target, list) and token.isdigit() and int(token) < len(target):
+                target = target[int(token)]
+            else:
+                break
+        else:
+            new = moved.get(id(target))
+            if new is not None and id(new) in where:
+                node["$ref"] = where[id(new)]
+    return after
+
+
+def _subschemas(node: Any, pointer: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every object below ``node`` (data keywords and extensions left out), with its JSON
+    pointer below ``pointer``."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _subschemas(item, f"{pointer}/{i}")
+    elif isinstance(node, dict):
+        yield pointer, node
+        for key, value in node.items():
+            if key not in _DATA_KEYWORDS and not key.startswith("x-"):
+                token = key.replace("~", "~0").replace("/", "~1")
+                yield from _subschemas(value, f"{pointer}/{token}")
+
+
+def draft7(schema: Any, moved: dict[int, dict[str, Any]] | None = None) -> Any:
+    """A draft-07 schema that accepts what the draft 2020-12 ``schema`` accepts, as far as
+    draft-07 can say it (see the module's docstring); ``schema`` is not changed.
+
+    Args:
+        schema: A draft 2020-12 schema (its references local to the document).
+        moved: Filled with each subschema object's ``id`` → the object that replaces it.
+    """
+    if not isinstance(schema, dict):
+        return copy.deepcopy(schema)
+    node: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _ONE:
+            node[key] = draft7(value, moved)
+        elif key in _LIST and isinstance(value, list):
+            node[key] = [draft7(item, moved) for item in value]
+        elif key in _MAP and isinstance(value, dict):
+            node[key] = {name: draft7(item, moved) for name, item in value.items()}
+        else:
+            node[key] = copy.deepcopy(value)
+    node = _converted(node)
+    if moved is not None:
+        moved[id(schema)] = node
+    return node
+
+
+def _converted(node: dict[str, Any]) -> dict[str, Any]:
+    """``node``, whose subschemas are draft-07 already, with its own keywords in draft-07."""
+    in_place = bool(_IN_PLACE & node.keys())
+    _unevaluated(node, in_place)
+    _contains(node)
+    if "prefixItems" in node:
+        rest = node.pop("items", None)
+        node = _renamed(node, "prefixItems", "items")
+        if rest is not None:
+            node["additionalItems"] = rest
+    if "dependentRequired" in node or "dependentSchemas" in node:
+        dependencies: dict[str, Any] = {}
+        for name, names in node.get("dependentRequired", {}).items():
+            dependencies[name] = names
+        for name, sub in node.get("dependentSchemas", {}).items():
+            # Both for one name: the required names as a schema, beside the schema.
+            dependencies[name] = (
+                {"allOf": [{"required": dependencies[name]}, sub]} if name in dependencies else sub
+            )
+        first = "dependentRequired" if "dependentRequired" in node else "dependentSchemas"
+        node = _renamed(node, first, "dependencies", dependencies)
+        node.pop("dependentRequired", None)
+        node.pop("dependentSchemas", None)
+    if "$ref" in node and _ASSERTIONS & node.keys():
+        ref = {"$ref": node["$ref"]}
+        node = _renamed(node, "$ref", "allOf", [ref, *node.get("allOf", [])])
+    return node
+
+
+def _renamed(node: dict[str, Any], old: str, new: str, value: Any = None) -> dict[str, Any]:
+    """``node`` with ``old`` replaced by ``new`` in its place (holding ``value``, else the
+    old value); a ``new`` that was there already is replaced."""
+    out: dict[str, Any] = {}
+    for key, item in node.items():
+        if key == old:
+            out[new] = item if value is None else value
+        elif key != new:
+            out[key] = item
+    return out
+
+
+def _unevaluated(node: dict[str, Any], in_place: bool) -> None:
+    """``unevaluatedProperties``/``unevaluatedItems`` of a schema whose own keywords are all
+    that evaluate (``in_place`` false) as the draft-07 keyword they mean, in place."""
+    if in_place:
+        return
+    if "unevaluatedProperties" in node:
+        value = node.pop("unevaluatedProperties")
+        # additionalProperties evaluates every property that properties and
+        # patternProperties leave: nothing is left for unevaluatedProperties then.
+        node.setdefault("additionalProperties", value)
+    if "unevaluatedItems" in node and "contains" not in node:
+        value = node.pop("unevaluatedItems")
+        # items (in 2020-12, what follows prefixItems) evaluates every item left.
+        node.setdefault("items", value)
+
+
+def _contains(node: dict[str, Any]) -> None:
+    """``minContains`` 1 (what ``contains`` means alone) or 0 (``contains`` asks nothing)
+    without ``maxContains``, as draft-07 says it, in place."""
+    if "maxContains" in node or node.get("minContains") not in (0, 1):
+        return
+    if node.pop("minContains") == 0:
+        node.pop("contains", None)

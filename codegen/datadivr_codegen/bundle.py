@@ -133,9 +133,13 @@ def protocol_bundle(schemas: SchemaSet) -> dict[str, Any]:
         defs,
         schemas,
         lambda properties, required: {
+            # The message and its branch repeat the envelope's type: strict validators (Ajv's
+            # strictTypes) refuse properties and required where no type says they apply to
+            # objects, and tools that walk typed schemas only (AsyncAPI's) see an object.
+            "type": "object",
             "allOf": [
                 {"$ref": "#/$defs/Envelope"},
-                {"properties": properties, "required": required},
+                {"type": "object", "properties": properties, "required": required},
             ],
         },
     )

@@ -626,20 +626,44 @@ def schema_bundle(
 def schema_asyncapi(
     out: OutOption = None,
     protocol: ProtocolOption = None,
+    server: Annotated[
+        str,
+        typer.Option(
+            "--server",
+            metavar="URL",
+            help="The server's WebSocket URL, declared as the document's server.",
+        ),
+    ] = "ws://127.0.0.1:8765/ws",
+    token_security: Annotated[
+        bool,
+        typer.Option(
+            "--token-security",
+            help="Declare that clients present the shared token (datadivr serve --token): "
+            "Authorization: Bearer, ?token=, or the datadivr.token.<token> subprotocol.",
+        ),
+    ] = False,
 ) -> None:
     """Write an AsyncAPI 3.0.0 document of the protocol.
 
-    The /ws channel, one message per event, the server's send and receive operations with
-    their replies.
+    Its server, the /ws channel, one message per event, the server's send and receive
+    operations with their replies.
     """
+    from datadivr.core._asyncapi import asyncapi_for
+
+    err = Console(stderr=True)
     package = _load_protocol(protocol)
     try:
         document = package.PROTOCOL.asyncapi
     except FileNotFoundError:
-        Console(stderr=True).print(
+        err.print(
             f"[red]error:[/] {package.__name__!r} has no asyncapi.json: regenerate it with a newer "
             "datadivr generate"
         )
+        raise typer.Exit(2) from None
+    try:
+        document = asyncapi_for(document, server, token=token_security)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] --server {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     _write_json(document, out)
 

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 from jsonschema import Draft202012Validator
 
 from datadivr import Limits, create_app
+from datadivr.core._asyncapi import asyncapi_for
 from datadivr.demo import PROTOCOL
 
 app = create_app()
@@ -40,7 +41,7 @@ async def test_schema_endpoints(http: httpx.AsyncClient) -> None:
     assert validator.is_valid({"event_name": "sum_event", "payload": {"numbers": [1]}})
     assert not validator.is_valid({"event_name": "sum_event", "payload": {"numbers": ["1"]}})
     asyncapi = (await http.get("/asyncapi.json")).json()
-    assert asyncapi == PROTOCOL.asyncapi
+    assert asyncapi == asyncapi_for(PROTOCOL.asyncapi, "ws://testserver/ws")
     assert asyncapi["asyncapi"].startswith("3.")
     missing = await http.get("/schema/events/nope")
     assert missing.status_code == 404

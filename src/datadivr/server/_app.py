@@ -115,7 +115,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.server = server
-    app.include_router(schema_router(protocol))
+    app.include_router(schema_router(protocol, token=token is not None))
     if explorer:
         app.include_router(explorer_router())
     # POST /validate reads a body: a few frames' worth at most.

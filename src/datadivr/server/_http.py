@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from datadivr.core._asyncapi import asyncapi_for
 from datadivr.core._protocol import Direction, MessageText, Protocol
 from datadivr.validation import Report, Validator
 
@@ -140,9 +141,10 @@ def event_models(protocol: Protocol) -> list[EventModel]:
     ]
 
 
-def schema_router(protocol: Protocol) -> APIRouter:
+def schema_router(protocol: Protocol, *, token: bool = False) -> APIRouter:
     """Routes: ``GET /events``, ``GET /schema``, ``GET /asyncapi.json``,
-    ``GET /schema/events/{event_name}``, ``POST /validate``."""
+    ``GET /schema/events/{event_name}``, ``POST /validate``; ``token``: whether clients must
+    present the shared token (the AsyncAPI document then declares how)."""
     router = APIRouter(tags=["schema"])
     validator = Validator(protocol)
     events = event_models(protocol)
@@ -165,11 +167,22 @@ def schema_router(protocol: Protocol) -> APIRouter:
 
     @router.get(
         "/asyncapi.json",
-        summary="The protocol as an AsyncAPI 3.0 document (the /ws channel and its messages)",
+        summary="The protocol as an AsyncAPI 3.0 document (this server, the /ws channel and its "
+        "messages)",
         response_model=dict[str, Any],
     )
-    async def get_asyncapi() -> dict[str, Any]:
-        return protocol.asyncapi
+    async def get_asyncapi(request: Request) -> dict[str, Any]:
+        # The server as this client reached it: the Host it asked for, wss behind https, and
+        # the prefix the app is mounted below.
+        root = request.scope.get("root_path", "").rstrip("/")
+        try:
+            scheme = "wss" if request.url.scheme == "https" else "ws"
+            url = f"{scheme}://{request.url.netloc}{root}/ws"
+            return asyncapi_for(protocol.asyncapi, url, token=token)
+        except ValueError:
+            # A Host header that makes no URL: the document names no server, rather than
+            # a wrong one.
+            return protocol.asyncapi
 
     @router.get(
         "/schema/events/{event_name}",
