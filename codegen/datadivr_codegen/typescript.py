@@ -202,6 +202,15 @@ class _Intersection:
     members: tuple[_Type, ...]
 
 
+@dataclass(frozen=True)
+class _Soft:
+    """What a schema without ``type`` says of the values its keywords apply to: beside other
+    schemas (``allOf``, ``$ref``…) it narrows only the values of its kinds (``properties``
+    beside a string leaves the string as it is)."""
+
+    inner: _Type
+
+
 _Type = (
     _Unknown
     | _Never
@@ -213,10 +222,10 @@ _Type = (
     | _Object
     | _Union
     | _Intersection
+    | _Soft
 )
 _UNKNOWN = _Unknown()
 _NEVER = _Never()
-_ANY_ARRAY = _Array(_UNKNOWN)
 
 
 def _union(members: Iterable[_Type]) -> _Type:
@@ -230,6 +239,16 @@ def _union(members: Iterable[_Type]) -> _Type:
     if not flat:
         return _NEVER
     return flat[0] if len(flat) == 1 else _Union(tuple(flat))
+
+
+def _hard(t: _Type) -> _Type:
+    """``t`` with what schemas without ``type`` say taken as it is, once nothing else is left to
+    narrow."""
+    if isinstance(t, _Soft):
+        return t.inner
+    if isinstance(t, _Union):
+        return _union(_hard(m) for m in t.members)
+    return t
 
 
 def _literal_type(value: Any) -> str | None:
@@ -269,21 +288,28 @@ class _Translator:
         return self._def_types[name]
 
     def type(self, schema: Any) -> _Type:
+        """The TypeScript type of ``schema``."""
+        return _hard(self._type(schema))
+
+    def _type(self, schema: Any) -> _Type:
         if schema is True:
             return _UNKNOWN
         if schema is False or not isinstance(schema, Mapping):
             return _NEVER if schema is False else _UNKNOWN
-        parts: list[_Type] = [self._own(schema)]
+        own = self._own(schema)
+        if not ({"type", "const", "enum"} & schema.keys() or isinstance(own, _Unknown)):
+            own = _Soft(own)
+        parts: list[_Type] = [own]
         if "$ref" in schema:
             parts.append(self._ref(schema["$ref"]))
         for sub in schema.get("allOf", ()):
-            parts.append(self.type(sub))
+            parts.append(self._type(sub))
         for keyword in ("anyOf", "oneOf"):
             if isinstance(schema.get(keyword), list):
-                parts.append(_union(self.type(sub) for sub in schema[keyword]))
+                parts.append(_union(self._type(sub) for sub in schema[keyword]))
         if "then" in schema and "else" in schema:
             # Whatever `if` says, a valid value is valid against one of them.
-            parts.append(_union((self.type(schema["then"]), self.type(schema["else"]))))
+            parts.append(_union((self._type(schema["then"]), self._type(schema["else"]))))
         return self.intersect(parts)
 
     def _ref(self, ref: Any) -> _Type:
@@ -412,12 +438,26 @@ class _Translator:
         if a == b:
             return a
         for x, y in ((a, b), (b, a)):
+            if isinstance(x, _Soft):
+                if isinstance(y, _Soft):
+                    both = self._both(x.inner, y.inner)
+                    return _UNKNOWN if isinstance(both, _Never) else _Soft(both)
+                return _union(
+                    self._narrowed(x.inner, m)
+                    for m in (y.members if isinstance(y, _Union) else (y,))
+                )
+        for x, y in ((a, b), (b, a)):
             if isinstance(x, _Union):
                 others = y.members if isinstance(y, _Union) else (y,)
                 if len(x.members) * len(others) <= _MAX_DISTRIBUTED:
                     return _union(self._both(m, o) for m in x.members for o in others)
                 return _Intersection((a, b))
         return self._distinct(self.resolve(a), self.resolve(b))
+
+    def _narrowed(self, soft: _Type, t: _Type) -> _Type:
+        """``t`` narrowed by what a schema without ``type`` says, where that applies."""
+        both = self._both(t, soft)
+        return t if isinstance(both, _Never) else both
 
     def _distinct(self, a: _Type, b: _Type) -> _Type:
         """The intersection of two types that are neither unions nor equal."""
@@ -492,6 +532,33 @@ class _Translator:
                     props[name] = _Prop(name, self._both(q.type, b.index), q.optional, q.doc)
         index = None if a.index is None or b.index is None else self._both(a.index, b.index)
         return _Object(tuple(props.values()), index)
+
+
+def _aliases_in_cycles(types: Mapping[str, _Type]) -> set[str]:
+    """The type aliases that name themselves with no object or array between (``A = B``,
+    ``B = A | null``): TypeScript refuses them."""
+
+    def named(t: _Type) -> set[str]:
+        if isinstance(t, _Ref):
+            return {t.name}
+        if isinstance(t, _Union | _Intersection):
+            return set().union(*(named(m) for m in t.members))
+        return set()
+
+    edges = {name: named(t) & types.keys() for name, t in types.items()}
+    cyclic: set[str] = set()
+    for start in edges:
+        seen: set[str] = set()
+        todo = list(edges[start])
+        while todo:
+            name = todo.pop()
+            if name == start:
+                cyclic.add(start)
+                break
+            if name not in seen:
+                seen.add(name)
+                todo.extend(edges[name])
+    return cyclic
 
 
 def _type_names(defs: Mapping[str, Any]) -> dict[str, str]:
@@ -575,6 +642,8 @@ def _render(t: _Type, indent: str = "", *, top: bool = True) -> str:
         return f"[{', '.join(items)}]"
     if isinstance(t, _Object):
         return "{\n" + _members(t, indent + "  ") + indent + "}"
+    if isinstance(t, _Soft):
+        return _render(t.inner, indent, top=top)
     if isinstance(t, _Union):
         members = [_render(m, indent, top=False) for m in t.members]
         text = " | ".join(members)
@@ -638,13 +707,17 @@ def typescript_declarations(bundle: Mapping[str, Any], header: str = "") -> str:
     title = bundle.get("description", "")
     out.append(_jsdoc(f"TypeScript declarations of the protocol (types only).\n\n{title}".rstrip()))
     out.append("\n")
+    types = {name: translator.definition(key) for key, name in names.items()}
+    cyclic = _aliases_in_cycles(types)
     for key, name in names.items():
-        schema = translator.defs[key]
-        doc = _doc(schema)
+        doc = _doc(translator.defs[key])
+        notes = []
         if name != key:
-            note = f"`$defs/{key}` in the schema, renamed: {key!r} is taken in TypeScript."
-            doc = f"{doc}\n\n{note}" if doc else note
-        out.append(_declaration(name, translator.definition(key), doc))
+            notes.append(f"`$defs/{key}` in the schema, renamed: {key!r} is taken in TypeScript.")
+        if name in cyclic:
+            notes.append("`unknown`: the schema defines it by itself.")
+        doc = "\n\n".join(filter(None, [doc, *notes]))
+        out.append(_declaration(name, _UNKNOWN if name in cyclic else types[name], doc))
         out.append("\n")
     client = [messages[e] for e, spec in events.items() if spec["direction"] in _CLIENT_SENDS]
     server = [messages[e] for e, spec in events.items() if spec["direction"] in _CLIENT_RECEIVES]
