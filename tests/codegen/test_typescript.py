@@ -5,7 +5,7 @@ Every schema folder's declarations compile, with a client made from the folder's
 (each a valid message: it sends each one a client may send, types each as its message, narrows
 every frame a client may receive in an exhaustive ``switch``, and types the bundle's event
 table). The demo and ``examples/chatroom`` also have a hand-written client
-(``typescript/<name>.ts``) whose ``@ts-expect-error`` lines prove that wrong frames do not
+(``examples/typescript/client.ts``, ``typescript/chatroom.ts``) whose ``@ts-expect-error`` lines prove that wrong frames do not
 compile: tsc fails on an expected error that does not happen. The translation of JSON Schema
 keywords is checked on small schemas.
 """
@@ -30,7 +30,11 @@ from tests.typescript import assert_compiles, tsc
 
 from .conftest import CASES_DIR, PROJECT_ROOT, PROJECT_SCHEMA
 
-CLIENTS = Path(__file__).parent / "typescript"
+#: The typed clients whose wrong frames must not compile, by folder.
+CLIENTS = {
+    "demo": PROJECT_ROOT / "examples" / "typescript" / "client.ts",
+    "chatroom": Path(__file__).parent / "typescript" / "chatroom.ts",
+}
 CHATROOM = PROJECT_ROOT / "examples" / "chatroom" / "schema"
 PACKAGED = PROJECT_ROOT / "src" / "datadivr" / "demo" / TYPESCRIPT
 FOLDERS = {
@@ -113,7 +117,7 @@ def test_declarations_compile_with_a_client_of_the_examples(tmp_path: Path) -> N
 @pytest.mark.parametrize("folder", ["demo", "chatroom"])
 def test_typed_client_compiles_and_wrong_frames_do_not(folder: str, tmp_path: Path) -> None:
     (tmp_path / "protocol.d.ts").write_text(_declarations(folder), encoding="utf-8")
-    shutil.copy(CLIENTS / f"{folder}.ts", tmp_path / "client.ts")
+    shutil.copy(CLIENTS[folder], tmp_path / "client.ts")
     assert_compiles("client.ts", cwd=tmp_path)
 
     # Without its @ts-expect-error lines, the errors are on the lines they were above, and
@@ -137,7 +141,7 @@ def test_typed_client_compiles_and_wrong_frames_do_not(folder: str, tmp_path: Pa
 def test_wrong_protocol_does_not_compile(tmp_path: Path) -> None:
     """The chatroom's client against the demo's declarations: the check can fail."""
     (tmp_path / "protocol.d.ts").write_text(_declarations("demo"), encoding="utf-8")
-    shutil.copy(CLIENTS / "chatroom.ts", tmp_path / "client.ts")
+    shutil.copy(CLIENTS["chatroom"], tmp_path / "client.ts")
     result = tsc("--strict", "--noEmit", "client.ts", cwd=tmp_path)
     assert result.returncode != 0
     assert '"join"' in result.stdout

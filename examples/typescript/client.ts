@@ -1,5 +1,9 @@
-// A small client of the demo protocol, typed by its protocol.d.ts: it sends every event a
-// client may send, narrows every frame it may receive, and fails to compile wrong frames.
+// A client of datadivr's demo protocol, typed by its declarations: save them beside it with
+// `datadivr schema typescript --out examples/typescript/protocol.d.ts` (or from the server's
+// GET /protocol.d.ts), then `tsc --strict --noEmit examples/typescript/client.ts`. It sends
+// every event a client may send, narrows every frame it may receive, and shows what does not
+// compile (each `@ts-expect-error` line). The socket is left out: `send` is declared only.
+// --8<-- [start:send]
 import type { ClientFrame, EventMap, Events, ServerFrame, SumEventMessage } from "./protocol";
 
 declare function send(frame: ClientFrame): void;
@@ -7,6 +11,7 @@ declare function send(frame: ClientFrame): void;
 send({ event_name: "sum_event", payload: { numbers: [1, 2, 3] }, id: "m1" });
 send({ event_name: "msg", payload: null, message: "Hello!", to: "others" });
 send({ event_name: "msg", message: "Hello!", to: "all" });
+// --8<-- [end:send]
 send({ event_name: "ping", payload: { sent_at: "2026-11-26T12:00:00Z", nonce: "a1" } });
 send({
   event_name: "pong",
@@ -29,6 +34,7 @@ send({
     removed: ["chair-3"],
   },
 });
+
 
 // @ts-expect-error: no such event
 send({ event_name: "sum_events", payload: { numbers: [1] } });
@@ -64,6 +70,7 @@ send({
   },
 });
 
+// --8<-- [start:receive]
 /** What a client makes of every frame it may receive. */
 export function receive(frame: ServerFrame): string {
   switch (frame.event_name) {
@@ -87,6 +94,8 @@ export function receive(frame: ServerFrame): string {
     }
   }
 }
+
+// --8<-- [end:receive]
 
 /** A request and the type of its reply, from the event table. */
 type ReplyOf<E extends keyof Events> = Events[E]["reply"] extends keyof EventMap
