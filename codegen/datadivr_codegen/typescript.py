@@ -241,6 +241,17 @@ def _union(members: Iterable[_Type]) -> _Type:
     return flat[0] if len(flat) == 1 else _Union(tuple(flat))
 
 
+def _closed(t: _Type) -> _Type:
+    """``t`` with no property but those it names."""
+    if isinstance(t, _Soft):
+        return _Soft(_closed(t.inner))
+    if isinstance(t, _Object):
+        return _Object(t.props, None)
+    if isinstance(t, _Union):
+        return _union(_closed(m) for m in t.members)
+    return t
+
+
 def _hard(t: _Type) -> _Type:
     """``t`` with what schemas without ``type`` say taken as it is, once nothing else is left to
     narrow."""
@@ -310,7 +321,11 @@ class _Translator:
         if "then" in schema and "else" in schema:
             # Whatever `if` says, a valid value is valid against one of them.
             parts.append(_union((self._type(schema["then"]), self._type(schema["else"]))))
-        return self.intersect(parts)
+        result = self.intersect(parts)
+        if schema.get("unevaluatedProperties") is False and "additionalProperties" not in schema:
+            # No property but those of the schema and its subschemas (all merged by now).
+            result = _closed(result)
+        return result
 
     def _ref(self, ref: Any) -> _Type:
         if not isinstance(ref, str):
@@ -388,8 +403,6 @@ class _Translator:
         patterns = schema.get("patternProperties")
         if isinstance(patterns, Mapping):
             extra.extend(self.type(sub) for sub in patterns.values())
-        if "additionalProperties" not in schema and schema.get("unevaluatedProperties") is False:
-            closed, extra = True, extra[1:]
         index = _union(extra) if extra else None
         props = [
             _Prop(name, self.type(sub), name not in required, _doc(sub))

@@ -112,6 +112,9 @@ def test_declarations_compile_with_a_client_of_the_examples(tmp_path: Path) -> N
         client = _examples_client(_bundle(folder))
         (tmp_path / folder / "client.ts").write_text(client, encoding="utf-8")
     assert_compiles(*(f"{folder}/client.ts" for folder in FOLDERS), cwd=tmp_path)
+    for folder in FOLDERS:
+        code = re.sub(r"/\*\*.*?\*/", "", _declarations(folder), flags=re.S)
+        assert not re.search(r"\bany\b", code), folder
 
 
 @pytest.mark.parametrize("folder", ["demo", "chatroom"])
@@ -421,6 +424,21 @@ def test_descriptions_become_jsdoc() -> None:
     )
     assert "/**\n * Ends a comment: *\\/ here.\n * Second line.\n */\nexport interface T" in text
     assert '  /**\n   * @default "x"\n   * @deprecated\n   */\n  old?: string;' in text
+
+
+def test_unevaluated_properties_close_the_merged_object() -> None:
+    """As a bundle whose envelope is open and whose messages close it would have them."""
+    text = _declare(
+        {
+            "Base": {"type": "object", "properties": {"a": {"type": "string"}}},
+            "T": {
+                "allOf": [{"$ref": "#/$defs/Base"}, {"properties": {"b": {"const": 1}}}],
+                "required": ["b"],
+                "unevaluatedProperties": False,
+            },
+        }
+    )
+    assert _body(text, "T") == "export interface T {\n  a?: string;\n  b: 1;\n}"
 
 
 def test_recursive_definitions(tmp_path: Path) -> None:
