@@ -40,9 +40,10 @@ RESERVED_NAMES = (
     "Events",
     "ServerFrame",
 )
-#: Words TypeScript does not take as a type's name.
+#: Words TypeScript does not take as a type's name, and ``Array``, which the declarations use.
 _KEYWORDS = frozenset(
     [
+        "Array",
         "any",
         "bigint",
         "boolean",

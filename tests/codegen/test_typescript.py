@@ -388,12 +388,13 @@ def test_messages_unions_and_event_table() -> None:
     assert "  answer: AnswerMessage;\n" in text
 
 
-def test_names_that_typescript_does_not_take_are_renamed() -> None:
+def test_names_that_typescript_does_not_take_are_renamed(tmp_path: Path) -> None:
     text = _declare(
         {
             "ClientFrame": {"type": "string", "description": "Taken."},
             "ClientFrame_": {"type": "number"},
             "string": {"type": "boolean"},
+            "Array": {"type": "array", "items": {"type": ["string", "null"]}},
             "T": {
                 "type": "object",
                 "properties": {
@@ -406,8 +407,11 @@ def test_names_that_typescript_does_not_take_are_renamed() -> None:
     assert "export type ClientFrame_ = number;" in text
     assert "export type ClientFrame__ = string;" in text
     assert "export type string_ = boolean;" in text
+    assert "export type Array_ = Array<string | null>;" in text
     assert "  a?: ClientFrame__;\n  b?: string_;\n" in text
     assert "`$defs/ClientFrame` in the schema, renamed" in text
+    (tmp_path / "protocol.d.ts").write_text(text, encoding="utf-8")
+    assert_compiles("protocol.d.ts", cwd=tmp_path)
 
 
 def test_descriptions_become_jsdoc() -> None:
