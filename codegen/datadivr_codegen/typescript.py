@@ -713,9 +713,9 @@ def typescript_declarations(bundle: Mapping[str, Any], header: str = "") -> str:
     names = translator.names
     events: Mapping[str, Any] = bundle.get("x-datadivr", {}).get("events", {})
     messages = {
-        event: names[spec["schema"][len(_DEFS) :]]
+        event: names[str(spec["schema"])[len(_DEFS) :]]
         for event, spec in events.items()
-        if spec["schema"].startswith(_DEFS) and spec["schema"][len(_DEFS) :] in names
+        if str(spec.get("schema")).startswith(_DEFS) and str(spec["schema"])[len(_DEFS) :] in names
     }
     out = [header, "\n" if header else ""]
     title = bundle.get("description", "")
@@ -733,8 +733,8 @@ def typescript_declarations(bundle: Mapping[str, Any], header: str = "") -> str:
         doc = "\n\n".join(filter(None, [doc, *notes]))
         out.append(_declaration(name, _UNKNOWN if name in cyclic else types[name], doc))
         out.append("\n")
-    client = [messages[e] for e, spec in events.items() if spec["direction"] in _CLIENT_SENDS]
-    server = [messages[e] for e, spec in events.items() if spec["direction"] in _CLIENT_RECEIVES]
+    client = [m for e, m in messages.items() if events[e].get("direction") in _CLIENT_SENDS]
+    server = [m for e, m in messages.items() if events[e].get("direction") in _CLIENT_RECEIVES]
     out.append(
         "/** Every message of the protocol, discriminated by `event_name`. */\n"
         f"export type AnyMessage ={_union_of(list(messages.values()))};\n\n"
@@ -754,12 +754,11 @@ def typescript_declarations(bundle: Mapping[str, Any], header: str = "") -> str:
         "export interface Events {\n"
     )
     for event, spec in events.items():
-        fields = {
-            k: spec[k] for k in ("direction", "reply", "message", "schema", "payload") if k in spec
-        }
         out.append(f"  {_key(event)}: {{\n")
         out.extend(
-            f"    {_key(k)}: {json.dumps(v, ensure_ascii=False)};\n" for k, v in fields.items()
+            f"    {_key(k)}: "
+            f"{json.dumps(v, ensure_ascii=False) if _literal_type(v) else 'unknown'};\n"
+            for k, v in spec.items()
         )
         out.append("  };\n")
     out.append("}\n")

@@ -369,6 +369,8 @@ def test_messages_unions_and_event_table() -> None:
             "ask": event("server_to_client", "Ask", "answer"),
             "answer": event("client_reply", "Answer"),
             "tell": event("both", "Tell"),
+            # An entry with no message schema of its own: in the table, in no union.
+            "nowhere": {"direction": "both", "schema": "#/elsewhere", "extra": {"a": 1}},
         },
     )
     assert _body(text, "AnswerMessage") == (
@@ -386,6 +388,12 @@ def test_messages_unions_and_event_table() -> None:
     )
     assert '  ask: {\n    direction: "server_to_client";\n    reply: "answer";\n' in text
     assert "  answer: AnswerMessage;\n" in text
+    assert "  nowhere: {\n" in text
+    assert "    extra: unknown;\n" in text
+    assert (
+        "export interface EventMap {\n"
+        "  ask: AskMessage;\n  answer: AnswerMessage;\n  tell: TellMessage;\n}"
+    ) in text
 
 
 def test_names_that_typescript_does_not_take_are_renamed(tmp_path: Path) -> None:
