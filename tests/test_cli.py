@@ -120,7 +120,7 @@ def test_an_import_that_fails_is_a_usage_error(
     assert name in result.output
 
 
-@pytest.mark.parametrize("command", ["bundle", "asyncapi"])
+@pytest.mark.parametrize("command", ["bundle", "asyncapi", "typescript"])
 def test_a_schema_file_that_cannot_be_written_is_an_error(command: str, tmp_path: Path) -> None:
     out = tmp_path / "no-such-folder" / "protocol.json"
     result = CliRunner().invoke(app, ["schema", command, "--out", str(out)])

@@ -220,13 +220,14 @@ def test_every_block_of_the_guides_is_exercised(page: str) -> None:
             assert match, f"docs/{page}: include a file of examples/ instead:\n{block}"
             assert (ROOT / match[1]).is_file(), match[1]
             assert match[1].startswith(("examples/chatroom/", "examples/validating/")), match[1]
-        elif language == "js":
+        elif language in ("js", "ts"):
             # Parts of the browser example, which tests/integration/test_browser_example.py
-            # runs in headless Chromium.
+            # runs in headless Chromium, and of the typed client that
+            # tests/codegen/test_typescript.py compiles.
             match = SNIPPET_PART.fullmatch(block.strip())
-            assert match, f"docs/{page}: include a part of examples/browser/ instead:\n{block}"
+            assert match, f"docs/{page}: include a part of examples/ instead:\n{block}"
             assert (ROOT / match[1]).is_file(), match[1]
-            assert match[1].startswith("examples/browser/"), match[1]
+            assert match[1].startswith(("examples/browser/", "examples/typescript/")), match[1]
             assert f"[start:{match[2]}]" in (ROOT / match[1]).read_text(encoding="utf-8")
         elif language == "text":
             assert block.startswith(tuple(TEXT_BLOCKS)), f"docs/{page}: untested text:\n{block}"

@@ -1,10 +1,21 @@
+// @ts-check
 // A browser client of datadivr in plain JavaScript, with no build step. It loads the server's
 // bundled schema (GET /schema: the document `datadivr schema bundle` writes), checks every
 // message against it with Ajv before sending, and shows the replies and errors that come back.
+// Its types come from the protocol's declarations (GET /protocol.d.ts, saved as protocol.d.ts
+// beside it): `tsc -p examples/browser` checks it, the browser ignores them.
+
+/** @typedef {import("./protocol").ClientFrame} ClientFrame */
+/** @typedef {import("./protocol").ServerFrame} ServerFrame */
+/** @typedef {import("./protocol").Events} Events */
 
 // --8<-- [start:schema]
-/** The protocol from the bundled schema: the events a client may send, and a check. */
+/**
+ * The protocol from the bundled schema: the events a client may send, and a check.
+ * @param {string} url
+ */
 async function loadProtocol(url) {
+  /** @type {{ "x-datadivr": { events: Events } }} */
   const bundle = await (await fetch(url)).json();
   // Ajv compiles each schema to JavaScript: under a Content-Security-Policy without
   // 'unsafe-eval', use Ajv's standalone (precompiled) validators instead.
@@ -16,24 +27,33 @@ async function loadProtocol(url) {
   ajv.addKeyword("x-datadivr");
   ajv.addSchema(bundle, "protocol");
   const events = bundle["x-datadivr"].events;
-  const sendable = Object.keys(events).filter(
-    (name) => events[name].direction !== "server_to_client",
-  );
+  const names = /** @type {(keyof Events)[]} */ (Object.keys(events));
+  const sendable = names.filter((name) => events[name].direction !== "server_to_client");
   return {
     sendable,
-    /** What is wrong with `message`, as `$.path: reason` lines like the server's; [] if valid. */
+    /**
+     * What is wrong with `message`, as `$.path: reason` lines like the server's; [] if valid.
+     * @param {ClientFrame} message
+     * @returns {string[]}
+     */
     check(message) {
       if (!sendable.includes(message.event_name)) {
         return ["$.event_name: not an event a client may send"];
       }
-      const validate = ajv.getSchema(`protocol${events[message.event_name].schema}`);
+      // Every event's schema is in the bundle.
+      const validate = /** @type {AjvValidate} */ (
+        ajv.getSchema(`protocol${events[message.event_name].schema}`)
+      );
       if (validate(message)) return [];
-      return validate.errors.map((error) => `${jsonPath(error)}: ${error.message}`);
+      return (validate.errors ?? []).map((error) => `${jsonPath(error)}: ${error.message}`);
     },
   };
 }
 
-/** Ajv's JSON Pointer (`/payload/numbers/1`) as a path the way the server writes them. */
+/**
+ * Ajv's JSON Pointer (`/payload/numbers/1`) as a path the way the server writes them.
+ * @param {AjvError} error
+ */
 function jsonPath(error) {
   const parts = error.instancePath.split("/").slice(1);
   const named = error.params.missingProperty ?? error.params.additionalProperty;
@@ -43,16 +63,20 @@ function jsonPath(error) {
 }
 // --8<-- [end:schema]
 
-const statusLine = document.getElementById("status");
-const logList = document.getElementById("log");
+const statusLine = /** @type {HTMLOutputElement} */ (document.getElementById("status"));
+const logList = /** @type {HTMLUListElement} */ (document.getElementById("log"));
 
+/**
+ * @param {string} title
+ * @param {string} text
+ */
 function log(title, text) {
   const item = document.createElement("li");
   const strong = document.createElement("strong");
   strong.textContent = title;
   item.append(strong, ` ${text}`); // as text: messages from other clients are not HTML
   logList.prepend(item);
-  if (logList.children.length > 100) logList.lastElementChild.remove();
+  if (logList.children.length > 100) logList.lastElementChild?.remove();
 }
 
 if (typeof window.ajv2020 !== "function") {
@@ -60,7 +84,8 @@ if (typeof window.ajv2020 !== "function") {
   throw new Error("node_modules/ajv-dist is missing");
 }
 const protocol = await loadProtocol("/schema");
-document.getElementById("events").textContent = protocol.sendable.join(", ");
+/** @type {HTMLOutputElement} */ (document.getElementById("events")).textContent =
+  protocol.sendable.join(", ");
 
 // --8<-- [start:connect]
 const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -74,7 +99,10 @@ socket.addEventListener("close", (event) => {
 // --8<-- [start:send]
 let sent = 0;
 
-/** Send `message` with an id (its answer carries it in `reply_to`), if the schema allows it. */
+/**
+ * Send `message` with an id (its answer carries it in `reply_to`), if the schema allows it.
+ * @param {ClientFrame} message
+ */
 function send(message) {
   // Before it opens, send() throws; once it has closed, it drops the message without a word.
   if (socket.readyState !== WebSocket.OPEN) {
@@ -93,6 +121,7 @@ function send(message) {
 // --8<-- [end:send]
 
 // --8<-- [start:receive]
+/** @param {ServerFrame} message */
 function receive(message) {
   switch (message.event_name) {
     case "welcome":
@@ -115,19 +144,22 @@ function receive(message) {
 }
 // --8<-- [end:receive]
 
-document.getElementById("sum").addEventListener("submit", (event) => {
+/** @param {string} id */
+const field = (id) => /** @type {HTMLInputElement} */ (document.getElementById(id)).value;
+/** @param {string} id */
+const form = (id) => /** @type {HTMLFormElement} */ (document.getElementById(id));
+
+form("sum").addEventListener("submit", (event) => {
   event.preventDefault();
-  const numbers = document
-    .getElementById("numbers")
-    .value.split(",")
+  const numbers = field("numbers")
+    .split(",")
     .map((item) => item.trim())
     .map((item) => (item !== "" && Number.isFinite(Number(item)) ? Number(item) : item));
-  send({ event_name: "sum_event", payload: { numbers } });
+  // What was typed, numbers or not: send() checks it against the schema before it goes out.
+  send(/** @type {ClientFrame} */ ({ event_name: "sum_event", payload: { numbers } }));
 });
 
-document.getElementById("chat").addEventListener("submit", (event) => {
+form("chat").addEventListener("submit", (event) => {
   event.preventDefault();
-  const message = document.getElementById("text").value;
-  const to = document.getElementById("to").value;
-  send({ event_name: "msg", payload: null, message, to });
+  send({ event_name: "msg", payload: null, message: field("text"), to: field("to") });
 });

@@ -668,9 +668,35 @@ def schema_asyncapi(
     _write_json(document, out)
 
 
+@schema_app.command("typescript")
+def schema_typescript(
+    out: OutOption = None,
+    protocol: ProtocolOption = None,
+) -> None:
+    """Write TypeScript declarations (.d.ts) of the protocol.
+
+    An interface per message and definition, the ClientFrame and ServerFrame unions
+    discriminated by event_name, and the event table as types.
+    """
+    package = _load_protocol(protocol)
+    try:
+        text = package.PROTOCOL.typescript
+    except FileNotFoundError:
+        Console(stderr=True).print(
+            f"[red]error:[/] {package.__name__!r} has no protocol.d.ts: regenerate it with a newer "
+            "datadivr generate"
+        )
+        raise typer.Exit(2) from None
+    _write_text(text, out)
+
+
 def _write_json(document: Any, out: Path | None) -> None:
     """``document`` as indented JSON, to ``out`` or standard output."""
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    _write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", out)
+
+
+def _write_text(text: str, out: Path | None) -> None:
+    """``text`` to ``out``, or to standard output."""
     if out is None:
         typer.echo(text, nl=False)
     else:

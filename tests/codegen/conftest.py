@@ -31,6 +31,7 @@ GENERATED_FILES = (
     "events.py",
     "handlers.py",
     "models.py",
+    "protocol.d.ts",
     "protocol.md",
     "py.typed",
     "schema.json",

@@ -13,8 +13,8 @@ from datadivr_codegen.project import regenerate_command
 
 from .conftest import CASES, GENERATED_FILES, case_schema, copy_case, snapshot
 
-HASH_LINE = re.compile(r"^(?:# )?schema-hash: (sha256:[0-9a-f]{64})$", re.MULTILINE)
-GENERATOR_LINE = re.compile(r"^(?:# )?generator-hash: (sha256:[0-9a-f]{64})$", re.MULTILINE)
+HASH_LINE = re.compile(r"^(?:# |// )?schema-hash: (sha256:[0-9a-f]{64})$", re.MULTILINE)
+GENERATOR_LINE = re.compile(r"^(?:# |// )?generator-hash: (sha256:[0-9a-f]{64})$", re.MULTILINE)
 #: Anything that looks like a date or a time of day.
 CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}(:\d{2})?")
 
@@ -100,6 +100,14 @@ def test_header_holds_the_hashes_and_no_timestamp(case: str) -> None:
             assert HASH_LINE.findall(comment) == [digest], f.path
             assert GENERATOR_LINE.findall(comment) == [generator_hash()], f.path
             assert not CLOCK.search(GENERATOR_LINE.sub("", HASH_LINE.sub("", comment))), f.path
+        elif f.path.endswith(".ts"):
+            comments = [line for line in f.content.splitlines() if line.startswith("// ")]
+            assert comments[0].startswith(f"// {HEADER_MARK} "), f.path
+            assert len(comments) == 4, f.path
+            header = "\n".join(comments)
+            assert HASH_LINE.findall(header) == [digest], f.path
+            assert GENERATOR_LINE.findall(header) == [generator_hash()], f.path
+            assert not CLOCK.search(GENERATOR_LINE.sub("", HASH_LINE.sub("", header))), f.path
         elif f.path == "py.typed":
             assert f.content == ""
         else:

@@ -175,6 +175,11 @@ def test_missing_file_is_regenerated(schema: Path, out: Path, spy: Spy, name: st
             id="json-without-hash",
         ),
         pytest.param("asyncapi.json", lambda text: text[:-10], id="json-truncated"),
+        pytest.param(
+            "protocol.d.ts",
+            lambda text: text.replace("schema-hash: sha256:", "schema-hash: sha256:0", 1),
+            id="ts-other-schema-hash",
+        ),
         pytest.param("handlers.py", lambda text: "", id="py-empty"),
         pytest.param("py.typed", lambda text: "partial\n", id="py-typed-not-empty"),
     ],
@@ -215,7 +220,7 @@ def test_another_generator_regenerates(
     result = generate(schema, out)
 
     assert sorted(result.written) == sorted(
-        f for f in GENERATED_FILES if f.endswith((".py", ".md"))
+        f for f in GENERATED_FILES if f.endswith((".py", ".md", ".ts"))
     )
     _assert_regenerated(schema, out, result, spy)
     assert f"# generator-hash: sha256:{'0' * 64}\n" in (out / "events.py").read_text("utf-8")

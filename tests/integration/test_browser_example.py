@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import runpy
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -20,7 +21,9 @@ from starlette.websockets import WebSocket
 from datadivr import Identity, create_app
 from datadivr.demo import PROTOCOL
 from tests.browser import Tab, launch
+from tests.case_protocols import case_package
 from tests.conftest import LiveServer
+from tests.typescript import assert_compiles, tsc
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "browser"
 AJV = EXAMPLE / "node_modules" / "ajv-dist" / "dist" / "ajv2020.min.js"
@@ -128,3 +131,18 @@ def test_a_chat_between_two_pages(open_page: Callable[[], Page]) -> None:
     alice.fill("#to", "nobody")
     alice.click("#chat button")
     expect(alice.locator("#log li").first).to_contain_text("error unknown_recipient:")
+
+
+def test_the_example_type_checks_against_the_declarations(tmp_path: Path) -> None:
+    """``chat.js`` is type-checked JavaScript: ``tsc --strict --checkJs`` passes with the
+    demo's ``protocol.d.ts``, and fails with another protocol's."""
+    for name in ("chat.js", "ajv.d.ts", "tsconfig.json"):
+        shutil.copy(EXAMPLE / name, tmp_path / name)
+    (tmp_path / "protocol.d.ts").write_text(PROTOCOL.typescript, encoding="utf-8")
+    assert_compiles("--project", ".", cwd=tmp_path)
+
+    with case_package("reply", tmp_path) as package:
+        (tmp_path / "protocol.d.ts").write_text(package.PROTOCOL.typescript, encoding="utf-8")
+    wrong = tsc("--project", ".", cwd=tmp_path)
+    assert wrong.returncode != 0
+    assert "chat.js" in wrong.stdout

@@ -45,6 +45,7 @@ async def main() -> None:
         result = await client.sum_event([1, 2], timeout=5)
     print("result", result.payload)
     print("schema", resources.files("datadivr.demo").joinpath("schema.json").is_file())
+    print("typescript", resources.files("datadivr.demo").joinpath("protocol.d.ts").is_file())
     print("typed", resources.files("datadivr").joinpath("py.typed").is_file())
     explorer = resources.files("datadivr") / "static" / "explorer"
     print("explorer", all(explorer.joinpath(name).is_file() for name in ("index.html", "explorer.js", "explorer.css")))
@@ -98,7 +99,13 @@ def test_wheel_installs_and_works_in_a_clean_venv(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if not line.startswith("20")]  # not logs
-    assert lines == ["result 9.0", "schema True", "typed True", "explorer True"]
+    assert lines == [
+        "result 9.0",
+        "schema True",
+        "typescript True",
+        "typed True",
+        "explorer True",
+    ]
     cli = subprocess.run(
         [str(venv / "bin" / "datadivr"), "events", "--format", "json"],
         capture_output=True,

@@ -75,8 +75,9 @@ class Protocol:
         events: Every event by name.
         adapter: Parses a frame into the right message model in one pass.
         schema_hash: Hash of the schema files the package was generated from.
-        package: The generated package, whose ``schema.json`` holds the bundled schema and
-            ``asyncapi.json`` the AsyncAPI document.
+        package: The generated package, whose ``schema.json`` holds the bundled schema,
+            ``asyncapi.json`` the AsyncAPI document and ``protocol.d.ts`` the TypeScript
+            declarations.
     """
 
     events: Mapping[str, EventSpec]
@@ -109,6 +110,16 @@ class Protocol:
         text = resources.files(self.package).joinpath("asyncapi.json").read_text(encoding="utf-8")
         data: dict[str, Any] = json.loads(text)
         return data
+
+    @cached_property
+    def typescript(self) -> str:
+        """The protocol's TypeScript declarations (the package's ``protocol.d.ts``): a type per
+        message and definition, and the ``ClientFrame`` and ``ServerFrame`` unions.
+
+        Raises:
+            FileNotFoundError: the package was generated before datadivr wrote them.
+        """
+        return resources.files(self.package).joinpath("protocol.d.ts").read_text(encoding="utf-8")
 
     def event_schema(self, name: str) -> dict[str, Any]:
         """The self-contained schema of one event's message."""

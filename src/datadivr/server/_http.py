@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from datadivr.core._asyncapi import asyncapi_for
@@ -18,6 +18,7 @@ from datadivr.validation import Report, Validator
 
 __all__ = [
     "MAX_BATCH",
+    "TYPESCRIPT_PATH",
     "BodyLimit",
     "EventModel",
     "HealthModel",
@@ -27,6 +28,12 @@ __all__ = [
     "event_models",
     "schema_router",
 ]
+
+#: Where the server serves the protocol's TypeScript declarations.
+TYPESCRIPT_PATH = "/protocol.d.ts"
+#: Their media type: plain text, which browsers show and TypeScript tools (Deno included, by
+#: the ``.d.ts`` of the path) read as declarations.
+TYPESCRIPT_MEDIA_TYPE = "text/plain"
 
 #: At most this many messages in one ``POST /validate``.
 MAX_BATCH = 1000
@@ -142,7 +149,7 @@ def event_models(protocol: Protocol) -> list[EventModel]:
 
 
 def schema_router(protocol: Protocol, *, token: bool = False) -> APIRouter:
-    """Routes: ``GET /events``, ``GET /schema``, ``GET /asyncapi.json``,
+    """Routes: ``GET /events``, ``GET /schema``, ``GET /asyncapi.json``, ``GET /protocol.d.ts``,
     ``GET /schema/events/{event_name}``, ``POST /validate``; ``token``: whether clients must
     present the shared token (the AsyncAPI document then declares how)."""
     router = APIRouter(tags=["schema"])
@@ -183,6 +190,31 @@ def schema_router(protocol: Protocol, *, token: bool = False) -> APIRouter:
             # A Host header that makes no URL: the document names no server, rather than
             # a wrong one.
             return protocol.asyncapi
+
+    @router.get(
+        TYPESCRIPT_PATH,
+        summary="TypeScript declarations of the protocol: a type per message, and the "
+        "ClientFrame and ServerFrame unions",
+        response_class=PlainTextResponse,
+        responses={
+            200: {"content": {TYPESCRIPT_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+            404: {"model": ErrorModel, "description": "The package has no declarations."},
+        },
+    )
+    async def get_typescript() -> Response:
+        try:
+            text = protocol.typescript
+        except FileNotFoundError:
+            raise HTTPException(
+                404,
+                f"the protocol package {protocol.package!r} has no protocol.d.ts: "
+                "regenerate it with a newer datadivr generate",
+            ) from None
+        return PlainTextResponse(
+            text,
+            media_type=TYPESCRIPT_MEDIA_TYPE,
+            headers={"Content-Disposition": 'inline; filename="protocol.d.ts"'},
+        )
 
     @router.get(
         "/schema/events/{event_name}",
