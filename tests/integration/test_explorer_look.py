@@ -117,17 +117,26 @@ def test_the_links_to_the_exports_answer(
     page = open_page()
     nav = page.get_by_role("navigation", name="The protocol for other tools")
     links = nav.get_by_role("link")
-    expect(links).to_have_text(["Events", "Schema", "AsyncAPI", "HTTP API"])
+    expect(links).to_have_text(["Events", "Schema", "AsyncAPI", "TypeScript", "HTTP API"])
     urls = [link.evaluate("(a) => a.href") for link in links.all()]
     base = live_server.http
-    assert urls == [f"{base}/events", f"{base}/schema", f"{base}/asyncapi.json", f"{base}/docs"]
+    assert urls == [
+        f"{base}/events",
+        f"{base}/schema",
+        f"{base}/asyncapi.json",
+        f"{base}/protocol.d.ts",
+        f"{base}/docs",
+    ]
     with httpx.Client(timeout=10) as http:
         answers = {url.removeprefix(base): http.get(url) for url in urls}
     assert {path: answer.status_code for path, answer in answers.items()} == dict.fromkeys(
         answers, 200
     )
     assert answers["/schema"].json() == PROTOCOL.schema
-    assert answers["/asyncapi.json"].json() == PROTOCOL.asyncapi
+    served = answers["/asyncapi.json"].json()
+    assert served["servers"]["datadivr"]["host"] == base.removeprefix("http://")
+    assert {k: v for k, v in served.items() if k != "servers"} == PROTOCOL.asyncapi
+    assert answers["/protocol.d.ts"].text == PROTOCOL.typescript
     assert [event["name"] for event in answers["/events"].json()] == sorted(PROTOCOL.events)
     assert answers["/docs"].headers["content-type"].startswith("text/html")
 
