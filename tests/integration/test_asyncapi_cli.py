@@ -103,6 +103,8 @@ def test_server_and_token_security_options() -> None:
         ("ws://127.0.0.1:8765/ws?token=x", "no query"),
         ("ws://user:pw@127.0.0.1/ws", "credentials"),
         ("ws://[::1/ws", "is not a URL"),
+        ("ws://127.0.0.1:99999/ws", "is not a URL"),
+        ("ws://127.0.0.1:port/ws", "is not a URL"),
     ],
 )
 def test_a_bad_server_url_is_a_usage_error(url: str, says: str) -> None:

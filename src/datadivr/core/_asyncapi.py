@@ -58,6 +58,7 @@ def server_object(url: str, *, token: bool = False) -> dict[str, Any]:
     try:
         parts = urlsplit(url)
         host = parts.netloc
+        parts.port  # noqa: B018 (a port that is no number, or out of range, raises)
     except ValueError as exc:
         raise ValueError(f"{url!r} is not a URL: {exc}") from None
     if parts.scheme not in ("ws", "wss"):
