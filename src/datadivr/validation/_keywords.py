@@ -1,0 +1,212 @@
+"""The draft 2020-12 validator the reference validation uses, and the violations it reports.
+
+Its reports speak the vocabulary every surface of datadivr speaks (see ``docs/validating.md``):
+``kind`` is the JSON Schema keyword that failed, ``path`` the JSON path of the value at fault,
+and a failure about one member of an object points at that member (``required``,
+``dependentRequired``, ``additionalProperties`` and ``unevaluatedProperties`` give one
+violation per member, at its path). A value that matches no branch of an ``anyOf`` or a
+``oneOf`` is one violation at the value, followed by the failures of its closest branch.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import islice
+from typing import Any
+
+from jsonschema import Draft202012Validator, validators
+from jsonschema import _keywords as _jsonschema_keywords
+from jsonschema._utils import find_evaluated_property_keys_by_schema
+from jsonschema.exceptions import ValidationError
+
+from datadivr.core._violations import MAX_DETAILS, clip_reason, path_order
+from datadivr.exceptions import Violation
+
+__all__ = ["Draft", "report_violations"]
+
+#: A value's repr longer than this is cut in a reason: a hostile 1 MB string is not echoed.
+SHOWN_VALUE = 64
+
+
+@functools.lru_cache(maxsize=1024)
+def _matcher(pattern: str) -> Callable[[str], bool]:
+    """What ``pattern`` matches: by Python's ``re`` when it compiles there, else by the
+    engine of the models' checks (jsonschema-rs), which also reads the ECMA-262 forms
+    ``re`` does not, such as ``\\p{Letter}``."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        import jsonschema_rs
+
+        check = jsonschema_rs.validator_for({"pattern": pattern})
+        return lambda text: bool(check.is_valid(text))
+    return lambda text: compiled.search(text) is not None
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _matcher(pattern)(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Any, patterns: Mapping[str, Any], instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if _matcher(pattern)(key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _required(
+    validator: Any, required: list[str], instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    # At the missing member, not at the object that misses it.
+    if not validator.is_type(instance, "object"):
+        return
+    for name in required:
+        if name not in instance:
+            yield ValidationError(f"{name!r} is a required property", path=[name])
+
+
+def _dependent_required(
+    validator: Any, dependencies: Mapping[str, list[str]], instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for name, needed in dependencies.items():
+        if name in instance:
+            for each in needed:
+                if each not in instance:
+                    yield ValidationError(f"{each!r} is a dependency of {name!r}", path=[each])
+
+
+def _additional_properties(
+    validator: Any, additional: Any, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    known = schema.get("properties", {})
+    patterns = list(schema.get("patternProperties", {}))
+    extras = [
+        key for key in instance if key not in known and not any(_matcher(p)(key) for p in patterns)
+    ]
+    if validator.is_type(additional, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], additional, path=extra)
+    elif additional is False:
+        for extra in extras:
+            yield ValidationError(
+                f"Additional properties are not allowed ({extra!r} was unexpected)", path=[extra]
+            )
+
+
+def _unevaluated(
+    validator: Any, unevaluated: Any, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if unevaluated is not False:
+        # (jsonschema's own: the value is a schema, each property checked against it)
+        keyword: Any = _jsonschema_keywords.unevaluatedProperties
+        yield from keyword(validator, unevaluated, instance, schema)
+        return
+    if not validator.is_type(instance, "object"):
+        return
+    evaluated = find_evaluated_property_keys_by_schema(validator, instance, schema)
+    for key in instance:
+        if key not in evaluated:
+            yield ValidationError(
+                f"Unevaluated properties are not allowed ({key!r} was unexpected)", path=[key]
+            )
+
+
+def _is_integer(checker: Any, instance: Any) -> bool:
+    """An integer as the models type it: written without a fraction (``1``, not ``1.0``)."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+#: Draft 2020-12, with patterns read as above, integers as the models read them, and a
+#: failure about a member of an object at that member.
+Draft: Any = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    {
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "required": _required,
+        "dependentRequired": _dependent_required,
+        "additionalProperties": _additional_properties,
+        "unevaluatedProperties": _unevaluated,
+    },
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+
+#: The keywords of a union: a value that matches none of its branches.
+_UNIONS = frozenset({"anyOf", "oneOf"})
+#: The keywords of a failure about an object's shape (a missing or an unexpected member).
+_SHAPE = frozenset(
+    {"required", "dependentRequired", "additionalProperties", "unevaluatedProperties"}
+)
+
+
+def report_violations(errors: Iterable[ValidationError]) -> list[Violation]:
+    """The violations of ``errors`` (:data:`MAX_DETAILS` and one at most, to tell that there
+    were more), in their documented order:
+    by path (members by name, elements by index), then by keyword; a union's violation is
+    followed by its closest branch's, in the same order."""
+    return [_violation(error) for error in islice(_ordered(errors), MAX_DETAILS + 1)]
+
+
+def _ordered(errors: Iterable[ValidationError]) -> Iterator[ValidationError]:
+    for error in sorted(errors, key=lambda e: (path_order(e.absolute_path), str(e.validator))):
+        yield error
+        if error.validator in _UNIONS and error.context:
+            yield from _ordered(_closest(error))
+
+
+def _closest(error: ValidationError) -> list[ValidationError]:
+    """The failures of the branch of a union closest to the value it refused: one whose type
+    the value has, then the one with the fewest missing or unknown members, then with the
+    fewest failures (the first listed, on a tie)."""
+    branches: dict[Any, list[ValidationError]] = {}
+    for failure in error.context:
+        branches.setdefault(failure.relative_schema_path[0], []).append(failure)
+    depth = len(error.absolute_path)
+
+    def distance(failures: list[ValidationError]) -> tuple[bool, int, int]:
+        wrong_type = any(f.validator == "type" and len(f.absolute_path) == depth for f in failures)
+        shape = sum(f.validator in _SHAPE and len(f.absolute_path) == depth + 1 for f in failures)
+        return wrong_type, shape, sum(_leaves(f) for f in failures)
+
+    return min(branches.values(), key=distance)
+
+
+def _leaves(error: ValidationError) -> int:
+    return sum(_leaves(e) for e in error.context) if error.context else 1
+
+
+#: What a union's violation adds to jsonschema's reason when the failures of its closest
+#: branch follow it.
+CLOSEST = "; the failures that follow are those of the closest branch"
+
+
+def _violation(error: ValidationError) -> Violation:
+    reason = _reason(error)
+    if error.validator in _UNIONS and error.context:
+        reason = clip_reason(reason + CLOSEST)
+    return Violation(error.json_path, reason, str(error.validator))
+
+
+def _reason(error: ValidationError) -> str:
+    """jsonschema's message, with the value it names cut short (it writes the value's repr)."""
+    message = error.message
+    if len(message) <= SHOWN_VALUE or error.validator in _SHAPE:
+        return message
+    try:
+        shown = repr(error.instance)
+    except RecursionError:  # (jsonschema wrote it; a deeper repr is not needed)
+        return clip_reason(message)
+    if len(shown) > SHOWN_VALUE and shown in message:
+        message = message.replace(shown, shown[: SHOWN_VALUE - 1] + "…", 1)
+    return clip_reason(message)
