@@ -218,15 +218,20 @@ def validation_details(
     )
 
 
+#: The keywords whose failure is at a member that is absent.
+_ABSENT_MEMBER = frozenset({"required", "dependentRequired"})
+
+
 def _steps(loc: Sequence[int | str], kind: str, data: Any) -> _Steps:
     """``loc`` walked along ``data``: an item that is no key or index of the value reached
-    is a union branch's tag, except the last one of a ``required`` failure (the absent key)."""
+    is a union branch's tag, except the last one of a ``required`` (or ``dependentRequired``)
+    failure: the absent key."""
     steps: list[tuple[bool, int | str]] = []
     value = data
     last = len(loc) - 1
     for index, item in enumerate(loc):
         child = UNKNOWN if item == "[key]" else _child(value, item)  # (a key's own failure)
-        if child is _ABSENT and not (index == last and kind == "required"):
+        if child is _ABSENT and not (index == last and kind in _ABSENT_MEMBER):
             if isinstance(value, Mapping) and isinstance(item, str) and item in value.values():
                 continue  # the tag of a discriminated union: the one branch its value names
             steps.append((False, item))  # a tag: the value stays where it is

@@ -195,7 +195,9 @@ def _violation(error: ValidationError) -> Violation:
     reason = _reason(error)
     if error.validator in _UNIONS and error.context:
         reason = clip_reason(reason + CLOSEST)
-    return Violation(error.json_path, reason, str(error.validator))
+    # A boolean false schema's failure has no keyword: "false", as the models' checks say.
+    kind = "false" if error.validator is None else str(error.validator)
+    return Violation(error.json_path, reason, kind)
 
 
 def _reason(error: ValidationError) -> str:
