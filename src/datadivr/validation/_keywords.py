@@ -142,6 +142,38 @@ Draft: Any = validators.extend(  # type: ignore[no-untyped-call]
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
 )
 
+_descend = Draft.descend
+
+
+def _located_descend(
+    self: Any,
+    instance: Any,
+    schema: Any,
+    path: Any = None,
+    schema_path: Any = None,
+    resolver: Any = None,
+) -> Iterator[ValidationError]:
+    """jsonschema's ``descend``, whose failure of a boolean ``false`` subschema keeps its place
+    (jsonschema 4.26 reports it at the parent: ``$`` for ``{"properties": {"a": false}}``)."""
+    if schema is False:
+        error = ValidationError(
+            f"False schema does not allow {instance!r}",
+            validator=None,  # type: ignore[arg-type]  # (as jsonschema has it)
+            validator_value=None,
+            instance=instance,
+            schema=schema,
+        )
+        if path is not None:
+            error.path.appendleft(path)
+        if schema_path is not None:
+            error.schema_path.appendleft(schema_path)
+        yield error
+        return
+    yield from _descend(self, instance, schema, path, schema_path, resolver)
+
+
+Draft.descend = _located_descend
+
 #: The keywords of a union: a value that matches none of its branches.
 _UNIONS = frozenset({"anyOf", "oneOf"})
 #: The keywords of a failure about an object's shape (a missing or an unexpected member).
