@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from datadivr.core._factories import create_message
-from datadivr.core._protocol import EXHAUSTIVE_ITEMS, MAX_DETAILS, NO_BRANCH, violations
+from datadivr.core._protocol import EXHAUSTIVE_ITEMS
+from datadivr.core._violations import MAX_DETAILS, NO_BRANCH, violations
 from datadivr.exceptions import MessageValidationError, ProtocolError
 from datadivr.validation import Validator
 from tests.agreement.strategies import (

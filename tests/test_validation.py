@@ -12,10 +12,12 @@ from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from datadivr import ProtocolError
-from datadivr.core._protocol import EXHAUSTIVE_ITEMS, MAX_DETAILS, Protocol
+from datadivr.core import _reference
+from datadivr.core._protocol import EXHAUSTIVE_ITEMS, Protocol
+from datadivr.core._violations import MAX_DETAILS
 from datadivr.demo import PROTOCOL, SumEventMessage, SumEventPayload
 from datadivr.exceptions import MessageValidationError
-from datadivr.validation import Validator, _keywords
+from datadivr.validation import Validator
 from datadivr.validation._capture import CaptureError, validate_capture
 
 VALID: list[dict[str, Any]] = [
@@ -261,7 +263,7 @@ class TestBoundedCost:
     ) -> None:
         validator = Validator()
         taken = 0
-        real = _keywords.Draft.iter_errors
+        real = _reference.Draft.iter_errors
 
         def counting(self: Draft202012Validator, instance: Any) -> Any:
             nonlocal taken
@@ -269,7 +271,7 @@ class TestBoundedCost:
                 taken += 1
                 yield error
 
-        monkeypatch.setattr(_keywords.Draft, "iter_errors", counting)
+        monkeypatch.setattr(_reference.Draft, "iter_errors", counting)
         report = validator.validate(self.flood(100_000))
         assert len(report.violations) == MAX_DETAILS
         assert report.truncated
@@ -400,7 +402,7 @@ def test_a_value_nested_deeper_than_the_stack_is_refused_not_a_crash(
     def too_deep(self: Any, instance: Any, _schema: Any = None) -> Any:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(_keywords.Draft, "iter_errors", too_deep)
+    monkeypatch.setattr(_reference.Draft, "iter_errors", too_deep)
     report = validator.validate(frame)
     assert not report.valid
     assert [(v.path, v.kind) for v in report.violations] == [("$", "depth")]

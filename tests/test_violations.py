@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from datadivr.core._checks import _failures
+from datadivr.core._reference import Draft, report_violations
 from datadivr.core._violations import (
     KEYWORDS,
     MAX_REASON,
@@ -21,7 +22,6 @@ from datadivr.core._violations import (
 )
 from datadivr.demo import PROTOCOL
 from datadivr.validation import Validator
-from datadivr.validation._keywords import Draft, report_violations
 
 # -- the translation table ---------------------------------------------------------------
 

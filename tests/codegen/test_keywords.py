@@ -35,7 +35,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 import datadivr_codegen.models
-from datadivr.core._protocol import MAX_DETAILS, validation_details
+from datadivr.core._violations import MAX_DETAILS, validation_details
 from datadivr.exceptions import MessageValidationError, Violation
 from datadivr_codegen.bundle import model_bundle
 from datadivr_codegen.errors import SchemaError

@@ -24,7 +24,7 @@ import httpx
 import pytest
 import websockets
 
-from datadivr.core._protocol import MAX_DETAILS
+from datadivr.core._violations import MAX_DETAILS
 from datadivr_codegen.generator import generate
 from tests.commands import CLI_ENV, DATADIVR, run_datadivr, serving
 from tests.unions import ACT, ROOT

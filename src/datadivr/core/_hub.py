@@ -39,7 +39,7 @@ from datadivr.exceptions import (
     UnknownClientError,
 )
 
-__all__ = ["SERVER_ID", "Answer", "Deliver", "Hub", "Members", "error_frame", "refused_id"]
+__all__ = ["SERVER_ID", "Answer", "Deliver", "Hub", "Members"]
 
 #: The ``from_id`` of messages the server itself sends.
 SERVER_ID = "server"

@@ -16,33 +16,15 @@ from pydantic_core import SchemaValidator
 from datadivr.core._message import MessageBase
 from datadivr.core._violations import (
     MAX_DETAILS,
-    MAX_REASON,
-    NO_BRANCH,
     UNKNOWN,
     clip_reason,
-    json_path,
-    path_order,
     validation_details,
     violations,
 )
 from datadivr.exceptions import MessageValidationError, ProtocolError, Violation
 from datadivr_codegen.terms import Direction, MessageText
 
-__all__ = [
-    "MAX_DETAILS",
-    "MAX_REASON",
-    "NO_BRANCH",
-    "UNKNOWN",
-    "Direction",
-    "EventSpec",
-    "MessageText",
-    "Protocol",
-    "clip_reason",
-    "json_path",
-    "path_order",
-    "validation_details",
-    "violations",
-]
+__all__ = ["Direction", "EventSpec", "MessageText", "Protocol"]
 
 #: The WebSocket subprotocol the server selects when a client offers it.
 SUBPROTOCOL = "datadivr"
@@ -206,11 +188,11 @@ class Protocol:
 
     @cached_property
     def _reference(self) -> Any:
-        """The reference validator of this protocol (:mod:`datadivr.validation`), imported
-        and built on the first refused frame: a valid frame does not pay for it."""
-        from datadivr.validation import Validator
+        """The reference validation of this protocol (:mod:`datadivr.validation`'s engine),
+        imported and built on the first refused frame: a valid frame does not pay for it."""
+        from datadivr.core._reference import Reference
 
-        return Validator(self)
+        return Reference(self.schema)
 
     def _classify(
         self, exc: ValidationError, frame: str | bytes, *, exhaustive: bool = True
@@ -237,9 +219,10 @@ class Protocol:
             # The reference validator's report: the very one /validate and `datadivr validate`
             # give. (A frame it finds valid, where it and the models differ, is left to the
             # models' errors below.)
-            report = self._reference.validate(frame)
-            details = list(report.violations)
-            exhaustive = not report.truncated
+            data = _decoded(frame)
+            if event_name in self.events and data is not UNKNOWN:
+                found, truncated = self._reference.check(event_name, data)
+                details, exhaustive = list(found), not truncated
         if not details:
             total = exc.error_count()
             data = _decoded(frame) if self._has_unions else UNKNOWN

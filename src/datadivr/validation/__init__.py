@@ -21,34 +21,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
-from jsonschema import FormatChecker
-from referencing import Registry, Resource
-
-from datadivr.core._message import is_date_time, is_uuid
-from datadivr.core._protocol import MAX_DETAILS, Protocol, envelope_error
+from datadivr.core._protocol import Protocol, envelope_error
+from datadivr.core._reference import Reference
 from datadivr.exceptions import Violation
-from datadivr.validation._keywords import Draft, report_violations
 
 __all__ = ["Report", "Validator"]
-
-_BUNDLE_URI = "urn:datadivr:protocol"
-
-
-def _format_checker() -> FormatChecker:
-    """The formats the models assert, ``date-time`` and ``uuid``, checked by the models' own
-    functions (jsonschema's take a trailing newline in a date-time and a non-ASCII digit in a
-    UUID, which the models refuse); every other format is an annotation, as draft 2020-12 has
-    it by default and as the models have it."""
-    checker = FormatChecker(formats=())
-    checker.checks("date-time")(is_date_time)
-    checker.checks("uuid")(is_uuid)
-    return checker
-
-
-_FORMATS = _format_checker()
 
 
 @dataclass(frozen=True)
@@ -95,24 +74,12 @@ class Validator:
 
             protocol = PROTOCOL
         self.protocol = protocol
-        bundle = protocol.schema
-        registry: Registry[Any] = Registry().with_resource(
-            _BUNDLE_URI, Resource.from_contents(bundle)
-        )
-        events = bundle["x-datadivr"]["events"]
-        self._validators = {
-            name: Draft(
-                {"$ref": f"{_BUNDLE_URI}{info['schema']}"},
-                registry=registry,
-                format_checker=_FORMATS,
-            )
-            for name, info in events.items()
-        }
+        self._reference = Reference(protocol.schema)
 
     @property
     def events(self) -> list[str]:
         """The events this validator knows."""
-        return sorted(self._validators)
+        return self._reference.events
 
     def validate(self, message: Mapping[str, Any] | str | bytes) -> Report:
         """Validate one message: a decoded object, or a frame's JSON text."""
@@ -126,16 +93,5 @@ class Validator:
         if refused is not None:
             return Report(None, tuple(refused.details))
         name = data["event_name"]
-        validator = self._validators[name]
-        # iter_errors is lazy: a message with a million wrong values costs no more than one
-        # with MAX_DETAILS + 1 of them (and the first ones are sorted, not all).
-        try:
-            errors = list(islice(validator.iter_errors(data), MAX_DETAILS + 1))
-        except RecursionError:
-            # jsonschema descends, and writes its messages with repr(), recursively: a value
-            # nested deeper than the interpreter's stack allows is refused, not a crash.
-            deep = Violation("$", "nested too deeply to check against the schema", "depth")
-            return Report(name, (deep,))
-        violations = report_violations(errors[:MAX_DETAILS])
-        truncated = len(errors) > MAX_DETAILS or len(violations) > MAX_DETAILS
-        return Report(name, tuple(violations[:MAX_DETAILS]), truncated=truncated)
+        violations, truncated = self._reference.check(name, data)
+        return Report(name, tuple(violations), truncated=truncated)

@@ -1,4 +1,8 @@
-"""The draft 2020-12 validator the reference validation uses, and the violations it reports.
+"""The engine of the reference validation (:mod:`datadivr.validation`): a protocol's bundled
+JSON Schema checked with :mod:`jsonschema` (draft 2020-12), and the violations it reports.
+
+The protocol core uses it, imported on the first refused frame (a valid frame never pays for
+jsonschema), to report a frame's failures as ``/validate`` and ``datadivr validate`` do.
 
 Its reports speak the vocabulary every surface of datadivr speaks (see ``docs/validating.md``):
 ``kind`` is the JSON Schema keyword that failed, ``path`` the JSON path of the value at fault,
@@ -16,15 +20,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any
 
-from jsonschema import Draft202012Validator, validators
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema import _keywords as _jsonschema_keywords
 from jsonschema._utils import find_evaluated_property_keys_by_schema
 from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
 
+from datadivr.core._message import is_date_time, is_uuid
 from datadivr.core._violations import MAX_DETAILS, clip_reason, path_order
 from datadivr.exceptions import Violation
 
-__all__ = ["Draft", "report_violations"]
+__all__ = ["Draft", "Reference", "report_violations"]
+
+_BUNDLE_URI = "urn:datadivr:protocol"
 
 #: A value's repr longer than this is cut in a reason: a hostile 1 MB string is not echoed.
 SHOWN_VALUE = 64
@@ -244,3 +252,59 @@ def _reason(error: ValidationError) -> str:
     if len(shown) > SHOWN_VALUE and shown in message:
         message = message.replace(shown, shown[: SHOWN_VALUE - 1] + "…", 1)
     return clip_reason(message)
+
+
+def _format_checker() -> FormatChecker:
+    """The formats the models assert, ``date-time`` and ``uuid``, checked by the models' own
+    functions (jsonschema's take a trailing newline in a date-time and a non-ASCII digit in a
+    UUID, which the models refuse); every other format is an annotation, as draft 2020-12 has
+    it by default and as the models have it."""
+    checker = FormatChecker(formats=())
+    checker.checks("date-time")(is_date_time)
+    checker.checks("uuid")(is_uuid)
+    return checker
+
+
+_FORMATS = _format_checker()
+
+
+class Reference:
+    """Checks messages against a protocol's bundled schema (its ``schema.json``), event by
+    event.
+
+    Args:
+        bundle: The bundled schema, with its ``x-datadivr.events`` table.
+    """
+
+    def __init__(self, bundle: Mapping[str, Any]) -> None:
+        registry: Registry[Any] = Registry().with_resource(
+            _BUNDLE_URI, Resource.from_contents(bundle)
+        )
+        self._validators = {
+            name: Draft(
+                {"$ref": f"{_BUNDLE_URI}{info['schema']}"},
+                registry=registry,
+                format_checker=_FORMATS,
+            )
+            for name, info in bundle["x-datadivr"]["events"].items()
+        }
+
+    @property
+    def events(self) -> list[str]:
+        """The events of the bundle."""
+        return sorted(self._validators)
+
+    def check(self, event_name: str, data: Any) -> tuple[list[Violation], bool]:
+        """The violations of ``data`` (decoded JSON), a message of ``event_name``, and whether
+        there were more than the :data:`MAX_DETAILS` listed (not checked past them)."""
+        # iter_errors is lazy: a message with a million wrong values costs no more than one
+        # with MAX_DETAILS + 1 of them (and the first ones are sorted, not all).
+        try:
+            errors = list(islice(self._validators[event_name].iter_errors(data), MAX_DETAILS + 1))
+            violations = report_violations(errors[:MAX_DETAILS])
+        except RecursionError:
+            # jsonschema descends, and writes its messages with repr(), recursively: a value
+            # nested deeper than the interpreter's stack allows is refused, not a crash.
+            return [Violation("$", "nested too deeply to check against the schema", "depth")], False
+        truncated = len(errors) > MAX_DETAILS or len(violations) > MAX_DETAILS
+        return violations[:MAX_DETAILS], truncated
