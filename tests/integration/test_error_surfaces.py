@@ -208,7 +208,7 @@ async def enforcing_proxy(upstream: str, folder: Path, name: str) -> AsyncIterat
             await draining
 
 
-async def _answers(url: str, frames: list[str]) -> tuple[str, list[str]]:
+async def _answers(url: str, frames: list[str | bytes]) -> tuple[str, list[str]]:
     """The client id a connection to ``url`` is welcomed with, and the answer to each frame."""
     answers = []
     async with websockets.connect(url, max_size=None) as ws:
@@ -227,10 +227,12 @@ async def test_every_surface_reports_a_broken_frame_alike(
 ) -> None:
     folder, name = protocol_folder
     frames = [frame for _, frame, _ in BROKEN]
+    # A binary frame, broken too: refused for being binary, by both.
+    binary = b'{"event_name": "msg", "id": "b1"}'
     async with serving("--protocol", name, cwd=folder) as served:
         async with enforcing_proxy(served.url, folder, name) as proxy_url:
-            direct_id, direct = await _answers(served.url, frames)
-            proxied_id, proxied = await _answers(proxy_url, frames)
+            direct_id, direct = await _answers(served.url, [*frames, binary])
+            proxied_id, proxied = await _answers(proxy_url, [*frames, binary])
         http = served.url.replace("ws://", "http://").removesuffix("/ws")
         async with httpx.AsyncClient(base_url=http, timeout=TIMEOUT) as client:
             decoded = [json.loads(f) for _, f, code in BROKEN if code != "invalid_json"]
@@ -243,6 +245,9 @@ async def test_every_surface_reports_a_broken_frame_alike(
     assert cli.returncode == 1, cli.stderr
     by_line = {result["line"]: result for result in json.loads(cli.stdout)["results"]}
 
+    from_proxy, from_server = proxied.pop(), direct.pop()
+    assert from_proxy == from_server.replace(json.dumps(direct_id), json.dumps(proxied_id))
+    assert json.loads(from_server)["payload"] == {"code": "invalid_message"}
     for line, ((what, frame, code), server, proxy) in enumerate(
         zip(BROKEN, direct, proxied, strict=True), start=1
     ):

@@ -360,6 +360,12 @@ def envelope_error(data: object, protocol: Protocol) -> ProtocolError | None:
     )
 
 
+def binary_error() -> ProtocolError:
+    """The error for a binary frame (``invalid_message``): messages are JSON text. The server
+    and the validating proxy both answer a binary frame with it."""
+    return ProtocolError("invalid_message", "binary frames are not supported: send JSON as text")
+
+
 def _a(noun: str) -> str:
     return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
 

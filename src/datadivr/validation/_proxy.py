@@ -27,6 +27,7 @@ from datadivr.core._protocol import (
     SUBPROTOCOL,
     FrameFault,
     Protocol,
+    binary_error,
     direction_error,
     frame_error,
     frame_field,
@@ -246,10 +247,13 @@ class ValidatingProxy:
                 if self.enforce and not report.valid and direction == UPSTREAM:
                     self.conformance.blocked += 1
                     _log.info("the proxy refused a message", event_name=report.event_name)
-                    error = self.refusal(frame, report)
-                    await source.send(
-                        error_frame(error, to=peer.client_id, reply_to=refused_id(frame))
-                    )
+                    if isinstance(frame, bytes):  # (as the server answers it, uncorrelated)
+                        answer = error_frame(binary_error(), to=peer.client_id)
+                    else:
+                        error = self.refusal(frame, report)
+                        reply_to = refused_id(frame)
+                        answer = error_frame(error, to=peer.client_id, reply_to=reply_to)
+                    await source.send(answer)
                     continue
                 await target.send(frame)
         except websockets.ConnectionClosed:
