@@ -232,3 +232,28 @@ def test_a_huge_event_name_is_not_echoed() -> None:
     assert len(error.event_name) == 64
     assert all(len(d.reason) <= MAX_REASON for d in error.details)
     assert list(error.details) == list(Validator().validate(frame).violations)
+
+
+def test_a_huge_member_name_is_not_echoed() -> None:
+    name = "k" * 100_000
+    frame = json.dumps({"event_name": "sum_event", "payload": {"numbers": [], name: 1}})
+    (violation,) = Validator().validate(frame).violations
+    assert violation.kind == "additionalProperties"
+    assert len(violation.path) == MAX_REASON
+    assert violation.path.startswith("$.payload.kkk")
+    assert len(violation.reason) < 200
+    error = PROTOCOL.refusal(frame)
+    assert error is not None
+    assert list(error.details) == [violation]
+    # The models' failure, translated, is bounded alike.
+    translated = violations(
+        [
+            {
+                "loc": ("payload", name),
+                "msg": "Extra inputs are not permitted",
+                "type": "extra_forbidden",
+            }
+        ]
+    )
+    assert [(len(v.path), v.kind) for v in translated] == [(MAX_REASON, "additionalProperties")]
+    assert len(translated[0].reason) < 200

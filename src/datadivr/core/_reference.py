@@ -108,7 +108,8 @@ def _additional_properties(
     elif additional is False:
         for extra in extras:
             yield ValidationError(
-                f"Additional properties are not allowed ({extra!r} was unexpected)", path=[extra]
+                f"Additional properties are not allowed ({_shown(extra)} was unexpected)",
+                path=[extra],
             )
 
 
@@ -126,8 +127,15 @@ def _unevaluated(
     for key in instance:
         if key not in evaluated:
             yield ValidationError(
-                f"Unevaluated properties are not allowed ({key!r} was unexpected)", path=[key]
+                f"Unevaluated properties are not allowed ({_shown(key)} was unexpected)",
+                path=[key],
             )
+
+
+def _shown(value: str) -> str:
+    """``value``'s repr, cut short: a member's name comes from the input."""
+    shown = repr(value)
+    return shown if len(shown) <= SHOWN_VALUE else shown[: SHOWN_VALUE - 1] + "…"
 
 
 def _is_integer(checker: Any, instance: Any) -> bool:
@@ -237,14 +245,14 @@ def _violation(error: ValidationError) -> Violation:
         reason = clip_reason(reason + CLOSEST)
     # A boolean false schema's failure has no keyword: "false", as the models' checks say.
     kind = "false" if error.validator is None else str(error.validator)
-    return Violation(error.json_path, reason, kind)
+    return Violation(clip_reason(error.json_path), reason, kind)
 
 
 def _reason(error: ValidationError) -> str:
     """jsonschema's message, with the value it names cut short (it writes the value's repr)."""
     message = error.message
     if len(message) <= SHOWN_VALUE or error.validator in _SHAPE:
-        return message
+        return clip_reason(message)
     try:
         shown = repr(error.instance)
     except RecursionError:  # (jsonschema wrote it; a deeper repr is not needed)

@@ -96,12 +96,15 @@ def _member_reason(keyword: str, loc: Sequence[int | str], reason: str) -> str:
     if keyword == "required":
         return f"{loc[-1]!r} is a required property"
     if keyword == "additionalProperties":
-        return f"Additional properties are not allowed ({loc[-1]!r} was unexpected)"
+        shown = repr(loc[-1])
+        shown = shown if len(shown) <= 64 else shown[:63] + "…"
+        return f"Additional properties are not allowed ({shown} was unexpected)"
     return reason
 
 
 def clip_reason(text: str) -> str:
-    """``text`` cut to :data:`MAX_REASON` characters."""
+    """``text`` cut to :data:`MAX_REASON` characters (a reason, or a path: a member's name
+    comes from the input)."""
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
@@ -171,7 +174,8 @@ def violations(
         steps = [(_steps(loc, kind, data), msg, kind) for loc, msg, kind in items]
         found = _closest(steps)[:MAX_DETAILS]
     return [
-        Violation(json_path((*prefix, *loc)), clip_reason(msg), kind) for loc, msg, kind in found
+        Violation(clip_reason(json_path((*prefix, *loc))), clip_reason(msg), kind)
+        for loc, msg, kind in found
     ]
 
 
