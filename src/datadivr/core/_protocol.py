@@ -243,9 +243,9 @@ class Protocol:
 class FrameFault(Enum):
     """What is wrong with a frame that is refused before it is handled.
 
-    The server (which parses with the generated models) and the validating proxy (which
-    validates with the JSON Schema) each find the fault their own way; :func:`frame_error`
-    then decides, for both, the error code and the exception the sender is told of.
+    :meth:`Protocol.refusal` (which the server and the validating proxy both answer with)
+    finds the fault; :func:`frame_error` then decides the error code and the exception the
+    sender is told of.
     """
 
     NOT_JSON = "not_json"

@@ -14,6 +14,10 @@ package, so an installed SDK validates without the repository::
     report = Validator().validate('{"event_name": "sum_event", "payload": {"numbers": ["1"]}}')
     for violation in report.violations:
         print(violation.path, violation.kind, violation.reason)  # $.payload.numbers[0] type …
+
+Its violations are those the server's ``error`` lists in ``details`` for the same frame: the
+same engine (:mod:`datadivr.core._reference`) finds them, in JSON Schema's words, with a
+failure about a member of an object at that member (see ``docs/validating.md``).
 """
 
 from __future__ import annotations
