@@ -233,7 +233,11 @@ class TestErrors:
         await hub.receive("a", frame(event_name="sum_event", payload={}))
         details = error_of(wire.take(), "a")["payload"]["details"]
         assert details == [
-            {"path": "$.payload.numbers", "reason": "Field required", "kind": "missing"}
+            {
+                "path": "$.payload.numbers",
+                "reason": "'numbers' is a required property",
+                "kind": "required",
+            }
         ]
 
     async def test_unknown_event_lists_the_known_ones(self, hub: Hub, wire: Wire) -> None:

@@ -70,7 +70,7 @@ def test_create_error_message() -> None:
         "client-1",
         code="validation_error",
         event_name="sum_event",
-        details=[Violation("$.payload.numbers[0]", "not a number", "float_type")],
+        details=[Violation("$.payload.numbers[0]", "not a number", "type")],
         reply_to="q1",
     )
     assert isinstance(error, ErrorMessage)
@@ -78,9 +78,7 @@ def test_create_error_message() -> None:
     assert data["payload"] == {
         "code": "validation_error",
         "event_name": "sum_event",
-        "details": [
-            {"path": "$.payload.numbers[0]", "reason": "not a number", "kind": "float_type"}
-        ],
+        "details": [{"path": "$.payload.numbers[0]", "reason": "not a number", "kind": "type"}],
     }
     assert (data["to"], data["reply_to"], data["message"]) == ("client-1", "q1", "bad input")
     assert PROTOCOL.parse(error.to_json()) == error

@@ -143,7 +143,7 @@ def test_a_refused_format_is_reported_as_a_format_violation() -> None:
 
 
 def test_other_formats_are_annotations_as_in_the_models() -> None:
-    from datadivr.validation import _FORMATS
+    from datadivr.core._reference import _FORMATS
 
     assert _FORMATS.conforms("someone@example.test", "email")
     assert _FORMATS.conforms("someone", "email")

@@ -11,8 +11,10 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from datadivr import ProtocolError, validation
-from datadivr.core._protocol import EXHAUSTIVE_ITEMS, MAX_DETAILS, Protocol
+from datadivr import ProtocolError
+from datadivr.core import _reference
+from datadivr.core._protocol import EXHAUSTIVE_ITEMS, Protocol
+from datadivr.core._violations import MAX_DETAILS
 from datadivr.demo import PROTOCOL, SumEventMessage, SumEventPayload
 from datadivr.exceptions import MessageValidationError
 from datadivr.validation import Validator
@@ -54,18 +56,18 @@ VALID: list[dict[str, Any]] = [
 INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"event_name": "sum_event", "payload": {"numbers": ["1"]}}, "$.payload.numbers[0]", "type"),
     ({"event_name": "sum_event", "payload": {"numbers": [True]}}, "$.payload.numbers[0]", "type"),
-    ({"event_name": "sum_event", "payload": {}}, "$.payload", "required"),
+    ({"event_name": "sum_event", "payload": {}}, "$.payload.numbers", "required"),
     (
         {"event_name": "sum_event", "payload": {"numbers": [], "x": 1}},
-        "$.payload",
+        "$.payload.x",
         "additionalProperties",
     ),
     (
         {"event_name": "sum_event", "payload": {"numbers": []}, "extra": 1},
-        "$",
+        "$.extra",
         "additionalProperties",
     ),
-    ({"event_name": "msg"}, "$", "required"),
+    ({"event_name": "msg"}, "$.message", "required"),
     ({"event_name": "msg", "message": "x", "to": ""}, "$.to", "minLength"),
     (
         {"event_name": "error", "message": "x", "payload": {"code": "nope"}},
@@ -141,9 +143,10 @@ def test_invalid_messages_fail_both(
     [
         ("not json", "$", "json"),
         ("[1]", "$", "type"),
-        ("{}", "$", "required"),
+        ("{}", "$.event_name", "required"),
         ('{"event_name": "nope"}', "$.event_name", "enum"),
-        ('{"event_name": 5}', "$.event_name", "enum"),
+        ('{"event_name": 5}', "$.event_name", "type"),
+        ('{"event_name": null}', "$.event_name", "type"),
     ],
 )
 def test_frames_that_are_not_messages(
@@ -237,13 +240,17 @@ class TestBoundedCost:
         # validation ran after it), against 100,000 errors before.
         assert errors_built == [1]
 
-    def test_a_small_frame_still_reports_every_failure(self, errors_built: list[int]) -> None:
+    def test_a_small_frame_gets_the_reference_validators_report(
+        self, errors_built: list[int]
+    ) -> None:
         frame = self.flood(EXHAUSTIVE_ITEMS // 2)
         with pytest.raises(MessageValidationError) as caught:
             PROTOCOL.parse(frame)
         assert errors_built == [EXHAUSTIVE_ITEMS // 2]
+        assert list(caught.value.details) == list(Validator().validate(frame).violations)
         assert len(caught.value.details) == MAX_DETAILS
-        assert str(caught.value).endswith(f"(and {EXHAUSTIVE_ITEMS // 2 - 3} more)")
+        # The reference validator stops after MAX_DETAILS + 1 failures: the rest is not counted.
+        assert str(caught.value).endswith(f"(and at least {MAX_DETAILS - 3} more)")
 
     def test_a_large_valid_frame_is_parsed(self) -> None:
         frame = json.dumps({"event_name": "sum_event", "payload": {"numbers": [1.5] * 100_000}})
@@ -256,7 +263,7 @@ class TestBoundedCost:
     ) -> None:
         validator = Validator()
         taken = 0
-        real = validation._Draft.iter_errors
+        real = _reference.Draft.iter_errors
 
         def counting(self: Draft202012Validator, instance: Any) -> Any:
             nonlocal taken
@@ -264,7 +271,7 @@ class TestBoundedCost:
                 taken += 1
                 yield error
 
-        monkeypatch.setattr(validation._Draft, "iter_errors", counting)
+        monkeypatch.setattr(_reference.Draft, "iter_errors", counting)
         report = validator.validate(self.flood(100_000))
         assert len(report.violations) == MAX_DETAILS
         assert report.truncated
@@ -291,7 +298,7 @@ def test_invalid_text_names_three_failures_and_counts_the_rest() -> None:
     assert invalid_text("X", details, total=9, exhaustive=False).endswith(" (and at least 6 more)")
 
 
-def test_the_parser_factory_and_client_share_the_text() -> None:
+def test_the_parser_factory_and_client_share_the_words() -> None:
     from datadivr.demo import Client, create_message
 
     frame = {"event_name": "sum_event", "payload": {"numbers": ["1", "2", "3", "4"]}}
@@ -299,9 +306,13 @@ def test_the_parser_factory_and_client_share_the_text() -> None:
         PROTOCOL.validate(frame)
     with pytest.raises(MessageValidationError) as created:
         create_message("sum_event", frame["payload"])
-    assert str(parsed.value) == str(created.value)
+    # A frame's failures are the reference validator's; a message built locally gets the
+    # models' translated: the same places and keywords, in the models' words.
     assert str(created.value).endswith(" (and 1 more)")
-    assert parsed.value.details == created.value.details
+    assert str(parsed.value).endswith(" (and 1 more)")
+    assert [(d.path, d.kind) for d in parsed.value.details] == [
+        (d.path, d.kind) for d in created.value.details
+    ]
     client = Client("ws://127.0.0.1:1/ws")
     with pytest.raises(MessageValidationError) as built:
         client.build_payload(SumEventPayload, frame["payload"])
@@ -342,26 +353,36 @@ def test_frame_error_maps_each_fault_to_its_code(fault: str, code: str, kind: ty
         '{"event_name": "sum_event", "payload": {"numbers": [1]}, "to": 5}',
     ],
 )
-def test_server_and_proxy_give_a_bad_frame_the_same_code(frame: str) -> None:
-    """The server (pydantic) and the validating proxy (jsonschema) find the fault their own
-    way, and share the code it is answered with."""
-    from datadivr.validation._proxy import UPSTREAM, ValidatingProxy, _error_for
+def test_server_and_proxy_give_a_bad_frame_the_same_answer(frame: str) -> None:
+    """The validating proxy answers a bad frame with the error the server builds for it: the
+    same bytes."""
+    from datadivr.core._hub import error_frame, refused_id
+    from datadivr.validation._proxy import UPSTREAM, ValidatingProxy
 
     with pytest.raises(ProtocolError) as server:
         PROTOCOL.parse(frame)
     proxy = ValidatingProxy("ws://127.0.0.1:1/ws", protocol=PROTOCOL)
     report = proxy.check(frame, UPSTREAM)
-    answer = json.loads(_error_for(report, frame, to="c"))
-    assert answer["payload"]["code"] == server.value.code
+    assert not report.valid
+    answer = error_frame(proxy.refusal(frame, report), to="c", reply_to=refused_id(frame))
+    assert answer == error_frame(server.value, to="c", reply_to=refused_id(frame))
+    if server.value.code != "invalid_json":
+        # What the proxy checked is what the server reports.
+        assert list(server.value.details) == list(report.violations)
 
 
-def test_proxy_maps_a_wrong_direction_to_the_servers_code() -> None:
-    from datadivr.validation._proxy import UPSTREAM, ValidatingProxy, _error_for
+def test_proxy_answers_a_wrong_direction_as_the_server_does() -> None:
+    from datadivr.validation._proxy import UPSTREAM, ValidatingProxy
 
     frame = '{"event_name": "sum_handler_result", "payload": 3}'
     proxy = ValidatingProxy("ws://127.0.0.1:1/ws", protocol=PROTOCOL)
-    answer = json.loads(_error_for(proxy.check(frame, UPSTREAM), frame, to="c"))
-    assert answer["payload"]["code"] == "wrong_direction"
+    error = proxy.refusal(frame, proxy.check(frame, UPSTREAM))
+    assert (error.code, error.message, error.event_name, error.details) == (
+        "wrong_direction",
+        "clients may not send 'sum_handler_result' (server_to_client)",
+        "sum_handler_result",
+        (),
+    )
 
 
 def _nested(depth: int, inner: Any = "x") -> Any:
@@ -381,12 +402,10 @@ def test_a_value_nested_deeper_than_the_stack_is_refused_not_a_crash(
     def too_deep(self: Any, instance: Any, _schema: Any = None) -> Any:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(validation._Draft, "iter_errors", too_deep)
+    monkeypatch.setattr(_reference.Draft, "iter_errors", too_deep)
     report = validator.validate(frame)
     assert not report.valid
     assert [(v.path, v.kind) for v in report.violations] == [("$", "depth")]
     # An event name that is such a value is named by its type.
     report = validator.validate({"event_name": _nested(5000), "payload": None})
-    assert report.violations[0].reason.startswith(
-        "list is not one of the events of protocol 'datadivr.demo': error, msg, "
-    )
+    assert report.violations[0].reason == "'event_name' must be a string, not an array"

@@ -56,7 +56,8 @@ async function loadProtocol(url) {
  */
 function jsonPath(error) {
   const parts = error.instancePath.split("/").slice(1);
-  const named = error.params.missingProperty ?? error.params.additionalProperty;
+  const { missingProperty, additionalProperty, unevaluatedProperty } = error.params;
+  const named = missingProperty ?? additionalProperty ?? unevaluatedProperty;
   if (named !== undefined) parts.push(named);
   const steps = parts.map((part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part}`));
   return "$" + steps.join("");

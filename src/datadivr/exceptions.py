@@ -73,7 +73,7 @@ class Violation:
     Attributes:
         path: JSON path of the failing value, e.g. ``$.payload.numbers[2]``.
         reason: What is wrong with the value, in words.
-        kind: Machine-readable kind of failure, e.g. ``missing`` or ``float_type``.
+        kind: The JSON Schema keyword that failed, e.g. ``required`` or ``type``.
     """
 
     path: str

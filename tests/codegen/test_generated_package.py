@@ -535,13 +535,14 @@ INVALID_FRAMES = [
     pytest.param(
         "nested",
         {"event_name": "shape_update", "payload": {}},
+        # Each at its own path, in the documented order (by path).
         [
-            "$.payload.shape_id",
-            "$.payload.updated_at",
-            "$.payload.name",
             "$.payload.kind",
+            "$.payload.name",
             "$.payload.points",
+            "$.payload.shape_id",
             "$.payload.style",
+            "$.payload.updated_at",
         ],
         True,
         id="every-required-field",
@@ -811,7 +812,7 @@ def test_strictness(
     ("case", "frame", "code", "paths"),
     [
         pytest.param("nested", "{", "invalid_json", [], id="not-json"),
-        pytest.param("nested", "[]", "invalid_message", [], id="not-an-object"),
+        pytest.param("nested", "[]", "invalid_message", ["$"], id="not-an-object"),
         pytest.param(
             "nested", '{"payload": {}}', "invalid_message", ["$.event_name"], id="no-event-name"
         ),

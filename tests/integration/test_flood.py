@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from datadivr.core._protocol import MAX_DETAILS
+from datadivr.core._violations import MAX_DETAILS
 from tests.integration.hostile import serve_process
 
 ATTACKERS = 8

@@ -153,7 +153,7 @@ async def test_proxy_command_reports_on_sigterm(live_server: LiveServer, tmp_pat
                 violation = json.loads(await asyncio.wait_for(proc.stderr.readline(), TIMEOUT))
             assert (violation["event"], violation["path"], violation["kind"]) == (
                 "protocol violation",
-                "$",
+                "$.message",
                 "required",
             )
         proc.send_signal(signal.SIGTERM)

@@ -22,7 +22,7 @@ def test_validate_exit_statuses(tmp_path: Path) -> None:
 
     failed = run_datadivr("validate", str(bad))
     assert failed.returncode == 1
-    assert "line 2: msg: $: 'message' is a required property [required]" in failed.stdout
+    assert "line 2: msg: $.message: 'message' is a required property [required]" in failed.stdout
 
     as_json = run_datadivr("validate", str(bad), "--format", "json")
     assert as_json.returncode == 1

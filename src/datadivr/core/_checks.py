@@ -171,7 +171,7 @@ class SchemaCheck:
             if valid:
                 return value
             errors = islice(validator.iter_errors(checked), MAX_FAILURES)
-            failures = [_failure(error) for error in errors]
+            failures = [f for error in errors for f in _failures(error)][:MAX_FAILURES]
         except ValueError as exc:  # a Python object that is no JSON value
             failures = [[[], "type", f"Input should be a JSON value ({exc})"]]
         raise PydanticCustomError(
@@ -200,6 +200,32 @@ def _wire(value: Any) -> Any:
     return to_jsonable_python(value)
 
 
+#: The texts of a failure about one member of an object, by keyword (``{0!r}`` the member).
+_MEMBER_REASONS = {
+    "required": "{0!r} is a required property",
+    "dependentRequired": "{0!r} is a required property (a dependency)",
+    "additionalProperties": "Additional properties are not allowed ({0!r} was unexpected)",
+    "unevaluatedProperties": "Unevaluated properties are not allowed ({0!r} was unexpected)",
+}
+
+
+def _failures(error: Any) -> list[list[Any]]:
+    """The failures of one error: one per member for a failure about members of an object,
+    at the member's path (where the reference validator and the docs put it)."""
+    path, keyword, reason = _failure(error)
+    if keyword not in _MEMBER_REASONS:
+        return [[path, keyword, reason]]
+    kind = error.kind
+    members = getattr(kind, "unexpected", None)
+    if members is None:
+        member = getattr(kind, "property", None)
+        members = [member] if member is not None else None
+    if not members:
+        return [[path, keyword, reason]]
+    text = _MEMBER_REASONS[keyword]
+    return [[[*path, str(m)], keyword, _short(text.format(str(m)))] for m in members]
+
+
 def _failure(error: Any) -> list[Any]:
     path = list(error.instance_path)
     # The kind is the keyword that failed: the schema path's last step that is a keyword,
@@ -217,7 +243,10 @@ def _failure(error: Any) -> list[Any]:
 
 
 def _reason(error: Any) -> str:
-    message = str(error.message)
+    return _short(str(error.message))
+
+
+def _short(message: str) -> str:
     # Keep a reason short: a 100,000-element value must not come back in every message.
     return message if len(message) <= 300 else message[:297] + "..."
 

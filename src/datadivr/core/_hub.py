@@ -20,7 +20,7 @@ from typing import Protocol as _Protocol
 from datadivr._logging import get_logger
 from datadivr.core._limits import Limits, TokenBucket, check_structure, over_size
 from datadivr.core._message import MessageBase
-from datadivr.core._protocol import Direction, FrameFault, Protocol, frame_error, frame_field
+from datadivr.core._protocol import Direction, Protocol, direction_error, frame_field
 from datadivr.core._registry import HandlerContext, HandlerType, Registry, answer_fields
 from datadivr.core._requests import (
     DEFAULT_REQUEST_TIMEOUT,
@@ -213,7 +213,7 @@ class Hub:
                     f"(bursts of {client.bucket.burst}): this message was not handled",
                 )
                 # A flood must cost little: the id is looked for in small frames only.
-                reply_to = _id_of(frame) if len(frame) <= 4096 else None
+                reply_to = refused_id(frame) if len(frame) <= 4096 else None
                 self._error(client_id, limit, reply_to=reply_to, log=False)
                 return
             client.limited = False
@@ -221,7 +221,7 @@ class Hub:
             message = self.protocol.parse(frame)
             check_structure(frame, max_depth=self._max_depth, max_items=self._max_items)
         except ProtocolError as exc:
-            self._error(client_id, exc, reply_to=_id_of(frame))
+            self._error(client_id, exc, reply_to=refused_id(frame))
             return
         event_name = message.event_name
         # The message was parsed here and no one else holds it: stamped in place, not copied.
@@ -240,9 +240,9 @@ class Hub:
                 "request, and no request of the server waits for "
                 + ("an answer" if message.reply_to is None else repr(message.reply_to))
                 if direction is Direction.CLIENT_REPLY
-                else f"clients may not send {event_name!r} ({direction.value})"
+                else None
             )
-            wrong = frame_error(FrameFault.WRONG_DIRECTION, why, event_name=event_name)
+            wrong = direction_error(event_name, direction, why=why)
             self._error(client_id, wrong, reply_to=message.id)
             return
         entry = self.registry.lookup(event_name, HandlerType.SERVER)
@@ -528,7 +528,7 @@ def _error_codes(protocol: Protocol) -> frozenset[str] | None:
     return frozenset(str(code) for code in get_args(field.annotation))
 
 
-def _id_of(frame: str | bytes) -> str | None:
+def refused_id(frame: str | bytes) -> str | None:
     """The ``id`` of a refused frame, when it has a usable one, to correlate the error."""
     value = frame_field(frame, "id")
     if not isinstance(value, str) or not 0 < len(value) <= 128:

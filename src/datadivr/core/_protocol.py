@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 from importlib import resources
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator
 
-from datadivr.core._checks import CHECK_KIND, iter_failures
 from datadivr.core._message import MessageBase
+from datadivr.core._violations import (
+    MAX_DETAILS,
+    UNKNOWN,
+    clip_reason,
+    validation_details,
+    violations,
+)
 from datadivr.exceptions import MessageValidationError, ProtocolError, Violation
 from datadivr_codegen.terms import Direction, MessageText
 
@@ -22,8 +28,6 @@ __all__ = ["Direction", "EventSpec", "MessageText", "Protocol"]
 
 #: The WebSocket subprotocol the server selects when a client offers it.
 SUBPROTOCOL = "datadivr"
-#: At most this many failures are reported for one message.
-MAX_DETAILS = 100
 #: A frame with more array elements and object members than this (counted from above, at C
 #: speed) is checked fail-fast first: each array and map stops at its first failure, so that
 #: refusing it costs no more than accepting it, however many of its values are wrong. Smaller
@@ -31,9 +35,6 @@ MAX_DETAILS = 100
 EXHAUSTIVE_ITEMS = 2_000
 #: The summary of an invalid message names this many failures and counts the others.
 SHOWN_DETAILS = 3
-
-UNKNOWN: Any = object()
-"""The validated input when it is not known: error locations are then taken as they are."""
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,28 @@ class Protocol:
         """Validate a message given as a mapping, as decoded from JSON."""
         return self.parse(json.dumps(data))
 
+    def refusal(self, frame: str | bytes) -> ProtocolError | None:
+        """The error the server answers ``frame`` with when it refuses it as a message of
+        this protocol (its JSON, its event, its schema; not its direction, see
+        :func:`direction_error`), or ``None`` if the frame is a valid message.
+
+        The server and the validating proxy (``datadivr proxy --enforce``) both answer with
+        this, so that their answers are the same, byte for byte.
+        """
+        try:
+            self.parse(frame)
+        except ProtocolError as exc:
+            return exc
+        return None
+
+    @cached_property
+    def _reference(self) -> Any:
+        """The reference validation of this protocol (:mod:`datadivr.validation`'s engine),
+        imported and built on the first refused frame: a valid frame does not pay for it."""
+        from datadivr.core._reference import Reference
+
+        return Reference(self.schema)
+
     def _classify(
         self, exc: ValidationError, frame: str | bytes, *, exhaustive: bool = True
     ) -> ProtocolError:
@@ -192,40 +215,34 @@ class Protocol:
         kind = first["type"]
         if kind == "json_invalid":
             return frame_error(FrameFault.NOT_JSON, f"frame is not valid JSON: {first['msg']}")
+        refused: ProtocolError | None = None
         if kind in ("model_attributes_type", "dict_type", "model_type") and not first["loc"]:
-            return frame_error(FrameFault.NOT_OBJECT, "a message must be a JSON object")
-        if kind == "union_tag_not_found" and not first["loc"]:
-            return frame_error(
-                FrameFault.NO_EVENT_NAME,
-                "a message must have an 'event_name'",
-                details=[Violation("$.event_name", "field required", "missing")],
-            )
-        if kind == "union_tag_invalid" and not first["loc"]:
-            name = frame_field(frame, "event_name")
-            if not isinstance(name, str):
-                return frame_error(
-                    FrameFault.NO_EVENT_NAME,
-                    "'event_name' must be a string",
-                    details=[Violation("$.event_name", "Input should be a valid string")],
-                )
-            shown = name if len(name) <= 64 else name[:63] + "…"
-            return frame_error(
-                FrameFault.UNKNOWN_EVENT,
-                f"unknown event {shown!r}",
-                event_name=shown,
-                details=[
-                    Violation("$.event_name", "expected one of: " + ", ".join(sorted(self.events)))
-                ],
-            )
+            refused = envelope_error(_stand_in(frame), self)
+        elif kind in ("union_tag_not_found", "union_tag_invalid") and not first["loc"]:
+            data = _decoded(frame)
+            refused = envelope_error(data if isinstance(data, dict) else {}, self)
+        if refused is not None:
+            return refused
         event_name = str(first["loc"][0]) if first["loc"] else None
-        total: int | None = exc.error_count()
-        data = _decoded(frame) if self._has_unions else UNKNOWN
-        details = violations(errors, skip=1, data=data)
-        if data is not UNKNOWN:
-            # Union branches' failures are left out: what is left is counted, and only what
-            # was seen (a lower bound, if the errors were cut at MAX_DETAILS).
-            exhaustive = exhaustive and total == len(errors) and len(details) < MAX_DETAILS
-            total = None
+        details: list[Violation] = []
+        total: int | None = None
+        if _few_items(frame, EXHAUSTIVE_ITEMS):
+            # The reference validator's report: the very one /validate and `datadivr validate`
+            # give. (A frame it finds valid, where it and the models differ, is left to the
+            # models' errors below.)
+            data = _decoded(frame)
+            if event_name in self.events and data is not UNKNOWN:
+                found, truncated = self._reference.check(event_name, data)
+                details, exhaustive = list(found), not truncated
+        if not details:
+            total = exc.error_count()
+            data = _decoded(frame) if self._has_unions else UNKNOWN
+            details = violations(errors, skip=1, data=data)
+            if data is not UNKNOWN:
+                # Union branches' failures are left out: what is left is counted, and only
+                # what was seen (a lower bound, if the errors were cut at MAX_DETAILS).
+                exhaustive = exhaustive and total == len(errors) and len(details) < MAX_DETAILS
+                total = None
         return frame_error(
             FrameFault.SCHEMA,
             invalid_text(f"{event_name!r} message", details, total=total, exhaustive=exhaustive),
@@ -237,9 +254,9 @@ class Protocol:
 class FrameFault(Enum):
     """What is wrong with a frame that is refused before it is handled.
 
-    The server (which parses with the generated models) and the validating proxy (which
-    validates with the JSON Schema) each find the fault their own way; :func:`frame_error`
-    then decides, for both, the error code and the exception the sender is told of.
+    :meth:`Protocol.refusal` (which the server and the validating proxy both answer with)
+    finds the fault; :func:`frame_error` then decides the error code and the exception the
+    sender is told of.
     """
 
     NOT_JSON = "not_json"
@@ -286,6 +303,95 @@ def frame_error(
     """
     kind = MessageValidationError if fault is FrameFault.SCHEMA else ProtocolError
     return kind(fault.code, message, event_name=event_name, details=details)
+
+
+#: The JSON type of a value, by its Python type as decoded from JSON.
+_JSON_TYPES: tuple[tuple[Any, str], ...] = (
+    (bool, "boolean"),
+    (int | float, "number"),
+    (str, "string"),
+    (list, "array"),
+    (Mapping, "object"),
+    (type(None), "null"),
+)
+
+
+def json_type(value: object) -> str:
+    """The JSON type of a decoded value: ``object``, ``array``, ``string`` …"""
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), "value")
+
+
+def _stand_in(frame: str | bytes) -> object:
+    """A value of the JSON type of a frame that is JSON, from its first character, without
+    decoding it (only its type is told)."""
+    text = frame.lstrip() if isinstance(frame, str) else frame.lstrip().decode("utf-8", "replace")
+    return {"[": [], '"': "", "t": True, "f": False, "n": None, "{": {}}.get(text[:1], 0)
+
+
+def envelope_error(data: object, protocol: Protocol) -> ProtocolError | None:
+    """The error for a decoded frame that is no message of ``protocol`` at all: not an object
+    (``invalid_message``), no ``event_name`` or one that is no string (``invalid_message``),
+    or an event the protocol does not have (``unknown_event``); ``None`` otherwise.
+
+    The server, the validating proxy and the reference validator all decide these with this
+    function, and give the same code, text and one violation as ``details``.
+    """
+    if not isinstance(data, Mapping):
+        text = f"a message must be a JSON object, not {_a(json_type(data))}"
+        return frame_error(FrameFault.NOT_OBJECT, text, details=[Violation("$", text, "type")])
+    if "event_name" not in data:
+        return frame_error(
+            FrameFault.NO_EVENT_NAME,
+            "a message must have an 'event_name'",
+            details=[Violation("$.event_name", "'event_name' is a required property", "required")],
+        )
+    name = data["event_name"]
+    if not isinstance(name, str):
+        text = f"'event_name' must be a string, not {_a(json_type(name))}"
+        return frame_error(
+            FrameFault.NO_EVENT_NAME, text, details=[Violation("$.event_name", text, "type")]
+        )
+    if name in protocol.events:
+        return None
+    shown = name if len(name) <= 64 else name[:63] + "…"
+    return frame_error(
+        FrameFault.UNKNOWN_EVENT,
+        f"unknown event {shown!r}",
+        event_name=shown,
+        details=[
+            Violation(
+                "$.event_name",
+                clip_reason(
+                    f"{shown!r} is not one of the events of protocol {protocol.package!r}: "
+                    + ", ".join(sorted(protocol.events))
+                ),
+                "enum",
+            )
+        ],
+    )
+
+
+def binary_error() -> ProtocolError:
+    """The error for a binary frame (``invalid_message``): messages are JSON text. The server
+    and the validating proxy both answer a binary frame with it."""
+    return ProtocolError("invalid_message", "binary frames are not supported: send JSON as text")
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
+def direction_error(
+    event_name: str, direction: Direction, *, why: str | None = None
+) -> ProtocolError:
+    """The error for a client's message of an event that clients may not send
+    (``wrong_direction``); ``why`` replaces the default text (the server says, for a
+    ``client_reply`` event, that no request of its waits for the answer)."""
+    return frame_error(
+        FrameFault.WRONG_DIRECTION,
+        why or f"clients may not send {event_name!r} ({direction.value})",
+        event_name=event_name,
+    )
 
 
 def invalid_text(
@@ -418,181 +524,6 @@ def frame_field(frame: str | bytes, key: str) -> object:
     except (ValueError, RecursionError):
         return None
     return data.get(key) if isinstance(data, dict) else None
-
-
-def json_path(loc: Iterable[int | str]) -> str:
-    """A pydantic error location as a JSON path: ``("payload", "numbers", 2)`` →
-    ``$.payload.numbers[2]``."""
-    path = "$"
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
-
-
-#: The kind of the violation that stands for a union (``anyOf``) none of whose branches
-#: matched: the JSON Schema keyword, as ``/validate`` names it.
-NO_BRANCH = "anyOf"
-NO_BRANCH_REASON = (
-    "Input should match one of the schemas of the anyOf; the failures that follow are those"
-    " of the closest one"
-)
-
-#: A pydantic error location, each item marked: True for a key or an index of the input (a
-#: place in the frame), False for a union branch's tag.
-_Steps = tuple[tuple[bool, int | str], ...]
-_Loc = tuple[int | str, ...]
-_ABSENT: Any = object()
-
-
-def violations(
-    errors: Iterable[Mapping[str, Any]],
-    *,
-    skip: int = 0,
-    prefix: tuple[str, ...] = (),
-    data: Any = UNKNOWN,
-) -> list[Violation]:
-    """One :class:`Violation` per pydantic error (as ``ValidationError.errors()`` gives them);
-    ``skip`` leading location parts (the union tag) are dropped and ``prefix`` is put before
-    the rest.
-
-    With ``data``, the input that was validated (decoded JSON, or the mapping given to a
-    model; the location after ``skip`` is a path into it), every path is a place in it:
-    pydantic puts the tag of a union's branch (a class name such as ``Shoot``) in the location
-    of each of the branch's failures, and those tags are taken out. A union (``anyOf``) none
-    of whose branches matched is then one :data:`NO_BRANCH` violation at the union's own path
-    (where ``/validate`` reports it), followed by the failures of its closest branch only: one
-    whose type the value has, then the one with the fewest missing or unknown properties,
-    then with the fewest failures (the first listed, on a tie). Nested unions are treated
-    alike; at most :data:`MAX_DETAILS` violations come out.
-    """
-    items = list(_expanded(errors, skip))
-    if data is UNKNOWN:
-        # A schema check's error holds many failures: the cap is on violations, not errors.
-        found = [(tuple(loc), msg, kind) for loc, msg, kind in items][:MAX_DETAILS]
-    else:
-        steps = [(_steps(loc, kind, data), msg, kind) for loc, msg, kind in items]
-        found = _closest(steps)[:MAX_DETAILS]
-    return [Violation(json_path((*prefix, *loc)), msg, kind) for loc, msg, kind in found]
-
-
-def _expanded(
-    errors: Iterable[Mapping[str, Any]], skip: int
-) -> Iterator[tuple[Sequence[int | str], str, str]]:
-    """``(location, reason, kind)`` per failure: a schema check's error (see
-    :mod:`datadivr.core._checks`) gives one per failure it lists, at its place in the value
-    and of the JSON Schema keyword that failed."""
-    for error in errors:
-        loc = error["loc"][skip:]
-        if error["type"] == CHECK_KIND:
-            for path, keyword, reason in iter_failures(error.get("ctx")):
-                yield (*loc, *path), reason, keyword
-        elif error["type"] in _TAG_FAILURES and loc:
-            # A oneOf of tagged branches (a discriminated union) that no branch's tag matches.
-            yield loc, _tag_reason(error), "oneOf"
-        else:
-            yield loc, error["msg"], error["type"]
-
-
-_TAG_FAILURES = frozenset({"union_tag_invalid", "union_tag_not_found"})
-
-
-def _tag_reason(error: Mapping[str, Any]) -> str:
-    context = error.get("ctx") or {}
-    tag = context.get("discriminator", "")
-    expected = context.get("expected_tags")
-    if error["type"] == "union_tag_not_found":
-        return f"Input should be an object with the property {tag}, which tells its oneOf branch"
-    return f"Input's {tag} should be one of {expected} (it tells the oneOf branch)"
-
-
-def validation_details(
-    exc: ValidationError, *, skip: int = 0, prefix: tuple[str, ...] = (), data: Any = UNKNOWN
-) -> list[Violation]:
-    """One :class:`Violation` per error of ``exc`` (see :func:`violations`)."""
-    return violations(
-        exc.errors(include_url=False, include_input=False),
-        skip=skip,
-        prefix=prefix,
-        data=data,
-    )
-
-
-def _steps(loc: Sequence[int | str], kind: str, data: Any) -> _Steps:
-    """``loc`` walked along ``data``: an item that is no key or index of the value reached
-    is a union branch's tag, except the last one of a ``missing`` failure (the absent key)."""
-    steps: list[tuple[bool, int | str]] = []
-    value = data
-    last = len(loc) - 1
-    for index, item in enumerate(loc):
-        child = UNKNOWN if item == "[key]" else _child(value, item)  # (a key's own failure)
-        if child is _ABSENT and not (index == last and kind == "missing"):
-            if isinstance(value, Mapping) and isinstance(item, str) and item in value.values():
-                continue  # the tag of a discriminated union: the one branch its value names
-            steps.append((False, item))  # a tag: the value stays where it is
-        else:
-            steps.append((True, item))
-            value = child
-    return tuple(steps)
-
-
-def _child(value: Any, item: int | str) -> Any:
-    """The member or element ``item`` of ``value``: :data:`_ABSENT` if there is none,
-    :data:`UNKNOWN` below a value that is not walked."""
-    if isinstance(value, Mapping):
-        return value.get(item, _ABSENT)
-    if isinstance(value, list | tuple):
-        return value[item] if isinstance(item, int) and 0 <= item < len(value) else _ABSENT
-    if isinstance(value, BaseModel):  # a model given as is: its fields by their wire names
-        for name, info in type(value).model_fields.items():
-            if item in (info.alias, name):
-                return getattr(value, name)
-        extra: dict[str, Any] = value.__pydantic_extra__ or {}
-        return extra.get(item, _ABSENT) if isinstance(item, str) else _ABSENT
-    if value is None or isinstance(value, str | int | float | bool):
-        return _ABSENT
-    # UNKNOWN itself, or another object: what pydantic says is taken as a place.
-    return UNKNOWN
-
-
-def _closest(errors: list[tuple[_Steps, str, str]]) -> list[tuple[_Loc, str, str]]:
-    """The failures, each union's replaced by a :data:`NO_BRANCH` failure and its closest
-    branch's (see :func:`violations`), in the order they came."""
-    # In order: a failure at a place, or (its reason None) the place of a union.
-    order: list[tuple[_Loc, tuple[str, str] | None]] = []
-    unions: dict[_Loc, dict[int | str, list[tuple[_Steps, str, str]]]] = {}
-    for steps, msg, kind in errors:
-        cut = next((i for i, (place, _) in enumerate(steps) if not place), None)
-        if cut is None:
-            order.append((tuple(item for _, item in steps), (msg, kind)))
-            continue
-        at = tuple(item for _, item in steps[:cut])
-        if at not in unions:
-            unions[at] = {}
-            order.append((at, None))
-        branch = unions[at].setdefault(steps[cut][1], [])
-        branch.append(((*steps[:cut], *steps[cut + 1 :]), msg, kind))
-    found: list[tuple[_Loc, str, str]] = []
-    for loc, failure in order:
-        if failure is not None:
-            found.append((loc, *failure))
-            continue
-        closest = min(unions[loc].values(), key=lambda fails: _distance(fails, len(loc)))
-        found.append((loc, NO_BRANCH_REASON, NO_BRANCH))
-        found.extend(_closest(closest))
-    return found
-
-
-def _distance(failures: list[tuple[_Steps, str, str]], depth: int) -> tuple[bool, int, int]:
-    """How far a union's branch is from the value at ``depth`` that it refused: whether the
-    value's type is wrong, how many of its properties are missing or unknown, how many
-    failures there are."""
-    wrong_type = False
-    shape = 0
-    for steps, _, kind in failures:
-        places = sum(place for place, _ in steps)
-        wrong_type = wrong_type or (places == depth and kind.endswith(("_type", "_parsing")))
-        shape += places == depth + 1 and kind in ("missing", "extra_forbidden")
-    return wrong_type, shape, len(failures)
 
 
 def _decoded(frame: str | bytes) -> Any:

@@ -18,7 +18,7 @@ from datadivr.core._hub import Hub, error_frame
 from datadivr.core._lifecycle import ClientInfo, DisconnectInfo, PresenceChange, run_hooks
 from datadivr.core._limits import Limits, over_size, utf8_size
 from datadivr.core._message import MessageBase
-from datadivr.core._protocol import SUBPROTOCOL, Protocol, frame_field
+from datadivr.core._protocol import SUBPROTOCOL, Protocol, binary_error, frame_field
 from datadivr.core._registry import HandlerContext, HandlerType, Registry
 from datadivr.core._requests import Asks, reading
 from datadivr.core._route import Route
@@ -377,15 +377,7 @@ class Server:
                     if len(event.get("bytes") or b"") > max_size:
                         self._evict(connection, 1009, "frame too large")
                         break
-                    connection.offer(
-                        error_frame(
-                            ProtocolError(
-                                "invalid_message",
-                                "binary frames are not supported: send JSON as text",
-                            ),
-                            to=client_id,
-                        )
-                    )
+                    connection.offer(error_frame(binary_error(), to=client_id))
                     continue
                 if len(text) > max_bytes_as_chars and over_size(text, max_size):
                     # Only when the transport's own limit is higher than the app's.

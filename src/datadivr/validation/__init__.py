@@ -14,87 +14,24 @@ package, so an installed SDK validates without the repository::
     report = Validator().validate('{"event_name": "sum_event", "payload": {"numbers": ["1"]}}')
     for violation in report.violations:
         print(violation.path, violation.kind, violation.reason)  # $.payload.numbers[0] type …
+
+Its violations are those the server's ``error`` lists in ``details`` for the same frame: the
+same engine (:mod:`datadivr.core._reference`) finds them, in JSON Schema's words, with a
+failure about a member of an object at that member (see ``docs/validating.md``).
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker, validators
-from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
-
-from datadivr.core._message import is_date_time, is_uuid
-from datadivr.core._protocol import MAX_DETAILS, Protocol
+from datadivr.core._protocol import Protocol, envelope_error
+from datadivr.core._reference import Reference
 from datadivr.exceptions import Violation
 
 __all__ = ["Report", "Validator"]
-
-_BUNDLE_URI = "urn:datadivr:protocol"
-
-
-def _format_checker() -> FormatChecker:
-    """The formats the models assert, ``date-time`` and ``uuid``, checked by the models' own
-    functions (jsonschema's take a trailing newline in a date-time and a non-ASCII digit in a
-    UUID, which the models refuse); every other format is an annotation, as draft 2020-12 has
-    it by default and as the models have it."""
-    checker = FormatChecker(formats=())
-    checker.checks("date-time")(is_date_time)
-    checker.checks("uuid")(is_uuid)
-    return checker
-
-
-_FORMATS = _format_checker()
-
-
-@functools.lru_cache(maxsize=1024)
-def _matcher(pattern: str) -> Callable[[str], bool]:
-    """What ``pattern`` matches: by Python's ``re`` when it compiles there, else by the
-    engine of the models' checks (jsonschema-rs), which also reads the ECMA-262 forms
-    ``re`` does not, such as ``\\p{Letter}``."""
-    try:
-        compiled = re.compile(pattern)
-    except re.error:
-        import jsonschema_rs
-
-        check = jsonschema_rs.validator_for({"pattern": pattern})
-        return lambda text: bool(check.is_valid(text))
-    return lambda text: compiled.search(text) is not None
-
-
-def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
-    if validator.is_type(instance, "string") and not _matcher(pattern)(instance):
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
-
-
-def _pattern_properties(
-    validator: Any, patterns: Mapping[str, Any], instance: Any, schema: Any
-) -> Iterator[ValidationError]:
-    if not validator.is_type(instance, "object"):
-        return
-    for pattern, subschema in patterns.items():
-        for key, value in instance.items():
-            if _matcher(pattern)(key):
-                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
-
-
-def _is_integer(checker: Any, instance: Any) -> bool:
-    """An integer as the models type it: written without a fraction (``1``, not ``1.0``)."""
-    return isinstance(instance, int) and not isinstance(instance, bool)
-
-
-#: Draft 2020-12, with patterns read as above and integers as the models read them.
-_Draft: Any = validators.extend(  # type: ignore[no-untyped-call]
-    Draft202012Validator,
-    {"pattern": _pattern, "patternProperties": _pattern_properties},
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
-)
 
 
 @dataclass(frozen=True)
@@ -141,24 +78,12 @@ class Validator:
 
             protocol = PROTOCOL
         self.protocol = protocol
-        bundle = protocol.schema
-        registry: Registry[Any] = Registry().with_resource(
-            _BUNDLE_URI, Resource.from_contents(bundle)
-        )
-        events = bundle["x-datadivr"]["events"]
-        self._validators = {
-            name: _Draft(
-                {"$ref": f"{_BUNDLE_URI}{info['schema']}"},
-                registry=registry,
-                format_checker=_FORMATS,
-            )
-            for name, info in events.items()
-        }
+        self._reference = Reference(protocol.schema)
 
     @property
     def events(self) -> list[str]:
         """The events this validator knows."""
-        return sorted(self._validators)
+        return self._reference.events
 
     def validate(self, message: Mapping[str, Any] | str | bytes) -> Report:
         """Validate one message: a decoded object, or a frame's JSON text."""
@@ -168,41 +93,9 @@ class Validator:
                 data = json.loads(message)
             except (ValueError, RecursionError) as exc:
                 return Report(None, (Violation("$", f"not valid JSON: {exc}", "json"),))
-        if not isinstance(data, Mapping):
-            return Report(None, (Violation("$", "a message must be a JSON object", "type"),))
-        name = data.get("event_name")
-        if name is None:
-            return Report(
-                None, (Violation("$", "'event_name' is a required property", "required"),)
-            )
-        validator = self._validators.get(name) if isinstance(name, str) else None
-        if validator is None:
-            # Not the repr of any value: a list nested a thousand deep has none.
-            shown = (
-                repr(name) if isinstance(name, str | int | float | bool) else type(name).__name__
-            )
-            return Report(
-                None,
-                (
-                    Violation(
-                        "$.event_name",
-                        f"{shown} is not one of the events of protocol "
-                        f"{self.protocol.package!r}: {', '.join(self.events)}",
-                        "enum",
-                    ),
-                ),
-            )
-        # iter_errors is lazy: a message with a million wrong values costs no more than one
-        # with MAX_DETAILS + 1 of them (and the first ones are sorted, not all).
-        try:
-            errors = list(islice(validator.iter_errors(data), MAX_DETAILS + 1))
-        except RecursionError:
-            # jsonschema descends, and writes its messages with repr(), recursively: a value
-            # nested deeper than the interpreter's stack allows is refused, not a crash.
-            deep = Violation("$", "nested too deeply to check against the schema", "depth")
-            return Report(name, (deep,))
-        violations = tuple(
-            Violation(error.json_path, error.message, str(error.validator))
-            for error in sorted(errors[:MAX_DETAILS], key=lambda e: (e.json_path, str(e.validator)))
-        )
-        return Report(name, violations, truncated=len(errors) > MAX_DETAILS)
+        refused = envelope_error(data, self.protocol)
+        if refused is not None:
+            return Report(None, tuple(refused.details))
+        name = data["event_name"]
+        violations, truncated = self._reference.check(name, data)
+        return Report(name, tuple(violations), truncated=truncated)

@@ -22,9 +22,18 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.typing import Origin, Subprotocol
 
 from datadivr._logging import get_logger
-from datadivr.core._hub import error_frame
-from datadivr.core._protocol import SUBPROTOCOL, FrameFault, Protocol, frame_error, frame_field
-from datadivr.exceptions import Violation
+from datadivr.core._hub import error_frame, refused_id
+from datadivr.core._protocol import (
+    SUBPROTOCOL,
+    FrameFault,
+    Protocol,
+    binary_error,
+    direction_error,
+    frame_error,
+    frame_field,
+    invalid_text,
+)
+from datadivr.exceptions import ProtocolError, Violation
 from datadivr.validation import Report, Validator
 
 __all__ = ["DOWNSTREAM", "UPSTREAM", "Conformance", "ValidatingProxy"]
@@ -34,12 +43,6 @@ UPSTREAM = "client_to_server"
 #: A frame from the server to the client.
 DOWNSTREAM = "server_to_client"
 _log = get_logger("datadivr.proxy")
-
-#: The fault of a frame whose whole (``$``) fails, by the failing keyword.
-_WHOLE_FAULTS = {
-    "json": FrameFault.NOT_JSON,
-    "type": FrameFault.NOT_OBJECT,
-}
 
 
 @dataclass
@@ -157,6 +160,25 @@ class ValidatingProxy:
             _log.warning("and more protocol violations", direction=direction, event_name=event)
         return Report(event, tuple(violations), truncated=report.truncated)
 
+    def refusal(self, frame: str | bytes, report: Report) -> ProtocolError:
+        """The error the server answers a client's invalid ``frame`` with (``report`` is
+        :meth:`check`'s): the very one it builds (:meth:`Protocol.refusal`,
+        :func:`direction_error`), so that the proxy's answer is the server's, byte for byte."""
+        refused = self.protocol.refusal(frame)
+        if refused is not None:
+            return refused
+        event = report.event_name
+        if event is not None and any(v.kind == "direction" for v in report.violations):
+            return direction_error(event, self.protocol.events[event].direction)
+        # The models take what the schema refuses (they are tested to agree): the schema's
+        # verdict, in the server's words.
+        return frame_error(
+            FrameFault.SCHEMA,
+            invalid_text(f"{event!r} message", report.violations, exhaustive=not report.truncated),
+            event_name=event,
+            details=report.violations,
+        )
+
     async def _relay(self, client: ServerConnection) -> None:
         self.conformance.connections += 1
         # The client's credentials go upstream as they came: the server decides.
@@ -224,7 +246,14 @@ class ValidatingProxy:
                         peer.client_id = payload["client_id"]
                 if self.enforce and not report.valid and direction == UPSTREAM:
                     self.conformance.blocked += 1
-                    await source.send(_error_for(report, frame, to=peer.client_id))
+                    _log.info("the proxy refused a message", event_name=report.event_name)
+                    if isinstance(frame, bytes):  # (as the server answers it, uncorrelated)
+                        answer = error_frame(binary_error(), to=peer.client_id)
+                    else:
+                        error = self.refusal(frame, report)
+                        reply_to = refused_id(frame)
+                        answer = error_frame(error, to=peer.client_id, reply_to=reply_to)
+                    await source.send(answer)
                     continue
                 await target.send(frame)
         except websockets.ConnectionClosed:
@@ -249,32 +278,3 @@ class _Peer:
     """What the proxy knows of one relayed client: its id, from the server's ``welcome``."""
 
     client_id: str = "client"
-
-
-def _fault_of(violation: Violation, event_name: object) -> FrameFault:
-    """What is wrong with a frame, from its first violation as :meth:`ValidatingProxy.check`
-    reports it and its ``event_name`` (a name that is not a string is no event name at all,
-    as the server says)."""
-    if violation.kind == "direction":
-        return FrameFault.WRONG_DIRECTION
-    if violation.path == "$" and violation.kind in _WHOLE_FAULTS:
-        return _WHOLE_FAULTS[violation.kind]
-    if violation.path == "$.event_name" and violation.kind == "enum":
-        return FrameFault.UNKNOWN_EVENT if isinstance(event_name, str) else FrameFault.NO_EVENT_NAME
-    if violation.path == "$" and violation.kind == "required" and "event_name" in violation.reason:
-        return FrameFault.NO_EVENT_NAME
-    return FrameFault.SCHEMA
-
-
-def _error_for(report: Report, frame: str | bytes, *, to: str) -> str:
-    """The ``error`` message the server would send for this frame."""
-    first = report.violations[0]
-    reply_to = frame_field(frame, "id")
-    error = frame_error(
-        _fault_of(first, frame_field(frame, "event_name")),
-        f"refused by the validating proxy: {first.path}: {first.reason}"
-        + (" (and more)" if report.truncated else ""),
-        event_name=report.event_name,
-        details=report.violations,
-    )
-    return error_frame(error, to=to, reply_to=reply_to if isinstance(reply_to, str) else None)
