@@ -351,6 +351,10 @@ def test_frame_error_maps_each_fault_to_its_code(fault: str, code: str, kind: ty
         '{"event_name": "nope"}',
         '{"event_name": "sum_event", "payload": {"numbers": ["1"]}}',
         '{"event_name": "sum_event", "payload": {"numbers": [1]}, "to": 5}',
+        '{"event_name": "sum_event", "payload": {"numbers": [NaN]}}',
+        '{"event_name": "sum_event", "payload": {"numbers": [-Infinity]}}',
+        '{"event_name": "sum_event", "payload": {"numbers": [1e400]}}',
+        '{"event_name": "msg", "payload": null, "message": "half a pair: \\ud800"}',
     ],
 )
 def test_server_and_proxy_give_a_bad_frame_the_same_answer(frame: str) -> None:
@@ -369,6 +373,28 @@ def test_server_and_proxy_give_a_bad_frame_the_same_answer(frame: str) -> None:
     if server.value.code != "invalid_json":
         # What the proxy checked is what the server reports.
         assert list(server.value.details) == list(report.violations)
+    else:
+        assert [v.kind for v in report.violations] == ["json"]
+
+
+@pytest.mark.parametrize(
+    ("frame", "kind"),
+    [
+        ('{"event_name": "sum_event", "payload": {"numbers": [NaN]}}', "json"),
+        ('{"event_name": "msg", "payload": null, "message": "\\udc00 alone"}', "json"),
+        ('{"event_name": "sum_event", "payload": {"numbers": [1e400]}}', "type"),
+    ],
+)
+def test_what_only_a_lenient_reader_takes_is_refused_alike(
+    validator: Validator, frame: str, kind: str
+) -> None:
+    """NaN and half a surrogate pair are no JSON (RFC 8259) on any surface, though Python's
+    reader takes them; a number too large for a float is no finite number."""
+    report = validator.validate(frame)
+    assert [v.kind for v in report.violations] == [kind]
+    refusal = PROTOCOL.refusal(frame)
+    assert refusal is not None
+    assert refusal.code == ("invalid_json" if kind == "json" else "validation_error")
 
 
 def test_proxy_answers_a_wrong_direction_as_the_server_does() -> None:

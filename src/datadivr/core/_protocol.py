@@ -11,7 +11,7 @@ from importlib import resources
 from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
-from pydantic_core import SchemaValidator
+from pydantic_core import SchemaValidator, from_json
 
 from datadivr.core._message import MessageBase
 from datadivr.core._violations import (
@@ -215,6 +215,12 @@ class Protocol:
         kind = first["type"]
         if kind == "json_invalid":
             return frame_error(FrameFault.NOT_JSON, f"frame is not valid JSON: {first['msg']}")
+        try:
+            # What the models read leniently (NaN, half a surrogate pair) is no JSON to a
+            # client in another language, nor to the reference validator.
+            decode_frame(frame)
+        except ValueError as bad:
+            return frame_error(FrameFault.NOT_JSON, f"frame is not valid JSON: {bad}")
         refused: ProtocolError | None = None
         if kind in ("model_attributes_type", "dict_type", "model_type") and not first["loc"]:
             refused = envelope_error(_stand_in(frame), self)
@@ -524,6 +530,18 @@ def frame_field(frame: str | bytes, key: str) -> object:
     except (ValueError, RecursionError):
         return None
     return data.get(key) if isinstance(data, dict) else None
+
+
+def decode_frame(frame: str | bytes) -> Any:
+    """A frame's JSON, read as the models read it, and as strictly as the JSON standard
+    (RFC 8259) has it: ``NaN`` and ``Infinity`` are no JSON, nor is a string escape of half
+    a surrogate pair (``"\\ud800"``), which no Unicode text has.
+
+    Raises:
+        ValueError: the frame is not such JSON (also when nested deeper than the reader's
+            limit); the message says where.
+    """
+    return from_json(frame, allow_inf_nan=False)
 
 
 def _decoded(frame: str | bytes) -> Any:

@@ -15,6 +15,7 @@ violation per member, at its path). A value that matches no branch of an ``anyOf
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
@@ -143,6 +144,14 @@ def _is_integer(checker: Any, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
+def _is_number(checker: Any, instance: Any) -> bool:
+    """A number as the models type it: finite (``1e400``, which a JSON reader makes
+    infinite, is none)."""
+    if isinstance(instance, float):
+        return math.isfinite(instance)
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
 #: Draft 2020-12, with patterns read as above, integers as the models read them, and a
 #: failure about a member of an object at that member.
 Draft: Any = validators.extend(  # type: ignore[no-untyped-call]
@@ -155,7 +164,9 @@ Draft: Any = validators.extend(  # type: ignore[no-untyped-call]
         "additionalProperties": _additional_properties,
         "unevaluatedProperties": _unevaluated,
     },
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {"integer": _is_integer, "number": _is_number}
+    ),
 )
 
 _descend = Draft.descend

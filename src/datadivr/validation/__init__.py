@@ -22,12 +22,11 @@ failure about a member of an object at that member (see ``docs/validating.md``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from datadivr.core._protocol import Protocol, envelope_error
+from datadivr.core._protocol import Protocol, decode_frame, envelope_error
 from datadivr.core._reference import Reference
 from datadivr.exceptions import Violation
 
@@ -90,8 +89,8 @@ class Validator:
         data: Any = message
         if isinstance(message, str | bytes):
             try:
-                data = json.loads(message)
-            except (ValueError, RecursionError) as exc:
+                data = decode_frame(message)
+            except ValueError as exc:
                 return Report(None, (Violation("$", f"not valid JSON: {exc}", "json"),))
         refused = envelope_error(data, self.protocol)
         if refused is not None:
