@@ -4,7 +4,11 @@
 interface AjvError {
   instancePath: string;
   message?: string;
-  params: { missingProperty?: string; additionalProperty?: string };
+  params: {
+    missingProperty?: string;
+    additionalProperty?: string;
+    unevaluatedProperty?: string;
+  };
 }
 
 interface AjvValidate {

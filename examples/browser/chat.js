@@ -21,7 +21,7 @@ async function loadProtocol(url) {
   // 'unsafe-eval', use Ajv's standalone (precompiled) validators instead.
   const ajv = new window.ajv2020({
     allErrors: true,
-    strictTypes: false, // each message narrows the envelope in an allOf branch without a type
+    strict: true, // the bundle is written for Ajv's strict mode
     validateFormats: false, // date-time and uuid are left to the server: no ajv-formats here
   });
   ajv.addKeyword("x-datadivr");
