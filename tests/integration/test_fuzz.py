@@ -130,9 +130,10 @@ def judge(spec: Spec, wire: str | bytes, ids: Ids, limits: Limits) -> Outcome:
     except ValueError:
         return refused("invalid_json")
     outcome = judge_message(data, wire, ids, limits)
-    if _lone_surrogates(data):
-        # A lone surrogate escape (\ud800) decodes to no Unicode text: refusing the frame as
-        # invalid JSON is as right as refusing it for what else is wrong with it.
+    if _lone_surrogates(data) or _not_finite(data):
+        # A lone surrogate escape (\ud800) decodes to no Unicode text, and NaN or Infinity
+        # is no JSON (RFC 8259) though Python's reader takes it: refusing the frame as invalid
+        # JSON is as right as refusing it for what else is wrong with it.
         return Outcome(codes=outcome.codes | {"invalid_json"}, reply_to=_usable_id(data))
     return outcome
 
@@ -247,6 +248,19 @@ def _lone_surrogates(data: Any) -> bool:
                 return True
         elif isinstance(value, dict):
             stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
+def _not_finite(data: Any) -> bool:
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return True
+        if isinstance(value, dict):
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
