@@ -38,6 +38,7 @@ from typing import Any
 import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
+from pydantic_core import from_json
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -130,11 +131,14 @@ def judge(spec: Spec, wire: str | bytes, ids: Ids, limits: Limits) -> Outcome:
     except ValueError:
         return refused("invalid_json")
     outcome = judge_message(data, wire, ids, limits)
-    if _lone_surrogates(data) or _not_finite(data):
-        # A lone surrogate escape (\ud800) decodes to no Unicode text, and NaN or Infinity
-        # is no JSON (RFC 8259) though Python's reader takes it: refusing the frame as invalid
-        # JSON is as right as refusing it for what else is wrong with it.
-        return Outcome(codes=outcome.codes | {"invalid_json"}, reply_to=_usable_id(data))
+    try:
+        from_json(wire, allow_inf_nan=False)
+    except ValueError:
+        # A lone surrogate escape (\ud800) is no Unicode text, NaN and Infinity are no JSON
+        # (RFC 8259), though Python's reader takes them, and the strict reader stops at a
+        # depth Python's passes: refusing such a frame as invalid JSON is as right as refusing
+        # it for what else is wrong with it, and its id is not read.
+        return Outcome(codes=outcome.codes | {"invalid_json"})
     return outcome
 
 
@@ -237,34 +241,6 @@ def _usable_id(data: Any) -> str | None:
     if not isinstance(value, str) or not 1 <= len(value) <= 128 or SURROGATE.search(value):
         return None
     return value
-
-
-def _lone_surrogates(data: Any) -> bool:
-    stack = [data]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
-            if SURROGATE.search(value):
-                return True
-        elif isinstance(value, dict):
-            stack.extend(value)
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return False
-
-
-def _not_finite(data: Any) -> bool:
-    stack = [data]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, float) and not math.isfinite(value):
-            return True
-        if isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return False
 
 
 def _measure(data: Any) -> tuple[int, int]:

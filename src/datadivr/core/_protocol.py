@@ -526,8 +526,8 @@ def frame_field(frame: str | bytes, key: str) -> object:
     """The top-level ``key`` of a frame that failed to parse as a message, if it is a JSON
     object that has one (for correlating and naming the error)."""
     try:
-        data = json.loads(frame)
-    except (ValueError, RecursionError):
+        data = decode_frame(frame)
+    except ValueError:  # no JSON (NaN and half surrogate pairs included): nothing to read
         return None
     return data.get(key) if isinstance(data, dict) else None
 
