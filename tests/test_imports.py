@@ -219,3 +219,38 @@ def test_the_broker_module_names_redis_lazily() -> None:
     assert all(hasattr(datadivr.broker, name) for name in datadivr.broker.__all__)
     with pytest.raises(AttributeError, match="Nonesuch"):
         datadivr.broker.Nonesuch  # noqa: B018
+
+
+#: What a program that only uses the client, the core or the command line's help must not
+#: import: the server's stack, the reference validator, the generator.
+SERVER_AND_TOOLS = ("fastapi", "uvicorn", "starlette", "jsonschema", "datamodel_code_generator")
+
+
+def _imported_after(code: str) -> list[str]:
+    """Which of :data:`SERVER_AND_TOOLS` a fresh interpreter has imported after ``code``."""
+    check = f"{textwrap.dedent(code)}\nimport sys\nprint(*sorted(m for m in {SERVER_AND_TOOLS!r} if m in sys.modules))\n"
+    result = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import datadivr",
+        "import datadivr.core",
+        "import datadivr.cli",
+        "from datadivr import BaseClient, Limits, MessageValidationError, Registry, runtime",
+        "from datadivr.client import BaseClient",
+        "import datadivr.demo\ndatadivr.demo.Client('ws://127.0.0.1:1/ws')",
+    ],
+    ids=["datadivr", "core", "cli", "client-names", "client", "demo-client"],
+)
+def test_a_client_imports_no_server_and_no_tools(code: str) -> None:
+    assert _imported_after(code) == []
+
+
+def test_a_server_name_is_imported_when_first_used() -> None:
+    assert _imported_after("from datadivr import create_app") != []

@@ -57,7 +57,7 @@ def _init_imports(package: str = "datadivr") -> tuple[dict[str, set[str]], set[s
     tree = ast.parse(init.read_text(encoding="utf-8"))
     from_modules: dict[str, set[str]] = {}
     submodules: set[str] = set()
-    for node in tree.body:
+    for node in _body_with_type_checking(tree):
         if not isinstance(node, ast.ImportFrom) or node.level or node.module is None:
             continue
         if node.module == package:
@@ -65,6 +65,18 @@ def _init_imports(package: str = "datadivr") -> tuple[dict[str, set[str]], set[s
         elif node.module.startswith("datadivr."):
             from_modules.setdefault(node.module, set()).update(a.name for a in node.names)
     return from_modules, submodules
+
+
+def _body_with_type_checking(tree: ast.Module) -> list[ast.stmt]:
+    """The module's top-level statements, those under ``if TYPE_CHECKING:`` too: a package
+    that imports its names when first used (PEP 562) states them there for type checkers."""
+    body: list[ast.stmt] = []
+    for node in tree.body:
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+            body.extend(node.body)
+        else:
+            body.append(node)
+    return body
 
 
 def _reexported_modules() -> list[str]:
@@ -213,7 +225,7 @@ def test_subpackages_are_all_the_packages() -> None:
 def test_subpackage_reexports_are_found() -> None:
     """Guards the parsing of the subsystems' ``__init__.py`` the tests below rely on."""
     assert {sub: set(_face_imports(sub)) for sub in SUBPACKAGES} == {
-        "datadivr.broker": {"datadivr.broker._backplane"},
+        "datadivr.broker": {"datadivr.broker._backplane", "datadivr.broker._redis"},
         "datadivr.client": {"datadivr.client._client", "datadivr.client._reconnect"},
         "datadivr.core": {
             "datadivr.core._hub",
@@ -435,3 +447,17 @@ def test_violation_is_not_an_exception() -> None:
 def test_generator_and_runtime_share_one_vocabulary(enum_name: str) -> None:
     assert getattr(datadivr.core._protocol, enum_name) is getattr(datadivr_codegen.terms, enum_name)
     assert getattr(datadivr, enum_name) is getattr(datadivr_codegen.terms, enum_name)
+
+
+# -- names imported when first used ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["datadivr", "datadivr.core"])
+def test_lazy_names_are_listed_and_unknown_ones_raise(name: str) -> None:
+    """``datadivr`` and ``datadivr.core`` import their names when first used (PEP 562):
+    ``dir()`` still lists every one, and a name they do not have is an ``AttributeError``."""
+    module = importlib.import_module(name)
+    assert set(module.__all__) <= set(dir(module))
+    with pytest.raises(AttributeError, match="Nonesuch"):
+        module.Nonesuch  # noqa: B018
+    assert not hasattr(module, "Nonesuch")
