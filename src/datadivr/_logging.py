@@ -14,10 +14,13 @@ import logging
 import re
 import sys
 from enum import Enum
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import unquote_plus
 
-import structlog
+if TYPE_CHECKING:
+    # Imported where a logger is made: structlog imports rich, which the command line's
+    # --help need not wait for.
+    import structlog
 
 __all__ = [
     "LogFormat",
@@ -50,6 +53,8 @@ def get_logger(name: str) -> Any:
 
     Events below the logger's level cost a level check and nothing more.
     """
+    import structlog
+
     return structlog.wrap_logger(
         logging.getLogger(name),
         processors=[
@@ -74,6 +79,8 @@ def configure_logging(
         fmt: Console lines or JSON lines.
         stream: Where to write; standard error when omitted.
     """
+    import structlog
+
     out = stream if stream is not None else sys.stderr
     # Tracebacks without local variables: they would print request headers, tokens included.
     processors: list[structlog.typing.Processor] = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import importlib
 import inspect
@@ -15,15 +14,12 @@ from dataclasses import fields
 from enum import Enum
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, Any, get_args, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_type_hints
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from datadivr._logging import LogFormat, configure_logging, get_logger
 from datadivr.core._limits import Flag, Limits
-from datadivr.core._protocol import Protocol
 from datadivr.exceptions import RegistrationError
 from datadivr_codegen.project import (
     DEMO_PROTOCOL,
@@ -35,6 +31,9 @@ from datadivr_codegen.project import (
     regenerate_command,
 )
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 __all__ = ["app", "main"]
 
 app = typer.Typer(
@@ -44,6 +43,24 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+# rich, asyncio and every command's own dependencies are imported where they are used: the
+# command line is a pre-commit hook, and `datadivr generate --check` with nothing changed, like
+# `datadivr --help`, should answer at once.
+
+
+def _console(*, stderr: bool = False, width: int | None = None) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, width=width)
+
+
+def _escape(text: str) -> str:
+    """``text`` with rich's markup escaped, for a message that quotes it."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 ProtocolOption = Annotated[
@@ -64,7 +81,7 @@ def _project() -> ProjectConfig:
     try:
         return load_config()
     except ConfigError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        _console(stderr=True).print(f"[red]error:[/] {_escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -95,12 +112,14 @@ def _is_module_name(name: str) -> bool:
 def _load_protocol(package: str | None, config: ProjectConfig | None = None) -> ModuleType:
     """Import a generated protocol package (``package``, else the configured one, else the
     demo), or exit 2 with the reason."""
+    from datadivr.core._protocol import Protocol
+
     if config is None:
         config = _project()
     name = _protocol_name(package, config)
     if not _is_module_name(name):
-        Console(stderr=True).print(
-            f"[red]error:[/] protocol {escape(repr(name))} is not a module name: the import "
+        _console(stderr=True).print(
+            f"[red]error:[/] protocol {_escape(repr(name))} is not a module name: the import "
             "name of a generated package (e.g. game_protocol), not a path",
             highlight=False,
         )
@@ -113,14 +132,14 @@ def _load_protocol(package: str | None, config: ProjectConfig | None = None) -> 
         hint = ""
         if package is None and config.out is not None and not config.out.is_dir():
             hint = f"; {config.out} is not generated yet: run `datadivr generate` first"
-        Console(stderr=True).print(
-            f"[red]error:[/] cannot import protocol {name!r}: {escape(str(exc))} "
+        _console(stderr=True).print(
+            f"[red]error:[/] cannot import protocol {name!r}: {_escape(str(exc))} "
             f"(looked in the Python path and in {where}){hint}",
             highlight=False,
         )
         raise typer.Exit(2) from None
     if not isinstance(getattr(module, "PROTOCOL", None), Protocol):
-        Console(stderr=True).print(f"[red]error:[/] {name!r} is not a generated protocol package")
+        _console(stderr=True).print(f"[red]error:[/] {name!r} is not a generated protocol package")
         raise typer.Exit(2)
     return module
 
@@ -433,12 +452,12 @@ def events(
         ]
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=escape(f"{_shown(protocol, project)}, {PROTOCOL.schema_hash[:19]}…"))
+    table = Table(title=_escape(f"{_shown(protocol, project)}, {PROTOCOL.schema_hash[:19]}…"))
     for column in ("event", "direction", "reply", "description"):
         table.add_column(column)
     for e in specs:
         table.add_row(e.name, e.direction.value, e.reply or "", e.description)
-    Console(width=160).print(table)
+    _console(width=160).print(table)
 
 
 @app.command()
@@ -479,12 +498,12 @@ def generate(
     """
     from datadivr_codegen import INSTALL_HINT, missing_extra
 
-    err = Console(stderr=True)
+    err = _console(stderr=True)
     missing = missing_extra()
     if missing is not None:
         err.print(
             f"[red]error:[/] the generator needs the codegen extra ({missing} is missing): "
-            + escape(INSTALL_HINT),
+            + _escape(INSTALL_HINT),
             highlight=False,
         )
         raise typer.Exit(2)
@@ -498,7 +517,7 @@ def generate(
     try:
         schema, out = folders(schema, out, load_config())
     except (ConfigError, NotConfiguredError) as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        err.print(f"[red]error:[/] {_escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     try:
         if check:
@@ -513,10 +532,10 @@ def generate(
             return
         result = write_output(schema, out, force=force)
     except SchemaError as exc:
-        err.print(f"[red]schema error:[/] {escape(str(exc))}", highlight=False)
+        err.print(f"[red]schema error:[/] {_escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
     except OSError as exc:  # a folder that cannot be read or written
-        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        err.print(f"[red]error:[/] {_escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
     for line in result.summary(out):
         typer.echo(line)
@@ -544,11 +563,11 @@ def init(
     """
     from datadivr._starter import StarterError, next_steps, plan_starter, write_starter
 
-    err = Console(stderr=True)
+    err = _console(stderr=True)
     try:
         starter = plan_starter(directory, package, force=force)
     except StarterError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        err.print(f"[red]error:[/] {_escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     if starter.clashes and not force:
         err.print("[red]error:[/] init would overwrite:", highlight=False)
@@ -559,7 +578,7 @@ def init(
     try:
         written = write_starter(starter)
     except OSError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        err.print(f"[red]error:[/] {_escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
     for line in written:
         typer.echo(line)
@@ -593,6 +612,8 @@ def client(
     configure_logging("warning")
     client_type = _load_protocol(protocol).Client
     headers = {"Authorization": f"Bearer {token}"} if token else None
+    import asyncio
+
     code = asyncio.run(
         run_console(url, sys.stdin, linger=linger, client_type=client_type, headers=headers)
     )
@@ -650,7 +671,7 @@ def schema_asyncapi(
     """
     from datadivr.core._asyncapi import asyncapi_for
 
-    err = Console(stderr=True)
+    err = _console(stderr=True)
     package = _load_protocol(protocol)
     try:
         document = package.PROTOCOL.asyncapi
@@ -663,7 +684,7 @@ def schema_asyncapi(
     try:
         document = asyncapi_for(document, server, token=token_security)
     except ValueError as exc:
-        err.print(f"[red]error:[/] --server {escape(str(exc))}", highlight=False)
+        err.print(f"[red]error:[/] --server {_escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     _write_json(document, out)
 
@@ -682,7 +703,7 @@ def schema_typescript(
     try:
         text = package.PROTOCOL.typescript
     except FileNotFoundError:
-        Console(stderr=True).print(
+        _console(stderr=True).print(
             f"[red]error:[/] {package.__name__!r} has no protocol.d.ts: regenerate it with a newer "
             "datadivr generate"
         )
@@ -703,9 +724,9 @@ def _write_text(text: str, out: Path | None) -> None:
         try:
             out.write_text(text, encoding="utf-8")
         except OSError as exc:
-            Console(stderr=True).print(
-                f"[red]error:[/] cannot write {escape(str(out))}: "
-                f"{escape(exc.strerror or str(exc))}",
+            _console(stderr=True).print(
+                f"[red]error:[/] cannot write {_escape(str(out))}: "
+                f"{_escape(exc.strerror or str(exc))}",
                 highlight=False,
             )
             raise typer.Exit(1) from None
@@ -736,7 +757,7 @@ def validate(
         summary = validate_capture(capture, validator, sys.stdout, fmt=fmt)
     except CaptureError as exc:
         sys.stdout.flush()
-        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}")
+        _console(stderr=True).print(f"[red]error:[/] {_escape(str(exc))}")
         raise typer.Exit(2) from None
     raise typer.Exit(1 if summary.invalid else 0)
 
@@ -766,16 +787,18 @@ def proxy(
     Every frame is forwarded unchanged and checked against the schema and its direction;
     violations are logged, and a conformance summary is printed on exit (Ctrl-C or SIGTERM).
     """
+    import asyncio
+
     from datadivr.validation._proxy import ValidatingProxy
 
     host, _, port_text = listen.rpartition(":")
     if not host or not port_text.isdigit():
-        Console(stderr=True).print(f"[red]error:[/] --listen must be HOST:PORT, got {listen!r}")
+        _console(stderr=True).print(f"[red]error:[/] --listen must be HOST:PORT, got {listen!r}")
         raise typer.Exit(2)
     if report is not None and (report.is_dir() or not report.parent.is_dir()):
         # Said now, not when the session's summary is lost on exit.
-        Console(stderr=True).print(
-            f"[red]error:[/] --report {escape(str(report))}: not a file in an existing folder",
+        _console(stderr=True).print(
+            f"[red]error:[/] --report {_escape(str(report))}: not a file in an existing folder",
             highlight=False,
         )
         raise typer.Exit(2)
@@ -794,6 +817,7 @@ def proxy(
 
 
 async def _run_proxy(relay: Any, host: str, port: int) -> None:
+    import asyncio
     import signal
 
     stop = asyncio.Event()
