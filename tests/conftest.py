@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -17,7 +20,20 @@ from fastapi import FastAPI
 
 from datadivr import Registry, create_app
 from datadivr.server._uvicorn import UvicornServer, uvicorn_config
+from datadivr_codegen.freshness import CACHE_ENV
 from tests.redis_server import RedisServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The stamps of ``generate --check`` (:mod:`datadivr_codegen.freshness`) go to a folder of
+    this run's own, for the tests and the commands they start, not to the user's cache."""
+    os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="datadivr-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = os.environ.pop(CACHE_ENV, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass

@@ -14,7 +14,6 @@ generated models could not enforce are refused (:mod:`datadivr_codegen.keywords`
 
 from __future__ import annotations
 
-import hashlib
 import json
 import keyword
 import re
@@ -26,6 +25,8 @@ from typing import Any
 from datadivr_codegen.checks import accepts_null_exactly
 from datadivr_codegen.drafts import normalize
 from datadivr_codegen.errors import SchemaError, collect
+from datadivr_codegen.freshness import digest as _digest
+from datadivr_codegen.freshness import schema_digest
 from datadivr_codegen.keywords import check_file, check_reserved
 from datadivr_codegen.refs import Index, Place, rewrite
 from datadivr_codegen.terms import Direction, MessageText
@@ -667,24 +668,3 @@ def _check_class_names(
                     event.file,
                 )
             owners[cls] = event.file
-
-
-def schema_digest(root: Path) -> str:
-    """The :attr:`SchemaSet.digest` of the schema folder ``root``, without reading or checking
-    the schemas (what the generator's up-to-date test compares with the generated headers).
-
-    Raises:
-        OSError: a file cannot be read.
-    """
-    root = Path(root)
-    return _digest(root, sorted(root.rglob("*.json")))
-
-
-def _digest(root: Path, paths: list[Path]) -> str:
-    h = hashlib.sha256()
-    for path in paths:
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(b"\0")
-        h.update(path.read_bytes())
-        h.update(b"\0")
-    return "sha256:" + h.hexdigest()

@@ -497,7 +497,21 @@ def generate(
     hashes: --force generates anyway, and --check always compares every byte.
     """
     from datadivr_codegen import INSTALL_HINT, missing_extra
+    from datadivr_codegen.freshness import verified_up_to_date
 
+    if check and force:
+        _console(stderr=True).print("[red]error:[/] --check and --force cannot be used together")
+        raise typer.Exit(2)
+    try:
+        schema, out = folders(schema, out, load_config())
+    except (ConfigError, NotConfiguredError) as exc:
+        _console(stderr=True).print(f"[red]error:[/] {_escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    # The pre-commit hook's case: what a full check found up to date has not changed since,
+    # told by hashing files, before the generator (seconds to import) is imported.
+    if check and verified_up_to_date(schema, out, regenerate_command(schema, out)):
+        typer.echo(f"{out} is up to date with {schema}")
+        return
     err = _console(stderr=True)
     missing = missing_extra()
     if missing is not None:
@@ -511,14 +525,6 @@ def generate(
     from datadivr_codegen.generator import check as check_output
     from datadivr_codegen.generator import generate as write_output
 
-    if check and force:
-        err.print("[red]error:[/] --check and --force cannot be used together")
-        raise typer.Exit(2)
-    try:
-        schema, out = folders(schema, out, load_config())
-    except (ConfigError, NotConfiguredError) as exc:
-        err.print(f"[red]error:[/] {_escape(str(exc))}", highlight=False)
-        raise typer.Exit(2) from None
     try:
         if check:
             problems = check_output(schema, out)

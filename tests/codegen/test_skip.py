@@ -16,7 +16,7 @@ from typing import Any
 import datamodel_code_generator
 import pytest
 
-from datadivr_codegen import generator
+from datadivr_codegen import freshness, generator
 from datadivr_codegen.__main__ import main
 from datadivr_codegen.generator import (
     HEADER_MARK,
@@ -240,11 +240,11 @@ def test_generator_hash_covers_sources_templates_and_tools(tmp_path: Path) -> No
     versions = {"datamodel-code-generator": "0.89.0", "ruff": "0.8.0"}
 
     def fingerprint(tools: dict[str, str] = versions) -> str:
-        return generator._fingerprint(root, copies, tools)
+        return freshness._fingerprint(root, copies, tools)
 
     original = fingerprint()
     assert fingerprint() == original
-    assert generator._fingerprint(package, sources, versions) == original
+    assert freshness._fingerprint(package, sources, versions) == original
 
     template = root / "templates" / "events.py.jinja"
     text = template.read_bytes()
