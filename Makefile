@@ -127,6 +127,7 @@ bench: bench-peers bench-cluster ## The full benchmark (minutes): bench/results/
 	@$(UV) run --frozen --group bench python -m bench.run
 	@$(UV) run --frozen --group bench python -m bench.flood --json bench/results/flood.json
 	@$(UV) run --frozen --group bench python -m bench.refusals --json bench/results/refusals.json
+	@$(UV) run --frozen --group bench python -m bench.startup --json bench/results/startup.json
 
 bench-cluster: install redis-server ## Cross-node over Redis next to one node: bench/results/cluster.{json,md}
 	@$(UV) run --frozen python -m bench.cluster
@@ -136,6 +137,7 @@ bench-smoke: bench-peers redis-server ## The benchmark in seconds, every server 
 	@$(UV) run --frozen --group bench python -m bench.run --smoke
 	@$(UV) run --frozen --group bench python -m bench.flood --smoke
 	@$(UV) run --frozen --group bench python -m bench.refusals --smoke
+	@$(UV) run --frozen --group bench python -m bench.startup --smoke >/dev/null
 	@$(UV) run --frozen --group bench python -m bench.profile --servers DATADIVR --workloads reqrep-1 --scale 0.05 >/dev/null
 	@$(UV) run --frozen python -m bench.cluster --smoke
 
