@@ -23,7 +23,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -135,18 +135,28 @@ def _key(schema_hash: str, command: str) -> str:
 
 
 def _file_hashes(out_dir: Path, names: Iterable[str]) -> dict[str, str]:
-    return {name: hashlib.sha256((out_dir / name).read_bytes()).hexdigest() for name in names}
+    # Line endings as a full check reads them (a CRLF checkout is up to date too).
+    return {
+        name: hashlib.sha256((out_dir / name).read_bytes().replace(b"\r\n", b"\n")).hexdigest()
+        for name in names
+    }
 
 
-def record_verified(out_dir: Path, schema_hash: str, command: str, names: Iterable[str]) -> None:
-    """Record that the files ``names`` of ``out_dir``, as they are now, are exactly what the
-    schemas of hash ``schema_hash`` generate with ``command`` in the headers, and that no
-    other generated module is in the folder."""
+def record_verified(
+    out_dir: Path, schema_hash: str, command: str, files: Mapping[str, str]
+) -> None:
+    """Record that ``out_dir`` holds the generated ``files`` (name → content), what the schemas
+    of hash ``schema_hash`` generate with ``command`` in the headers, and no other generated
+    module: what a full check has just found, or a generation has just written. The contents
+    are hashed, not the files, so that an edit made meanwhile is not taken for checked."""
     out_dir = Path(out_dir)
     try:
         stamp = {
             "key": _key(schema_hash, command),
-            "files": _file_hashes(out_dir, sorted(names)),
+            "files": {
+                name: hashlib.sha256(content.encode()).hexdigest()
+                for name, content in sorted(files.items())
+            },
         }
         target = _stamp_path(out_dir)
         target.parent.mkdir(parents=True, exist_ok=True)

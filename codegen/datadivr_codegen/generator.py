@@ -266,7 +266,7 @@ def generate(schema_dir: Path, out_dir: Path, *, force: bool = False) -> WriteRe
     for orphan in problems.orphaned:
         (out_dir / orphan).unlink()
     if not (problems.stale or problems.missing):
-        record_verified(out_dir, result.schemas.digest, command, (f.path for f in result.files))
+        record_verified(out_dir, result.schemas.digest, command, _contents(result.files))
     return WriteResult(tuple(written), tuple(unchanged), tuple(problems.orphaned))
 
 
@@ -283,12 +283,16 @@ def check(schema_dir: Path, out_dir: Path) -> list[str]:
     result = plan(schema_dir, command=command)
     problems = _compare(Path(out_dir), result.files)
     if not (problems.stale or problems.missing or problems.orphaned):
-        record_verified(out_dir, result.schemas.digest, command, (f.path for f in result.files))
+        record_verified(out_dir, result.schemas.digest, command, _contents(result.files))
     return (
         [f"stale: {p}" for p in problems.stale]
         + [f"missing: {p}" for p in problems.missing]
         + [f"orphaned: {p}" for p in problems.orphaned]
     )
+
+
+def _contents(files: Sequence[GeneratedFile]) -> dict[str, str]:
+    return {f.path: f.content for f in files}
 
 
 def _compare(out_dir: Path, files: Sequence[GeneratedFile]) -> _Problems:

@@ -147,3 +147,14 @@ def test_the_command_line_answers_from_the_stamp_without_the_generator(
     assert (result.returncode, result.stdout) == (0, f"{out} is up to date with {schema}\n"), (
         result.stderr
     )
+
+
+def test_a_checkout_with_crlf_line_endings_is_stamped_too(
+    schema: Path, out: Path, renderings: PlanSpy
+) -> None:
+    """A full check reads text, so CRLF files (a checkout with ``core.autocrlf``) are up to
+    date; the stamp written by the generation agrees."""
+    for path in out.iterdir():
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert check(schema, out) == []
+    assert renderings.calls == 0
