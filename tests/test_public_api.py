@@ -7,6 +7,8 @@ import builtins
 import importlib
 import inspect
 import re
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
@@ -461,3 +463,12 @@ def test_lazy_names_are_listed_and_unknown_ones_raise(name: str) -> None:
     with pytest.raises(AttributeError, match="Nonesuch"):
         module.Nonesuch  # noqa: B018
     assert not hasattr(module, "Nonesuch")
+
+
+def test_the_subsystems_are_attributes_of_the_package() -> None:
+    """As when the package imported every name: ``datadivr.server`` after ``import datadivr``."""
+    code = "import datadivr\nprint(datadivr.server.create_app is datadivr.create_app)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (result.returncode, result.stdout) == (0, "True\n"), result.stderr

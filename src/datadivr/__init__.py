@@ -251,8 +251,10 @@ _LAZY: dict[str, tuple[str, ...]] = {
     ),
 }
 _ORIGIN = {name: module for module, names in _LAZY.items() for name in names}
-#: Submodules imported when first named (``datadivr.runtime``).
-_SUBMODULES = frozenset({"runtime"})
+#: Submodules imported when first named: ``datadivr.runtime``, which ``__all__`` lists, and the
+#: subsystems, which the package imported when it imported every name (``datadivr.server``
+#: after ``import datadivr`` alone keeps working).
+_SUBMODULES = frozenset({"runtime", "broker", "client", "core", "server", "validation"})
 
 
 def __getattr__(name: str) -> Any:
