@@ -254,3 +254,26 @@ def test_a_client_imports_no_server_and_no_tools(code: str) -> None:
 
 def test_a_server_name_is_imported_when_first_used() -> None:
     assert _imported_after("from datadivr import create_app") != []
+
+
+def test_the_command_line_help_imports_no_library_of_a_command() -> None:
+    """``datadivr --help`` (a user's first command, and any pre-commit hook's cost) imports the
+    command line's own libraries (typer, rich) and none that a command uses."""
+    code = textwrap.dedent(
+        """
+        import runpy, sys
+        sys.argv = ["datadivr", "--help"]
+        try:
+            runpy.run_module("datadivr", run_name="__main__", alter_sys=True)
+        except SystemExit:
+            pass
+        heavy = (*SERVER_AND_TOOLS, "jinja2", "pydantic", "structlog", "websockets")
+        print(*sorted(name for name in heavy if name in sys.modules), file=sys.stderr)
+        """
+    ).replace("SERVER_AND_TOOLS", repr(SERVER_AND_TOOLS))
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage: " in result.stdout
+    assert result.stderr.strip() == ""
