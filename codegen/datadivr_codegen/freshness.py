@@ -11,8 +11,8 @@ the generator (:func:`generator_hash`) and of the libraries under it, the comman
 name, and the SHA-256 of every generated file. The next check that finds all of these the same
 (the schema folder and the generated files are read and hashed, nothing is rendered) knows the
 answer of the full check. Stamps live in the user's cache folder (``DATADIVR_CACHE_DIR``, else
-``$XDG_CACHE_HOME/datadivr``, else ``~/.cache/datadivr``), one per output folder, never in the
-project; one that cannot be read or written is ignored.
+``$XDG_CACHE_HOME/datadivr``, else ``%LOCALAPPDATA%\\datadivr``, else ``~/.cache/datadivr``),
+one per output folder, never in the project; one that cannot be read or written is ignored.
 """
 
 from __future__ import annotations
