@@ -494,7 +494,8 @@ def generate(
 
     The folders come from the options, else from the tool.datadivr table of pyproject.toml.
     Nothing is generated when every file's header names the current schema and generator
-    hashes: --force generates anyway, and --check always compares every byte.
+    hashes: --force generates anyway, and --check compares every byte (once: a stamp in the
+    user's cache folder answers the next check of the same files).
     """
     from datadivr_codegen import INSTALL_HINT, missing_extra
     from datadivr_codegen.freshness import verified_up_to_date
