@@ -472,3 +472,19 @@ def test_the_subsystems_are_attributes_of_the_package() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert (result.returncode, result.stdout) == (0, "True\n"), result.stderr
+
+
+@pytest.mark.parametrize("name", ["datadivr", "datadivr.core"])
+def test_the_lazy_table_is_what_type_checkers_are_told(name: str) -> None:
+    """The names a package imports when first used (its ``_LAZY`` table) are exactly those its
+    ``if TYPE_CHECKING:`` block imports: what mypy sees is what ``__getattr__`` returns."""
+    module = importlib.import_module(name)
+    init = PACKAGE_DIR.parent.joinpath(*name.split("."), "__init__.py")
+    stated: dict[str, set[str]] = {}
+    for node in ast.parse(init.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for stmt in node.body:
+                if isinstance(stmt, ast.ImportFrom) and stmt.module != "datadivr":
+                    assert stmt.module is not None
+                    stated[stmt.module] = {alias.name for alias in stmt.names}
+    assert stated == {source: set(names) for source, names in module._LAZY.items()}
