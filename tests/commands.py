@@ -122,6 +122,16 @@ async def serving(
                 await proc.wait()
 
 
+async def proxy_listening(log: asyncio.StreamReader, timeout: float = 20) -> str:
+    """The URL a ``datadivr proxy --log-format json`` listens at, read from its log."""
+    while True:
+        line = await asyncio.wait_for(log.readline(), timeout)
+        assert line, "the proxy exited before listening"
+        record = json.loads(line)
+        if record.get("event") == "proxy listening":
+            return str(record["url"])
+
+
 async def run_python(*args: str | Path, cwd: Path, timeout: float = 60) -> tuple[int, str, str]:
     """``python ARGS`` in ``cwd``, as a reader runs an example, with the interpreter running the
     tests: its exit status, standard output and standard error."""

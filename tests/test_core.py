@@ -200,7 +200,7 @@ class TestErrors:
                 "validation_error",
             ),
             ('{"event_name": "sum_event", "payload": {"numbers": [1e999]}}', "validation_error"),
-            ('{"event_name": "sum_event", "payload": {"numbers": [NaN]}}', "validation_error"),
+            ('{"event_name": "sum_event", "payload": {"numbers": [NaN]}}', "invalid_json"),
             ('{"event_name": "ping", "payload": {"sent_at": "yesterday"}}', "validation_error"),
             ('{"event_name": "sum_handler_result", "payload": 1}', "wrong_direction"),
             (

@@ -1203,7 +1203,12 @@ def test_random_schemas_give_the_same_verdicts(draft: Any) -> None:
         Draft202012Validator.check_schema(out)
         before, after = cls(data), Draft202012Validator(out)
         for instance in POOL:
-            verdict = before.is_valid(instance)
+            try:
+                verdict = before.is_valid(instance)
+            except TypeError:
+                # jsonschema's own draft-06/07 additionalItems beside a boolean items crashes
+                # (len(False)): that schema has no verdict to compare with.
+                continue
             assert after.is_valid(instance) == verdict, (data, out, instance)
             compared[verdict] += 1
 

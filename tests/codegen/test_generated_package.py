@@ -825,15 +825,15 @@ def test_strictness(
         pytest.param(
             "nested",
             '{"event_name": "reading", "payload": NaN}',
-            "validation_error",
-            ["$.payload"],
+            "invalid_json",
+            [],
             id="nan",
         ),
         pytest.param(
             "nested",
             '{"event_name": "reading", "payload": -Infinity}',
-            "validation_error",
-            ["$.payload"],
+            "invalid_json",
+            [],
             id="infinity",
         ),
         # A protocol of one event still needs the event named: no default event.

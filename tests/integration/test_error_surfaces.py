@@ -26,7 +26,7 @@ import websockets
 
 from datadivr.core._violations import MAX_DETAILS
 from datadivr_codegen.generator import generate
-from tests.commands import CLI_ENV, DATADIVR, run_datadivr, serving
+from tests.commands import CLI_ENV, DATADIVR, proxy_listening, run_datadivr, serving
 from tests.unions import ACT, ROOT
 
 TIMEOUT = 10.0
@@ -197,13 +197,7 @@ async def enforcing_proxy(upstream: str, folder: Path, name: str) -> AsyncIterat
     )
     assert proc.stderr is not None
     try:
-        url = ""
-        while not url:
-            line = await asyncio.wait_for(proc.stderr.readline(), 20)
-            assert line, "the proxy exited before listening"
-            record = json.loads(line)
-            if record.get("event") == "proxy listening":
-                url = record["url"]
+        url = await proxy_listening(proc.stderr)
 
         async def drain() -> None:  # (its log must not fill the pipe)
             while await proc.stderr.readline():  # type: ignore[union-attr]

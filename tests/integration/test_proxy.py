@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from datadivr import create_app
 from datadivr.demo import PROTOCOL
 from datadivr.validation._proxy import DOWNSTREAM, UPSTREAM, ValidatingProxy
+from tests.commands import proxy_listening
 from tests.conftest import LiveServer
 
 TIMEOUT = 5.0
@@ -137,13 +138,7 @@ async def test_proxy_command_reports_on_sigterm(live_server: LiveServer, tmp_pat
     assert proc.stdout is not None
     assert proc.stderr is not None
     try:
-        url = ""
-        while not url:
-            line = await asyncio.wait_for(proc.stderr.readline(), 20)
-            assert line, "the proxy exited before listening"
-            record = json.loads(line)
-            if record.get("event") == "proxy listening":
-                url = record["url"]
+        url = await proxy_listening(proc.stderr)
         async with websockets.connect(url) as ws:
             await recv(ws)
             await ws.send('{"event_name": "msg"}')
