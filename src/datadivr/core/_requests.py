@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import Context, ContextVar
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from datadivr.core._message import MessageBase
 from datadivr.exceptions import (
@@ -46,23 +46,41 @@ DEFAULT_REQUEST_TIMEOUT = 10.0
 #: Requests of the server that may wait for one client's answers at once.
 MAX_PENDING_PER_CLIENT = 256
 
+
 # The client whose frames the running task reads (its handlers and hooks run in that task),
 # and the task. A task started from a handler inherits the variable but is another task: it
 # may wait for that client's answer, which the reading task reads meanwhile.
-_reading: ContextVar[tuple[str, asyncio.Task[object] | None] | None] = ContextVar(
-    "datadivr_reading", default=None
-)
+class _Reading:
+    """Who reads a client's frames: the client, and the task (``None`` while a handler runs
+    in the callback that read its frame, before it waits for anything)."""
+
+    __slots__ = ("client_id", "task")
+
+    def __init__(self, client_id: str, task: asyncio.Task[Any] | None) -> None:
+        self.client_id = client_id
+        self.task = task
+
+
+_reading: ContextVar[_Reading | None] = ContextVar("datadivr_reading", default=None)
 
 
 @contextlib.contextmanager
 def reading(client_id: str) -> Iterator[None]:
     """Mark the running task as the one that reads ``client_id``'s frames, for as long as it
     runs a handler of that client's message or one of its hooks."""
-    token = _reading.set((client_id, asyncio.current_task()))
+    token = _reading.set(_Reading(client_id, asyncio.current_task()))
     try:
         yield
     finally:
         _reading.reset(token)
+
+
+def moved_reading(context: Context, task: asyncio.Task[Any]) -> None:
+    """A handler started outside any task (in the callback that read its frame) goes on in
+    ``task``, run in ``context``: that task reads its client's frames now."""
+    marked = context.get(_reading)
+    if marked is not None:
+        marked.task = task
 
 
 def check_not_reading(client_id: str) -> None:
@@ -73,7 +91,11 @@ def check_not_reading(client_id: str) -> None:
             its hooks: the answer would be read only once it returns.
     """
     marked = _reading.get()
-    if marked is not None and marked[0] == client_id and marked[1] is asyncio.current_task():
+    if (
+        marked is not None
+        and marked.client_id == client_id
+        and marked.task is asyncio.current_task()
+    ):
         raise InvalidStateError(
             f"a handler or hook of client {client_id!r} cannot wait for that client's answer: "
             "its next message is read once the handler returns; ask it from a task of its own "

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from datadivr._logging import get_logger
 from datadivr.core._limits import utf8_size
+
+if TYPE_CHECKING:
+    from datadivr.server._lane import Lane
 
 __all__ = ["Connection", "Transport"]
 
@@ -61,7 +64,9 @@ class Connection(Generic[_T]):
         max_bytes: Bytes the queue holds (a single frame may exceed it in an empty queue).
         evict: Called with the connection, a close code and a reason when it must be dropped
             at once (its queue is full, or writing failed); it must not block.
-        reader: The task that reads the socket (answers it queues wait for :meth:`flush`).
+        reader: The task that reads the socket (answers it queues wait for :meth:`flush`), and
+            runs the connection (:attr:`task`); ``None`` while frames are handled outside
+            any task (:class:`~datadivr.server._lane.Lane`).
         gone: What ``transport`` raises when its peer is gone: the reading side cleans up.
     """
 
@@ -78,13 +83,16 @@ class Connection(Generic[_T]):
         "farewell",
         "gone",
         "greeted",
+        "lane",
         "max_bytes",
         "max_frames",
         "pending",
         "queued_bytes",
         "reader",
         "reading",
+        "send_text",
         "sending",
+        "task",
         "transport",
         "writer",
     )
@@ -102,11 +110,14 @@ class Connection(Generic[_T]):
     ) -> None:
         self.client_id = client_id
         self.transport = transport
+        # How a frame is written; a transport may hand the writing to a leaner path.
+        self.send_text: Callable[[str], Awaitable[None]] = transport.send_text
         self.gone = gone
         self.max_frames = max_frames
         self.max_bytes = max_bytes
         self.evict = evict
         self.reader = reader
+        self.task = reader  # what runs the connection: cancelled when the client is abandoned
         # Each frame with its size in bytes, counted once when queued, whatever the recipients.
         self.pending: deque[tuple[str, int] | _Close] = deque()
         self.queued_bytes = 0
@@ -116,6 +127,7 @@ class Connection(Generic[_T]):
         # The close code and reason the server chose (eviction, shutdown), for on_disconnect.
         self.closed_with: tuple[int, str] | None = None
         self.greeted = False  # its on_connect hooks are done
+        self.lane: Lane | None = None  # what reads its frames, when not the reader task
         self.farewell = False  # its on_disconnect hooks are started
         # While the reader handles one of the client's frames, the answers wait for it to be
         # done (flush); were it to wait for something, the writer is woken after all.
@@ -150,9 +162,11 @@ class Connection(Generic[_T]):
         self.pending.append((data, size))
         self.queued_bytes += size
         if wake:
-            self._wake_writer()
+            self.wake_writer()
 
-    def _wake_writer(self) -> None:
+    def wake_writer(self) -> None:
+        """Have the writer send what is queued (on the next turn of the loop when the reader
+        is about to send it itself)."""
         if self.sending:
             return  # flush() sends it
         if self.reading and asyncio.current_task() is self.reader:
@@ -195,13 +209,35 @@ class Connection(Generic[_T]):
                 pending.popleft()
                 data, size = item
                 self.queued_bytes -= size
-                await self.transport.send_text(data)
+                await self.send_text(data)
         except self.gone:
             self.discard_queue()  # the connection is gone; the reading side sees it next
         finally:
             self.sending = False
             if pending:
-                self._wake_writer()
+                self.wake_writer()
+
+    def take(self) -> list[str]:
+        """Done with a frame: take what is queued, to be written at once by the reading side,
+        while the writer is asleep (else it is the writer's, which is at work or about to be).
+
+        Stops at a queued close, which is the writer's.
+        """
+        self.reading = False
+        wake = self._wake
+        pending = self.pending
+        if not pending or wake is None or wake.done() or self.sending or self.evicted:
+            return []
+        frames: list[str] = []
+        while pending:
+            item = pending[0]
+            if isinstance(item, _Close):
+                self.wake_writer()
+                break
+            pending.popleft()
+            frames.append(item[0])
+            self.queued_bytes -= item[1]
+        return frames
 
     def release_reader(self) -> None:
         """Let a reader waiting for the writer go on (it caught up, or it is gone)."""
@@ -233,7 +269,7 @@ class Connection(Generic[_T]):
         self.closed_with = (code, reason)
         self.closing = True
         self.pending.append(_Close(code, reason))
-        self._wake_writer()
+        self.wake_writer()
 
     async def write(self) -> None:
         """The writer task: send queued frames until the queued close, or the peer is gone."""
@@ -254,7 +290,7 @@ class Connection(Generic[_T]):
                     return
                 data, size = item
                 self.queued_bytes -= size
-                await ws.send_text(data)
+                await self.send_text(data)
                 if self._drained is not None and len(pending) * 4 <= self.max_frames:
                     self.release_reader()
         except self.gone:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections import deque
 from collections.abc import Collection, Coroutine, Iterable
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ from datadivr.server._auth import (
     origin_allowed,
 )
 from datadivr.server._connection import Connection
+from datadivr.server._lane import Lane
 from datadivr.server._refusals import RefusalLog
 
 __all__ = ["DEFAULT_QUEUE_SIZE", "Server"]
@@ -156,6 +158,8 @@ class Server:
         connection.evicted = True
         connection.closed_with = (code, reason)
         connection.release_reader()  # it may be waiting for the writer
+        if connection.lane is not None:
+            connection.lane.stop()
         _log.warning(
             "disconnecting client", client_id=connection.client_id, code=code, reason=reason
         )
@@ -185,8 +189,8 @@ class Server:
             # It never reads again: stop waiting for it. The reader ends, and the transport
             # (datadivr.WebSocketProtocol) aborts the socket.
             connection.abandoned = True
-            if connection.reader is not None:
-                connection.reader.cancel()
+            if connection.task is not None:
+                connection.task.cancel()
         except Exception:  # already gone: nothing to close
             pass
 
@@ -352,8 +356,6 @@ class Server:
         connection.writer = asyncio.create_task(connection.write())
         log = _log.bind(client_id=client_id)
         log.info("client connected", clients=len(self.connections))
-        max_size = self.limits.max_frame_size
-        max_bytes_as_chars = max_size // 4  # a shorter text cannot be over the limit
         ctx = self.hub.context(client_id)  # its handlers' own, which its hooks get too
         closed = (1006, "")  # the client's close code and reason, once it sent them
         try:
@@ -364,46 +366,19 @@ class Server:
                 with reading(client_id):
                     await run_hooks("on_connect", hooks, client, ctx)
             connection.greeted = True
-            while not connection.evicted:
+            lane = Lane.attach(websocket, connection, functools.partial(self._take, connection))
+            if lane is not None:
+                closed = await self._follow(connection, lane)
+            while lane is None and not connection.evicted:
                 event = await websocket.receive()
                 if event["type"] == "websocket.disconnect" or connection.evicted:
                     if event["type"] == "websocket.disconnect":
                         closed = (event.get("code", 1005), event.get("reason") or "")
                     break
-                if self.closing:
-                    continue  # shutting down: what arrives now is not accepted
                 text = event.get("text")
-                if text is None:
-                    if len(event.get("bytes") or b"") > max_size:
-                        self._evict(connection, 1009, "frame too large")
-                        break
-                    connection.offer(error_frame(binary_error(), to=client_id))
-                    continue
-                if len(text) > max_bytes_as_chars and over_size(text, max_size):
-                    # Only when the transport's own limit is higher than the app's.
-                    self._evict(connection, 1009, f"frame larger than {max_size} bytes")
+                data = text if text is not None else event.get("bytes") or b""
+                if not await self._take(connection, data):
                     break
-                self._busy += 1
-                connection.reading = True
-                try:
-                    await self.hub.receive(client_id, text)
-                except Exception:
-                    # The hub turns every expected failure into an error message; this is a
-                    # bug, and still only this message fails.
-                    log.exception("unexpected failure while handling a frame")
-                    connection.offer(
-                        error_frame(
-                            ProtocolError(
-                                "internal_error", "the server failed to handle the message"
-                            ),
-                            to=client_id,
-                        )
-                    )
-                finally:
-                    self._busy -= 1
-                    if not self._busy and self._quiet is not None and not self._quiet.done():
-                        self._quiet.set_result(None)
-                connection.reading = False
                 if connection.pending:
                     await connection.flush()
                 if connection.pending and connection.behind and not connection.evicted:
@@ -432,6 +407,56 @@ class Server:
                 with contextlib.suppress(asyncio.CancelledError):
                     await writer
             log.info("client disconnected", clients=len(self.connections))
+
+    async def _take(self, connection: Connection[WebSocket], data: str | bytes) -> bool:
+        """Handle one frame of ``connection``'s client; ``False`` when it is to be read no
+        more (it is evicted)."""
+        if self.closing:
+            return True  # shutting down: what arrives now is not accepted
+        client_id = connection.client_id
+        max_size = self.limits.max_frame_size
+        if not isinstance(data, str):
+            if len(data) > max_size:
+                self._evict(connection, 1009, "frame too large")
+                return False
+            connection.offer(error_frame(binary_error(), to=client_id))
+            return True
+        # A text shorter than a quarter of the limit cannot be over it.
+        if len(data) > max_size // 4 and over_size(data, max_size):
+            # Only when the transport's own limit is higher than the app's.
+            self._evict(connection, 1009, f"frame larger than {max_size} bytes")
+            return False
+        self._busy += 1
+        connection.reading = True
+        try:
+            await self.hub.receive(client_id, data)
+        except Exception:
+            # The hub turns every expected failure into an error message; this is a bug, and
+            # still only this message fails.
+            _log.exception("unexpected failure while handling a frame", client_id=client_id)
+            connection.offer(
+                error_frame(
+                    ProtocolError("internal_error", "the server failed to handle the message"),
+                    to=client_id,
+                )
+            )
+        finally:
+            self._busy -= 1
+            if not self._busy and self._quiet is not None and not self._quiet.done():
+                self._quiet.set_result(None)
+        connection.reading = False
+        return not connection.evicted
+
+    async def _follow(self, connection: Connection[WebSocket], lane: Lane) -> tuple[int, str]:
+        """Wait until ``lane``'s client closed or went, or the server stopped reading it;
+        the close code and reason. A handler still running finishes first."""
+        connection.lane = lane
+        connection.reader = None  # the lane's task, while it has one
+        closed = await lane.finished
+        task = lane.task
+        if task is not None and not task.done():
+            await asyncio.wait([task])
+        return closed
 
     def _farewell(
         self, connection: Connection[WebSocket], ctx: HandlerContext, closed: tuple[int, str]
