@@ -76,6 +76,7 @@ class Connection(Generic[_T]):
         "_wake",
         "abandoned",
         "client_id",
+        "close_with",
         "closed_with",
         "closing",
         "evict",
@@ -112,6 +113,7 @@ class Connection(Generic[_T]):
         self.transport = transport
         # How a frame is written; a transport may hand the writing to a leaner path.
         self.send_text: Callable[[str], Awaitable[None]] = transport.send_text
+        self.close_with: Callable[[int, str], Awaitable[None]] = transport.close
         self.gone = gone
         self.max_frames = max_frames
         self.max_bytes = max_bytes
@@ -273,7 +275,6 @@ class Connection(Generic[_T]):
 
     async def write(self) -> None:
         """The writer task: send queued frames until the queued close, or the peer is gone."""
-        ws = self.transport
         pending = self.pending
         loop = asyncio.get_running_loop()
         try:
@@ -286,7 +287,7 @@ class Connection(Generic[_T]):
                         self._wake = None
                 item = pending.popleft()
                 if isinstance(item, _Close):
-                    await ws.close(item.code, item.reason)
+                    await self.close_with(item.code, item.reason)
                     return
                 data, size = item
                 self.queued_bytes -= size

@@ -6,12 +6,16 @@ every frame), and each answer comes back down the ASGI send chain (starlette's `
 its exception wrapper, uvicorn's ``send``, websockets' frame writer). Once a connection is
 accepted and greeted, the :class:`Lane` takes its transport over (``transport.set_protocol``):
 
-- the frames websockets parses are handled in the callback that read them; a handler that
-  returns without waiting runs to its end there, with no task and no queue;
+- its frames are handled in the callback that read them; a handler that returns without
+  waiting runs to its end there, with no task and no queue. A whole, masked text or binary
+  frame is read by the lane itself; every other frame (pings, pongs, closes, fragments, frames
+  that break a rule, compressed frames) by websockets, whose parser the lane hands the stream
+  to at a frame boundary and takes it back from at the next;
 - a handler that waits continues in a task of the lane's, and the connection's later frames
   wait for it, in order, with reading paused (as they would wait for the application's task);
-- answers are written as frames straight to the transport, several in one write when several
-  are ready (through websockets' own writer when an extension, compression, was negotiated);
+- answers are written as frames straight to the transport, those of the frames read at once
+  in one write (through websockets' own writer when an extension, compression, was
+  negotiated);
 - pings, pongs and the closing handshake stay uvicorn's, on the same websockets state.
 
 Where the lane cannot go (another ASGI server, a middleware that wraps ``receive``, Python
@@ -32,6 +36,13 @@ from fastapi import WebSocket
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import CloseCode, Frame, Opcode
+from websockets.protocol import Protocol as WebSocketState
+from websockets.protocol import State
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - websockets built without its C extension
+    from websockets.utils import apply_mask
 
 from datadivr._logging import get_logger
 from datadivr.core._requests import moved_reading
@@ -44,6 +55,10 @@ _log = get_logger("datadivr.server")
 #: Handles one frame (text or bytes); ``False`` when the connection is to be read no more.
 Handle = Callable[[str | bytes], Coroutine[Any, Any, bool]]
 
+#: Answers the lane lets wait for the end of what it read, at most: then they are written.
+FLUSH_EVERY = 64
+#: The first byte of a whole text frame and of a whole binary frame (FIN, no RSV bit).
+_WHOLE_TEXT, _WHOLE_BINARY = 0x81, 0x82
 #: The header of an unmasked, final text frame of each length under 126 bytes.
 _SHORT = [bytes((0x81, n)) for n in range(126)]
 _MEDIUM = struct.Struct("!BBH").pack
@@ -59,6 +74,20 @@ def _frame(data: str) -> bytes:
     if size < 65536:
         return _MEDIUM(0x81, 126, size) + payload
     return _LONG(0x81, 127, size) + payload
+
+
+def _at_boundary(conn: WebSocketState) -> bool:
+    """Whether websockets' parser of ``conn`` waits for the first byte of a frame: nothing
+    buffered, and the parser at its loop's start (in ``at_eof``), not within a frame."""
+    if conn.reader.buffer or conn.state is not State.OPEN:
+        return False
+    inner: Any = conn.parser
+    for _ in range(8):  # the server's parser delegates to the frames' parser, which waits
+        below = getattr(inner, "gi_yieldfrom", None)
+        if below is None:
+            break
+        inner = below
+    return getattr(getattr(inner, "gi_code", None), "co_name", "") == "at_eof"
 
 
 class _Resume:
@@ -93,29 +122,39 @@ class Lane(asyncio.Protocol):
     which keeps its state (websockets' parser, the keepalive pings, the close handshake).
 
     Use :meth:`attach`. ``finished`` holds the close code and reason once the peer closed or
-    went.
+    went, or the server closed (:meth:`close`).
     """
 
     __slots__ = (
         "backlog",
         "blocked",
+        "buffer",
         "conn",
         "connection",
         "context",
+        "fast",
         "finished",
         "fragments",
         "handle",
+        "max_size",
         "plain",
         "proto",
         "stopped",
         "task",
         "text",
         "transport",
+        "unflushed",
+        "websocket",
     )
 
     def __init__(
-        self, proto: WebSocketsSansIOProtocol, connection: Connection[Any], handle: Handle
+        self,
+        websocket: WebSocket,
+        proto: WebSocketsSansIOProtocol,
+        connection: Connection[Any],
+        handle: Handle,
     ) -> None:
+        self.websocket = websocket
         self.proto = proto
         self.conn = proto.conn
         self.transport = proto.transport
@@ -134,6 +173,11 @@ class Lane(asyncio.Protocol):
         self.task: asyncio.Task[None] | None = None
         self.fragments: list[bytes] = []
         self.text = True
+        self.unflushed = False  # answers wait for the end of what was read
+        # Whole data frames are read by the lane while websockets' parser is at a boundary.
+        self.fast = False
+        self.buffer = bytearray()  # the start of a frame the lane reads, not yet complete
+        self.max_size: int = proto.config.ws_max_size
 
     @classmethod
     def attach(
@@ -156,7 +200,7 @@ class Lane(asyncio.Protocol):
             return None
         if proto.transport.is_closing():
             return None
-        lane = cls(proto, connection, handle)
+        lane = cls(websocket, proto, connection, handle)
         # What uvicorn read before, for the application, is taken first, in order.
         early: list[Any] = []
         while not proto.queue.empty():
@@ -170,17 +214,81 @@ class Lane(asyncio.Protocol):
             proto.read_paused = False
             proto.transport.resume_reading()
         connection.send_text = lane.send_text
+        connection.close_with = lane.close
+        lane.fast = lane.plain and _at_boundary(lane.conn)
         for event in early:
             if event["type"] == "websocket.receive":
                 text = event.get("text")
                 lane._message(text if text is not None else event.get("bytes") or b"")
             elif event["type"] == "websocket.disconnect":
                 lane._finish(event.get("code", 1005), event.get("reason") or "")
+        if lane.unflushed:
+            lane._answered()
         return lane
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self.fast:
+            self._read(data)
+        else:
+            self._feed(data)
+        if self.unflushed:
+            self._answered()
+
+    def _read(self, data: bytes) -> None:
+        """Read whole, masked data frames; hand the stream to websockets at the first other."""
+        buffer = self.buffer
+        if buffer:
+            buffer += data
+            view: bytes | bytearray = buffer
+        else:
+            view = data
+        end = len(view)
+        at = 0
+        while end - at >= 2:
+            first, second = view[at], view[at + 1]
+            size = second & 0x7F
+            head = at + 2
+            if size == 126:
+                if end - head < 2:
+                    break
+                size = int.from_bytes(view[head : head + 2], "big")
+                head += 2
+            elif size == 127:
+                if end - head < 8:
+                    break
+                size = int.from_bytes(view[head : head + 8], "big")
+                head += 8
+            if (
+                (first != _WHOLE_TEXT and first != _WHOLE_BINARY)
+                or not second & 0x80  # a client's frames are masked
+                or size > self.max_size
+                or self.fragments
+            ):
+                # Anything else is websockets' to read, from this frame on: its parser is
+                # at this frame's start.
+                self.fast = False
+                self.buffer = bytearray()
+                self._feed(bytes(view[at:]))
+                return
+            stop = head + 4 + size
+            if stop > end:
+                break
+            payload = apply_mask(view[head + 4 : stop], view[head : head + 4])
+            at = stop
+            self._data(payload, first == _WHOLE_TEXT)
+            if self.transport.is_closing():
+                self.buffer = bytearray()  # nothing more is read from it
+                return
+        if at == 0 and buffer:
+            return  # still the same incomplete frame, already in the buffer
+        self.buffer = bytearray(view[at:]) if at < end else bytearray()
+
+    def _feed(self, data: bytes) -> None:
+        """Hand ``data`` to websockets' parser, and take back what it read."""
+        if self.unflushed:
+            self._answered()  # before whatever websockets writes (a pong, a close)
         conn = self.conn
         conn.receive_data(data)
         if conn.parser_exc is not None:
@@ -192,6 +300,8 @@ class Lane(asyncio.Protocol):
         for event in conn.events_received():
             if isinstance(event, Frame):
                 self._frame(event)
+        if self.plain and not self.fragments and _at_boundary(conn):
+            self.fast = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         received = self.conn.close_rcvd
@@ -243,6 +353,8 @@ class Lane(asyncio.Protocol):
         try:
             message = bytes(payload).decode()
         except UnicodeDecodeError:
+            if self.unflushed:
+                self._answered()  # the answers to the frames before it go out first
             self.conn.fail(CloseCode.INVALID_DATA, "invalid UTF-8 in a text frame")
             self.proto.handle_parser_exception()
             self._finish(CloseCode.INVALID_DATA, "invalid UTF-8 in a text frame")
@@ -262,18 +374,24 @@ class Lane(asyncio.Protocol):
         except StopIteration as done:
             if not done.value:
                 self.stop()
-            else:
-                self._answered()
+            elif self.connection.pending:
+                # Written at the end of what was read, in one write, unless many wait.
+                self.unflushed = True
+                if len(self.connection.pending) >= FLUSH_EVERY:
+                    self._answered()
             return
         except Exception:
             _log.exception("unexpected failure while handling a frame")
             self.connection.evict(self.connection, 1011, "internal error")
             self.stop()
             return
+        if self.connection.pending:
+            self.flush()  # the answers to the frames before it do not wait for it
         self._block(_Resume(coro, waiting), started=True)
 
     def _answered(self) -> None:
-        """Done with a frame: write its answers, and read no more while they pile up."""
+        """Done with what was read: write the answers, and read no more while they pile up."""
+        self.unflushed = False
         connection = self.connection
         if not connection.pending:
             connection.reading = False
@@ -343,6 +461,7 @@ class Lane(asyncio.Protocol):
     def flush(self) -> None:
         """Write what the connection has queued, now, when its writer is asleep and the
         transport takes more; else leave it to the writer."""
+        self.unflushed = False
         connection = self.connection
         if not self.proto.writable.is_set():
             connection.reading = False
@@ -366,6 +485,15 @@ class Lane(asyncio.Protocol):
         for data in frames:
             conn.send_text(data.encode())
         self.transport.write(b"".join(conn.data_to_send()))
+
+    async def close(self, code: int, reason: str) -> None:
+        """Send a close frame: the server is done with the client, whose close frame in
+        answer still completes the handshake (as under the ASGI path, the connection ends for
+        the application now)."""
+        try:
+            await self.websocket.close(code, reason)
+        finally:
+            self._finish(code, reason)
 
     async def send_text(self, data: str) -> None:
         """The connection's writer sends ``data`` with this."""

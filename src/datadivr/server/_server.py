@@ -184,7 +184,7 @@ class Server:
             return
         try:
             # The close frame goes out once the client reads what is in flight.
-            await asyncio.wait_for(connection.transport.close(code, reason), CLOSE_TIMEOUT)
+            await asyncio.wait_for(connection.close_with(code, reason), CLOSE_TIMEOUT)
         except (asyncio.TimeoutError, TimeoutError):
             # It never reads again: stop waiting for it. The reader ends, and the transport
             # (datadivr.WebSocketProtocol) aborts the socket.
