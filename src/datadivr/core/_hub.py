@@ -21,13 +21,14 @@ from datadivr._logging import get_logger
 from datadivr.core._limits import Limits, TokenBucket, check_structure, over_size
 from datadivr.core._message import MessageBase
 from datadivr.core._protocol import Direction, Protocol, direction_error, frame_field
-from datadivr.core._registry import HandlerContext, HandlerType, Registry, answer_fields
+from datadivr.core._registry import HandlerContext, HandlerType, Registry
 from datadivr.core._requests import (
     DEFAULT_REQUEST_TIMEOUT,
     Asks,
     PendingRequests,
     check_not_reading,
-    reading,
+    enter_reading,
+    leave_reading,
     reply_of,
 )
 from datadivr.core._route import Broadcast, Direct, Route
@@ -73,11 +74,13 @@ class Members(_Protocol):
 
 
 class _Client:
-    __slots__ = ("bucket", "context", "limited", "route")
+    __slots__ = ("addressed", "bucket", "context", "limited", "route")
 
     def __init__(self, bucket: TokenBucket | None, route: Direct) -> None:
         self.bucket = bucket
         self.route = route  # its own answers go here: made once, not once per answer
+        # ``"to":"<its id>",``: what the server's answers to it start with, quoted once.
+        self.addressed = f"{_quote('to')}:{_quote(route.client_id)},"
         self.context: HandlerContext | None = None  # the same for every message it sends
         self.limited = False  # over its rate limit since the last message that passed
 
@@ -268,11 +271,17 @@ class Hub:
                     ctx = HandlerContext(
                         HandlerType.SERVER, client_id, self._sender_of(client_id), ask=self._ask
                     )
-                with reading(client_id):
+                mark = enter_reading(client_id)
+                try:
                     result = await entry.func(message, ctx)
+                finally:
+                    leave_reading(mark)
             else:
-                with reading(client_id):
+                mark = enter_reading(client_id)
+                try:
                     result = await entry.func(message)
+                finally:
+                    leave_reading(mark)
             if result is not None:
                 self._from_handler(result, client_id, reply_to=message.id, final=True)
         except Exception as exc:
@@ -427,13 +436,24 @@ class Hub:
         # The handler's message is left as it is (it may keep and reuse it): the envelope
         # fields it left unset are added to its JSON text instead of to a copy. Unset fields
         # are not in the text, so no key is written twice.
-        fields = answer_fields(out, to=sender, reply_to=reply_to, from_id=SERVER_ID)
-        added = "".join(f"{_quote(key)}:{_quote(value)}," for key, value in fields.items())
+        given = out.__pydantic_fields_set__
+        client = self._clients.get(sender)
+        added = ""
         route: Route | None = None
-        to = fields.get("to", out.to)
-        if "to" in fields:
-            client = self._clients.get(sender)
-            route = client.route if client is not None else None
+        if "to" not in given:
+            # To its sender: the route and the quoted id are the client's, made once.
+            if client is not None:
+                added = client.addressed
+                route = client.route
+            else:
+                added = f"{_quote('to')}:{_quote(sender)},"
+            to = sender
+        else:
+            to = out.to
+        if reply_to is not None and "reply_to" not in given:
+            added += f"{_REPLY_TO}{_quote(reply_to)},"
+        if "from_id" not in given:
+            added += _FROM_SERVER
         if route is None:
             try:
                 route = self._route(to, sender=sender)
@@ -474,6 +494,11 @@ class Hub:
         self._answer(
             Direct(client_id), error_frame(exc, to=client_id, reply_to=reply_to), client_id
         )
+
+
+#: What an answer's text gains, quoted once: its ``reply_to`` key, and the server as sender.
+_REPLY_TO = f"{_quote('reply_to')}:"
+_FROM_SERVER = f"{_quote('from_id')}:{_quote(SERVER_ID)},"
 
 
 def error_frame(exc: ProtocolError, *, to: str, reply_to: str | None = None) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from contextvars import Context, ContextVar
+from contextvars import Context, ContextVar, Token
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -73,6 +73,17 @@ def reading(client_id: str) -> Iterator[None]:
         yield
     finally:
         _reading.reset(token)
+
+
+def enter_reading(client_id: str) -> Token[_Reading | None]:
+    """:func:`reading` without a context manager, for the hub's path of every message: mark
+    the running task as the one that reads ``client_id``'s frames until :func:`leave_reading`."""
+    return _reading.set(_Reading(client_id, asyncio.current_task()))
+
+
+def leave_reading(mark: Token[_Reading | None]) -> None:
+    """End what :func:`enter_reading` began."""
+    _reading.reset(mark)
 
 
 def moved_reading(context: Context, task: asyncio.Task[Any]) -> None:
