@@ -79,6 +79,7 @@ class Connection(Generic[_T]):
         "close_with",
         "closed_with",
         "closing",
+        "direct",
         "evict",
         "evicted",
         "farewell",
@@ -114,6 +115,8 @@ class Connection(Generic[_T]):
         # How a frame is written; a transport may hand the writing to a leaner path.
         self.send_text: Callable[[str], Awaitable[None]] = transport.send_text
         self.close_with: Callable[[int, str], Awaitable[None]] = transport.close
+        # Writes a frame at once, if the transport takes it now (``False`` when not).
+        self.direct: Callable[[str], bool] | None = None
         self.gone = gone
         self.max_frames = max_frames
         self.max_bytes = max_bytes
@@ -151,9 +154,22 @@ class Connection(Generic[_T]):
         """Queue a frame of ``size`` bytes; a full queue means the client stopped reading.
 
         ``wake=False``: the reader is about to :meth:`flush`, the writer need not be woken.
+
+        With nothing queued before it, the writer asleep and a transport that writes at once
+        (:attr:`direct`), the frame is written now instead of waking the writer for it.
         """
         if self.evicted or self.closing:
             return
+        if wake and self.direct is not None and not self.pending:
+            asleep = self._wake
+            if (
+                asleep is not None
+                and not asleep.done()
+                and not self.reading
+                and not self.sending
+                and self.direct(data)
+            ):
+                return
         if size is None:
             size = utf8_size(data)
         if len(self.pending) >= self.max_frames or (

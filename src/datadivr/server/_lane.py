@@ -215,6 +215,7 @@ class Lane(asyncio.Protocol):
             proto.transport.resume_reading()
         connection.send_text = lane.send_text
         connection.close_with = lane.close
+        connection.direct = lane.write_now
         lane.fast = lane.plain and _at_boundary(lane.conn)
         for event in early:
             if event["type"] == "websocket.receive":
@@ -377,7 +378,7 @@ class Lane(asyncio.Protocol):
             elif self.connection.pending:
                 # Written at the end of what was read, in one write, unless many wait.
                 self.unflushed = True
-                if len(self.connection.pending) >= FLUSH_EVERY:
+                if len(self.connection.pending) >= FLUSH_EVERY or self.connection.behind:
                     self._answered()
             return
         except Exception:
@@ -485,6 +486,14 @@ class Lane(asyncio.Protocol):
         for data in frames:
             conn.send_text(data.encode())
         self.transport.write(b"".join(conn.data_to_send()))
+
+    def write_now(self, data: str) -> bool:
+        """Write one frame now, if the transport takes more; whether it did."""
+        proto = self.proto
+        if not proto.writable.is_set() or proto.close_sent or proto.disconnected:
+            return False
+        self.write([data])
+        return True
 
     async def close(self, code: int, reason: str) -> None:
         """Send a close frame: the server is done with the client, whose close frame in
