@@ -279,3 +279,109 @@ async def test_a_handler_that_waited_may_not_wait_for_its_own_client(
             assert result.payload.started is False
     assert len(raised) == 1
     assert isinstance(raised[0], InvalidStateError), raised
+
+
+def _stream(sizes: list[int]) -> tuple[bytes, list[str], int]:
+    """Client frames, as one byte stream: a sum of each size in ``sizes`` (padded to about
+    that many bytes, so that 7-bit, 16-bit and 64-bit lengths all occur), each fifth one in
+    three fragments with a ping between them, and a ping after each seventh; the ids that must
+    be answered, in order, and the pings sent."""
+    data = b""
+    ids: list[str] = []
+    pings = 0
+    for i, size in enumerate(sizes):
+        frame = {"event_name": "sum_event", "payload": {"numbers": [i]}, "id": f"x{i}"}
+        text = json.dumps(frame)
+        text = text[:-1] + " " * max(0, size - len(text)) + "}"  # whitespace pads
+        body = text.encode()
+        ids.append(f"x{i}")
+        if i % 5 == 4:
+            a, b = len(body) // 3, 2 * len(body) // 3
+            data += _masked(1, body[:a], fin=False)
+            data += _masked(9, b"between")
+            pings += 1
+            data += _masked(0, body[a:b], fin=False) + _masked(0, body[b:])
+        else:
+            data += _masked(1, body)
+        if i % 7 == 6:
+            data += _masked(9, f"p{i}".encode())
+            pings += 1
+    return data, ids, pings
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 1000, 70_000])
+async def test_a_stream_cut_anywhere_reads_the_same(serve_app: ServeApp, chunk: int) -> None:
+    """Frames of every length class, fragments and pings between them, written in pieces of
+    ``chunk`` bytes (a header cut in two, a mask cut in two …): every message answered in
+    order, every ping answered."""
+    sizes = [10, 125, 126, 200, 65_535, 65_536, 70_000, 30, 1_000, 126, 5, 300, 65_600, 40]
+    data, ids, pings = _stream(sizes)
+    app = create_app(explorer=False)
+    with serve_app(app) as live:
+        raw = await raw_connect(live.url)
+        try:
+            loop = asyncio.get_running_loop()
+            for at in range(0, len(data), chunk):
+                await loop.sock_sendall(raw.sock, data[at : at + chunk])
+                if chunk < 64 and at % 4096 == 0:
+                    await asyncio.sleep(0)  # let the server read pieces this small
+            answered: list[str] = []
+            pongs = 0
+            while len(answered) < len(ids) or pongs < pings:
+                opcode, payload = await asyncio.wait_for(raw.read_frame(), TIMEOUT)
+                if opcode == 10:
+                    pongs += 1
+                else:
+                    assert opcode == 1, (opcode, payload[:100])
+                    answer = json.loads(payload)
+                    assert answer["event_name"] == "sum_handler_result", answer
+                    answered.append(answer["reply_to"])
+            assert answered == ids
+            assert pongs == pings
+            assert connection_of(app, raw.client_id).lane is not None
+        finally:
+            raw.abort(reset=False)
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (bytes([0x81, 0x05]) + b"hello", 1002),  # not masked
+        (bytes([0xC1]) + _masked(1, b"{}")[1:], 1002),  # RSV1 without an extension
+        (_masked(0, b"{}"), 1002),  # a continuation of nothing
+        (_masked(1, b"x" * 1_048_577), 1009),  # over the frame size limit
+        (_masked(9, b"p" * 126), 1002),  # a control frame over 125 bytes
+        (_masked(3, b"{}"), 1002),  # a reserved opcode
+    ],
+    ids=["unmasked", "rsv1", "stray-continuation", "too-large", "long-ping", "reserved-opcode"],
+)
+async def test_a_broken_frame_after_good_ones_closes_after_their_answers(
+    serve_app: ServeApp, frame: bytes, code: int
+) -> None:
+    """A frame that breaks the protocol, in one write after two good ones: both answered,
+    then the close with websockets' code; a bystander carries on."""
+    app = create_app(explorer=False)
+    with serve_app(app) as live:
+        async with websockets.connect(live.url) as bystander:
+            await welcome(bystander)
+            raw = await raw_connect(live.url)
+            try:
+                good = [
+                    _masked(
+                        1,
+                        json.dumps(
+                            {"event_name": "sum_event", "payload": {"numbers": [n]}, "id": f"g{n}"}
+                        ).encode(),
+                    )
+                    for n in range(2)
+                ]
+                await asyncio.get_running_loop().sock_sendall(raw.sock, b"".join(good) + frame)
+                for n in range(2):
+                    opcode, payload = await asyncio.wait_for(raw.read_frame(), TIMEOUT)
+                    assert (opcode, json.loads(payload)["reply_to"]) == (1, f"g{n}")
+                opcode, payload = await asyncio.wait_for(raw.read_frame(), TIMEOUT)
+                assert opcode == 8
+                assert struct.unpack("!H", payload[:2])[0] == code
+            finally:
+                raw.abort(reset=False)
+            await sums(bystander, 3)
