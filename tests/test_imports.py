@@ -105,8 +105,11 @@ ALLOWED: dict[str, set[str]] = {
     "server": {"core", "broker", "validation", "demo", "exceptions", "_logging"},
     # ``datadivr init``: the starter files, with the project's names.
     "_starter": set(),
+    # typer's rich help pages, imported without the renderers they never use.
+    "_rich_help": set(),
     "cli": {
         "_starter",
+        "_rich_help",
         "core",
         "server",
         "client",
