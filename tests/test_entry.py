@@ -1,6 +1,6 @@
-"""The ``datadivr`` script answers a no-op ``generate --check`` from its stamp before the command
-line (typer, pydantic, rich) is imported, as the command line answers it; everything else, and
-every doubt, goes to the command line."""
+"""The ``datadivr`` script answers a ``generate --check`` (from its stamp) or a ``generate`` (from
+the headers) with nothing to do before the command line (typer, pydantic, rich) is imported, as
+the command line answers it; everything else, and every doubt, goes to the command line."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from datadivr._entry import answer_from_stamp
+from datadivr._entry import answer_at_once
 from datadivr_codegen import freshness
 from datadivr_codegen.generator import generate
 from tests.codegen.conftest import copy_case
@@ -52,7 +52,14 @@ def _run(code: str, argv: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_stamped_check_imports_no_library_of_the_command_line(schema: Path, out: Path) -> None:
+@pytest.mark.parametrize(
+    ("check", "says"),
+    [(True, "is up to date with"), (False, "is up to date (same schema-hash")],
+    ids=["check", "generate"],
+)
+def test_nothing_to_do_imports_no_library_of_the_command_line(
+    schema: Path, out: Path, check: bool, says: str
+) -> None:
     code = f"""
         import runpy, sys
         sys.argv = ["datadivr", *sys.argv[1:]]
@@ -62,19 +69,27 @@ def test_a_stamped_check_imports_no_library_of_the_command_line(schema: Path, ou
             assert not exc.code, exc.code
         print(*sorted(m for m in {COMMAND_LINE!r} if m in sys.modules), file=sys.stderr)
         """
-    result = _run(code, ["generate", "--schema", str(schema), "--out", str(out), "--check"])
-    assert (result.stdout, result.stderr) == (f"{out} is up to date with {schema}\n", "\n")
+    argv = ["generate", "--schema", str(schema), "--out", str(out), *(["--check"] if check else [])]
+    result = _run(code, argv)
+    assert says in result.stdout
+    assert result.stderr == "\n"
 
 
+@pytest.mark.parametrize("check", [True, False], ids=["check", "generate"])
 @pytest.mark.parametrize("stamped", [True, False], ids=["stamped", "no stamp"])
 def test_the_script_prints_what_the_command_line_prints(
-    schema: Path, out: Path, stamped: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    schema: Path,
+    out: Path,
+    stamped: bool,
+    check: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    """Answered from the stamp, or by the command line's full check (which stamps it): the
-    same bytes and status."""
+    """Answered at once, or by the command line (whose full check stamps it): the same bytes
+    and status."""
     if not stamped:
         monkeypatch.setenv(freshness.CACHE_ENV, str(tmp_path / "empty-cache"))
-    argv = ["generate", "--check", f"--schema={schema}", "--out", str(out)]
+    argv = ["generate", *(["--check"] if check else []), f"--schema={schema}", "--out", str(out)]
     script = _run("from datadivr._entry import main\nmain()", argv)
     if not stamped:
         monkeypatch.setenv(freshness.CACHE_ENV, str(tmp_path / "another-empty-cache"))
@@ -84,19 +99,19 @@ def test_the_script_prints_what_the_command_line_prints(
         command_line.stdout,
         command_line.stderr,
     )
-    assert script.stdout == f"{out} is up to date with {schema}\n"
+    assert script.stdout.startswith(f"{out} is up to date")
 
 
 def test_the_folders_come_from_the_options_the_variables_and_the_project(
     schema: Path, out: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    expected = f"{out} is up to date with {schema}"
-    assert answer_from_stamp(["generate", "--schema", str(schema), "--out", str(out), "--check"])
-    assert answer_from_stamp(["generate", "--check", f"--out={out}", f"--schema={schema}"])
+    expected = [f"{out} is up to date with {schema}"]
+    assert answer_at_once(["generate", "--schema", str(schema), "--out", str(out), "--check"])
+    assert answer_at_once(["generate", "--check", f"--out={out}", f"--schema={schema}"])
     monkeypatch.setenv("DATADIVR_SCHEMA", str(schema))
-    assert answer_from_stamp(["generate", "--check", "--out", str(out)]) == expected
+    assert answer_at_once(["generate", "--check", "--out", str(out)]) == expected
     monkeypatch.setenv("DATADIVR_OUT", str(out))
-    assert answer_from_stamp(["generate", "--check"]) == expected
+    assert answer_at_once(["generate", "--check"]) == expected
 
 
 def test_the_folders_come_from_the_project(
@@ -107,13 +122,13 @@ def test_the_folders_come_from_the_project(
     )
     assert not generate(schema, tmp_path / "out").skipped
     monkeypatch.chdir(tmp_path)
-    assert answer_from_stamp(["generate", "--check"]) == "out is up to date with schema"
+    assert answer_at_once(["generate", "--check"]) == ["out is up to date with schema"]
 
 
 @pytest.mark.parametrize(
     "argv",
     [
-        ["generate", "--schema", "{schema}", "--out", "{out}"],
+        ["generate", "--schema", "{schema}", "--out", "{out}", "--force"],
         ["generate", "--schema", "{schema}", "--out", "{out}", "--check", "--force"],
         ["generate", "--schema", "{schema}", "--out", "{out}", "--check", "--help"],
         ["generate", "--schema", "{schema}", "--schema", "{schema}", "--out", "{out}", "--check"],
@@ -133,7 +148,7 @@ def test_any_other_command_line_runs_the_command_line(
     argv: list[str], schema: Path, out: Path
 ) -> None:
     filled = [arg.format(schema=schema, out=out) for arg in argv]
-    assert answer_from_stamp(filled) is None
+    assert answer_at_once(filled) is None
 
 
 def test_a_check_without_a_stamp_runs_the_command_line(
@@ -141,7 +156,7 @@ def test_a_check_without_a_stamp_runs_the_command_line(
 ) -> None:
     monkeypatch.setenv(freshness.CACHE_ENV, str(tmp_path / "empty-cache"))
     argv = ["generate", "--schema", str(schema), "--out", str(out), "--check"]
-    assert answer_from_stamp(argv) is None
+    assert answer_at_once(argv) is None
 
 
 def test_a_broken_project_file_runs_the_command_line(
@@ -150,5 +165,14 @@ def test_a_broken_project_file_runs_the_command_line(
     """The command line reports the error."""
     (tmp_path / "pyproject.toml").write_text("[tool.datadivr\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    assert answer_from_stamp(["generate", "--check"]) is None
-    assert answer_from_stamp(["generate", "--schema", "schema", "--out", "out", "--check"]) is None
+    assert answer_at_once(["generate", "--check"]) is None
+    assert answer_at_once(["generate", "--schema", "schema", "--out", "out", "--check"]) is None
+
+
+def test_a_generation_the_headers_do_not_name_runs_the_command_line(
+    schema: Path, out: Path
+) -> None:
+    event = next(path for path in sorted(schema.rglob("*.json")) if "envelope" not in path.name)
+    event.write_text(event.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert answer_at_once(["generate", "--schema", str(schema), "--out", str(out)]) is None
+    assert answer_at_once(["generate", "--schema", str(schema), "--out", str(schema)]) is None

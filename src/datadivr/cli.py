@@ -501,6 +501,7 @@ def generate(
     """
     from datadivr_codegen import INSTALL_HINT, missing_extra
     from datadivr_codegen.freshness import verified_up_to_date
+    from datadivr_codegen.headers import skipped_summary, skips
 
     if check and force:
         _console(stderr=True).print("[red]error:[/] --check and --force cannot be used together")
@@ -514,6 +515,11 @@ def generate(
     # told by hashing files, before the generator (seconds to import) is imported.
     if check and verified_up_to_date(schema, out, regenerate_command(schema, out)):
         typer.echo(f"{out} is up to date with {schema}")
+        return
+    # Nothing to generate, as the headers tell: answered without the generator too.
+    if not (check or force) and skips(schema, out):
+        for line in skipped_summary(out):
+            typer.echo(line)
         return
     err = _console(stderr=True)
     missing = missing_extra()
