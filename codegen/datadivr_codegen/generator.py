@@ -142,7 +142,7 @@ def plan(schema_dir: Path, *, command: str = DEFAULT_COMMAND) -> Plan:
 def _without_cycle_collection() -> Iterator[None]:
     """Python's cycle collector paused: rendering allocates millions of objects (the syntax
     trees of the modules, datamodel-code-generator's models) that live until it ends, and the
-    collector walked them over and over (a fifth of the time of a large protocol)."""
+    collector walked them over and over (up to a fifth of the time of a large protocol)."""
     if not gc.isenabled():
         yield
         return
