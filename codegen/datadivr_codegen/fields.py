@@ -22,6 +22,7 @@ from collections.abc import Collection, Iterator
 from typing import Any
 
 from datadivr_codegen.errors import SchemaError
+from datadivr_codegen.syntax import parse
 
 __all__ = ["check_field_names", "field_aliases"]
 
@@ -66,7 +67,7 @@ def check_field_names(source: str) -> None:
     Raises:
         SchemaError: naming the model and the field.
     """
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(parse(source)):
         if not isinstance(node, ast.ClassDef):
             continue
         seen: set[str] = set()

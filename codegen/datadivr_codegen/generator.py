@@ -6,17 +6,19 @@ deterministic: no timestamps, sorted inputs, a fixed formatter configuration.
 
 Every generated module starts with a header naming the hash of the schema files and the hash
 of the generator itself (:func:`generator_hash`). :func:`generate` reads only those headers to
-tell that an output folder is up to date, and then skips the pipeline (datamodel-code-generator
-and ruff take seconds); :func:`check` compares every byte, and remembers for the next check
+tell that an output folder is up to date (:mod:`datadivr_codegen.headers`), and then skips the
+pipeline (datamodel-code-generator and ruff take seconds); :func:`check` compares every byte, and remembers for the next check
 which bytes it found up to date (:mod:`datadivr_codegen.freshness`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,8 +33,19 @@ from datadivr_codegen.freshness import (
     generator_hash,
     is_generated,
     record_verified,
-    schema_digest,
     verified_up_to_date,
+)
+from datadivr_codegen.headers import (
+    MD_HEADER,
+    OUTPUT_FILES,
+    PY_TYPED,
+    TEMPLATED,
+    TS_HEADER,
+    TYPESCRIPT,
+    header,
+    headers_up_to_date,
+    inside_schema,
+    skipped_summary,
 )
 from datadivr_codegen.models import model_names_and_imports, models_source
 from datadivr_codegen.names import check_model_names
@@ -59,48 +72,9 @@ __all__ = [
     "plan",
 ]
 
-_PY_HEADER = (
-    "# {mark} from JSON Schema files. DO NOT EDIT.\n"
-    "# Regenerate with `{command}`.\n"
-    "# schema-hash: {digest}\n"
-    "# generator-hash: {generator}\n"
-)
-_MD_HEADER = (
-    "<!--\n{mark} from JSON Schema files. DO NOT EDIT.\n"
-    "Regenerate with `{command}`.\n"
-    "schema-hash: {digest}\n"
-    "generator-hash: {generator}\n"
-    "-->\n"
-)
-_TS_HEADER = (
-    "// {mark} from JSON Schema files. DO NOT EDIT.\n"
-    "// Regenerate with `{command}`.\n"
-    "// schema-hash: {digest}\n"
-    "// generator-hash: {generator}\n"
-)
-#: The TypeScript declarations of the protocol (:mod:`datadivr_codegen.typescript`).
-TYPESCRIPT = "protocol.d.ts"
 #: What the headers say regenerates the files when :func:`plan` is not told: the command of a
 #: project whose ``[tool.datadivr]`` names the folders.
 DEFAULT_COMMAND = "datadivr generate"
-#: The modules rendered from the templates of the same name (``<name>.jinja``).
-_TEMPLATED = ("events.py", "handlers.py", "client.py", "__init__.py")
-#: The PEP 561 marker: mypy reads the package's own annotations where it is imported.
-_PY_TYPED = "py.typed"
-#: Every file a generation writes, whatever the schemas.
-OUTPUT_FILES = tuple(
-    sorted(
-        (
-            "models.py",
-            *_TEMPLATED,
-            "schema.json",
-            "asyncapi.json",
-            "protocol.md",
-            TYPESCRIPT,
-            _PY_TYPED,
-        )
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -133,10 +107,7 @@ class WriteResult:
     def summary(self, out_dir: Path) -> list[str]:
         """What a command line prints about this result, one line each."""
         if self.skipped:
-            return [
-                f"{out_dir} is up to date (same schema-hash and generator-hash): "
-                "skipped, --force regenerates"
-            ]
+            return skipped_summary(out_dir)
         return [
             *(f"wrote {Path(out_dir) / path}" for path in self.written),
             *(f"removed {Path(out_dir) / path}" for path in self.removed),
@@ -163,9 +134,29 @@ def plan(schema_dir: Path, *, command: str = DEFAULT_COMMAND) -> Plan:
     Raises:
         SchemaError: the folder cannot be used, or the generated code does not parse.
     """
-    schemas = load_schema_folder(Path(schema_dir))
-    header = _header(schemas.digest, command)
-    models = models_source(schemas, header)
+    with _without_cycle_collection():
+        return _plan(Path(schema_dir), command)
+
+
+@contextlib.contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused: rendering allocates millions of objects (the syntax
+    trees of the modules, datamodel-code-generator's models) that live until it ends, and the
+    collector walked them over and over (up to a fifth of the time of a large protocol)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _plan(schema_dir: Path, command: str) -> Plan:
+    schemas = load_schema_folder(schema_dir)
+    py_header = header(schemas.digest, command)
+    models = models_source(schemas, py_header)
     event_views = views(schemas, models)
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("datadivr_codegen", "templates"),
@@ -184,7 +175,7 @@ def plan(schema_dir: Path, *, command: str = DEFAULT_COMMAND) -> Plan:
     context = {
         "model_names": model_names,
         "annotation_imports": annotation_imports,
-        "header": header,
+        "header": py_header,
         "events": event_views,
         "schemas": schemas,
         "Direction": Direction,
@@ -193,30 +184,24 @@ def plan(schema_dir: Path, *, command: str = DEFAULT_COMMAND) -> Plan:
         "runtime_api_version": RUNTIME_API_VERSION,
     }
     python = {"models.py": models}
-    for name in _TEMPLATED:
+    for name in TEMPLATED:
         python[name] = env.get_template(name + ".jinja").render(context)
     check_model_names(schemas, python)
     formatted = format_sources(python)
     files = [GeneratedFile(name, text) for name, text in sorted(formatted.items())]
     files.append(GeneratedFile("schema.json", _json(bundle)))
     files.append(GeneratedFile("asyncapi.json", _json(asyncapi_document(schemas, bundle))))
-    md_header = _header(schemas.digest, command, _MD_HEADER)
+    md_header = header(schemas.digest, command, MD_HEADER)
     files.append(GeneratedFile("protocol.md", protocol_reference(schemas, examples, md_header)))
-    ts_header = _header(schemas.digest, command, _TS_HEADER)
+    ts_header = header(schemas.digest, command, TS_HEADER)
     files.append(GeneratedFile(TYPESCRIPT, typescript_declarations(bundle, ts_header)))
     # Empty: the whole package is typed (PEP 561), and the marker has no room for a header.
-    files.append(GeneratedFile(_PY_TYPED, ""))
+    files.append(GeneratedFile(PY_TYPED, ""))
     return Plan(schemas, tuple(sorted(files, key=lambda f: f.path)))
 
 
 def _json(document: object) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-
-def _header(digest: str, command: str, template: str = _PY_HEADER) -> str:
-    return template.format(
-        mark=HEADER_MARK, command=command, digest=digest, generator=generator_hash()
-    )
 
 
 def generate(schema_dir: Path, out_dir: Path, *, force: bool = False) -> WriteResult:
@@ -240,8 +225,7 @@ def generate(schema_dir: Path, out_dir: Path, *, force: bool = False) -> WriteRe
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise SchemaError(f"the package folder {out_dir} is a file: pick another --out", schema_dir)
-    schema_root = Path(schema_dir).resolve()
-    if out_dir.resolve() == schema_root or schema_root in out_dir.resolve().parents:
+    if inside_schema(Path(schema_dir), out_dir):
         # Its schema.json and asyncapi.json would be read as schemas the next time.
         raise SchemaError(
             f"the package folder {out_dir} is inside the schema folder: pick another --out "
@@ -249,7 +233,7 @@ def generate(schema_dir: Path, out_dir: Path, *, force: bool = False) -> WriteRe
             schema_dir,
         )
     command = regenerate_command(schema_dir, out_dir)
-    if not force and _headers_up_to_date(Path(schema_dir), out_dir, command):
+    if not force and headers_up_to_date(Path(schema_dir), out_dir, command):
         return WriteResult(unchanged=OUTPUT_FILES, skipped=True)
     result = plan(schema_dir, command=command)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -309,50 +293,6 @@ def _compare(out_dir: Path, files: Sequence[GeneratedFile]) -> _Problems:
             if path.is_file() and path.name not in expected and is_generated(path):
                 problems.orphaned.append(path.name)
     return problems
-
-
-def _headers_up_to_date(schema_dir: Path, out_dir: Path, command: str) -> bool:
-    """Whether ``out_dir`` was generated from the files of ``schema_dir`` by this generator, as
-    far as the headers tell (the bundled JSON documents carry the schema hash only)."""
-    try:
-        if not schema_dir.is_dir() or not out_dir.is_dir():
-            return False
-        digest = schema_digest(schema_dir)
-        headers = {
-            ".py": _header(digest, command),
-            ".md": _header(digest, command, _MD_HEADER),
-            ".ts": _header(digest, command, _TS_HEADER),
-        }
-        for name in OUTPUT_FILES:
-            target = out_dir / name
-            if not target.is_file():
-                return False
-            header = headers.get(target.suffix)
-            if name == _PY_TYPED:
-                if target.stat().st_size:
-                    return False
-            elif header is not None:
-                with target.open(encoding="utf-8", errors="replace") as handle:
-                    if handle.read(len(header)) != header:
-                        return False
-            elif _json_schema_hash(target) != digest:
-                return False
-        return not any(
-            path.is_file() and path.name not in OUTPUT_FILES and is_generated(path)
-            for path in out_dir.iterdir()
-        )
-    except OSError:
-        # Whatever cannot be read here, the full generation reports properly.
-        return False
-
-
-def _json_schema_hash(path: Path) -> object:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return None
-    info = document.get("x-datadivr") if isinstance(document, dict) else None
-    return info.get("schema_hash") if isinstance(info, dict) else None
 
 
 def _atomic_write(target: Path, content: str) -> None:

@@ -20,6 +20,7 @@ from datadivr_codegen.errors import SchemaError
 from datadivr_codegen.fields import check_field_names, field_aliases
 from datadivr_codegen.runtime_api import RUNTIME, runtime_name
 from datadivr_codegen.schema import SchemaSet
+from datadivr_codegen.syntax import parse
 
 __all__ = ["model_names_and_imports", "models_source"]
 
@@ -95,7 +96,7 @@ def models_source(schemas: SchemaSet, header: str) -> str:
 def _model_names(source: str) -> list[str]:
     """The names ``models.py`` defines: classes, and type aliases (``X = TypeAliasType(...)``)."""
     names: list[str] = []
-    for node in ast.parse(source).body:
+    for node in parse(source).body:
         if isinstance(node, ast.ClassDef):
             names.append(node.name)
         elif isinstance(node, ast.Assign):
@@ -131,7 +132,7 @@ def _enum_aliases(source: str, schemas: SchemaSet) -> str:
     is (which name it meant cannot be told; the types are the same either way). An enum whose
     values a ``Literal`` cannot hold (a number with a fraction, an object) stays inlined.
     """
-    tree = ast.parse(source)
+    tree = parse(source)
     defined = set(_model_names(source))
     aliases: dict[str, list[object]] = {}
     for name, definition in schemas.definitions.items():
@@ -224,7 +225,7 @@ def _union_payload_aliases(source: str, schemas: SchemaSet) -> str:
     union whose field carries more than its title, or that uses a class defined after the
     message, stays as it is.
     """
-    tree = ast.parse(source)
+    tree = parse(source)
     order = {
         name: index
         for index, node in enumerate(tree.body)
@@ -328,7 +329,7 @@ def _check_aliases(source: str, checks: list[Check], schemas: SchemaSet) -> str:
     description."""
     if not checks:
         return source
-    tree = ast.parse(source)
+    tree = parse(source)
     data = source.encode()
     starts = _line_starts(data)
     imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
@@ -437,10 +438,20 @@ def _line_starts(data: bytes) -> list[int]:
 
 
 def _splice(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
-    """``data`` with each ``(start, end, text)`` edit made; edits must not overlap."""
-    for start, end, text in sorted(edits, reverse=True):
-        data = data[:start] + text + data[end:]
-    return data
+    """``data`` with each ``(start, end, text)`` edit made; edits must not overlap (texts
+    inserted at one place are joined in sorted order)."""
+    ordered = sorted(edits)
+    pieces: list[bytes] = []
+    at = 0
+    for start, end, text in ordered:
+        if start < at:  # overlapping edits: each made on the text the later ones left
+            for start, end, text in reversed(ordered):
+                data = data[:start] + text + data[end:]
+            return data
+        pieces += (data[at:start], text)
+        at = end
+    pieces.append(data[at:])
+    return b"".join(pieces)
 
 
 def _runtime_checks(source: str) -> str:
@@ -463,7 +474,7 @@ def _runtime_checks(source: str) -> str:
 
     edits: list[tuple[int, int, bytes]] = []
     used: set[str] = set()
-    tree = ast.parse(source)
+    tree = parse(source)
     # datamodel-code-generator imports ``Annotated as Annotated_aliased`` (and so on) when a
     # field has the name: the checks use the names the module has.
     literal = _typing_name(tree, "Literal")
@@ -517,7 +528,7 @@ def _default_event_names(source: str, events: dict[str, str]) -> str:
     data = source.encode()
     starts = _line_starts(data)
     inserts: list[tuple[int, int, bytes]] = []
-    for node in ast.parse(source).body:
+    for node in parse(source).body:
         if not (isinstance(node, ast.ClassDef) and node.name in events):
             continue
         for item in node.body:
@@ -555,7 +566,7 @@ def _reply_types(source: str, requests: dict[str, str]) -> str:
     data = source.encode()
     starts = _line_starts(data)
     inserts: list[tuple[int, int, bytes]] = []
-    for node in ast.parse(source).body:
+    for node in parse(source).body:
         if not (isinstance(node, ast.ClassDef) and node.name in requests):
             continue
         body = node.body
@@ -619,7 +630,7 @@ def model_names_and_imports(source: str) -> tuple[list[str], list[tuple[str, lis
     types too, which annotations use); ruff then drops the ones a module does not use.
     """
     imports: dict[str, list[str]] = {}
-    for node in ast.parse(source).body:
+    for node in parse(source).body:
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module == "__future__":
                 continue

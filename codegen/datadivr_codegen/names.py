@@ -17,6 +17,7 @@ from typing import Any
 
 from datadivr_codegen.errors import SchemaError
 from datadivr_codegen.schema import PACKAGE_NAMES, SchemaSet, handler_names, pascal_case
+from datadivr_codegen.syntax import parse
 
 __all__ = ["check_model_names"]
 
@@ -33,11 +34,11 @@ def check_model_names(schemas: SchemaSet, modules: Mapping[str, str]) -> None:
     Raises:
         SchemaError: naming the model, what it collides with, and the schema it comes from.
     """
-    models_tree = ast.parse(modules["models.py"])
+    models_tree = parse(modules["models.py"])
     model_names = _defined(models_tree)
     # ``__init__.py`` last: it re-exports what the others define, which name the definer.
     for module, text in sorted(modules.items(), key=lambda item: (item[0] == "__init__.py", item)):
-        tree = models_tree if module == "models.py" else ast.parse(text)
+        tree = models_tree if module == "models.py" else parse(text)
         from_models, others = _bindings(tree, module)
         for name in sorted(from_models & others.keys()):
             _fail(schemas, name, f"the generated model {name!r} collides with {others[name]}")

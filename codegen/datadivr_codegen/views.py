@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from datadivr_codegen.schema import EventDef, SchemaSet, handler_names
+from datadivr_codegen.syntax import parse
 from datadivr_codegen.terms import Direction, MessageText
 
 __all__ = ["STUB_OPTIONS", "EventView", "StubField", "views"]
@@ -170,7 +171,7 @@ def _private_aliases(source: str) -> dict[str, ast.expr]:
     import private names, and a stub's parameter need not be checked twice (the stub builds
     the model, which checks it)."""
     out: dict[str, ast.expr] = {}
-    for node in ast.parse(source).body:
+    for node in parse(source).body:
         if (
             isinstance(node, ast.AnnAssign)
             and isinstance(node.target, ast.Name)
@@ -204,7 +205,7 @@ def _classes(source: str) -> dict[str, list[StubField]]:
     bases: dict[str, list[str]] = {}
     lines = _Lines(source)
     private = _private_aliases(source)
-    tree = ast.parse(source)
+    tree = parse(source)
     # ``Annotated as Annotated_aliased`` when a field is named ``Annotated``.
     annotated = {"Annotated"} | {
         alias.asname

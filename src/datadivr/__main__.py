@@ -1,6 +1,6 @@
 """Run the command line: ``python -m datadivr``."""
 
-from datadivr.cli import main
+from datadivr._entry import main
 
 if __name__ == "__main__":
     main()

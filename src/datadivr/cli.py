@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, get_args, get_type_hints
 import typer
 
 from datadivr._logging import LogFormat, configure_logging, get_logger
+from datadivr._rich_help import HelpCommand, HelpGroup
 from datadivr.core._limits import Flag, Limits
 from datadivr.exceptions import RegistrationError
 from datadivr_codegen.project import (
@@ -38,6 +39,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="datadivr",
+    cls=HelpGroup,
     help="Schema-first real-time messaging over WebSocket.",
     no_args_is_help=True,
     add_completion=False,
@@ -225,7 +227,7 @@ def _with_limit_options(command: Callable[..., None]) -> Callable[..., None]:
     return with_limits
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 @_with_limit_options
 def serve(
     *,
@@ -427,7 +429,7 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def events(
     output: Annotated[
         OutputFormat, typer.Option("--format", help="table or json.")
@@ -460,7 +462,7 @@ def events(
     _console(width=160).print(table)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def generate(
     schema: Annotated[
         Path | None,
@@ -499,6 +501,7 @@ def generate(
     """
     from datadivr_codegen import INSTALL_HINT, missing_extra
     from datadivr_codegen.freshness import verified_up_to_date
+    from datadivr_codegen.headers import skipped_summary, skips
 
     if check and force:
         _console(stderr=True).print("[red]error:[/] --check and --force cannot be used together")
@@ -512,6 +515,11 @@ def generate(
     # told by hashing files, before the generator (seconds to import) is imported.
     if check and verified_up_to_date(schema, out, regenerate_command(schema, out)):
         typer.echo(f"{out} is up to date with {schema}")
+        return
+    # Nothing to generate, as the headers tell: answered without the generator too.
+    if not (check or force) and skips(schema, out):
+        for line in skipped_summary(out):
+            typer.echo(line)
         return
     err = _console(stderr=True)
     missing = missing_extra()
@@ -548,7 +556,7 @@ def generate(
         typer.echo(line)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def init(
     directory: Annotated[
         Path, typer.Argument(help="The project's folder; created when missing.", file_okay=False)
@@ -592,7 +600,7 @@ def init(
     typer.echo("\n" + next_steps(starter, cwd=Path.cwd()))
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def client(
     url: Annotated[
         str, typer.Option(envvar="DATADIVR_URL", help="Server WebSocket URL.")
@@ -628,7 +636,7 @@ def client(
 
 
 schema_app = typer.Typer(
-    help="Export the protocol's schema for other languages.", no_args_is_help=True
+    cls=HelpGroup, help="Export the protocol's schema for other languages.", no_args_is_help=True
 )
 app.add_typer(schema_app, name="schema")
 
@@ -638,7 +646,7 @@ OutOption = Annotated[
 ]
 
 
-@schema_app.command("bundle")
+@schema_app.command("bundle", cls=HelpCommand)
 def schema_bundle(
     out: OutOption = None,
     protocol: ProtocolOption = None,
@@ -650,7 +658,7 @@ def schema_bundle(
     _write_json(_load_protocol(protocol).PROTOCOL.schema, out)
 
 
-@schema_app.command("asyncapi")
+@schema_app.command("asyncapi", cls=HelpCommand)
 def schema_asyncapi(
     out: OutOption = None,
     protocol: ProtocolOption = None,
@@ -696,7 +704,7 @@ def schema_asyncapi(
     _write_json(document, out)
 
 
-@schema_app.command("typescript")
+@schema_app.command("typescript", cls=HelpCommand)
 def schema_typescript(
     out: OutOption = None,
     protocol: ProtocolOption = None,
@@ -740,7 +748,7 @@ def _write_text(text: str, out: Path | None) -> None:
         typer.echo(f"wrote {out}", err=True)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def validate(
     capture: Annotated[
         str, typer.Argument(help="A JSON Lines file of messages, one per line; - for stdin.")
@@ -769,7 +777,7 @@ def validate(
     raise typer.Exit(1 if summary.invalid else 0)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def proxy(
     upstream: Annotated[
         str, typer.Option(help="The server's WebSocket URL, e.g. ws://127.0.0.1:8765/ws.")

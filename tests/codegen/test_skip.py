@@ -16,7 +16,7 @@ from typing import Any
 import datamodel_code_generator
 import pytest
 
-from datadivr_codegen import freshness, generator
+from datadivr_codegen import freshness, generator, headers
 from datadivr_codegen.__main__ import main
 from datadivr_codegen.generator import (
     HEADER_MARK,
@@ -215,7 +215,7 @@ def test_another_generator_regenerates(
     schema: Path, out: Path, spy: Spy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A change to the generator (its modules, templates, or tools) changes every header."""
-    monkeypatch.setattr(generator, "generator_hash", lambda: "sha256:" + "0" * 64)
+    monkeypatch.setattr(headers, "generator_hash", lambda: "sha256:" + "0" * 64)
 
     result = generate(schema, out)
 
