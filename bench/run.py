@@ -59,6 +59,24 @@ SERVERS: dict[str, ServerSpec] = {
         [sys.executable, "-m", "datadivr", "serve", "--port", "{port}", "--log-level", "warning"],
         "datadivr serve, default setup: every frame validated against the schema",
     ),
+    "DATADIVR_UVICORN": ServerSpec(
+        "DATADIVR_UVICORN",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.apps.datadivr_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        "uvicorn module:app over create_app(), as the README shows: uvicorn's own protocols",
+        peer="DATADIVR",
+    ),
 }
 
 
