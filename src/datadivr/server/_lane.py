@@ -167,7 +167,9 @@ class Lane(asyncio.Protocol):
         # await must stay in one context).
         self.context = contextvars.copy_context()
         self.finished: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
-        self.backlog: deque[str | bytes] = deque()  # frames read while a handler waits
+        # Frames read while a handler waits; made when first needed (an idle connection's
+        # footprint counts).
+        self.backlog: deque[str | bytes] | None = None
         self.blocked = False  # a handler waits, or the client's answers pile up
         self.stopped = False
         self.task: asyncio.Task[None] | None = None
@@ -367,6 +369,8 @@ class Lane(asyncio.Protocol):
         if self.stopped:
             return
         if self.blocked:
+            if self.backlog is None:
+                self.backlog = deque()
             self.backlog.append(data)
             return
         coro = self.handle(data)
@@ -429,9 +433,10 @@ class Lane(asyncio.Protocol):
                     self.flush()
                     if connection.pending and connection.behind and not connection.evicted:
                         await connection.wait_drained()
-                if not self.backlog or self.stopped:
+                backlog = self.backlog
+                if not backlog or self.stopped:
                     break
-                keep = await self.handle(self.backlog.popleft())
+                keep = await self.handle(backlog.popleft())
             if not keep:
                 self.stop()
         finally:
@@ -447,13 +452,13 @@ class Lane(asyncio.Protocol):
         if self.stopped:
             return
         self.stopped = True
-        self.backlog.clear()
+        self.backlog = None
         if self.blocked and not self.transport.is_closing():
             self.transport.resume_reading()  # the close handshake needs the peer's close
 
     def _finish(self, code: int, reason: str) -> None:
         self.stopped = True
-        self.backlog.clear()
+        self.backlog = None
         if not self.finished.done():
             self.finished.set_result((code, reason))
 

@@ -191,6 +191,8 @@ class Server:
             connection.abandoned = True
             if connection.task is not None:
                 connection.task.cancel()
+            if connection.reader is not None and connection.reader is not connection.task:
+                connection.reader.cancel()  # the lane's task, running a handler that waits
         except Exception:  # already gone: nothing to close
             pass
 
