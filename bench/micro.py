@@ -12,9 +12,12 @@ What is measured:
   jsonschema-rs over the same bundle, timed two ways: ``json.loads`` then the event's message
   schema picked by ``event_name`` (as the reference validator does), and ``json.loads`` then
   the bundle's root schema (a ``oneOf`` of every message). jsonschema-rs validates Python
-  objects, not text, so ``json.loads`` is part of its time, as it would be in a server. Both
-  validators run draft 2020-12 with formats asserted. Before anything is timed, every valid
-  frame must be accepted and every broken frame refused by all of them.
+  objects, not text, so ``json.loads`` is part of its time, as it would be in a server: the
+  ratios (``rs/models``) compare these. For scale, the table also shows jsonschema-rs on the
+  frame decoded beforehand (``rs, decoded``: its validation alone, which yields no message a
+  handler could use). Both validators run draft 2020-12 with formats asserted. Before
+  anything is timed, every valid frame must be accepted and every broken frame refused by all
+  of them.
 - **parse, checked protocol**: the same, for a second protocol generated at the start into a
   temporary folder from ``bench/schemas/checked/`` (the project's envelope and events that use
   the keywords a Python type cannot say: a tagged ``oneOf`` (a discriminated union), a type
@@ -23,11 +26,11 @@ What is measured:
   subschemas at run time with jsonschema-rs. The demo protocol's models use none of them:
   the run asserts its ``models.py`` has no checks, so its parse figures are the code they were
   before checks existed.
-- **instructions** (``--instructions`` instead of the rest; valgrind, a minute): the
+- **instructions** (``--instructions`` instead of the rest; valgrind, a minute or two): the
   instructions each of models, the reference validator and jsonschema-rs (the event's
-  schema) executes to parse one small frame of either protocol, counted by callgrind in a
-  process of its own after a warm-up: the same count for the same code whatever else the
-  machine is doing, where the times above move with its load.
+  schema) executes to parse one small frame of either protocol, and the demo's 1,000-object
+  scene, counted by callgrind in a process of its own after a warm-up: the same count for the
+  same code whatever else the machine is doing, where the times above move with its load.
 - **serialize**: ``message.to_json()``.
 - **generator**: a full generation of N synthetic events (the project's envelope and
   definitions, N event files of six typed fields) into an empty folder, in this process after
@@ -435,6 +438,10 @@ class RsValidator:
             data = json.loads(frame)
         except ValueError:
             return False
+        return self.is_valid_decoded(data)
+
+    def is_valid_decoded(self, data: object) -> bool:
+        """Whether ``data`` (a frame's JSON, decoded) is a valid message."""
         if self._root is not None:
             return self._root.is_valid(data)
         name = data.get("event_name") if isinstance(data, dict) else None
@@ -525,6 +532,9 @@ def bench_parse(
         def rs_root(frame: str = frame) -> object:
             return checkers.rs_root.is_valid(frame)
 
+        def rs_decoded(data: object = json.loads(frame)) -> object:
+            return checkers.rs_event.is_valid_decoded(data)
+
         timings = {
             key: measure(fn, repeats=profile.repeats, min_time=profile.min_time)
             for key, fn in (
@@ -532,6 +542,7 @@ def bench_parse(
                 ("jsonschema", reference),
                 ("jsonschema_rs", rs_event),
                 ("jsonschema_rs_root", rs_root),
+                ("jsonschema_rs_decoded", rs_decoded),
             )
         }
         base = timings["models"].median
@@ -543,6 +554,9 @@ def bench_parse(
                 "ratio_jsonschema_to_models": timings["jsonschema"].median / base,
                 "ratio_jsonschema_rs_to_models": timings["jsonschema_rs"].median / base,
                 "ratio_jsonschema_rs_root_to_models": timings["jsonschema_rs_root"].median / base,
+                "ratio_jsonschema_rs_decoded_to_models": (
+                    timings["jsonschema_rs_decoded"].median / base
+                ),
             }
         )
     return rows
@@ -664,15 +678,23 @@ def _bench_commands(scratch: Path, profile: Profile) -> list[dict[str, Any]]:
 
 # --- Instructions (callgrind) -------------------------------------------------------------------
 
-#: Calls per count, by way of validating (``jsonschema`` takes some 30 times longer).
+#: Calls per count, by way of validating (``jsonschema`` takes some 30 times longer), of a
+#: small frame and of the large scene.
 _INSTRUCTION_LOOPS = {"models": 100, "jsonschema": 10, "jsonschema_rs": 100}
+_INSTRUCTION_LOOPS_LARGE = {"models": 5, "jsonschema": 1, "jsonschema_rs": 5}
 
 
 def _instruction_ops(package: ModuleType) -> dict[tuple[str, str, str], Callable[[], object]]:
-    """The small frames of both protocols, checked each way: ``(protocol, frame, way)``."""
-    demo = messages(SMOKE, random.Random(20240601))
+    """The small frames of both protocols, and the demo's large scene of the full run,
+    checked each way: ``(protocol, frame, way)``."""
+    rng = random.Random(20240601)
+    demo = messages(SMOKE, rng)
+    large = scene_update(FULL.large_scene, rng)
     frames = {
-        "demo": {name: m.to_json() for name, m in demo.items() if not name.startswith("L ")},
+        "demo": {
+            **{name: m.to_json() for name, m in demo.items() if not name.startswith("L ")},
+            f"L scene_update {FULL.large_scene:,} objects": large.to_json(),
+        },
         "checked": checked_frames(),
     }
     ops: dict[tuple[str, str, str], Callable[[], object]] = {}
@@ -714,8 +736,8 @@ def _callgrind(*args: str) -> str:
 
 
 def bench_instructions(console: Console) -> list[dict[str, Any]]:
-    """Instructions per parse of each small frame, each way, counted by valgrind's callgrind:
-    the same count for the same code whatever else the machine does."""
+    """Instructions per parse of each small frame and of the large scene, each way, counted
+    by valgrind's callgrind: the same count for the same code whatever else the machine does."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     with _scratch() as scratch:
         package = generate_checked(scratch)
@@ -737,7 +759,9 @@ def bench_instructions(console: Console) -> list[dict[str, Any]]:
             _expect(line == "ready\n", "the counted process stopped")
             _callgrind("--instr=on", pid)
             for label, frame, way in keys:
-                loops = _INSTRUCTION_LOOPS[way]
+                loops = (
+                    _INSTRUCTION_LOOPS_LARGE if frame.startswith("L ") else _INSTRUCTION_LOOPS
+                )[way]
                 _callgrind("--zero", pid)
                 proc.stdin.write(f"{label}\t{frame}\t{way}\t{loops}\n")
                 proc.stdin.flush()
@@ -852,6 +876,15 @@ def report(results: Mapping[str, Any], console: Console) -> None:
             f"{figures['jsonschema_rs']['median']:.2f}x median"
         )
 
+    for row in results["parse"]:
+        if row["frame"].startswith("L "):
+            console.print(
+                f"models vs jsonschema-rs, {row['frame']}: "
+                f"{row['ratio_jsonschema_rs_to_models']:.2f}x its speed "
+                "(json.loads + validation, the event's schema), "
+                f"{row['ratio_jsonschema_rs_decoded_to_models']:.2f}x its validation alone"
+            )
+
     table = Table(title="Serialize one message: message.to_json()")
     for column in ("message", "bytes", "time"):
         table.add_column(column, justify="left" if column == "message" else "right")
@@ -926,9 +959,10 @@ def _report_parse(
     console.print(table)
 
     table = Table(title=escape(f"Parse + validate one frame{which}: median [min-max] per frame"))
-    for column in ("frame", "bytes", "models", "jsonschema", "jsonschema-rs", "rs root"):
+    columns = ("frame", "bytes", "models", "jsonschema", "jsonschema-rs", "rs root", "rs, decoded")
+    for column in columns:
         table.add_column(column, justify="left" if column == "frame" else "right")
-    for column in ("jsonschema/models", "rs/models", "rs root/models"):
+    for column in ("jsonschema/models", "rs/models", "rs root/models", "rs, decoded/models"):
         table.add_column(column, justify="right")
     for row in parse:
         table.add_row(
@@ -936,11 +970,18 @@ def _report_parse(
             f"{row['bytes']:,}",
             *(
                 _spread(row[key])
-                for key in ("models", "jsonschema", "jsonschema_rs", "jsonschema_rs_root")
+                for key in (
+                    "models",
+                    "jsonschema",
+                    "jsonschema_rs",
+                    "jsonschema_rs_root",
+                    "jsonschema_rs_decoded",
+                )
             ),
             f"{row['ratio_jsonschema_to_models']:.1f}x",
             f"{row['ratio_jsonschema_rs_to_models']:.2f}x",
             f"{row['ratio_jsonschema_rs_root_to_models']:.2f}x",
+            f"{row['ratio_jsonschema_rs_decoded_to_models']:.2f}x",
         )
     console.print(table)
 
@@ -989,8 +1030,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--instructions",
         action="store_true",
-        help="instead: count the instructions of each way of parsing the small frames "
-        "(valgrind's callgrind, a minute)",
+        help="instead: count the instructions of each way of parsing the small frames and "
+        "the large scene (valgrind's callgrind, a minute or two)",
     )
     parser.add_argument("--instructions-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
