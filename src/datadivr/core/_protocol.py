@@ -173,7 +173,8 @@ class Protocol:
                 (``invalid_message``), or names an unknown event (``unknown_event``).
             MessageValidationError: the message fails its event's schema (``validation_error``).
         """
-        if _few_items(frame, EXHAUSTIVE_ITEMS) or self._fail_fast is None:
+        if len(frame) <= EXHAUSTIVE_ITEMS or self._fail_fast is None:
+            # Surely few items (one character at least each): every failure is reported.
             try:
                 # The adapter's own validator: its ``validate_json`` minus a Python call.
                 message: MessageBase = self.adapter.validator.validate_json(
@@ -182,11 +183,12 @@ class Protocol:
             except ValidationError as exc:
                 raise self._classify(exc, frame) from None
             return message
-        # Every object pydantic-core allocates for the message is reachable from it until it
-        # is built, so that a collection meanwhile could free none of them; yet the thousands
-        # of models, dicts and sets of a large frame would start one every 700 allocations,
-        # each going over all the young objects (a third of the time of a 1,000-object
-        # scene). The collector is held off until the message is built, then runs as usual.
+        # A valid frame gives the same message either way: fail-fast, its items need not be
+        # counted. Every object pydantic-core allocates for the message is reachable from it
+        # until it is built, so that a collection meanwhile could free none of them; yet the
+        # thousands of models, dicts and sets of a large frame would start one every 700
+        # allocations, each going over all the young objects (a quarter of the time of a
+        # 1,000-object scene). The collector is held off until the message is built.
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -196,8 +198,16 @@ class Protocol:
                 if collecting:
                     gc.enable()
         except ValidationError as exc:
-            raise self._classify(exc, frame, exhaustive=False) from None
-        return message
+            refused = exc
+        else:
+            return message
+        if _few_items(frame, EXHAUSTIVE_ITEMS):
+            # Few items after all: every failure is reported, as for a short frame.
+            try:
+                self.adapter.validator.validate_json(frame, by_alias=True, by_name=False)
+            except ValidationError as exc:
+                raise self._classify(exc, frame) from None
+        raise self._classify(refused, frame, exhaustive=False) from None
 
     def validate(self, data: Mapping[str, Any]) -> MessageBase:
         """Validate a message given as a mapping, as decoded from JSON."""
