@@ -39,7 +39,8 @@ What is measured:
 
 Times are per operation: the median of the repeats, with the fastest and slowest. Each repeat
 runs the operation in a loop long enough for the clock; the garbage collector stays on, as
-in a server.
+in a server. The ways of parsing a frame take their repeats in turn, so that a change in the
+machine's load falls on each of them alike.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ from datadivr.exceptions import ProtocolError
 from datadivr.validation import Validator
 from datadivr_codegen.generator import OUTPUT_FILES, generate
 
-__all__ = ["Profile", "Timing", "main", "measure", "run"]
+__all__ = ["Profile", "Timing", "main", "measure", "measure_interleaved", "run"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROJECT_SCHEMA = PROJECT_ROOT / "schema"
@@ -188,15 +189,33 @@ def _batch(operation: Callable[[], object], loops: int) -> int:
     return time.perf_counter_ns() - start
 
 
-def measure(operation: Callable[[], object], *, repeats: int, min_time: float) -> Timing:
-    """Time ``operation``: ``repeats`` loops of at least ``min_time`` seconds each."""
+def _loops(operation: Callable[[], object], min_time: float) -> int:
+    """How many calls of ``operation`` last ``min_time`` seconds."""
     once = max(_batch(operation, 1), 1)  # also a warm-up
     loops = max(1, int(min_time * 1e9 / once))
     # A second estimate, over enough calls for the clock, corrects the first.
     elapsed = max(_batch(operation, loops), 1)
-    loops = max(1, round(loops * min_time * 1e9 / elapsed))
+    return max(1, round(loops * min_time * 1e9 / elapsed))
+
+
+def measure(operation: Callable[[], object], *, repeats: int, min_time: float) -> Timing:
+    """Time ``operation``: ``repeats`` loops of at least ``min_time`` seconds each."""
+    loops = _loops(operation, min_time)
     samples = tuple(_batch(operation, loops) / loops for _ in range(repeats))
     return Timing(samples, loops)
+
+
+def measure_interleaved(
+    operations: Mapping[str, Callable[[], object]], *, repeats: int, min_time: float
+) -> dict[str, Timing]:
+    """Time each of ``operations`` as :func:`measure` does, their loops taken in turn, so
+    that a change in the machine's load falls on all of them alike."""
+    loops = {key: _loops(operation, min_time) for key, operation in operations.items()}
+    samples: dict[str, list[float]] = {key: [] for key in operations}
+    for _ in range(repeats):
+        for key, operation in operations.items():
+            samples[key].append(_batch(operation, loops[key]) / loops[key])
+    return {key: Timing(tuple(samples[key]), loops[key]) for key in operations}
 
 
 def measure_each(operation: Callable[[], object], *, repeats: int) -> Timing:
@@ -535,16 +554,17 @@ def bench_parse(
         def rs_decoded(data: object = json.loads(frame)) -> object:
             return checkers.rs_event.is_valid_decoded(data)
 
-        timings = {
-            key: measure(fn, repeats=profile.repeats, min_time=profile.min_time)
-            for key, fn in (
-                ("models", models),
-                ("jsonschema", reference),
-                ("jsonschema_rs", rs_event),
-                ("jsonschema_rs_root", rs_root),
-                ("jsonschema_rs_decoded", rs_decoded),
-            )
-        }
+        timings = measure_interleaved(
+            {
+                "models": models,
+                "jsonschema": reference,
+                "jsonschema_rs": rs_event,
+                "jsonschema_rs_root": rs_root,
+                "jsonschema_rs_decoded": rs_decoded,
+            },
+            repeats=profile.repeats,
+            min_time=profile.min_time,
+        )
         base = timings["models"].median
         rows.append(
             {
