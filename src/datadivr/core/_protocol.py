@@ -31,9 +31,11 @@ __all__ = ["Direction", "EventSpec", "MessageText", "Protocol"]
 #: The WebSocket subprotocol the server selects when a client offers it.
 SUBPROTOCOL = "datadivr"
 #: A frame with more array elements and object members than this (counted from above, at C
-#: speed) is checked fail-fast first: each array and map stops at its first failure, so that
+#: speed) is checked fail-fast: each array and map stops at its first failure, so that
 #: refusing it costs no more than accepting it, however many of its values are wrong. Smaller
-#: frames get every failure reported, each of the at most this many values failing.
+#: frames get every failure reported, each of the at most this many values failing. (A frame
+#: of more characters than this is parsed fail-fast; only if it is refused are its items
+#: counted, and it is checked again for every failure if they are few.)
 EXHAUSTIVE_ITEMS = 2_000
 #: The summary of an invalid message names this many failures and counts the others.
 SHOWN_DETAILS = 3
