@@ -12,9 +12,12 @@ What is measured:
   jsonschema-rs over the same bundle, timed two ways: ``json.loads`` then the event's message
   schema picked by ``event_name`` (as the reference validator does), and ``json.loads`` then
   the bundle's root schema (a ``oneOf`` of every message). jsonschema-rs validates Python
-  objects, not text, so ``json.loads`` is part of its time, as it would be in a server. Both
-  validators run draft 2020-12 with formats asserted. Before anything is timed, every valid
-  frame must be accepted and every broken frame refused by all of them.
+  objects, not text, so ``json.loads`` is part of its time, as it would be in a server: the
+  ratios (``rs/models``) compare these. For scale, the table also shows jsonschema-rs on the
+  frame decoded beforehand (``rs, decoded``: its validation alone, which yields no message a
+  handler could use). Both validators run draft 2020-12 with formats asserted. Before
+  anything is timed, every valid frame must be accepted and every broken frame refused by all
+  of them.
 - **parse, checked protocol**: the same, for a second protocol generated at the start into a
   temporary folder from ``bench/schemas/checked/`` (the project's envelope and events that use
   the keywords a Python type cannot say: a tagged ``oneOf`` (a discriminated union), a type
@@ -23,11 +26,11 @@ What is measured:
   subschemas at run time with jsonschema-rs. The demo protocol's models use none of them:
   the run asserts its ``models.py`` has no checks, so its parse figures are the code they were
   before checks existed.
-- **instructions** (``--instructions`` instead of the rest; valgrind, a minute): the
+- **instructions** (``--instructions`` instead of the rest; valgrind, a minute or two): the
   instructions each of models, the reference validator and jsonschema-rs (the event's
-  schema) executes to parse one small frame of either protocol, counted by callgrind in a
-  process of its own after a warm-up: the same count for the same code whatever else the
-  machine is doing, where the times above move with its load.
+  schema) executes to parse one small frame of either protocol, and the demo's 1,000-object
+  scene, counted by callgrind in a process of its own after a warm-up: the same count for the
+  same code whatever else the machine is doing, where the times above move with its load.
 - **serialize**: ``message.to_json()``.
 - **generator**: a full generation of N synthetic events (the project's envelope and
   definitions, N event files of six typed fields) into an empty folder, in this process after
@@ -36,7 +39,8 @@ What is measured:
 
 Times are per operation: the median of the repeats, with the fastest and slowest. Each repeat
 runs the operation in a loop long enough for the clock; the garbage collector stays on, as
-in a server.
+in a server. Parse times are CPU times of the process, which the machine's other work does
+not lengthen as it does wall times; the ways of parsing a frame take their repeats in turn.
 """
 
 from __future__ import annotations
@@ -88,7 +92,7 @@ from datadivr.exceptions import ProtocolError
 from datadivr.validation import Validator
 from datadivr_codegen.generator import OUTPUT_FILES, generate
 
-__all__ = ["Profile", "Timing", "main", "measure", "run"]
+__all__ = ["Profile", "Timing", "main", "measure", "measure_cpu", "run"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROJECT_SCHEMA = PROJECT_ROOT / "schema"
@@ -177,23 +181,46 @@ class Timing:
         }
 
 
-def _batch(operation: Callable[[], object], loops: int) -> int:
+def _batch(
+    operation: Callable[[], object], loops: int, clock: Callable[[], int] = time.perf_counter_ns
+) -> int:
     iterations = range(loops)
-    start = time.perf_counter_ns()
+    start = clock()
     for _ in iterations:
         operation()
-    return time.perf_counter_ns() - start
+    return clock() - start
 
 
-def measure(operation: Callable[[], object], *, repeats: int, min_time: float) -> Timing:
-    """Time ``operation``: ``repeats`` loops of at least ``min_time`` seconds each."""
+def _loops(operation: Callable[[], object], min_time: float) -> int:
+    """How many calls of ``operation`` last ``min_time`` seconds."""
     once = max(_batch(operation, 1), 1)  # also a warm-up
     loops = max(1, int(min_time * 1e9 / once))
     # A second estimate, over enough calls for the clock, corrects the first.
     elapsed = max(_batch(operation, loops), 1)
-    loops = max(1, round(loops * min_time * 1e9 / elapsed))
+    return max(1, round(loops * min_time * 1e9 / elapsed))
+
+
+def measure(operation: Callable[[], object], *, repeats: int, min_time: float) -> Timing:
+    """Time ``operation``: ``repeats`` loops of at least ``min_time`` seconds each."""
+    loops = _loops(operation, min_time)
     samples = tuple(_batch(operation, loops) / loops for _ in range(repeats))
     return Timing(samples, loops)
+
+
+def measure_cpu(
+    operations: Mapping[str, Callable[[], object]], *, repeats: int, min_time: float
+) -> dict[str, Timing]:
+    """Time each of ``operations`` as :func:`measure` does, in the CPU time of this process
+    (the time the machine's other work takes from it is not counted, as it is in wall
+    time), their loops taken in turn, so that what that work does to the caches falls on
+    all of them alike."""
+    loops = {key: _loops(operation, min_time) for key, operation in operations.items()}
+    samples: dict[str, list[float]] = {key: [] for key in operations}
+    for _ in range(repeats):
+        for key, operation in operations.items():
+            elapsed = _batch(operation, loops[key], time.process_time_ns)
+            samples[key].append(elapsed / loops[key])
+    return {key: Timing(tuple(samples[key]), loops[key]) for key in operations}
 
 
 def measure_each(operation: Callable[[], object], *, repeats: int) -> Timing:
@@ -435,6 +462,10 @@ class RsValidator:
             data = json.loads(frame)
         except ValueError:
             return False
+        return self.is_valid_decoded(data)
+
+    def is_valid_decoded(self, data: object) -> bool:
+        """Whether ``data`` (a frame's JSON, decoded) is a valid message."""
         if self._root is not None:
             return self._root.is_valid(data)
         name = data.get("event_name") if isinstance(data, dict) else None
@@ -525,15 +556,20 @@ def bench_parse(
         def rs_root(frame: str = frame) -> object:
             return checkers.rs_root.is_valid(frame)
 
-        timings = {
-            key: measure(fn, repeats=profile.repeats, min_time=profile.min_time)
-            for key, fn in (
-                ("models", models),
-                ("jsonschema", reference),
-                ("jsonschema_rs", rs_event),
-                ("jsonschema_rs_root", rs_root),
-            )
-        }
+        def rs_decoded(data: object = json.loads(frame)) -> object:
+            return checkers.rs_event.is_valid_decoded(data)
+
+        timings = measure_cpu(
+            {
+                "models": models,
+                "jsonschema": reference,
+                "jsonschema_rs": rs_event,
+                "jsonschema_rs_root": rs_root,
+                "jsonschema_rs_decoded": rs_decoded,
+            },
+            repeats=profile.repeats,
+            min_time=profile.min_time,
+        )
         base = timings["models"].median
         rows.append(
             {
@@ -543,6 +579,9 @@ def bench_parse(
                 "ratio_jsonschema_to_models": timings["jsonschema"].median / base,
                 "ratio_jsonschema_rs_to_models": timings["jsonschema_rs"].median / base,
                 "ratio_jsonschema_rs_root_to_models": timings["jsonschema_rs_root"].median / base,
+                "ratio_jsonschema_rs_decoded_to_models": (
+                    timings["jsonschema_rs_decoded"].median / base
+                ),
             }
         )
     return rows
@@ -664,15 +703,23 @@ def _bench_commands(scratch: Path, profile: Profile) -> list[dict[str, Any]]:
 
 # --- Instructions (callgrind) -------------------------------------------------------------------
 
-#: Calls per count, by way of validating (``jsonschema`` takes some 30 times longer).
+#: Calls per count, by way of validating (``jsonschema`` takes some 30 times longer), of a
+#: small frame and of the large scene.
 _INSTRUCTION_LOOPS = {"models": 100, "jsonschema": 10, "jsonschema_rs": 100}
+_INSTRUCTION_LOOPS_LARGE = {"models": 5, "jsonschema": 1, "jsonschema_rs": 5}
 
 
 def _instruction_ops(package: ModuleType) -> dict[tuple[str, str, str], Callable[[], object]]:
-    """The small frames of both protocols, checked each way: ``(protocol, frame, way)``."""
-    demo = messages(SMOKE, random.Random(20240601))
+    """The small frames of both protocols, and the demo's large scene of the full run,
+    checked each way: ``(protocol, frame, way)``."""
+    rng = random.Random(20240601)
+    demo = messages(SMOKE, rng)
+    large = scene_update(FULL.large_scene, rng)
     frames = {
-        "demo": {name: m.to_json() for name, m in demo.items() if not name.startswith("L ")},
+        "demo": {
+            **{name: m.to_json() for name, m in demo.items() if not name.startswith("L ")},
+            f"L scene_update {FULL.large_scene:,} objects": large.to_json(),
+        },
         "checked": checked_frames(),
     }
     ops: dict[tuple[str, str, str], Callable[[], object]] = {}
@@ -714,8 +761,8 @@ def _callgrind(*args: str) -> str:
 
 
 def bench_instructions(console: Console) -> list[dict[str, Any]]:
-    """Instructions per parse of each small frame, each way, counted by valgrind's callgrind:
-    the same count for the same code whatever else the machine does."""
+    """Instructions per parse of each small frame and of the large scene, each way, counted
+    by valgrind's callgrind: the same count for the same code whatever else the machine does."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     with _scratch() as scratch:
         package = generate_checked(scratch)
@@ -737,7 +784,9 @@ def bench_instructions(console: Console) -> list[dict[str, Any]]:
             _expect(line == "ready\n", "the counted process stopped")
             _callgrind("--instr=on", pid)
             for label, frame, way in keys:
-                loops = _INSTRUCTION_LOOPS[way]
+                loops = (
+                    _INSTRUCTION_LOOPS_LARGE if frame.startswith("L ") else _INSTRUCTION_LOOPS
+                )[way]
                 _callgrind("--zero", pid)
                 proc.stdin.write(f"{label}\t{frame}\t{way}\t{loops}\n")
                 proc.stdin.flush()
@@ -852,6 +901,15 @@ def report(results: Mapping[str, Any], console: Console) -> None:
             f"{figures['jsonschema_rs']['median']:.2f}x median"
         )
 
+    for row in results["parse"]:
+        if row["frame"].startswith("L "):
+            console.print(
+                f"models vs jsonschema-rs, {row['frame']}: "
+                f"{row['ratio_jsonschema_rs_to_models']:.2f}x its speed "
+                "(json.loads + validation, the event's schema), "
+                f"{row['ratio_jsonschema_rs_decoded_to_models']:.2f}x its validation alone"
+            )
+
     table = Table(title="Serialize one message: message.to_json()")
     for column in ("message", "bytes", "time"):
         table.add_column(column, justify="left" if column == "message" else "right")
@@ -925,10 +983,13 @@ def _report_parse(
         table.add_row(row["frame"], *marks, "ok" if row["ok"] else "[red]DISAGREE[/]")
     console.print(table)
 
-    table = Table(title=escape(f"Parse + validate one frame{which}: median [min-max] per frame"))
-    for column in ("frame", "bytes", "models", "jsonschema", "jsonschema-rs", "rs root"):
+    table = Table(
+        title=escape(f"Parse + validate one frame{which}: median [min-max] CPU time per frame")
+    )
+    columns = ("frame", "bytes", "models", "jsonschema", "jsonschema-rs", "rs root", "rs, decoded")
+    for column in columns:
         table.add_column(column, justify="left" if column == "frame" else "right")
-    for column in ("jsonschema/models", "rs/models", "rs root/models"):
+    for column in ("jsonschema/models", "rs/models", "rs root/models", "rs, decoded/models"):
         table.add_column(column, justify="right")
     for row in parse:
         table.add_row(
@@ -936,11 +997,18 @@ def _report_parse(
             f"{row['bytes']:,}",
             *(
                 _spread(row[key])
-                for key in ("models", "jsonschema", "jsonschema_rs", "jsonschema_rs_root")
+                for key in (
+                    "models",
+                    "jsonschema",
+                    "jsonschema_rs",
+                    "jsonschema_rs_root",
+                    "jsonschema_rs_decoded",
+                )
             ),
             f"{row['ratio_jsonschema_to_models']:.1f}x",
             f"{row['ratio_jsonschema_rs_to_models']:.2f}x",
             f"{row['ratio_jsonschema_rs_root_to_models']:.2f}x",
+            f"{row['ratio_jsonschema_rs_decoded_to_models']:.2f}x",
         )
     console.print(table)
 
@@ -989,8 +1057,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--instructions",
         action="store_true",
-        help="instead: count the instructions of each way of parsing the small frames "
-        "(valgrind's callgrind, a minute)",
+        help="instead: count the instructions of each way of parsing the small frames and "
+        "the large scene (valgrind's callgrind, a minute or two)",
     )
     parser.add_argument("--instructions-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from datadivr.core._factories import create_message
+from datadivr.core._violations import keyword_of
 from datadivr.demo import (
     PROTOCOL,
     ErrorDetail,
@@ -23,6 +25,7 @@ from datadivr.demo import (
     WelcomePayload,
 )
 from datadivr.demo.models import Quaternion, SceneObject, Transform, Vector3
+from datadivr.runtime import NotNull, Payload
 from datadivr.validation import Validator
 
 from .agreement.strategies import event_schema, from_schema
@@ -95,6 +98,63 @@ def test_a_field_set_to_null_where_the_schema_allows_it_is_written() -> None:
     }
     assert VALIDATOR.validate(data).valid
     assert update.model_dump_json() == update.to_json()
+
+
+def _calls_into_python(schema: Any) -> list[Any]:
+    """The Python functions a core schema calls."""
+    found = []
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if callable(node.get("function")):
+                found.append(node["function"])
+            stack.extend(v for k, v in node.items() if k not in ("metadata", "serialization"))
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def test_null_for_a_field_that_refuses_it_is_refused_without_python() -> None:
+    # label (a string), opacity (a number), scale (a model): each refuses null as its type
+    # does, in pydantic-core; the scene's objects call no Python function.
+    assert _calls_into_python(SceneObject.__pydantic_core_schema__) == []
+    frame = {
+        "id": "a",
+        "kind": "cube",
+        "transform": {
+            "position": {"x": 0, "y": 0, "z": 0},
+            "rotation": {"x": 0, "y": 0, "z": 0, "w": 1},
+            "scale": None,
+        },
+        "label": None,
+        "opacity": None,
+    }
+    with pytest.raises(ValidationError) as caught:
+        SceneObject.model_validate_json(json.dumps(frame))
+    assert [(e["loc"], keyword_of(e)) for e in caught.value.errors()] == [
+        (("transform", "scale"), "type"),
+        (("label",), "type"),
+        (("opacity",), "type"),
+    ]
+    with pytest.raises(ValidationError):
+        SceneObject.model_validate({**frame, "transform": _scene_object().transform})
+
+
+def test_null_refused_by_a_check_where_the_type_would_name_another_keyword() -> None:
+    class Node(Payload):
+        child: Annotated[Node | None, NotNull] = None  # not built yet: its type is unknown
+        either: Annotated[int | str | None, NotNull] = None  # a union: oneOf, not type
+        anything: Annotated[Any | None, NotNull] = None  # not nullable: any value is Any
+
+    for name in ("child", "either", "anything"):
+        with pytest.raises(ValidationError) as caught:
+            Node.model_validate_json(json.dumps({name: None}))
+        assert [(e["type"], e["loc"]) for e in caught.value.errors()] == [("not_null", (name,))]
+    assert Node.model_validate_json('{"child": {"either": 1}}').child == Node(either=1)
+    assert Node().model_dump_json(exclude_unset=False) == (
+        '{"child":null,"either":null,"anything":null}'
+    )
 
 
 def test_every_field_on_request() -> None:

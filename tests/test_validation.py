@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 from pathlib import Path
@@ -13,9 +14,18 @@ from pydantic import ValidationError
 
 from datadivr import ProtocolError
 from datadivr.core import _reference
-from datadivr.core._protocol import EXHAUSTIVE_ITEMS, Protocol
+from datadivr.core._protocol import EXHAUSTIVE_ITEMS, Protocol, _few_items
 from datadivr.core._violations import MAX_DETAILS
-from datadivr.demo import PROTOCOL, SumEventMessage, SumEventPayload
+from datadivr.demo import (
+    PROTOCOL,
+    SceneObject,
+    SceneUpdateMessage,
+    SceneUpdatePayload,
+    SumEventMessage,
+    SumEventPayload,
+    Transform,
+    Vector3,
+)
 from datadivr.exceptions import MessageValidationError
 from datadivr.validation import Validator
 from datadivr.validation._capture import CaptureError, validate_capture
@@ -277,6 +287,113 @@ class TestBoundedCost:
         assert report.truncated
         assert report.as_dict()["truncated"] is True
         assert taken == MAX_DETAILS + 1  # not 100,000
+
+
+class TestLargeFrames:
+    """A frame of more than EXHAUSTIVE_ITEMS items is parsed in one fail-fast pass, into the
+    generated models, with the garbage collector held off meanwhile."""
+
+    @staticmethod
+    def scene(objects: int, **change: Any) -> str:
+        item = {
+            "id": "a",
+            "kind": "cube",
+            "transform": {
+                "position": {"x": 0, "y": 1.5, "z": -2},
+                "rotation": {"x": 0, "y": 0, "z": 0, "w": 1},
+                "scale": {"x": 1, "y": 1, "z": 1},
+            },
+            "label": "a cube",
+            "opacity": 0.5,
+        }
+        payload = {
+            "scene_id": "6f1c1c5e-8d7b-4b7e-9a51-3f6f2b1d9c10",
+            "revision": 7,
+            "objects": [item] * objects,
+            **change,
+        }
+        return json.dumps({"event_name": "scene_update", "payload": payload, "to": "all"})
+
+    def test_one_pass_into_the_generated_models(self) -> None:
+        calls: list[str] = []
+
+        class Counted:
+            """The adapter's validator, counting its calls."""
+
+            def __init__(self, validator: Any) -> None:
+                self.validator = validator
+
+            def validate_json(self, *args: Any, **kwargs: Any) -> Any:
+                calls.append("adapter")
+                return self.validator.validate_json(*args, **kwargs)
+
+        class Adapter:
+            core_schema = PROTOCOL.adapter.core_schema
+            validator = Counted(PROTOCOL.adapter.validator)
+
+            def validate_json(self, *args: Any, **kwargs: Any) -> Any:
+                return self.validator.validate_json(*args, **kwargs)
+
+        protocol = Protocol.build(
+            PROTOCOL.events.values(),
+            Adapter(),  # type: ignore[arg-type]
+            schema_hash=PROTOCOL.schema_hash,
+            package=PROTOCOL.package,
+        )
+        frame = self.scene(1000)
+        assert not _few_items(frame, EXHAUSTIVE_ITEMS)
+        message = protocol.parse(frame)
+        assert calls == []  # the fail-fast validator alone
+        assert message == PROTOCOL.adapter.validate_json(frame, by_alias=True, by_name=False)
+        assert type(message) is SceneUpdateMessage
+        assert type(message.payload) is SceneUpdatePayload
+        first = message.payload.objects[0]
+        assert type(first) is SceneObject
+        assert type(first.transform) is Transform
+        assert type(first.transform.scale) is Vector3
+        assert json.loads(message.to_json()) == json.loads(frame)
+        assert SceneObject.__pydantic_complete__ is True
+        protocol.parse(self.scene(2))
+        assert calls == ["adapter"]  # a small frame: the adapter's, every failure reported
+
+    def test_no_collection_while_a_large_frame_is_parsed(self) -> None:
+        frame = self.scene(1000)
+        PROTOCOL.parse(frame)  # the fail-fast validator built
+        collections: list[int] = []
+
+        def started(phase: str, info: dict[str, Any]) -> None:
+            if phase == "start":
+                collections.append(info["generation"])
+
+        gc.collect()
+        gc.callbacks.append(started)
+        try:
+            message = PROTOCOL.parse(frame)
+            # Read before anything else is allocated: the next allocation may well start the
+            # collection that was held off.
+            during = len(collections)
+            assert during == 0
+            assert gc.isenabled()
+        finally:
+            gc.callbacks.remove(started)
+        assert len(message.payload.objects) == 1000
+
+    @pytest.mark.parametrize("enabled", [True, False])
+    def test_the_collector_is_left_as_it_was(self, enabled: bool) -> None:
+        broken = self.scene(1000, revision=-1)
+        was = gc.isenabled()
+        if not enabled:
+            gc.disable()
+        try:
+            PROTOCOL.parse(self.scene(1000))
+            assert gc.isenabled() is enabled
+            with pytest.raises(MessageValidationError) as caught:
+                PROTOCOL.parse(broken)
+            assert gc.isenabled() is enabled
+        finally:
+            if was:
+                gc.enable()
+        assert [d.path for d in caught.value.details] == ["$.payload.revision"]
 
 
 # -- the one builder of validation-error text, the one map of frame faults to codes -----------

@@ -18,8 +18,8 @@ import uuid as _uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeAlias
 
+from pydantic import AwareDatetime as _AwareDatetime
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -28,7 +28,6 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
-from pydantic import AwareDatetime as _AwareDatetime
 from pydantic.main import IncEx
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
@@ -61,7 +60,42 @@ def _not_null(value: Any) -> Any:
     return value
 
 
-NotNull = AfterValidator(_not_null)
+#: Core schema types that refuse ``null`` with a ``*_type`` error of their own: the JSON type
+#: the schema names (a union, a literal or a format would name another keyword).
+_TYPED = frozenset(
+    {"str", "int", "float", "bool", "list", "tuple", "set", "frozenset", "dict", "model"}
+)
+
+
+def _typed(schema: CoreSchema, handler: GetCoreSchemaHandler) -> bool:
+    if schema["type"] == "definition-ref":
+        try:  # a model, most often, defined before (else it is not known yet: no)
+            schema = handler.resolve_ref_schema(schema)
+        except LookupError:
+            return False
+    return schema["type"] in _TYPED
+
+
+class _NotNull:
+    """Makes an optional field refuse ``null``: where pydantic made its type ``X`` nullable
+    and ``X`` refuses ``null`` as a wrong type, ``X`` itself (the ``None`` that ``X | None``
+    adds is only the default, which is never validated); else a check after it."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        schema = handler(source)
+        if schema["type"] == "nullable":
+            inner: CoreSchema = schema["schema"]
+            if _typed(inner, handler):
+                # ``null`` fails in pydantic-core then, as any value of the wrong type: no
+                # call into Python for every value, as a check after it makes (three for
+                # each object of a scene). X's serializer writes the default as ``null``.
+                return inner
+        return core_schema.no_info_after_validator_function(_not_null, schema)
+
+
+NotNull = _NotNull()
 """Metadata for an optional field whose schema refuses ``null``: absent is fine, null is not.
 
 Defaults are not validated, so the field's default ``None`` (absent) passes.

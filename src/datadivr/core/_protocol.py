@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 from importlib import resources
 from typing import Any
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator, from_json
 
 from datadivr.core._message import MessageBase
@@ -29,9 +31,11 @@ __all__ = ["Direction", "EventSpec", "MessageText", "Protocol"]
 #: The WebSocket subprotocol the server selects when a client offers it.
 SUBPROTOCOL = "datadivr"
 #: A frame with more array elements and object members than this (counted from above, at C
-#: speed) is checked fail-fast first: each array and map stops at its first failure, so that
+#: speed) is checked fail-fast: each array and map stops at its first failure, so that
 #: refusing it costs no more than accepting it, however many of its values are wrong. Smaller
-#: frames get every failure reported, each of the at most this many values failing.
+#: frames get every failure reported, each of the at most this many values failing. (A frame
+#: of more characters than this is parsed fail-fast; only if it is refused are its items
+#: counted, and it is checked again for every failure if they are few.)
 EXHAUSTIVE_ITEMS = 2_000
 #: The summary of an invalid message names this many failures and counts the others.
 SHOWN_DETAILS = 3
@@ -148,11 +152,14 @@ class Protocol:
 
     @cached_property
     def _fail_fast(self) -> SchemaValidator | None:
-        """The adapter's validator with every array and map made fail-fast (its results are
-        never used: a frame it passes is valid, and the adapter then parses it); ``None``
-        where pydantic cannot build one for these models, which are then checked once."""
+        """The adapter's validator with every array and map made fail-fast, building the same
+        models; ``None`` where pydantic cannot build one for these models, which are then
+        checked by the adapter whatever their size."""
         try:
-            return SchemaValidator(_fail_fast_schema(self.adapter.core_schema, {}))
+            models: set[type] = set()
+            schema = _fail_fast_schema(self.adapter.core_schema, models)
+            with _rebuilding(models):
+                return SchemaValidator(schema)
         except Exception:  # a model shape pydantic-core refuses to rebuild: no shortcut
             return None
 
@@ -160,7 +167,7 @@ class Protocol:
         """Parse and validate one frame, by its wire names only.
 
         The cost of refusing a frame is bounded by its size, not by its number of failures:
-        a large frame is first checked fail-fast (see :data:`EXHAUSTIVE_ITEMS`), and at most
+        a large frame is checked fail-fast (see :data:`EXHAUSTIVE_ITEMS`), and at most
         :data:`MAX_DETAILS` failures are reported.
 
         Raises:
@@ -168,16 +175,41 @@ class Protocol:
                 (``invalid_message``), or names an unknown event (``unknown_event``).
             MessageValidationError: the message fails its event's schema (``validation_error``).
         """
-        if not _few_items(frame, EXHAUSTIVE_ITEMS) and self._fail_fast is not None:
+        if len(frame) <= EXHAUSTIVE_ITEMS or self._fail_fast is None:
+            # Surely few items (one character at least each): every failure is reported.
             try:
-                self._fail_fast.validate_json(frame, by_alias=True, by_name=False)
+                # The adapter's own validator: its ``validate_json`` minus a Python call.
+                message: MessageBase = self.adapter.validator.validate_json(
+                    frame, by_alias=True, by_name=False
+                )
             except ValidationError as exc:
-                raise self._classify(exc, frame, exhaustive=False) from None
+                raise self._classify(exc, frame) from None
+            return message
+        # A valid frame gives the same message either way: fail-fast, its items need not be
+        # counted. Every object pydantic-core allocates for the message is reachable from it
+        # until it is built, so that a collection meanwhile could free none of them; yet the
+        # thousands of models, dicts and sets of a large frame would start one every 700
+        # allocations, each going over all the young objects (a quarter of the time of a
+        # 1,000-object scene). The collector is held off until the message is built.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
-            message: MessageBase = self.adapter.validate_json(frame, by_alias=True, by_name=False)
+            try:
+                message = self._fail_fast.validate_json(frame, by_alias=True, by_name=False)
+            finally:
+                if collecting:
+                    gc.enable()
         except ValidationError as exc:
-            raise self._classify(exc, frame) from None
-        return message
+            refused = exc
+        else:
+            return message
+        if _few_items(frame, EXHAUSTIVE_ITEMS):
+            # Few items after all: every failure is reported, as for a short frame.
+            try:
+                self.adapter.validator.validate_json(frame, by_alias=True, by_name=False)
+            except ValidationError as exc:
+                raise self._classify(exc, frame) from None
+        raise self._classify(refused, frame, exhaustive=False) from None
 
     def validate(self, data: Mapping[str, Any]) -> MessageBase:
         """Validate a message given as a mapping, as decoded from JSON."""
@@ -473,9 +505,14 @@ def _first_errors(exc: ValidationError, limit: int) -> list[Any]:
 def _few_items(frame: str | bytes, limit: int) -> bool:
     """Whether ``frame`` surely holds at most ``limit`` array elements and object members: their
     number is at most its commas plus its opening brackets (those in strings count too)."""
+    if len(frame) <= limit:
+        return True  # fewer characters than that
     if isinstance(frame, str):
-        return frame.count(",") + frame.count("[") + frame.count("{") <= limit
-    return frame.count(b",") + frame.count(b"[") + frame.count(b"{") <= limit
+        commas = frame.count(",")
+        # A large frame has more commas than the limit alone: one pass over it, not three.
+        return commas <= limit and commas + frame.count("[") + frame.count("{") <= limit
+    commas = frame.count(b",")
+    return commas <= limit and commas + frame.count(b"[") + frame.count(b"{") <= limit
 
 
 #: Core schema types that take ``fail_fast``.
@@ -484,42 +521,42 @@ _CONTAINERS = frozenset(
 )
 
 
-def _fail_fast_schema(node: Any, shadows: dict[type, type]) -> Any:
-    """A copy of a core schema with ``fail_fast`` set on every container.
-
-    pydantic-core reuses a model's own validator wherever a schema names the model, whatever
-    the schema says; each model is therefore replaced by a subclass of it that has none (its
-    build deferred), so that the copy's containers are the ones validated.
-    """
+def _fail_fast_schema(node: Any, models: set[type]) -> Any:
+    """A copy of a core schema with ``fail_fast`` set on every container; the classes of
+    its models are added to ``models`` (see :func:`_rebuilding`)."""
     if isinstance(node, list):
-        return [_fail_fast_schema(item, shadows) for item in node]
+        return [_fail_fast_schema(item, models) for item in node]
     if not isinstance(node, dict):
         return node
     copy = {
-        key: value if key in ("metadata", "serialization") else _fail_fast_schema(value, shadows)
+        key: value if key in ("metadata", "serialization") else _fail_fast_schema(value, models)
         for key, value in node.items()
     }
     kind = copy.get("type")
     if kind in _CONTAINERS:
         copy["fail_fast"] = True
     elif kind == "model" and isinstance(copy.get("cls"), type):
-        copy["cls"] = _shadow(copy["cls"], shadows)
+        models.add(copy["cls"])
     return copy
 
 
-def _shadow(model: type, shadows: dict[type, type]) -> type:
-    if model not in shadows:
-        # The subclass's config is merged with the model's.
-        shadows[model] = type(
-            model.__name__,
-            (model,),
-            {
-                "model_config": ConfigDict(defer_build=True),
-                "__module__": model.__module__,
-                "__doc__": model.__doc__,
-            },
-        )
-    return shadows[model]
+@contextmanager
+def _rebuilding(models: Iterable[type]) -> Iterator[None]:
+    """While a validator is built from a copy of these models' schemas: the models marked
+    incomplete, as ``model_rebuild`` marks them.
+
+    pydantic-core reuses the validator of a complete model wherever a schema names the model,
+    whatever the schema says, so that the copy's containers would not be the ones validated.
+    Nothing but the build runs meanwhile: it is Rust, holding the GIL.
+    """
+    complete = [model for model in models if model.__dict__.get("__pydantic_complete__")]
+    for model in complete:
+        type.__setattr__(model, "__pydantic_complete__", False)
+    try:
+        yield
+    finally:
+        for model in complete:
+            type.__setattr__(model, "__pydantic_complete__", True)
 
 
 def frame_field(frame: str | bytes, key: str) -> object:
