@@ -137,10 +137,11 @@ class Verdict:
         return self.change <= self.threshold
 
 
-#: Seconds the server is counted while idle before the measured run. An idle server still
-#: executes instructions (uvicorn's tick every 0.1 s, some 0.5M a second under callgrind);
-#: their rate times the measured run's duration is taken off its count, which would otherwise
-#: grow with the machine's load: a run that takes longer has more ticks.
+#: Seconds the server is counted while idle before the measured runs. An idle server still
+#: executes instructions (uvicorn's main loop, once a second under :mod:`bench.quiet`, and
+#: timers: some 0.1M a second under callgrind, 0.5M with uvicorn's own 0.1 s tick); their rate
+#: times a measured run's duration is taken off its count, which would otherwise grow with the
+#: machine's load: a run that takes longer has more ticks.
 IDLE_SECONDS = 3.0
 
 
@@ -379,7 +380,8 @@ def load_record(path: Path, gates: Mapping[str, Gate]) -> tuple[dict[str, Any], 
 
 def check(path: Path, gates: Mapping[str, Gate], measure: Measure) -> int:
     """Measure every gated workload again and compare with the figures recorded in ``path``;
-    the exit status (0: within every threshold, 1: over one, 2: could not check)."""
+    the exit status (0: within every threshold, 1: over one, 2: could not check: no usable
+    recorded figures, or a server or the load failed)."""
     try:
         document, recorded = load_record(path, gates)
     except RecordError as exc:
@@ -390,7 +392,11 @@ def check(path: Path, gates: Mapping[str, Gate], measure: Measure) -> int:
     if differs:
         print("recorded in another environment (the gate compares the ratio to RAW, which "
               "moves less): " + "; ".join(differs))  # fmt: skip
-    measured = measure({workload: gate.scale for workload, gate in gates.items()})
+    try:
+        measured = measure({workload: gate.scale for workload, gate in gates.items()})
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        print(f"instruction-count gate: could not count: {exc}", file=sys.stderr)
+        return CANNOT
     verdicts = judge(recorded, measured, gates)
     print(render(verdicts))
     failed = [v for v in verdicts if not v.passed]

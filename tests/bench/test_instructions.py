@@ -145,6 +145,20 @@ def test_a_check_without_usable_recorded_figures_cannot_pass(
     assert "make bench-instructions" in err
 
 
+def test_a_check_whose_servers_fail_cannot_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = recorded_file(tmp_path)
+
+    def measure(workloads: Mapping[str, float]) -> dict[str, instructions.Figures]:
+        raise RuntimeError("DATADIVR exited: boom")
+
+    assert instructions.check(path, GATE, measure) == instructions.CANNOT
+    assert "instruction-count gate: could not count: DATADIVR exited: boom" in (
+        capsys.readouterr().err
+    )
+
+
 def test_the_committed_figures_cover_every_gated_workload() -> None:
     _, recorded = instructions.load_record(instructions.RECORD, instructions.GATES)
     assert set(recorded) == set(instructions.GATES)
