@@ -14,7 +14,7 @@ PY_DIRS := src codegen tests bench examples docs/_hooks tools
 # MkDocs' banner about its successor says nothing about this site.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help uv install redis-server chromium browser-example node-tools generate generate-check lint format typecheck test test-fast run build clean bench bench-smoke bench-peers bench-cluster docs docs-serve check tox mutants
+.PHONY: help uv install redis-server valgrind chromium browser-example node-tools generate generate-check lint format typecheck test test-fast run build clean bench bench-smoke bench-instructions bench-peers bench-cluster docs docs-serve check tox mutants
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -37,6 +37,18 @@ redis-server: ## Install redis-server (Debian's package) when it is missing
 	fi
 	@[ -n "$$DATADIVR_REDIS_SERVER" ] || command -v redis-server >/dev/null 2>&1 || { \
 		echo "redis-server is missing: install Debian's redis-server package, or set DATADIVR_REDIS_SERVER"; exit 1; }
+
+# The instruction-count gate (bench/instructions.py) counts with valgrind's callgrind: Debian's
+# package, installed when missing (as root, or with sudo).
+valgrind: ## Install valgrind (Debian's package) when it is missing
+	@if ! command -v valgrind >/dev/null 2>&1 || ! command -v callgrind_control >/dev/null 2>&1; then \
+		echo "installing valgrind (apt-get) for the instruction-count gate"; \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends valgrind >/dev/null; \
+	fi
+	@command -v valgrind >/dev/null 2>&1 && command -v callgrind_control >/dev/null 2>&1 || { \
+		echo "valgrind is missing: install Debian's valgrind package"; exit 1; }
 
 # The browser tests run Debian's Chromium, driven by Playwright (Playwright's own browser builds
 # are never downloaded): installed when missing (as root, or with sudo). DATADIVR_CHROMIUM may
@@ -121,7 +133,7 @@ bench-peers: uv ## The benchmark's peers: the bench group, and datadivr 0.3 in b
 	@test -x $(BENCH_VENV03)/bin/python || $(UV) venv --quiet $(BENCH_VENV03) --python $(BENCH_PY03)
 	@$(UV) pip sync --quiet --python $(BENCH_VENV03)/bin/python bench/datadivr03/requirements.txt
 
-bench: bench-peers bench-cluster ## The full benchmark (minutes): bench/results/ and docs/benchmarks.md
+bench: bench-peers bench-cluster bench-instructions ## The full benchmark (minutes): bench/results/ and docs/benchmarks.md
 	@$(UV) run --frozen --group bench python -m bench.micro --json bench/results/micro.json
 	@$(UV) run --frozen --group bench python -m bench.profile --markdown bench/results/profile.md
 	@$(UV) run --frozen --group bench python -m bench.run
@@ -129,10 +141,16 @@ bench: bench-peers bench-cluster ## The full benchmark (minutes): bench/results/
 	@$(UV) run --frozen --group bench python -m bench.refusals --json bench/results/refusals.json
 	@$(UV) run --frozen --group bench python -m bench.startup --json bench/results/startup.json
 
+# The figures `make bench-smoke` holds the server to: re-record after an intended change to its
+# hot path or to a package on it, and commit bench/results/instructions.json.
+INSTRUCTIONS := bench/results/instructions.json
+bench-instructions: uv valgrind ## Record server instructions per message, RAW and DATADIVR (a minute)
+	@$(UV) run --frozen --group bench python -m bench.instructions --record $(INSTRUCTIONS)
+
 bench-cluster: install redis-server ## Cross-node over Redis next to one node: bench/results/cluster.{json,md}
 	@$(UV) run --frozen python -m bench.cluster
 
-bench-smoke: bench-peers redis-server ## The benchmark in seconds, every server and workload (run in CI)
+bench-smoke: bench-peers redis-server valgrind ## The benchmark in seconds, every server and workload, and the instruction-count gate (run in CI)
 	@$(UV) run --frozen --group bench python -m bench.micro --smoke
 	@$(UV) run --frozen --group bench python -m bench.run --smoke
 	@$(UV) run --frozen --group bench python -m bench.flood --smoke
@@ -140,6 +158,7 @@ bench-smoke: bench-peers redis-server ## The benchmark in seconds, every server 
 	@$(UV) run --frozen --group bench python -m bench.startup --smoke >/dev/null
 	@$(UV) run --frozen --group bench python -m bench.profile --servers DATADIVR --workloads reqrep-1 --scale 0.05 >/dev/null
 	@$(UV) run --frozen python -m bench.cluster --smoke
+	@$(UV) run --frozen --group bench python -m bench.instructions --check $(INSTRUCTIONS)
 
 docs: uv ## Build the documentation site into site/ (mkdocs build --strict: a warning fails)
 	@$(UV) run --frozen --group docs mypy docs/_hooks
