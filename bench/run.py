@@ -164,7 +164,14 @@ def measure(spec: ServerSpec, workload: str, scale: float) -> dict[str, Any]:
         result = run_load(spec, port, process.pid, workload, scale)
         cpu = _cpu(process) - cpu_before
     result["server_cpu_us"] = cpu / max(1, result["deliveries"]) * 1e6
+    result["server"] = spec.name  # the peer is the protocol spoken: variants share it
     return result
+
+
+def _server_of(run: dict[str, Any]) -> str:
+    """The server a run measured (runs recorded before servers were named: its peer)."""
+    name: str = run.get("server", run["peer"])
+    return name
 
 
 def _figure(values: list[float]) -> dict[str, float]:
@@ -178,7 +185,7 @@ def summarise(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
     for workload in sorted({r["workload_key"] for r in runs}):
         rows: dict[str, Any] = {}
         for name in names:
-            mine = [r for r in runs if r["workload_key"] == workload and r["peer"] == name]
+            mine = [r for r in runs if r["workload_key"] == workload and _server_of(r) == name]
             if not mine:
                 continue
             row: dict[str, Any] = {
@@ -195,7 +202,7 @@ def summarise(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
             ratios, cpu_ratios, mem_ratios = [], [], []
             for r in mine:
                 raw = next(
-                    (x for x in runs if x["workload_key"] == workload and x["peer"] == "RAW"
+                    (x for x in runs if x["workload_key"] == workload and _server_of(x) == "RAW"
                      and x["round"] == r["round"]),
                     None,
                 )  # fmt: skip

@@ -90,6 +90,22 @@ def _at_boundary(conn: WebSocketState) -> bool:
     return getattr(getattr(inner, "gi_code", None), "co_name", "") == "at_eof"
 
 
+class _Nowhere:
+    """In place of uvicorn's queue for the application, once the lane reads the connection:
+    what uvicorn puts there (the disconnect it also tells the lane of) goes nowhere."""
+
+    __slots__ = ()
+
+    def put_nowait(self, item: object) -> None:
+        return None
+
+    def empty(self) -> bool:
+        return True
+
+
+_NOWHERE: Any = _Nowhere()
+
+
 class _Resume:
     """Awaiting it goes on with ``coro``, a coroutine that was started by hand and is waiting
     for ``waiting`` (what it yielded): what a task would have done had it started it."""
@@ -203,10 +219,13 @@ class Lane(asyncio.Protocol):
         if proto.transport.is_closing():
             return None
         lane = cls(websocket, proto, connection, handle)
-        # What uvicorn read before, for the application, is taken first, in order.
+        # What uvicorn read before, for the application, is taken first, in order; from now
+        # on what it would queue for the application (its word of a close) is the lane's
+        # business, and its queue (some 2 KiB of deques) is let go.
         early: list[Any] = []
         while not proto.queue.empty():
             early.append(proto.queue.get_nowait())
+        proto.queue = _NOWHERE
         if proto.frames:  # a message in fragments, begun
             lane.fragments = list(proto.frames)
             lane.text = proto.curr_msg_data_type == "text"
