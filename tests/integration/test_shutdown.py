@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,8 +25,17 @@ async def server_process() -> AsyncIterator[tuple[asyncio.subprocess.Process, st
         yield server.proc, server.url
 
 
-async def welcomed(url: str) -> websockets.ClientConnection:
-    ws = await websockets.connect(url)
+async def welcomed(url: str, *, receive_buffer: int | None = None) -> websockets.ClientConnection:
+    """A client, greeted. ``receive_buffer``: its socket's ``SO_RCVBUF``, set before it
+    connects (which stops Linux from growing it, to 32 MiB on loopback)."""
+    sock = None
+    if receive_buffer is not None:
+        host, port = url.removeprefix("ws://").split("/")[0].rsplit(":", 1)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    ws = await websockets.connect(url, sock=sock)
     assert json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))["event_name"] == "welcome"
     return ws
 
@@ -55,8 +65,9 @@ async def drain(ws: websockets.ClientConnection) -> list[str]:
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 async def test_clients_see_1001_and_get_everything_accepted(signum: signal.Signals) -> None:
-    # 8 KiB each: more than the sockets' buffers hold, so that some wait in the server's
-    # queues when the signal comes; fewer than a queue holds, so that no one is too slow.
+    # 8 KiB each: more than the sockets' buffers hold (the readers' are 32 KiB; the server's
+    # grow to 4 MiB at most), so that some wait in the server's queues when the signal comes;
+    # fewer than a queue holds (8 MiB), so that no one is too slow.
     acknowledged, more, filler = 600, 200, "x" * 8192
 
     def msg(n: int) -> str:
@@ -64,7 +75,8 @@ async def test_clients_see_1001_and_get_everything_accepted(signum: signal.Signa
         return json.dumps({"event_name": "msg", "message": text, "payload": None, "to": "all"})
 
     async with server_process() as (proc, url):
-        sender, left, right = [await welcomed(url) for _ in range(3)]
+        sender = await welcomed(url)
+        left, right = [await welcomed(url, receive_buffer=32 * 1024) for _ in range(2)]
         # The sender gets its own broadcasts back: once it has the last of these, the server
         # has accepted every one of them, while left and right have read none yet.
         for n in range(acknowledged):
