@@ -1,0 +1,20 @@
+"""Schema evolution: what a change of the protocol breaks, and for whom.
+
+:func:`diff_protocols` compares two bundled protocols (the ``schema.json`` a generated package
+ships, or :func:`datadivr_codegen.bundle.protocol_bundle` of a schema folder) event by event and
+keyword by keyword, ``$ref``\\ s followed, and gives each change a verdict per side: a change
+that makes a message stricter breaks the side that sends it (an old sender's messages are
+refused), one that makes it looser breaks the side that receives it (an old receiver refuses
+what a new sender sends). :func:`fingerprint` names a protocol's wire shape: two protocols with
+the same fingerprint accept the same messages in the same directions.
+
+Nothing here does I/O: the command line (``datadivr schema diff``) and the client's check of the
+server's ``welcome`` sit around it.
+"""
+
+from __future__ import annotations
+
+from datadivr.compat._diff import Change, ProtocolDiff, Side, diff_protocols
+from datadivr.compat._fingerprint import fingerprint
+
+__all__ = ["Change", "ProtocolDiff", "Side", "diff_protocols", "fingerprint"]
