@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
+from datadivr.compat._schemas import Schemas, canonical
+
 __all__ = ["fingerprint"]
+
+#: The version of the canonical form, the fingerprint's prefix.
+_VERSION = "fp1"
 
 
 def fingerprint(bundle: Mapping[str, Any]) -> str:
@@ -17,4 +24,41 @@ def fingerprint(bundle: Mapping[str, Any]) -> str:
     Raises:
         ValueError: ``bundle`` is not a bundled datadivr protocol.
     """
-    raise NotImplementedError
+    info = bundle.get("x-datadivr")
+    table = info.get("events") if isinstance(info, Mapping) else None
+    if not isinstance(table, Mapping):
+        raise ValueError("not a bundled datadivr protocol (no x-datadivr.events table)")
+    schemas = Schemas(bundle)
+    names: dict[str, str] = {}
+    order: list[str] = []
+
+    def name_ref(ref: str) -> str:
+        """A definition's canonical name: ``#d<n>``, by the order it is first met."""
+        if not ref.startswith("#/$defs/"):
+            return ref
+        head, slash, rest = ref[len("#/$defs/") :].partition("/")
+        if head not in names:
+            names[head] = f"#d{len(names)}"
+            order.append(head)
+        return names[head] + slash + rest
+
+    events = {}
+    for event_name in sorted(table):
+        entry = table[event_name]
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"event {event_name!r} has no entry")
+        events[event_name] = {
+            "direction": entry.get("direction"),
+            "reply": entry.get("reply"),
+            "schema": name_ref(str(entry.get("schema"))),
+        }
+    defs = bundle.get("$defs")
+    defs = defs if isinstance(defs, Mapping) else {}
+    forms: list[Any] = []
+    done = 0
+    while done < len(order):  # definitions met while canonicalising others join the list
+        head = order[done]
+        forms.append(canonical(defs.get(head), schemas, name_ref=name_ref))
+        done += 1
+    text = json.dumps([events, forms], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return f"{_VERSION}-{hashlib.sha256(text.encode()).hexdigest()[:32]}"
