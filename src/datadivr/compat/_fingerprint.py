@@ -13,6 +13,7 @@ __all__ = ["fingerprint"]
 
 #: The version of the canonical form, the fingerprint's prefix.
 _VERSION = "fp1"
+_DIRECTIONS = frozenset({"client_to_server", "server_to_client", "client_to_client", "both"})
 
 
 def fingerprint(bundle: Mapping[str, Any]) -> str:
@@ -45,8 +46,8 @@ def fingerprint(bundle: Mapping[str, Any]) -> str:
     events = {}
     for event_name in sorted(table):
         entry = table[event_name]
-        if not isinstance(entry, Mapping):
-            raise ValueError(f"event {event_name!r} has no entry")
+        if not isinstance(entry, Mapping) or entry.get("direction") not in _DIRECTIONS:
+            raise ValueError(f"event {event_name!r} has no valid direction")
         events[event_name] = {
             "direction": entry.get("direction"),
             "reply": entry.get("reply"),

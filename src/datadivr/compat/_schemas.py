@@ -1024,6 +1024,10 @@ def _count_bound(
         tighter = v_new is not None and (v_old is None or v_new < v_old)
     kebab = re.sub(r"(?<!^)(?=[A-Z])", "-", key).lower()
     verb = ("raised" if low else "lowered") if tighter else ("lowered" if low else "raised")
+    if v_old is None:
+        verb = "added"
+    elif v_new is None:
+        verb = "removed"
     shown_old = "none" if v_old is None else v_old
     shown_new = "none" if v_new is None else v_new
     return [
