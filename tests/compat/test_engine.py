@@ -155,7 +155,7 @@ def test_many_branches_are_reported_without_comparing_every_pair() -> None:
 def test_a_document_that_is_no_protocol_is_refused(document: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="OLD"):
         diff_protocols(document, bundle({"e": {}}))
-    with pytest.raises(ValueError, match="protocol|direction"):
+    with pytest.raises(ValueError, match=r"protocol|direction"):
         fingerprint(document)
 
 
