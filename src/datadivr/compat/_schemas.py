@@ -291,6 +291,7 @@ class Comparison:
         self._active: set[tuple[int, int]] = set()
         #: Each node's own keywords, one dict per node (its id marks a pair in ``_active``).
         self._own: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._shapes: dict[tuple[int, int], tuple[Any, str]] = {}
         #: Pairs of references treated as equal (the envelope, compared on its own).
         self.same_refs: set[tuple[str, str]] = set()
 
@@ -308,10 +309,22 @@ class Comparison:
             self._active.discard(key)
 
     def old_shape(self, node: Any) -> str:
-        return _shape(node, self.old)
+        """The canonical form of a schema of OLD, as text (equal texts: equal schemas)."""
+        return self._shape(node, self.old)
 
     def new_shape(self, node: Any) -> str:
-        return _shape(node, self.new)
+        """The canonical form of a schema of NEW, as text."""
+        return self._shape(node, self.new)
+
+    def _shape(self, node: Any, side: Schemas) -> str:
+        if not isinstance(node, Mapping):
+            return _shape(node, side)
+        cached = self._shapes.get((id(side), id(node)))
+        if cached is not None and cached[0] is node:
+            return cached[1]
+        shape = _shape(node, side)
+        self._shapes[(id(side), id(node))] = (node, shape)
+        return shape
 
     # -- nodes -----------------------------------------------------------------------------
 
@@ -377,6 +390,9 @@ class Comparison:
     def _pair(self, old: list[_Atom], new: list[_Atom]) -> Iterator[tuple[_Atom, _Atom]]:
         """Old and new conjuncts, paired: equal ones first, then in order; a conjunct left
         over is paired with ``true``."""
+        if len(old) == len(new) == 1:
+            yield old[0], new[0]
+            return
         old_shapes = [self.old_shape(a.keywords) for a in old]
         new_left = list(range(len(new)))
         new_shapes = [self.new_shape(a.keywords) for a in new]
