@@ -478,7 +478,7 @@ def test_every_payload_that_changes_validity_is_reported_for_the_right_side() ->
     tally = Tally()
 
     @settings(
-        max_examples=300,
+        max_examples=250,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.nested_given],
         database=None,
