@@ -86,10 +86,11 @@ def test_the_modules_import_each_other_without_a_cycle() -> None:
 ALLOWED: dict[str, set[str]] = {
     "exceptions": set(),
     "_logging": set(),
-    # The protocol core, without I/O (and the generator's vocabulary, datadivr_codegen.terms).
-    "core": {"exceptions", "_logging"},
     # Schema evolution: the diff of two bundled protocols, and their fingerprints (no I/O).
     "compat": set(),
+    # The protocol core, without I/O (and the generator's vocabulary, datadivr_codegen.terms);
+    # a protocol generated before the fingerprint was recorded computes it with compat.
+    "core": {"exceptions", "_logging", "compat"},
     "client": {"core", "compat", "exceptions", "_logging"},
     "broker": {"core", "exceptions", "_logging"},
     # The reference validator checks against the demo protocol when given none.

@@ -454,7 +454,11 @@ def events(
         ]
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=_escape(f"{_shown(protocol, project)}, {PROTOCOL.schema_hash[:19]}…"))
+    table = Table(
+        title=_escape(
+            f"{_shown(protocol, project)}, {PROTOCOL.schema_hash[:19]}…, {PROTOCOL.fingerprint}"
+        )
+    )
     for column in ("event", "direction", "reply", "description"):
         table.add_column(column)
     for e in specs:
