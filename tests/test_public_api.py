@@ -384,8 +384,16 @@ DRAWN = _drawn_hierarchy()
 EXCEPTION_CLASSES = {
     name: obj
     for name in exceptions.__all__
-    if isinstance(obj := getattr(exceptions, name), type) and issubclass(obj, BaseException)
+    if isinstance(obj := getattr(exceptions, name), type)
+    and issubclass(obj, BaseException)
+    and not issubclass(obj, Warning)
 }
+
+
+def test_the_incompatibility_warning_is_a_user_warning() -> None:
+    assert issubclass(exceptions.IncompatibleProtocolWarning, UserWarning)
+    assert not issubclass(exceptions.IncompatibleProtocolWarning, exceptions.DatadivrError)
+    assert datadivr.IncompatibleProtocolWarning is exceptions.IncompatibleProtocolWarning
 
 
 def test_drawing_was_parsed() -> None:
