@@ -816,7 +816,8 @@ def schema_diff(
     err = _console(stderr=True)
 
     def cannot_compare(text: str) -> typer.Exit:
-        err.print(f"[red]error:[/] {_escape(text)}", highlight=False)
+        # Unwrapped: CI logs and scripts read the line whole.
+        err.print(f"[red]error:[/] {_escape(text)}", highlight=False, soft_wrap=True)
         return typer.Exit(int(ExitCode.CANNOT_COMPARE))
 
     if against is not None and new is not None:
@@ -857,6 +858,7 @@ def schema_diff(
             f"[yellow]warning:[/] {_escape(str(allow))}: allow[{entry.index}] change = "
             f"{_escape(repr(entry.change))} matches no change (stale: remove it)",
             highlight=False,
+            soft_wrap=True,
         )
     report = DiffReport(
         allowed.diff,

@@ -213,7 +213,7 @@ class DiffReport:
             for change, allowed in changes:
                 if allowed:
                     command = "warning"
-                    title = f"{where}: allowed, {self._who(change, False)}"
+                    title = f"{where}: allowed ({self._who(change, False)})"
                 elif change.breaks & self.fail_on.sides:
                     command = "error"
                     title = f"{where}: {self._who(change, False)}"
