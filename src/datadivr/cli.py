@@ -811,13 +811,15 @@ def schema_diff(
         read_allow_file,
     )
     from datadivr.compat._diff import diff_protocols
-    from datadivr.compat._report import DiffReport, ExitCode, FailOn
+    from datadivr.compat._report import DiffReport, ExitCode, FailOn, workflow_command
 
     err = _console(stderr=True)
 
     def cannot_compare(text: str) -> typer.Exit:
         # Unwrapped: CI logs and scripts read the line whole.
         err.print(f"[red]error:[/] {_escape(text)}", highlight=False, soft_wrap=True)
+        if output is DiffFormat.GITHUB:
+            typer.echo(workflow_command("error", text, {"title": "schema diff: cannot compare"}))
         return typer.Exit(int(ExitCode.CANNOT_COMPARE))
 
     if against is not None and new is not None:
@@ -854,12 +856,16 @@ def schema_diff(
         raise cannot_compare(str(exc)) from None
     allowed = apply_allowances(diff, entries)
     for entry in allowed.stale:
-        err.print(
-            f"[yellow]warning:[/] {_escape(str(allow))}: allow[{entry.index}] change = "
-            f"{_escape(repr(entry.change))} matches no change (stale: remove it)",
-            highlight=False,
-            soft_wrap=True,
+        stale = (
+            f"allow[{entry.index}] change = {entry.change!r} matches no change (stale: remove it)"
         )
+        err.print(
+            f"[yellow]warning:[/] {_escape(f'{allow}: {stale}')}", highlight=False, soft_wrap=True
+        )
+        if output is DiffFormat.GITHUB:
+            typer.echo(
+                workflow_command("warning", stale, {"file": str(allow), "title": "stale allow"})
+            )
     report = DiffReport(
         allowed.diff,
         FailOn(fail_on.value),

@@ -186,6 +186,10 @@ def test_a_stale_entry_is_a_warning_not_a_failure(folders: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "warning:" in result.stderr
     assert "allow[2] change = 'gone:*' matches no change (stale" in result.stderr
+    github = diff("old", "labelled", "--allow", allow, "--format", "github")
+    assert github.stdout.startswith(
+        f"::warning file={allow},title=stale allow::allow[2] change = 'gone:*' matches no "
+    )
     # A stale entry changes no verdict: a real break still fails.
     assert diff("old", "both", "--allow", allow).exit_code == 1
 
@@ -231,6 +235,11 @@ def test_a_name_that_is_no_folder_and_no_configured_folder_cannot_compare(
     result = diff("old", "nowhere")
     assert result.exit_code == 2
     assert "'nowhere' is not a folder, and no schema folder is configured" in result.stderr
+    github = diff("old", "nowhere", "--format", "github")
+    assert github.exit_code == 2
+    assert github.stdout.startswith(
+        "::error title=schema diff%3A cannot compare::'nowhere' is not a folder, and no "
+    )
 
 
 @pytest.mark.parametrize(
