@@ -88,7 +88,9 @@ ALLOWED: dict[str, set[str]] = {
     "_logging": set(),
     # The protocol core, without I/O (and the generator's vocabulary, datadivr_codegen.terms).
     "core": {"exceptions", "_logging"},
-    "client": {"core", "exceptions", "_logging"},
+    # Schema evolution: the diff of two bundled protocols, and their fingerprints (no I/O).
+    "compat": set(),
+    "client": {"core", "compat", "exceptions", "_logging"},
     "broker": {"core", "exceptions", "_logging"},
     # The reference validator checks against the demo protocol when given none.
     "validation": {"core", "exceptions", "_logging", "demo"},
@@ -109,6 +111,7 @@ ALLOWED: dict[str, set[str]] = {
     "_rich_help": set(),
     "cli": {
         "_starter",
+        "compat",
         "_rich_help",
         "core",
         "server",

@@ -34,6 +34,7 @@ GENERATED_CODE_PLUMBING = {
 SUBPACKAGES = (
     "datadivr.broker",
     "datadivr.client",
+    "datadivr.compat",
     "datadivr.core",
     "datadivr.server",
     "datadivr.validation",
@@ -229,6 +230,7 @@ def test_subpackage_reexports_are_found() -> None:
     assert {sub: set(_face_imports(sub)) for sub in SUBPACKAGES} == {
         "datadivr.broker": {"datadivr.broker._backplane", "datadivr.broker._redis"},
         "datadivr.client": {"datadivr.client._client", "datadivr.client._reconnect"},
+        "datadivr.compat": {"datadivr.compat._diff", "datadivr.compat._fingerprint"},
         "datadivr.core": {
             "datadivr.core._hub",
             "datadivr.core._lifecycle",
