@@ -16,7 +16,7 @@ from typing import Any
 
 from datadivr.compat._diff import Change, ProtocolDiff, Side
 
-__all__ = ["DiffReport", "ExitCode", "FailOn", "workflow_command"]
+__all__ = ["DiffReport", "ExitCode", "FailOn"]
 
 #: The version of the JSON document :meth:`DiffReport.document` returns.
 DOCUMENT_FORMAT = "datadivr-schema-diff/1"
