@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -465,3 +466,44 @@ def test_without_git_a_revision_cannot_be_read(repo: Path) -> None:
     assert result.returncode == 2
     assert "git is not installed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- the page ----------------------------------------------------------------------------------
+
+
+def test_the_page_shows_what_the_command_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/evolution.md's first session: the demo schema on main; in the work tree, numbers
+    narrowed to integers, a ``label`` and a ``server_name`` in ``welcome``."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "evolution.md").read_text("utf-8")
+    session = page.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
+    command, shown = session[0], session[1:]
+    assert command == "$ datadivr schema diff --against main"
+    repo = tmp_path / "game"
+    repo.mkdir()
+    monkeypatch.chdir(repo)
+    monkeypatch.delenv("DATADIVR_SCHEMA", raising=False)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (repo / "pyproject.toml").write_text(
+        '[project]\nname = "game"\n\n[tool.datadivr]\nschema = "schema"\n', encoding="utf-8"
+    )
+    schema = copy_schema(repo / "schema")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "v1")
+    edit(schema, SUM, integers_only)
+    edit(schema, SUM, with_label)
+
+    def server_name(document: dict[str, Any]) -> None:
+        document["properties"]["server_name"] = {"type": "string"}
+        document["description"] = "A description changes nothing."
+
+    edit(schema, "events/welcome.schema.json", server_name)
+    result = diff("--against", "main")
+    assert result.exit_code == 1
+    printed = result.stdout.splitlines()
+    # The fingerprints are the engine's to compute: the page shows their form.
+    assert re.fullmatch(r"fingerprint fp1-[0-9a-f]{32} → fp1-[0-9a-f]{32}", printed[1])
+    assert [printed[0], *printed[2:]] == [shown[0], *shown[2:]]
