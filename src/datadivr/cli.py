@@ -745,6 +745,7 @@ def schema_diff(
     old: Annotated[
         str | None,
         typer.Argument(
+            metavar="OLD",
             show_default=False,
             help="OLD: a schema folder, or a git revision of the schema folder (main, v1.2.0, "
             "HEAD~1).",
@@ -753,6 +754,7 @@ def schema_diff(
     new: Annotated[
         str | None,
         typer.Argument(
+            metavar="NEW",
             show_default="the schema folder",
             help="NEW: a schema folder, or a git revision of the schema folder.",
         ),
@@ -811,7 +813,13 @@ def schema_diff(
         read_allow_file,
     )
     from datadivr.compat._diff import diff_protocols
-    from datadivr.compat._report import DiffReport, ExitCode, FailOn, workflow_command
+    from datadivr.compat._report import (
+        DiffReport,
+        ExitCode,
+        FailOn,
+        failure_document,
+        workflow_command,
+    )
 
     err = _console(stderr=True)
 
@@ -820,6 +828,8 @@ def schema_diff(
         err.print(f"[red]error:[/] {_escape(text)}", highlight=False, soft_wrap=True)
         if output is DiffFormat.GITHUB:
             typer.echo(workflow_command("error", text, {"title": "schema diff: cannot compare"}))
+        elif output is DiffFormat.JSON:
+            typer.echo(json.dumps(failure_document(text), indent=2, ensure_ascii=False))
         return typer.Exit(int(ExitCode.CANNOT_COMPARE))
 
     if against is not None and new is not None:

@@ -236,6 +236,9 @@ def test_a_name_that_is_no_folder_and_no_configured_folder_cannot_compare(
     result = diff("old", "nowhere")
     assert result.exit_code == 2
     assert "'nowhere' is not a folder, and no schema folder is configured" in result.stderr
+    document = json.loads(diff("old", "nowhere", "--format", "json").stdout)
+    assert document["exit_code"] == 2
+    assert document["error"].startswith("'nowhere' is not a folder")
     github = diff("old", "nowhere", "--format", "github")
     assert github.exit_code == 2
     assert github.stdout.startswith(

@@ -235,6 +235,16 @@ class DiffReport:
         return "\n".join(lines) + "\n"
 
 
+def failure_document(error: str) -> dict[str, Any]:
+    """The JSON document of a diff that could not be made: why, and the exit code."""
+    return {
+        "format": DOCUMENT_FORMAT,
+        "exit_code": int(ExitCode.CANNOT_COMPARE),
+        "exit_codes": {str(int(code)): text for code, text in _MEANINGS.items()},
+        "error": error,
+    }
+
+
 def workflow_command(command: str, message: str, properties: Mapping[str, str]) -> str:
     """``::command key=value,…::message``, escaped as GitHub's runner unescapes it."""
     props = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
