@@ -110,8 +110,11 @@ ALLOWED: dict[str, set[str]] = {
     "_starter": set(),
     # typer's rich help pages, imported without the renderers they never use.
     "_rich_help": set(),
+    # ``datadivr schema diff``'s sides: schema folders, and git revisions of one.
+    "_schema_diff": set(),
     "cli": {
         "_starter",
+        "_schema_diff",
         "compat",
         "_rich_help",
         "core",

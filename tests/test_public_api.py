@@ -230,7 +230,12 @@ def test_subpackage_reexports_are_found() -> None:
     assert {sub: set(_face_imports(sub)) for sub in SUBPACKAGES} == {
         "datadivr.broker": {"datadivr.broker._backplane", "datadivr.broker._redis"},
         "datadivr.client": {"datadivr.client._client", "datadivr.client._reconnect"},
-        "datadivr.compat": {"datadivr.compat._diff", "datadivr.compat._fingerprint"},
+        "datadivr.compat": {
+            "datadivr.compat._allow",
+            "datadivr.compat._diff",
+            "datadivr.compat._fingerprint",
+            "datadivr.compat._report",
+        },
         "datadivr.core": {
             "datadivr.core._hub",
             "datadivr.core._lifecycle",
