@@ -207,6 +207,24 @@ MUTANTS: tuple[Mutant, ...] = (
         "An allOf member that refuses the others' properties is not typed as exact: a check "
         "refuses what it refuses.",
     ),
+    Mutant(
+        "core-welcome-undeclared-fields",
+        "src/datadivr/core/_hub.py",
+        "    return {name: value for name, value in fields.items() if name in declared}",
+        "    return fields",
+        ("tests/codegen/test_welcome_fields.py",),
+        "The welcome holds only the fields its payload declares: a closed welcome without the "
+        "fingerprint still gets a valid one.",
+    ),
+    Mutant(
+        "client-incompatible-for-servers",
+        "src/datadivr/client/_compatibility.py",
+        "    if Side.CLIENTS not in diff.breaks:",
+        "    if not diff.breaks:",
+        ("tests/test_compatibility.py", "tests/integration/test_incompatible_protocol.py"),
+        "Only a server protocol that breaks clients fails the client's connect; one that "
+        "breaks servers only connects silently.",
+    ),
 )
 
 
