@@ -210,8 +210,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "core-welcome-undeclared-fields",
         "src/datadivr/core/_hub.py",
-        "    return {name: value for name, value in fields.items() if name in declared}",
-        "    return fields",
+        '    if declared is None or "fingerprint" in declared:',
+        "    if True:",
         ("tests/codegen/test_welcome_fields.py",),
         "The welcome holds only the fields its payload declares: a closed welcome without the "
         "fingerprint still gets a valid one.",

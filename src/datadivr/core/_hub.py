@@ -546,14 +546,21 @@ def _frame(event_name: str, payload: Any, **envelope: str | None) -> str:
 def _welcome_fields(protocol: Protocol) -> dict[str, str]:
     """What the ``welcome`` tells besides the ``client_id``: the ``schema_hash`` and the
     ``fingerprint``, those of them that its payload declares (a closed welcome schema without
-    them still gets a valid welcome); both when its payload is not an object model."""
-    fields = {"schema_hash": protocol.schema_hash, "fingerprint": protocol.fingerprint}
+    them still gets a valid welcome; the fingerprint of a package generated before it was
+    recorded is computed only then); both when its payload is not an object model."""
     payload_type = protocol.events["welcome"].payload_type
     model_fields = getattr(payload_type, "model_fields", None)
-    if not isinstance(payload_type, type) or not isinstance(model_fields, dict):
-        return fields
-    declared = {field.alias or name for name, field in model_fields.items()}
-    return {name: value for name, value in fields.items() if name in declared}
+    declared = (
+        {field.alias or name for name, field in model_fields.items()}
+        if isinstance(payload_type, type) and isinstance(model_fields, dict)
+        else None
+    )
+    fields: dict[str, str] = {}
+    if declared is None or "schema_hash" in declared:
+        fields["schema_hash"] = protocol.schema_hash
+    if declared is None or "fingerprint" in declared:
+        fields["fingerprint"] = protocol.fingerprint
+    return fields
 
 
 def _error_codes(protocol: Protocol) -> frozenset[str] | None:
