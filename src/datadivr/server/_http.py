@@ -153,6 +153,17 @@ def event_models(protocol: Protocol) -> list[EventModel]:
     ]
 
 
+#: The OpenAPI description of a response that names the protocol's fingerprint.
+_FINGERPRINTED: dict[str, Any] = {
+    "headers": {
+        FINGERPRINT_HEADER: {
+            "description": "The protocol's compatibility fingerprint (as in GET /health).",
+            "schema": {"type": "string"},
+        }
+    }
+}
+
+
 def schema_router(protocol: Protocol, *, token: bool = False) -> APIRouter:
     """Routes: ``GET /events``, ``GET /schema``, ``GET /asyncapi.json``, ``GET /protocol.d.ts``,
     ``GET /schema/events/{event_name}``, ``POST /validate``; ``token``: whether clients must
@@ -165,6 +176,7 @@ def schema_router(protocol: Protocol, *, token: bool = False) -> APIRouter:
         "/events",
         summary="Every event: who sends it, its reply, its schema and a valid example message",
         response_model=list[EventModel],
+        responses={200: _FINGERPRINTED},
     )
     async def get_events(response: Response) -> list[EventModel]:
         response.headers[FINGERPRINT_HEADER] = protocol.fingerprint
@@ -174,6 +186,7 @@ def schema_router(protocol: Protocol, *, token: bool = False) -> APIRouter:
         "/schema",
         summary="The whole protocol as one self-contained JSON Schema (draft 2020-12)",
         response_model=dict[str, Any],
+        responses={200: _FINGERPRINTED},
     )
     async def get_schema(response: Response) -> dict[str, Any]:
         response.headers[FINGERPRINT_HEADER] = protocol.fingerprint
