@@ -327,16 +327,12 @@ def test_command_line_reports_schema_errors(
     assert capsys.readouterr().err.startswith("schema error: ")
 
 
-#: What the generator may import of datadivr: the fingerprint's standard-library modules, and
-#: the package's ``__init__`` with its one eager import, the exceptions.
-FINGERPRINT_MODULES = [
-    "datadivr",
-    "datadivr.compat",
-    "datadivr.compat._diff",
-    "datadivr.compat._fingerprint",
-    "datadivr.compat._schemas",
-    "datadivr.exceptions",
-]
+def _allowed(module: str) -> bool:
+    """What the generator may import of datadivr: the schema-evolution subsystem, whose
+    fingerprint it records, and the package's ``__init__`` with its one eager import."""
+    return module in ("datadivr", "datadivr.exceptions", "datadivr.compat") or (
+        module.startswith("datadivr.compat.")
+    )
 
 
 def test_command_line_never_imports_the_runtime(tmp_path: Path) -> None:
@@ -353,7 +349,7 @@ def test_command_line_never_imports_the_runtime(tmp_path: Path) -> None:
         "    assert not exc.code, exc.code\n"
         "loaded = sorted(m for m in sys.modules if m.partition('.')[0] == 'datadivr'\n"
         "                and sys.modules[m] is not None)\n"
-        f"assert loaded in ([], {FINGERPRINT_MODULES!r}), loaded\n"
+        "print(*loaded)\n"
     )
     for _ in range(2):  # a generation, then a skip
         proc = subprocess.run(
@@ -363,4 +359,7 @@ def test_command_line_never_imports_the_runtime(tmp_path: Path) -> None:
             check=False,
         )
         assert proc.returncode == 0, proc.stderr
+        loaded = proc.stdout.splitlines()[-1].split()
+        assert [m for m in loaded if not _allowed(m)] == [], loaded
+        assert "datadivr.compat._fingerprint" in loaded or loaded == []
     assert "is up to date" in proc.stdout
