@@ -70,11 +70,20 @@ def _unbound(schema: dict[str, Any]) -> None:
     del schema["properties"]["numbers"]["maxItems"]
 
 
+def _bare_welcome(schema: dict[str, Any]) -> None:
+    """A closed welcome without the fingerprint field, as a protocol may have."""
+    del schema["properties"]["fingerprint"]
+    schema["examples"] = [{"client_id": "5b1f0c3e9a7d"}]
+
+
 VARIANTS: dict[str, Callable[[dict[str, Any]], None] | None] = {
     "old": None,
     "breaking": _require_unit,
     "reworded": _reword,
     "looser": _unbound,
+    # The same two protocols, with a welcome that names no fingerprint.
+    "old_bare": None,
+    "breaking_bare": _require_unit,
 }
 
 
@@ -88,6 +97,8 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Mod
             folder = shutil.copytree(PROJECT_SCHEMA, root / f"schema_{name}")
             if change is not None:
                 _edit(folder, "sum_event", change)
+            if name.endswith("_bare"):
+                _edit(folder, "welcome", _bare_welcome)
             packages[name] = stack.enter_context(generated_package(folder, root, f"v_{name}"))
         yield packages
 
@@ -137,6 +148,32 @@ async def test_a_breaking_server_fails_the_connect_with_the_headline(
     assert str(error) == error.headline
     assert error.headline.startswith("breaks clients: sum_event: ")
     assert client.state is ClientState.CLOSED
+
+
+async def test_a_welcome_without_the_field_is_checked_by_the_handshake_header(
+    packages: dict[str, ModuleType], serve_app: ServeApp
+) -> None:
+    """A protocol whose welcome declares no fingerprint: the server's answer to the
+    handshake names it (``Datadivr-Fingerprint``), and the client checks with that."""
+    old, new = packages["old_bare"], packages["breaking_bare"]
+    assert "fingerprint" not in old.WelcomePayload.model_fields
+    with serve_app(_app(new)) as server:
+        client = old.Client(server.url, open_timeout=TIMEOUT)
+        with pytest.raises(IncompatibleProtocolError) as info:
+            async with client:
+                pytest.fail("connected to a server whose protocol breaks the client")
+        assert info.value.server_fingerprint == new.PROTOCOL.fingerprint
+        assert info.value.headline.startswith("breaks clients: sum_event: ")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            async with new.Client(server.url, open_timeout=TIMEOUT) as same:
+                assert same.state is ClientState.OPEN
+    with serve_app(_app(old)) as server:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            async with old.Client(server.url, open_timeout=TIMEOUT) as client:
+                reply = await client.sum_event([1, 2], timeout=TIMEOUT)
+                assert reply.payload == 3
 
 
 async def test_warn_mode_warns_and_goes_on(

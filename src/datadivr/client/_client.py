@@ -45,7 +45,7 @@ from datadivr.client._session import (
 from datadivr.core._hub import SERVER_ID
 from datadivr.core._limits import Limits
 from datadivr.core._message import MessageBase
-from datadivr.core._protocol import Protocol, invalid_error
+from datadivr.core._protocol import FINGERPRINT_HEADER, Protocol, invalid_error
 from datadivr.core._registry import (
     HandlerContext,
     HandlerType,
@@ -301,20 +301,23 @@ class BaseClient:
             raise ConnectError(f"cannot connect to {self.url}: {exc}") from exc
         try:
             await self._await_welcome(ws)
-            await self._check_protocol()
+            await self._check_protocol(ws)
         except BaseException:
             await ws.close()
             raise
         return ws
 
-    async def _check_protocol(self) -> None:
-        """Compare the server's protocol with this client's, when its ``welcome`` names another
-        fingerprint (see :mod:`datadivr.client._compatibility`).
+    async def _check_protocol(self, ws: ClientConnection) -> None:
+        """Compare the server's protocol with this client's, when its ``welcome`` (or else its
+        handshake's ``Datadivr-Fingerprint`` header) names another fingerprint (see
+        :mod:`datadivr.client._compatibility`).
 
         Raises:
             IncompatibleProtocolError: it breaks this client (``on_incompatible="raise"``).
         """
-        server = self._session.server_fingerprint
+        response = ws.response
+        header = response.headers.get(FINGERPRINT_HEADER) if response is not None else None
+        server = self._session.server_fingerprint or header
         if server is None or self.on_incompatible == "ignore":
             return
         own = self.protocol.fingerprint
@@ -323,7 +326,9 @@ class BaseClient:
         url = schema_url(self.url)
         try:
             body = await asyncio.to_thread(_fetch, url, self._headers, self.open_timeout)
-            error = incompatibility(
+            # A diff of large protocols takes a tenth of a second: off the event loop.
+            error = await asyncio.to_thread(
+                incompatibility,
                 self.protocol.schema,
                 read_bundle(body),
                 client_fingerprint=own,
