@@ -168,12 +168,11 @@ async def test_a_welcome_without_the_field_is_checked_by_the_handshake_header(
             warnings.simplefilter("error")
             async with new.Client(server.url, open_timeout=TIMEOUT) as same:
                 assert same.state is ClientState.OPEN
-    with serve_app(_app(old)) as server:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            async with old.Client(server.url, open_timeout=TIMEOUT) as client:
-                reply = await client.sum_event([1, 2], timeout=TIMEOUT)
-                assert reply.payload == 3
+    with serve_app(_app(old)) as server, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        async with old.Client(server.url, open_timeout=TIMEOUT) as client:
+            reply = await client.sum_event([1, 2], timeout=TIMEOUT)
+            assert reply.payload == 3
 
 
 async def test_warn_mode_warns_and_goes_on(
