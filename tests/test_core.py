@@ -56,7 +56,11 @@ def connect(hub: Hub, wire: Wire, client_id: str) -> str:
     [(route, welcome)] = wire.take()
     assert route == Direct(client_id)
     assert welcome["event_name"] == "welcome"
-    assert welcome["payload"] == {"client_id": client_id, "schema_hash": PROTOCOL.schema_hash}
+    assert welcome["payload"] == {
+        "client_id": client_id,
+        "schema_hash": PROTOCOL.schema_hash,
+        "fingerprint": PROTOCOL.fingerprint,
+    }
     PROTOCOL.validate(welcome)
     return client_id
 

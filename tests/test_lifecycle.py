@@ -146,7 +146,9 @@ class FakeWebSocket:
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.closed: tuple[int, str] | None = None
 
-    async def accept(self, subprotocol: str | None = None) -> None:
+    async def accept(
+        self, subprotocol: str | None = None, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         self.application_state = WebSocketState.CONNECTED
 
     async def receive(self) -> dict[str, Any]:

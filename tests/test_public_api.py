@@ -230,7 +230,12 @@ def test_subpackage_reexports_are_found() -> None:
     assert {sub: set(_face_imports(sub)) for sub in SUBPACKAGES} == {
         "datadivr.broker": {"datadivr.broker._backplane", "datadivr.broker._redis"},
         "datadivr.client": {"datadivr.client._client", "datadivr.client._reconnect"},
-        "datadivr.compat": {"datadivr.compat._diff", "datadivr.compat._fingerprint"},
+        "datadivr.compat": {
+            "datadivr.compat._allow",
+            "datadivr.compat._diff",
+            "datadivr.compat._fingerprint",
+            "datadivr.compat._report",
+        },
         "datadivr.core": {
             "datadivr.core._hub",
             "datadivr.core._lifecycle",
@@ -384,8 +389,16 @@ DRAWN = _drawn_hierarchy()
 EXCEPTION_CLASSES = {
     name: obj
     for name in exceptions.__all__
-    if isinstance(obj := getattr(exceptions, name), type) and issubclass(obj, BaseException)
+    if isinstance(obj := getattr(exceptions, name), type)
+    and issubclass(obj, BaseException)
+    and not issubclass(obj, Warning)
 }
+
+
+def test_the_incompatibility_warning_is_a_user_warning() -> None:
+    assert issubclass(exceptions.IncompatibleProtocolWarning, UserWarning)
+    assert not issubclass(exceptions.IncompatibleProtocolWarning, exceptions.DatadivrError)
+    assert datadivr.IncompatibleProtocolWarning is exceptions.IncompatibleProtocolWarning
 
 
 def test_drawing_was_parsed() -> None:

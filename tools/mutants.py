@@ -207,6 +207,59 @@ MUTANTS: tuple[Mutant, ...] = (
         "An allOf member that refuses the others' properties is not typed as exact: a check "
         "refuses what it refuses.",
     ),
+    Mutant(
+        "core-welcome-undeclared-fields",
+        "src/datadivr/core/_hub.py",
+        '    if declared is None or "fingerprint" in declared:',
+        "    if True:",
+        ("tests/codegen/test_welcome_fields.py",),
+        "The welcome holds only the fields its payload declares: a closed welcome without the "
+        "fingerprint still gets a valid one.",
+    ),
+    Mutant(
+        "client-incompatible-for-servers",
+        "src/datadivr/client/_compatibility.py",
+        "    if Side.CLIENTS not in diff.breaks:",
+        "    if not diff.breaks:",
+        ("tests/test_compatibility.py", "tests/integration/test_incompatible_protocol.py"),
+        "Only a server protocol that breaks clients fails the client's connect; one that "
+        "breaks servers only connects silently.",
+    ),
+    Mutant(
+        "compat-not-unswapped",
+        "src/datadivr/compat/_schemas.py",
+        """                stricter=f.looser,
+                looser=f.stricter,""",
+        """                stricter=f.stricter,
+                looser=f.looser,""",
+        ("tests/compat/",),
+        "Under not, what the inner schema gains, the message loses: the verdicts swap.",
+    ),
+    Mutant(
+        "compat-branch-cover-by-all",
+        "src/datadivr/compat/_schemas.py",
+        'covered_old = [any(not _flag(cell, "stricter") for cell in row) for row in table]',
+        'covered_old = [all(not _flag(cell, "stricter") for cell in row) for row in table]',
+        ("tests/compat/",),
+        "An old branch one new branch covers whole is still accepted: adding a branch breaks "
+        "no sender.",
+    ),
+    Mutant(
+        "compat-relay-not-received",
+        "src/datadivr/compat/_diff.py",
+        "    Direction.CLIENT_TO_CLIENT.value: frozenset({(_C, _S), (_C, _C)}),",
+        "    Direction.CLIENT_TO_CLIENT.value: frozenset({(_C, _S)}),",
+        ("tests/compat/",),
+        "A client_to_client message made looser breaks the clients it is relayed to.",
+    ),
+    Mutant(
+        "compat-number-excludes-integers",
+        "src/datadivr/compat/_schemas.py",
+        '        types.add("integer")  # "number": the integers and the numbers that are not',
+        "        pass",
+        ("tests/compat/",),
+        "An integer is a number: widening integer to number breaks no sender.",
+    ),
 )
 
 

@@ -143,7 +143,9 @@ def asyncapi_document(schemas: SchemaSet, bundle: dict[str, Any] | None = None) 
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
             "title": "datadivr protocol",
-            "version": schemas.digest,
+            # What tells two versions of the protocol apart on the wire: equal for protocols
+            # that accept the same messages (see datadivr.compat.fingerprint).
+            "version": bundle["x-datadivr"]["fingerprint"],
             "description": _DESCRIPTION,
         },
         "defaultContentType": CONTENT_TYPE,
@@ -161,7 +163,10 @@ def asyncapi_document(schemas: SchemaSet, bundle: dict[str, Any] | None = None) 
         },
         "operations": operations,
         "components": components,
-        "x-datadivr": {"schema_hash": schemas.digest},
+        "x-datadivr": {
+            "schema_hash": schemas.digest,
+            "fingerprint": bundle["x-datadivr"]["fingerprint"],
+        },
     }
 
 

@@ -14,6 +14,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from datadivr.compat._fingerprint import fingerprint
 from datadivr_codegen.checks import accepts_null_exactly
 from datadivr_codegen.examples import example_messages
 from datadivr_codegen.runtime_api import runtime_name
@@ -143,6 +144,19 @@ def protocol_bundle(schemas: SchemaSet) -> dict[str, Any]:
             ],
         },
     )
+    info: dict[str, Any] = {
+        "schema_hash": schemas.digest,
+        "events": {
+            event.name: {
+                "direction": event.direction.value,
+                "reply": event.reply,
+                "message": event.message_text.value,
+                "schema": f"#/$defs/{event.message_class}",
+                "payload": f"#/$defs/{event.payload_class}",
+            }
+            for event in schemas.events
+        },
+    }
     bundle = {
         "$schema": DRAFT,
         "title": "Protocol",
@@ -151,22 +165,13 @@ def protocol_bundle(schemas: SchemaSet) -> dict[str, Any]:
         "required": ["event_name"],
         "properties": {"event_name": {"enum": [event.name for event in schemas.events]}},
         "oneOf": [{"$ref": f"#/$defs/{event.message_class}"} for event in schemas.events],
-        "x-datadivr": {
-            "schema_hash": schemas.digest,
-            "events": {
-                event.name: {
-                    "direction": event.direction.value,
-                    "reply": event.reply,
-                    "message": event.message_text.value,
-                    "schema": f"#/$defs/{event.message_class}",
-                    "payload": f"#/$defs/{event.payload_class}",
-                }
-                for event in schemas.events
-            },
-        },
+        "x-datadivr": info,
         "$defs": defs,
     }
     # Each message's example, checked against the bundle it joins.
     for name, example in example_messages(schemas, bundle).items():
         defs[schemas.event(name).message_class]["examples"] = [example]
+    # What peers compare to tell whether they still understand each other (the server's
+    # welcome carries it); it reads only the events and their schemas.
+    info["fingerprint"] = fingerprint(bundle)
     return bundle

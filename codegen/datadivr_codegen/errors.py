@@ -1,7 +1,11 @@
 """The generator's error.
 
 The generator imports nothing from :mod:`datadivr`: it must run even when the generated
-package it is about to replace is stale, broken or missing.
+package it is about to replace is stale, broken or missing. The one exception is
+:mod:`datadivr.compat._fingerprint`, which computes the compatibility fingerprint the generator
+records: it imports only the standard library, and ``import datadivr`` imports only
+:mod:`datadivr.exceptions` (every other name is lazy, PEP 562), so that it never imports a
+generated package such as :mod:`datadivr.demo`.
 """
 
 from __future__ import annotations

@@ -182,6 +182,7 @@ def _plan(schema_dir: Path, command: str) -> Plan:
         "examples": examples,
         "runtime": RUNTIME,
         "runtime_api_version": RUNTIME_API_VERSION,
+        "fingerprint": bundle["x-datadivr"]["fingerprint"],
     }
     python = {"models.py": models}
     for name in TEMPLATED:

@@ -17,7 +17,7 @@ __all__ = ["RUNTIME", "RUNTIME_API_VERSION", "runtime_name"]
 #: The one module generated code imports from datadivr.
 RUNTIME = "datadivr.runtime"
 #: The version of :data:`RUNTIME`'s API that the templates use.
-RUNTIME_API_VERSION = 2
+RUNTIME_API_VERSION = 3
 
 
 def runtime_name(name: str) -> str:

@@ -68,6 +68,7 @@ RESERVED_EVENT_NAMES = frozenset(
         "on",
         "on_connect",
         "on_disconnect",
+        "on_incompatible",
         "on_presence",
         "open_timeout",
         "protocol",

@@ -454,7 +454,11 @@ def events(
         ]
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=_escape(f"{_shown(protocol, project)}, {PROTOCOL.schema_hash[:19]}…"))
+    table = Table(
+        title=_escape(
+            f"{_shown(protocol, project)}, {PROTOCOL.schema_hash[:19]}…, {PROTOCOL.fingerprint}"
+        )
+    )
     for column in ("event", "direction", "reply", "description"):
         table.add_column(column)
     for e in specs:
@@ -636,7 +640,9 @@ def client(
 
 
 schema_app = typer.Typer(
-    cls=HelpGroup, help="Export the protocol's schema for other languages.", no_args_is_help=True
+    cls=HelpGroup,
+    help="Export the protocol's schema for other languages, or compare two versions of it.",
+    no_args_is_help=True,
 )
 app.add_typer(schema_app, name="schema")
 
@@ -724,6 +730,171 @@ def schema_typescript(
         )
         raise typer.Exit(2) from None
     _write_text(text, out)
+
+
+class DiffFormat(str, Enum):
+    TEXT = "text"
+    JSON = "json"
+    GITHUB = "github"
+
+
+class FailOnSide(str, Enum):
+    CLIENTS = "clients"
+    SERVERS = "servers"
+    ANY = "any"
+
+
+@schema_app.command("diff", cls=HelpCommand)
+def schema_diff(
+    old: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="OLD",
+            show_default=False,
+            help="OLD: a schema folder, or a git revision of the schema folder (main, v1.2.0, "
+            "HEAD~1).",
+        ),
+    ] = None,
+    new: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="NEW",
+            show_default="the schema folder",
+            help="NEW: a schema folder, or a git revision of the schema folder.",
+        ),
+    ] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            metavar="REV",
+            help="Compare the schema folder with itself at this git revision (OLD is REV).",
+        ),
+    ] = None,
+    schema: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="DATADIVR_SCHEMA",
+            file_okay=False,
+            show_default="[tool.datadivr] schema",
+            help="The schema folder: NEW when omitted, and the folder a revision is read from.",
+        ),
+    ] = None,
+    output: Annotated[
+        DiffFormat,
+        typer.Option("--format", help="text, json, or github (workflow commands)."),
+    ] = DiffFormat.TEXT,
+    fail_on: Annotated[
+        FailOnSide,
+        typer.Option(
+            "--fail-on", help="Exit 1 when a change breaks clients, servers, or any side."
+        ),
+    ] = FailOnSide.ANY,
+    allow: Annotated[
+        Path | None,
+        typer.Option(
+            "--allow",
+            metavar="FILE",
+            dir_okay=False,
+            help="TOML file of accepted breaks: [[allow]] entries with change and reason.",
+        ),
+    ] = None,
+) -> None:
+    """Compare two versions of the protocol: what each change breaks, and for whom.
+
+    OLD and NEW are schema folders, or git revisions of the schema folder, read without
+    checking anything out (a folder wins over a revision of the same name). With one of them,
+    or with --against REV, NEW is the schema folder as it is. A change that makes a message
+    stricter breaks its senders still on OLD; one that makes it looser, its receivers. Exit
+    status 0 if compatible, 1 if a change breaks a side --fail-on names, 2 if the two cannot
+    be compared.
+    """
+    from datadivr._schema_diff import CannotCompareError, load_source, load_working
+    from datadivr.compat._allow import (
+        AllowEntry,
+        AllowFileError,
+        apply_allowances,
+        read_allow_file,
+    )
+    from datadivr.compat._diff import diff_protocols
+    from datadivr.compat._report import (
+        DiffReport,
+        ExitCode,
+        FailOn,
+        failure_document,
+        workflow_command,
+    )
+
+    err = _console(stderr=True)
+
+    def cannot_compare(text: str) -> typer.Exit:
+        # Unwrapped: CI logs and scripts read the line whole.
+        err.print(f"[red]error:[/] {_escape(text)}", highlight=False, soft_wrap=True)
+        if output is DiffFormat.GITHUB:
+            typer.echo(workflow_command("error", text, {"title": "schema diff: cannot compare"}))
+        elif output is DiffFormat.JSON:
+            typer.echo(json.dumps(failure_document(text), indent=2, ensure_ascii=False))
+        return typer.Exit(int(ExitCode.CANNOT_COMPARE))
+
+    if against is not None and new is not None:
+        raise cannot_compare("--against REV takes at most one folder or revision (NEW)")
+    if against is None and old is None:
+        raise cannot_compare(
+            "nothing to compare: name OLD (and NEW), or pass --against REV (e.g. --against main)"
+        )
+    entries: tuple[AllowEntry, ...] = ()
+    if allow is not None:
+        try:
+            entries = read_allow_file(allow)
+        except AllowFileError as exc:
+            raise cannot_compare(f"allow file {exc}") from None
+    try:
+        folder = schema if schema is not None else _project().schema
+        if against is not None:
+            old_side = load_source(against, folder, revision_only=True)
+            new_side = load_working(folder) if old is None else load_source(old, folder)
+        else:
+            assert old is not None
+            old_side = load_source(old, folder)
+            new_side = load_working(folder) if new is None else load_source(new, folder)
+        diff = diff_protocols(old_side.bundle, new_side.bundle)
+    except CannotCompareError as exc:
+        raise cannot_compare(str(exc)) from None
+    except ImportError as exc:  # the loader's dependencies, when they are not installed
+        from datadivr_codegen import INSTALL_HINT
+
+        raise cannot_compare(
+            f"comparing schemas needs the codegen extra ({exc.name or exc}): {INSTALL_HINT}"
+        ) from None
+    except ValueError as exc:  # a document the engine cannot read as a protocol
+        raise cannot_compare(str(exc)) from None
+    allowed = apply_allowances(diff, entries)
+    for entry in allowed.stale:
+        stale = (
+            f"allow[{entry.index}] change = {entry.change!r} matches no change (stale: remove it)"
+        )
+        err.print(
+            f"[yellow]warning:[/] {_escape(f'{allow}: {stale}')}", highlight=False, soft_wrap=True
+        )
+        if output is DiffFormat.GITHUB:
+            typer.echo(
+                workflow_command("warning", stale, {"file": str(allow), "title": "stale allow"})
+            )
+    report = DiffReport(
+        allowed.diff,
+        FailOn(fail_on.value),
+        old_side.label,
+        new_side.label,
+        {**old_side.files, **new_side.files},
+        allowed.reasons,
+    )
+    if output is DiffFormat.JSON:
+        typer.echo(json.dumps(report.document(), indent=2, ensure_ascii=False))
+    elif output is DiffFormat.GITHUB:
+        typer.echo(report.github(), nl=False)
+    else:
+        typer.echo(report.text(), nl=False)
+    raise typer.Exit(int(report.exit_code))
 
 
 def _write_json(document: Any, out: Path | None) -> None:

@@ -23,20 +23,27 @@
     ├── HandlerError                        raised by a handler: sent to the sender as an `error`
     │   └── HandlerNotImplementedError (NotImplementedError)
     ├── RegistrationError (ValueError)      a handler registered twice, or for the wrong side
-    └── RuntimeVersionError (ImportError)   a generated package made for an unsupported runtime API
+    ├── RuntimeVersionError (ImportError)   a generated package made for an unsupported runtime API
+    └── IncompatibleProtocolError           the server's protocol breaks the client's (the diff)
 
     SchemaError (ValueError)                a schema folder the generator cannot use (file, reason)
 
 ``SchemaError`` is the generator's (:mod:`datadivr_codegen.errors`), re-exported here; it stands
 outside the tree because the generator must run without importing the package it regenerates.
+``IncompatibleProtocolWarning`` (a ``UserWarning``) is what a client told to go on warns with
+instead of raising ``IncompatibleProtocolError``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from datadivr_codegen.errors import SchemaError
+
+if TYPE_CHECKING:
+    from datadivr.compat import ProtocolDiff
 
 __all__ = [
     "ClientGoneError",
@@ -47,6 +54,8 @@ __all__ = [
     "DatadivrError",
     "HandlerError",
     "HandlerNotImplementedError",
+    "IncompatibleProtocolError",
+    "IncompatibleProtocolWarning",
     "InvalidStateError",
     "MessageTooBigError",
     "MessageValidationError",
@@ -368,3 +377,38 @@ class RuntimeVersionError(DatadivrError, ImportError):
             f"imports packages generated for {accepts}): {remedy}: {command}",
             name=package,
         )
+
+
+class IncompatibleProtocolError(DatadivrError):
+    """The server speaks a protocol that breaks this client's: the typed client found it out
+    from the server's ``welcome`` (another fingerprint) and the diff of the two protocols, and
+    closed the connection before any request was sent.
+
+    The message is the diff's headline for clients: the first change that breaks them and
+    how many more there are.
+
+    Attributes:
+        headline: The diff's headline for clients.
+        diff: The whole diff, from the client's protocol (old) to the server's (new).
+        client_fingerprint: The fingerprint of the client's protocol.
+        server_fingerprint: The fingerprint the server's ``welcome`` named.
+    """
+
+    def __init__(
+        self,
+        headline: str,
+        *,
+        diff: ProtocolDiff,
+        client_fingerprint: str,
+        server_fingerprint: str,
+    ) -> None:
+        super().__init__(headline)
+        self.headline = headline
+        self.diff = diff
+        self.client_fingerprint = client_fingerprint
+        self.server_fingerprint = server_fingerprint
+
+
+class IncompatibleProtocolWarning(UserWarning):
+    """The server's protocol breaks this client's, and the client was told to go on anyway
+    (``on_incompatible="warn"``): the text is that of :class:`IncompatibleProtocolError`."""

@@ -80,7 +80,7 @@ __all__ = [
     "register_handler",
 ]
 
-RUNTIME_API_VERSION = 2
+RUNTIME_API_VERSION = 3
 """The version of this module's API: the names of ``__all__`` and what they mean."""
 
 SUPPORTED_API_VERSIONS = range(1, RUNTIME_API_VERSION + 1)

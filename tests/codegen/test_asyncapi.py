@@ -161,7 +161,10 @@ def test_the_official_schema_refuses_broken_documents(
 def test_header_and_channel(folder: str) -> None:
     document, schemas = _document(folder), _schemas(folder)
     assert document["asyncapi"] == "3.0.0"
-    assert document["info"]["version"] == schemas.digest
+    fingerprint = protocol_bundle(_schemas(folder))["x-datadivr"]["fingerprint"]
+    assert document["info"]["version"] == fingerprint
+    assert fingerprint.startswith("fp1-")
+    assert document["x-datadivr"] == {"schema_hash": schemas.digest, "fingerprint": fingerprint}
     assert document["info"]["title"]
     assert document["info"]["description"]
     assert document["defaultContentType"] == "application/json"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from pathlib import Path
 import pytest
 
 import datadivr
+import datadivr.demo
 import datadivr.runtime
+from datadivr.compat import fingerprint
 from datadivr.exceptions import DatadivrError, RuntimeVersionError
 from datadivr_codegen import runtime_api
 from datadivr_codegen.generator import generate
@@ -233,3 +236,32 @@ def test_the_command_names_the_package_folder() -> None:
     except ValueError:
         expected = folder.as_posix()
     assert f"--out {expected}`" in info.value.command
+
+
+def test_a_package_generated_before_the_fingerprint_gets_it_from_its_schema(
+    unimported: Unimported,
+) -> None:
+    """Version 2 packages pass no ``fingerprint`` to ``Protocol.build``: the runtime computes
+    it from their ``schema.json``, the same as the one recorded now."""
+    events = unimported.path / "events.py"
+    text = events.read_text(encoding="utf-8")
+    recorded = json.loads((unimported.path / "schema.json").read_text(encoding="utf-8"))[
+        "x-datadivr"
+    ]["fingerprint"]
+    line = f'    fingerprint="{recorded}",\n'
+    assert text.count(line) == 1
+    events.write_text(text.replace(line, ""), encoding="utf-8")
+    _record(unimported, "2")
+    package = importlib.import_module(unimported.name)
+    assert package.__runtime_api_version__ == 2
+    assert package.PROTOCOL.recorded_fingerprint is None
+    assert package.PROTOCOL.fingerprint == recorded
+    assert recorded == fingerprint(package.PROTOCOL.schema)
+
+
+def test_a_package_records_its_fingerprint(unimported: Unimported) -> None:
+    package = importlib.import_module(unimported.name)
+    bundle = package.PROTOCOL.schema
+    assert package.PROTOCOL.recorded_fingerprint == bundle["x-datadivr"]["fingerprint"]
+    assert package.PROTOCOL.fingerprint == fingerprint(bundle)
+    assert package.PROTOCOL.fingerprint.startswith("fp1-")

@@ -61,7 +61,7 @@ def test_prints_the_packaged_document_with_its_server() -> None:
     assert result.stdout == served(packaged())
     document = json.loads(result.stdout)
     assert document["asyncapi"] == "3.0.0"
-    assert document["info"]["version"] == PROTOCOL.schema_hash
+    assert document["info"]["version"] == PROTOCOL.fingerprint
     assert {k: v for k, v in document.items() if k != "servers"} == PROTOCOL.asyncapi
     assert list(document)[:3] == ["asyncapi", "info", "servers"]
     assert document["servers"]["datadivr"]["host"] == "127.0.0.1:8765"

@@ -160,6 +160,7 @@ def test_events_lists_every_event() -> None:
     table = run_datadivr("events")
     assert table.returncode == 0
     assert "sum_handler_result" in table.stdout
+    assert PROTOCOL.fingerprint in table.stdout
 
 
 def test_serve_refuses_a_busy_port(served: str) -> None:

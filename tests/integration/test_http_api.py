@@ -34,8 +34,10 @@ async def http() -> Any:
 
 
 async def test_schema_endpoints(http: httpx.AsyncClient) -> None:
-    bundle = (await http.get("/schema")).json()
-    assert bundle == PROTOCOL.schema
+    response = await http.get("/schema")
+    assert response.json() == PROTOCOL.schema
+    assert response.headers["Datadivr-Fingerprint"] == PROTOCOL.fingerprint
+    assert PROTOCOL.fingerprint == PROTOCOL.schema["x-datadivr"]["fingerprint"]
     event = (await http.get("/schema/events/sum_event")).json()
     validator = Draft202012Validator(event)
     assert validator.is_valid({"event_name": "sum_event", "payload": {"numbers": [1]}})
@@ -50,8 +52,16 @@ async def test_schema_endpoints(http: httpx.AsyncClient) -> None:
     )
 
 
+async def test_health_names_the_fingerprint(http: httpx.AsyncClient) -> None:
+    health = (await http.get("/health")).json()
+    assert health["fingerprint"] == PROTOCOL.fingerprint
+    assert health["fingerprint"].startswith("fp1-")
+
+
 async def test_events(http: httpx.AsyncClient) -> None:
-    events = (await http.get("/events")).json()
+    response = await http.get("/events")
+    assert response.headers["Datadivr-Fingerprint"] == PROTOCOL.fingerprint
+    events = response.json()
     assert [event["name"] for event in events] == sorted(PROTOCOL.events)
     by_name = {event["name"]: event for event in events}
     assert by_name["sum_event"] == {

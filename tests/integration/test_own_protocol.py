@@ -174,6 +174,29 @@ def test_own_protocol_from_the_wheel(venv: Path, tmp_path: Path) -> None:
     assert "datadivr generate" in stale.stderr
     assert "make generate" not in stale.stderr
 
+    # the project's history: a reworded schema breaks nobody; a tighter bound breaks clients
+    git = ("git", "-c", "user.name=u", "-c", "user.email=u@example.invalid")
+    for step in (("init", "-q"), ("add", "-A"), ("commit", "-qm", "v1")):
+        assert _run(venv, *git, *step, cwd=project).returncode == 0
+    reworded = _run(venv, datadivr, "schema", "diff", "--against", "HEAD", cwd=project)
+    assert reworded.returncode == 0, reworded.stdout + reworded.stderr
+    act = project / "schema" / "events" / "act.schema.json"
+    schema = json.loads(act.read_text())
+    schema["anyOf"][0]["properties"]["power"]["maximum"] = 5
+    act.write_text(json.dumps(schema))
+    tighter = _run(
+        venv, datadivr, "schema", "diff", "--against", "HEAD", "--format", "json", cwd=project
+    )
+    assert tighter.returncode == 1, tighter.stderr
+    report = json.loads(tighter.stdout)
+    assert [(c["id"], c["breaks"]) for c in report["changes"]] == [
+        ("act:maximum-lowered:$.payload.power", ["clients"])
+    ]
+    assert _run(venv, "git", "status", "--porcelain", cwd=project).stdout.split() == [
+        "M",
+        "schema/events/act.schema.json",
+    ]
+
 
 def _listening_url(server: subprocess.Popen[str]) -> str:
     """The WebSocket URL from ``datadivr serve``'s ``listening`` record."""

@@ -74,6 +74,7 @@ async def test_health(live_server: LiveServer) -> None:
         "status": "ok",
         "clients": 0,
         "schema_hash": PROTOCOL.schema_hash,
+        "fingerprint": PROTOCOL.fingerprint,
         "broker": {"kind": "memory"},
     }
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from typing_extensions import assert_type
 
-from datadivr import ClientState, HandlerContext, MessageBase
+from datadivr import ClientState, HandlerContext, IncompatibleProtocolError, MessageBase
+from datadivr.compat import ProtocolDiff
 from datadivr.demo import (
     Client,
     MsgMessage,
@@ -20,6 +21,19 @@ from datadivr.demo import (
     PongPayload,
     SumHandlerResultMessage,
 )
+
+
+async def check_the_servers_protocol() -> None:
+    for policy in ("raise", "warn", "ignore"):
+        async with Client("ws://127.0.0.1:8765/ws", on_incompatible=policy) as client:
+            assert_type(client.on_incompatible, Literal["raise", "warn", "ignore"])
+    try:
+        await Client().connect()
+    except IncompatibleProtocolError as exc:
+        assert_type(exc.headline, str)
+        assert_type(exc.diff, ProtocolDiff)
+        assert_type(exc.server_fingerprint, str)
+    assert_type(Client.protocol.fingerprint, str)
 
 
 async def use_client() -> None:

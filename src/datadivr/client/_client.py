@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import urllib.parse
+import urllib.request
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -20,6 +22,16 @@ from pydantic import BaseModel, ValidationError
 from websockets.asyncio.client import ClientConnection
 
 from datadivr._logging import get_logger
+from datadivr.client._compatibility import (
+    MAX_SCHEMA_BYTES,
+    ON_INCOMPATIBLE,
+    OnIncompatible,
+    incompatibility,
+    needs_check,
+    read_bundle,
+    resolve,
+    schema_url,
+)
 from datadivr.client._reconnect import Reconnect
 from datadivr.client._session import (
     ClientState,
@@ -33,7 +45,7 @@ from datadivr.client._session import (
 from datadivr.core._hub import SERVER_ID
 from datadivr.core._limits import Limits
 from datadivr.core._message import MessageBase
-from datadivr.core._protocol import Protocol, invalid_error
+from datadivr.core._protocol import FINGERPRINT_HEADER, Protocol, invalid_error
 from datadivr.core._registry import (
     HandlerContext,
     HandlerType,
@@ -48,6 +60,7 @@ from datadivr.exceptions import (
     ConnectRefusedError,
     DatadivrError,
     HandlerError,
+    IncompatibleProtocolError,
     RequestTimeoutError,
 )
 
@@ -81,6 +94,14 @@ class BaseClient:
     as 401 or 403. Only a connection that was open is reconnected: :meth:`connect` itself
     fails at once.
 
+    The server's ``welcome`` names its protocol's fingerprint. When it is not this client's,
+    the client reads the server's schema (``GET /schema`` beside the WebSocket endpoint, with
+    the same ``headers``) and diffs its protocol against it: if the server's protocol breaks
+    this client, :meth:`connect` (and ``async with``) raises
+    :class:`~datadivr.exceptions.IncompatibleProtocolError` and closes the connection before
+    anything is sent; a reconnect that meets such a server gives up. A schema that cannot be
+    read is logged, and the client goes on.
+
     Args:
         url: The server's WebSocket URL.
         registry: Registry of ``CLIENT`` handlers; the default registry when omitted.
@@ -93,9 +114,13 @@ class BaseClient:
             for its defaults, or ``False`` (the default) to end with the connection.
         max_size: The largest frame accepted from the server, in bytes (``None``: any);
             match the server's ``max_frame_size`` when it is raised.
+        on_incompatible: What to do when the server's protocol breaks this client's:
+            ``"raise"`` :class:`~datadivr.exceptions.IncompatibleProtocolError` (the default),
+            ``"warn"`` with :class:`~datadivr.exceptions.IncompatibleProtocolWarning` and go
+            on, or ``"ignore"`` (no check).
 
     Raises:
-        ValueError: ``inbox_size`` is less than 1.
+        ValueError: ``inbox_size`` is less than 1, or ``on_incompatible`` is none of those.
     """
 
     protocol: ClassVar[Protocol]
@@ -111,9 +136,16 @@ class BaseClient:
         headers: Mapping[str, str] | None = None,
         reconnect: Reconnect | bool = False,
         max_size: int | None = Limits.max_frame_size,
+        on_incompatible: OnIncompatible = "raise",
     ) -> None:
         if inbox_size < 1:
             raise ValueError(f"inbox_size must be at least 1, got {inbox_size}")
+        if on_incompatible not in ON_INCOMPATIBLE:
+            raise ValueError(
+                f"on_incompatible must be one of {', '.join(map(repr, ON_INCOMPATIBLE))}, "
+                f"got {on_incompatible!r}"
+            )
+        self.on_incompatible: OnIncompatible = on_incompatible
         self.url = url
         self.request_timeout = request_timeout
         self.open_timeout = open_timeout
@@ -187,6 +219,8 @@ class BaseClient:
             ConnectRefusedError: the server refused the handshake (``status``: e.g. 403
                 wrong token or origin, 503 server full).
             ConnectionClosedError: the server closed the connection before its ``welcome``.
+            IncompatibleProtocolError: the server's protocol breaks this client's (unless
+                ``on_incompatible`` says otherwise).
         """
         self._session.connect()
         try:
@@ -267,10 +301,58 @@ class BaseClient:
             raise ConnectError(f"cannot connect to {self.url}: {exc}") from exc
         try:
             await self._await_welcome(ws)
+            await self._check_protocol(ws)
         except BaseException:
             await ws.close()
             raise
         return ws
+
+    async def _check_protocol(self, ws: ClientConnection) -> None:
+        """Compare the server's protocol with this client's, when its ``welcome`` (or else its
+        handshake's ``Datadivr-Fingerprint`` header) names another fingerprint (see
+        :mod:`datadivr.client._compatibility`).
+
+        Raises:
+            IncompatibleProtocolError: it breaks this client (``on_incompatible="raise"``).
+        """
+        response = ws.response
+        header = response.headers.get(FINGERPRINT_HEADER) if response is not None else None
+        server = self._session.server_fingerprint or header
+        if server is None or self.on_incompatible == "ignore":
+            return
+        own = self.protocol.fingerprint
+        if not needs_check(own, server, self.on_incompatible):
+            return
+        url = schema_url(self.url)
+        try:
+            body = await asyncio.to_thread(_fetch, url, self._headers, self.open_timeout)
+            # A diff of large protocols takes a tenth of a second: off the event loop.
+            error = await asyncio.to_thread(
+                incompatibility,
+                self.protocol.schema,
+                read_bundle(body),
+                client_fingerprint=own,
+                server_fingerprint=server,
+            )
+        except (OSError, ValueError) as exc:  # urllib's errors are OSErrors, timeouts too
+            _log.warning(
+                "cannot check the server's protocol: its schema is not readable",
+                url=url,
+                client_fingerprint=own,
+                server_fingerprint=server,
+                error=str(exc),
+            )
+            return
+        if error is None:
+            _log.info(
+                "the server's protocol differs, but breaks nothing for this client",
+                client_fingerprint=own,
+                server_fingerprint=server,
+            )
+            return
+        if self.on_incompatible == "warn":
+            _log.warning("the server's protocol breaks this client", error=error.headline)
+        resolve(error, self.on_incompatible)
 
     async def _await_welcome(self, ws: ClientConnection) -> None:
         if not self._session.expects_welcome:
@@ -335,6 +417,12 @@ class BaseClient:
                 error: ConnectError | ConnectionClosedError = _error_of(exc)
             except (ConnectError, ConnectionClosedError) as exc:
                 error = exc
+            except IncompatibleProtocolError as exc:
+                self._session.incompatible(exc)
+                log.error(
+                    "reconnect refused: the server's protocol breaks this client", error=str(exc)
+                )
+                return None
             else:
                 log.info("reconnected", client_id=self._session.client_id, resent=sent)
                 return ws
@@ -567,6 +655,23 @@ class BaseClient:
                 event_name=request.event_name,
                 error=str(failure),
             )
+
+
+def _fetch(url: str, headers: Mapping[str, str], timeout: float) -> bytes:
+    """The body of ``GET url`` (run in a thread: urllib blocks).
+
+    Raises:
+        OSError: no answer within ``timeout``, an HTTP error status, or no connection.
+        ValueError: the body is larger than :data:`MAX_SCHEMA_BYTES`, or the URL is not HTTP.
+    """
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise ValueError(f"no schema endpoint for {url!r}")
+    request = urllib.request.Request(url, headers=dict(headers))
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        body: bytes = response.read(MAX_SCHEMA_BYTES + 1)
+    if len(body) > MAX_SCHEMA_BYTES:
+        raise ValueError(f"the schema is larger than {MAX_SCHEMA_BYTES} bytes")
+    return body
 
 
 def _error_of(exc: websockets.ConnectionClosed) -> ConnectionClosedError:

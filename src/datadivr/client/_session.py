@@ -98,9 +98,11 @@ class Waiter(TypingProtocol):
 
 @dataclass(frozen=True)
 class Welcomed:
-    """The server's ``welcome``: the connection's ``client_id`` (``None`` if it gave none)."""
+    """The server's ``welcome``: the connection's ``client_id`` (``None`` if it gave none)
+    and its protocol's ``fingerprint`` (``None`` if it named none)."""
 
     client_id: str | None
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,8 @@ class Session:
         self._log = _log.bind(url=url) if url else _log
         self.state = ClientState.IDLE
         self.client_id: str | None = None
+        #: The fingerprint of the server's protocol, from its last ``welcome``.
+        self.server_fingerprint: str | None = None
         self.close_code: int | None = None
         self.close_reason = ""
         #: Why the last reconnect attempt failed: the cause of the error the client ends with.
@@ -293,6 +297,11 @@ class Session:
         """The waits before each reconnect attempt (see :meth:`Reconnect.delays`)."""
         assert self.policy is not None  # only a reconnecting client waits
         return self.policy.delays(self._random)
+
+    def incompatible(self, error: DatadivrError) -> None:
+        """A reconnect found a server whose protocol breaks the client's: it gives up, and
+        ``error`` is the cause of the error it ends with."""
+        self.last_failure = error
 
     def attempt_failed(self, error: ConnectError | ConnectionClosedError) -> bool:
         """A reconnect attempt failed with ``error``: whether to give up (the server refuses
@@ -431,7 +440,11 @@ class Session:
             client_id = getattr(message.payload, "client_id", None)
             if isinstance(client_id, str):
                 self.client_id = client_id
-            return Welcomed(client_id if isinstance(client_id, str) else None)
+            fingerprint = getattr(message.payload, "fingerprint", None)
+            self.server_fingerprint = fingerprint if isinstance(fingerprint, str) else None
+            return Welcomed(
+                client_id if isinstance(client_id, str) else None, self.server_fingerprint
+            )
         return self.dispatch(message)
 
     def dispatch(self, message: MessageBase) -> Settled | Dispatch | Queued:

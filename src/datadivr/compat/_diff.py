@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from datadivr.compat._schemas import Comparison, Finding, Schemas
+from datadivr_codegen.terms import Direction
 
 __all__ = ["Change", "ProtocolDiff", "Side", "diff_protocols"]
 
@@ -113,10 +114,12 @@ def _at(change: Change) -> str:
 _C, _S = Side.CLIENTS, Side.SERVERS
 #: Who sends a message of each direction to whom (the server validates what it relays).
 _LANES: Mapping[str, frozenset[tuple[Side, Side]]] = {
-    "client_to_server": frozenset({(_C, _S)}),
-    "server_to_client": frozenset({(_S, _C)}),
-    "client_to_client": frozenset({(_C, _S), (_C, _C)}),
-    "both": frozenset({(_C, _S), (_S, _C)}),
+    Direction.CLIENT_TO_SERVER.value: frozenset({(_C, _S)}),
+    Direction.SERVER_TO_CLIENT.value: frozenset({(_S, _C)}),
+    Direction.CLIENT_TO_CLIENT.value: frozenset({(_C, _S), (_C, _C)}),
+    Direction.BOTH.value: frozenset({(_C, _S), (_S, _C)}),
+    # A client's answer to the server's request.
+    Direction.CLIENT_REPLY.value: frozenset({(_C, _S)}),
 }
 
 

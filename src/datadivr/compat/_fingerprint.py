@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from datadivr.compat._schemas import Schemas, canonical
+from datadivr_codegen.terms import Direction
 
 __all__ = ["fingerprint"]
 
 #: The version of the canonical form, the fingerprint's prefix.
 _VERSION = "fp1"
-_DIRECTIONS = frozenset({"client_to_server", "server_to_client", "client_to_client", "both"})
+_DIRECTIONS = frozenset(d.value for d in Direction)
 
 
 def fingerprint(bundle: Mapping[str, Any]) -> str:

@@ -244,7 +244,10 @@ class _Canonical:
                 value, Mapping
             ):
                 out[key] = {k: self.form(v, stack) for k, v in value.items()}
-            elif key in ("allOf", "anyOf", "oneOf", "prefixItems") and isinstance(value, list):
+            elif key in ("allOf", "anyOf", "oneOf") and isinstance(value, list):
+                # Their order changes no verdict.
+                out[key] = sorted((self.form(v, stack) for v in value), key=_value_key)
+            elif key == "prefixItems" and isinstance(value, list):
                 out[key] = [self.form(v, stack) for v in value]
             elif isinstance(value, Mapping | bool):
                 out[key] = self.form(value, stack)
@@ -421,12 +424,22 @@ class Comparison:
 
     def _unevaluated(self, old: Any, new: Any, path: str) -> list[Finding]:
         """``unevaluatedProperties``/``Items`` see what every applicator beside them
-        evaluated: beside any change, they may refuse more and accept more."""
-        found = []
+        evaluated. Beside nothing else that changed, they are compared with each other (they
+        apply to the same members); beside any other change, they may refuse more and accept
+        more."""
+        found: list[Finding] = []
         for key in ("unevaluatedProperties", "unevaluatedItems"):
-            if any(
-                isinstance(node, Mapping) and key in node for node in (old, new)
-            ) and self.old_shape(old) != self.new_shape(new):
+            if not any(isinstance(node, Mapping) and key in node for node in (old, new)):
+                continue
+            rest_old = _without(old, key)
+            rest_new = _without(new, key)
+            if self.old_shape(rest_old) == self.new_shape(rest_new):
+                found += self.compare(
+                    old.get(key, True) if isinstance(old, Mapping) else True,
+                    new.get(key, True) if isinstance(new, Mapping) else True,
+                    f"{path}.*" if key == "unevaluatedProperties" else f"{path}[*]",
+                )
+            elif self.old_shape(old) != self.new_shape(new):
                 found.append(
                     Finding(
                         path,
@@ -462,10 +475,9 @@ class Comparison:
             if old.get("$ref") == new.get("$ref"):
                 return []
             return [Finding(path, "ref-changed", "an unresolved $ref changed", True, True)]
-        for key in ("anyOf", "oneOf"):
-            if key in old or key in new:
-                # A disjunction: each side as its branches (with the keywords beside them).
-                return self._compare_branches(old, new, path, key)
+        if any(key in kw for key in ("anyOf", "oneOf") for kw in (old, new)):
+            # A disjunction: each side as its branches (with the keywords beside them).
+            return self._compare_branches(old, new, path)
         types_old = _effective_types(old)
         types_new = _effective_types(new)
         either = types_old | types_new
@@ -584,7 +596,14 @@ class Comparison:
                 findings += self.compare(
                     patterns_old[pattern], patterns_new[pattern], f"{path}.~{pattern}"
                 )
-            if patterns_old.keys() != patterns_new.keys():
+            if not patterns_old or not patterns_new:
+                # Patterns on one side only: a name a pattern matches is checked by it on that
+                # side, by additionalProperties on the other.
+                for pattern in patterns_new.keys() - patterns_old.keys():
+                    findings += self.compare(extra_old, patterns_new[pattern], f"{path}.~{pattern}")
+                for pattern in patterns_old.keys() - patterns_new.keys():
+                    findings += self.compare(patterns_old[pattern], extra_new, f"{path}.~{pattern}")
+            elif patterns_old.keys() != patterns_new.keys():
                 findings.append(
                     Finding(
                         path,
@@ -621,11 +640,24 @@ class Comparison:
 
     # -- applicators ---------------------------------------------------------------------------
 
+    def _disjunction(
+        self, kw: Mapping[str, Any], side: Schemas
+    ) -> tuple[list[Any], list[Any], str | None, bool]:
+        """``kw`` as a disjunction: its branches (each with the keywords beside it), the
+        branches as written, the keyword, and whether it is one (a ``oneOf`` is, when no value
+        can match two of its branches)."""
+        for key in ("anyOf", "oneOf"):
+            if isinstance(kw.get(key), list):
+                branches, raw = _branches(kw, key)
+                return branches, raw, key, key == "anyOf" or self._disjoint(branches, side)
+        return [kw], [None], None, True
+
     def _compare_branches(
-        self, old: Mapping[str, Any], new: Mapping[str, Any], path: str, key: str
+        self, old: Mapping[str, Any], new: Mapping[str, Any], path: str
     ) -> list[Finding]:
-        b_old, raw_old = _branches(old, key)
-        b_new, raw_new = _branches(new, key)
+        b_old, raw_old, key_old, exact_old = self._disjunction(old, self.old)
+        b_new, raw_new, key_new, exact_new = self._disjunction(new, self.new)
+        key = key_new or key_old or "anyOf"
         shapes_old = [self.old_shape(b) for b in b_old]
         shapes_new = [self.new_shape(b) for b in b_new]
         if sorted(shapes_old) == sorted(shapes_new):
@@ -663,7 +695,7 @@ class Comparison:
                 Finding(
                     path,
                     f"{word}-branch-removed",
-                    f"{key} branch {_branch_text(raw_old[i], self.old)} removed",
+                    f"{key_old or key} branch {_branch_text(raw_old[i], self.old)} removed",
                     not covered_old[i],
                     False,
                 )
@@ -673,14 +705,12 @@ class Comparison:
                 Finding(
                     path,
                     f"{word}-branch-added",
-                    f"{key} branch {_branch_text(raw_new[j], self.new)} added",
+                    f"{key_new or key} branch {_branch_text(raw_new[j], self.new)} added",
                     False,
                     not covered_new[j],
                 )
             )
-        if key == "oneOf" and not (
-            self._disjoint(b_old, self.old) and self._disjoint(b_new, self.new)
-        ):
+        if not (exact_old and exact_new):
             # Branches that may overlap: a value that matched one branch may now match two.
             findings.append(
                 Finding(
@@ -1160,6 +1190,10 @@ def _branches(kw: Mapping[str, Any], key: str) -> tuple[list[Any], list[Any]]:
 
 def _branch_text(branch: Any, schemas: Schemas) -> str:
     return "(the schema)" if branch is None else _shown(canonical(branch, schemas))
+
+
+def _without(node: Any, key: str) -> Any:
+    return {k: v for k, v in node.items() if k != key} if isinstance(node, Mapping) else node
 
 
 def _flag(findings: list[Finding], name: str) -> bool:

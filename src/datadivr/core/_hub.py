@@ -121,6 +121,7 @@ class Hub:
         )
         self._clients: dict[str, _Client] = {}
         self._has_welcome = "welcome" in protocol.events
+        self._welcome_fields = _welcome_fields(protocol) if self._has_welcome else {}
         self._error_codes = _error_codes(protocol)
         self._max_depth = self.limits.max_depth
         self._max_items = self.limits.max_items
@@ -172,7 +173,7 @@ class Hub:
         if self._members is not None:
             self._members.joined(client_id)
         if self._has_welcome:
-            payload = {"client_id": client_id, "schema_hash": self.protocol.schema_hash}
+            payload = {"client_id": client_id, **self._welcome_fields}
             self._deliver(Direct(client_id), _frame("welcome", payload, from_id=SERVER_ID))
         return client_id
 
@@ -540,6 +541,26 @@ def _frame(event_name: str, payload: Any, **envelope: str | None) -> str:
     data.update((k, v) for k, v in envelope.items() if v is not None)
     # ASCII escapes: any str, even one with a lone surrogate, makes valid JSON text.
     return json.dumps(data, separators=(",", ":"))
+
+
+def _welcome_fields(protocol: Protocol) -> dict[str, str]:
+    """What the ``welcome`` tells besides the ``client_id``: the ``schema_hash`` and the
+    ``fingerprint``, those of them that its payload declares (a closed welcome schema without
+    them still gets a valid welcome; the fingerprint of a package generated before it was
+    recorded is computed only then); both when its payload is not an object model."""
+    payload_type = protocol.events["welcome"].payload_type
+    model_fields = getattr(payload_type, "model_fields", None)
+    declared = (
+        {field.alias or name for name, field in model_fields.items()}
+        if isinstance(payload_type, type) and isinstance(model_fields, dict)
+        else None
+    )
+    fields: dict[str, str] = {}
+    if declared is None or "schema_hash" in declared:
+        fields["schema_hash"] = protocol.schema_hash
+    if declared is None or "fingerprint" in declared:
+        fields["fingerprint"] = protocol.fingerprint
+    return fields
 
 
 def _error_codes(protocol: Protocol) -> frozenset[str] | None:

@@ -30,6 +30,9 @@ __all__ = ["Direction", "EventSpec", "MessageText", "Protocol"]
 
 #: The WebSocket subprotocol the server selects when a client offers it.
 SUBPROTOCOL = "datadivr"
+#: The response header of ``GET /events`` and ``GET /schema`` that holds the protocol's
+#: :attr:`Protocol.fingerprint`.
+FINGERPRINT_HEADER = "Datadivr-Fingerprint"
 #: A frame with more array elements and object members than this (counted from above, at C
 #: speed) is checked fail-fast: each array and map stops at its first failure, so that
 #: refusing it costs no more than accepting it, however many of its values are wrong. Smaller
@@ -83,12 +86,16 @@ class Protocol:
         package: The generated package, whose ``schema.json`` holds the bundled schema,
             ``asyncapi.json`` the AsyncAPI document and ``protocol.d.ts`` the TypeScript
             declarations.
+        recorded_fingerprint: The compatibility fingerprint the generator recorded
+            (``None`` for a package generated before it did: :attr:`fingerprint` then
+            computes it from ``schema.json``).
     """
 
     events: Mapping[str, EventSpec]
     adapter: TypeAdapter[Any] = field(repr=False)
     schema_hash: str
     package: str
+    recorded_fingerprint: str | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -98,9 +105,22 @@ class Protocol:
         *,
         schema_hash: str,
         package: str,
+        fingerprint: str | None = None,
     ) -> Protocol:
-        """Build a protocol from its events (used by generated code)."""
-        return cls({e.name: e for e in events}, adapter, schema_hash, package)
+        """Build a protocol from its events (used by generated code; packages generated
+        before the fingerprint was recorded pass none)."""
+        return cls({e.name: e for e in events}, adapter, schema_hash, package, fingerprint)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The protocol's compatibility fingerprint (see :func:`datadivr.compat.fingerprint`):
+        equal for two protocols that accept the same messages in the same directions with the
+        same replies. The one the generator recorded, else computed from ``schema.json``."""
+        if self.recorded_fingerprint is not None:
+            return self.recorded_fingerprint
+        from datadivr.compat import fingerprint  # only packages older than the record need it
+
+        return fingerprint(self.schema)
 
     @cached_property
     def schema(self) -> dict[str, Any]:

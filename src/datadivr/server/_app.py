@@ -128,6 +128,7 @@ def create_app(
             status="ok",
             clients=len(server.connections),
             schema_hash=protocol.schema_hash,
+            fingerprint=protocol.fingerprint,
             broker=server.backplane.status(),
         )
 

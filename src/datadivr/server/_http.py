@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from datadivr.core._asyncapi import asyncapi_for
-from datadivr.core._protocol import Direction, MessageText, Protocol
+from datadivr.core._protocol import FINGERPRINT_HEADER, Direction, MessageText, Protocol
 from datadivr.validation import Report, Validator
 
 __all__ = [
@@ -84,6 +84,11 @@ class HealthModel(_Strict):
     status: str = Field(examples=["ok"])
     clients: int = Field(ge=0, description="Connected WebSocket clients.")
     schema_hash: str = Field(description="Hash of the schema files the protocol came from.")
+    fingerprint: str = Field(
+        description="The protocol's compatibility fingerprint: equal for protocols that accept "
+        "the same messages in the same directions.",
+        examples=["fp1-e7accfe60a82c90051bcbed30f1c96c5"],
+    )
     broker: dict[str, Any] = Field(
         default_factory=lambda: {"kind": "memory"},
         description="The backplane: `kind` (`memory` or `redis`); for Redis also `available`, "
@@ -148,6 +153,17 @@ def event_models(protocol: Protocol) -> list[EventModel]:
     ]
 
 
+#: The OpenAPI description of a response that names the protocol's fingerprint.
+_FINGERPRINTED: dict[str, Any] = {
+    "headers": {
+        FINGERPRINT_HEADER: {
+            "description": "The protocol's compatibility fingerprint (as in GET /health).",
+            "schema": {"type": "string"},
+        }
+    }
+}
+
+
 def schema_router(protocol: Protocol, *, token: bool = False) -> APIRouter:
     """Routes: ``GET /events``, ``GET /schema``, ``GET /asyncapi.json``, ``GET /protocol.d.ts``,
     ``GET /schema/events/{event_name}``, ``POST /validate``; ``token``: whether clients must
@@ -160,16 +176,20 @@ def schema_router(protocol: Protocol, *, token: bool = False) -> APIRouter:
         "/events",
         summary="Every event: who sends it, its reply, its schema and a valid example message",
         response_model=list[EventModel],
+        responses={200: _FINGERPRINTED},
     )
-    async def get_events() -> list[EventModel]:
+    async def get_events(response: Response) -> list[EventModel]:
+        response.headers[FINGERPRINT_HEADER] = protocol.fingerprint
         return events
 
     @router.get(
         "/schema",
         summary="The whole protocol as one self-contained JSON Schema (draft 2020-12)",
         response_model=dict[str, Any],
+        responses={200: _FINGERPRINTED},
     )
-    async def get_schema() -> dict[str, Any]:
+    async def get_schema(response: Response) -> dict[str, Any]:
+        response.headers[FINGERPRINT_HEADER] = protocol.fingerprint
         return protocol.schema
 
     @router.get(

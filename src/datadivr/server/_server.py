@@ -19,7 +19,13 @@ from datadivr.core._hub import Hub, error_frame
 from datadivr.core._lifecycle import ClientInfo, DisconnectInfo, PresenceChange, run_hooks
 from datadivr.core._limits import Limits, over_size, utf8_size
 from datadivr.core._message import MessageBase
-from datadivr.core._protocol import SUBPROTOCOL, Protocol, binary_error, frame_field
+from datadivr.core._protocol import (
+    FINGERPRINT_HEADER,
+    SUBPROTOCOL,
+    Protocol,
+    binary_error,
+    frame_field,
+)
 from datadivr.core._registry import HandlerContext, HandlerType, Registry
 from datadivr.core._requests import Asks, reading
 from datadivr.core._route import Route
@@ -311,6 +317,16 @@ class Server:
             return 503, "the server is shutting down"
         return identity
 
+    @functools.cached_property
+    def _accept_headers(self) -> list[tuple[bytes, bytes]]:
+        """The handshake's answer names the protocol's fingerprint, so that a client whose
+        ``welcome`` has no field for it can still compare protocols."""
+        try:
+            fingerprint = self.protocol.fingerprint
+        except (OSError, ValueError):  # a protocol without its bundled schema
+            return []
+        return [(FINGERPRINT_HEADER.lower().encode("ascii"), fingerprint.encode("ascii"))]
+
     def _shutting_down(self) -> bool:
         return self.closing
 
@@ -329,7 +345,10 @@ class Server:
                 await _deny(websocket, status, reason)
                 return
             offered = websocket.scope.get("subprotocols", ())
-            await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+            await websocket.accept(
+                subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None,
+                headers=self._accept_headers,
+            )
             run = asyncio.current_task()
             if run is not None:
                 self._runs.add(run)
