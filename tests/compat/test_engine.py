@@ -186,3 +186,49 @@ def test_the_demo_protocol_compares_equal_to_itself() -> None:
     demo = json.loads(text)
     assert diff_protocols(demo, copy.deepcopy(demo)).changes == ()
     assert fingerprint(demo) == fingerprint(copy.deepcopy(demo))
+
+
+def test_thousands_of_enum_values_are_one_change_each_way() -> None:
+    old = bundle({"e": {"enum": [f"v{i}" for i in range(5000)]}})
+    new = bundle({"e": {"enum": [f"v{i}" for i in range(2500, 7500)]}})
+    diff = diff_protocols(old, new)
+    assert [(c.kind, c.summary) for c in diff.changes] == [
+        (
+            "enum-value-removed",
+            'values "v0", "v1", "v2", "v3", "v4" and 2495 more removed',
+        ),
+        (
+            "enum-value-added",
+            'values "v5000", "v5001", "v5002", "v5003", "v5004" and 2495 more added',
+        ),
+    ]
+
+
+def test_a_schema_nested_too_deeply_is_refused_not_crashed() -> None:
+    deep: dict[str, Any] = {"type": "string"}
+    for _ in range(5000):
+        deep = {"type": "array", "items": deep}
+    with pytest.raises(ValueError, match="nested too deeply"):
+        diff_protocols(bundle({"e": {"type": "string"}}), bundle({"e": deep}))
+    with pytest.raises(ValueError, match="nested too deeply"):
+        fingerprint(bundle({"e": deep}))
+
+
+def test_a_comparison_too_large_is_refused_within_its_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nested unions whose pairs multiply, as a hostile server could publish: the comparison
+    stops at its budget with an error, instead of running for minutes."""
+    from datadivr.compat import _schemas
+
+    branches: dict[str, Any] = {"type": "string"}
+    for _ in range(6):
+        branches = {
+            "anyOf": [{"type": "object", "properties": {f"k{i}": branches}} for i in range(6)]
+        }
+    changed = json.loads(json.dumps(branches).replace('"string"', '"integer"'))
+    for budget in ("MAX_COMPARISONS", "MAX_VISITS"):
+        with monkeypatch.context() as patch:
+            patch.setattr(_schemas, budget, 2000)
+            with pytest.raises(ValueError, match="too large to compare"):
+                diff_protocols(bundle({"a": branches}), bundle({"a": changed}))

@@ -217,8 +217,16 @@ def diff_protocols(old: Mapping[str, Any], new: Mapping[str, Any]) -> ProtocolDi
     """Compare two bundled protocols (``schema.json`` documents).
 
     Raises:
-        ValueError: either document is not a bundled datadivr protocol.
+        ValueError: either document is not a bundled datadivr protocol, or they are too large
+            or too deeply nested to compare.
     """
+    try:
+        return _diff(old, new)
+    except RecursionError:
+        raise ValueError("the schemas are nested too deeply to compare") from None
+
+
+def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> ProtocolDiff:
     from datadivr.compat._fingerprint import fingerprint
 
     old_events, old_schemas = _events(old, "OLD")

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from datadivr.compat._schemas import Schemas, canonical
+from datadivr.compat._schemas import Schemas, Shapes
 from datadivr_codegen.terms import Direction
 
 __all__ = ["fingerprint"]
@@ -56,11 +56,16 @@ def fingerprint(bundle: Mapping[str, Any]) -> str:
         }
     defs = bundle.get("$defs")
     defs = defs if isinstance(defs, Mapping) else {}
-    forms: list[Any] = []
+    shapes = Shapes(schemas, name_ref=name_ref)
+    forms: list[str] = []
     done = 0
-    while done < len(order):  # definitions met while canonicalising others join the list
+    while done < len(order):  # definitions met while writing others join the list
         head = order[done]
-        forms.append(canonical(defs.get(head), schemas, name_ref=name_ref))
+        try:
+            forms.append(shapes.text(defs.get(head)))
+        except RecursionError:
+            raise ValueError(f"definition {head!r} is nested too deeply") from None
         done += 1
-    text = json.dumps([events, forms], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    head_text = json.dumps(events, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    text = "\n".join([head_text, *forms])
     return f"{_VERSION}-{hashlib.sha256(text.encode()).hexdigest()[:32]}"

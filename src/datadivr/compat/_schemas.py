@@ -26,7 +26,17 @@ from fractions import Fraction
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["ANNOTATIONS", "ENFORCED_FORMATS", "Comparison", "Finding", "Schemas", "canonical"]
+__all__ = [
+    "ANNOTATIONS",
+    "ENFORCED_FORMATS",
+    "MAX_COMPARISONS",
+    "MAX_VISITS",
+    "Comparison",
+    "Finding",
+    "Schemas",
+    "Shapes",
+    "TooLargeError",
+]
 
 #: Keywords that only describe: changing them changes no verdict.
 ANNOTATIONS = frozenset(
@@ -100,6 +110,11 @@ _KNOWN = frozenset(
 )
 #: At most this many pairs of ``anyOf``/``oneOf`` branches are compared with each other.
 _MAX_PAIRS = 400
+#: At most this many pairs of schemas are compared in one :class:`Comparison` (a few seconds;
+#: a protocol of 130 events with shared definitions takes 6,000).
+MAX_COMPARISONS = 50_000
+#: At most this many schemas are put in canonical form in one :class:`Comparison`.
+MAX_VISITS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -208,67 +223,97 @@ def _json_type(value: Any) -> str:
 # -- canonical forms ---------------------------------------------------------------------------
 
 
-def canonical(node: Any, schemas: Schemas, *, name_ref: Callable[[str], str] | None = None) -> Any:
-    """``node`` without annotations, its ``required`` and ``enum`` sorted, integral floats as
-    integers; with ``name_ref``, every ``$ref`` renamed by it, else every local ``$ref``
-    inlined (a reference back into a definition being inlined becomes ``{"$rec": n}``, ``n``
-    levels up), so that equal canonical forms accept the same values."""
-    return _Canonical(schemas, name_ref).form(node, ())
+class TooLargeError(ValueError):
+    """The schemas are too large to compare within :data:`MAX_COMPARISONS` pairs and
+    :data:`MAX_VISITS` schemas."""
 
 
-class _Canonical:
-    def __init__(self, schemas: Schemas, name_ref: Callable[[str], str] | None) -> None:
+class Shapes:
+    """The canonical forms of one side's schemas, as text: without annotations, ``required``,
+    ``enum`` and the members of ``allOf``/``anyOf``/``oneOf`` sorted, integral floats as
+    integers, and each ``$ref`` inlined (a reference back into a definition being inlined as
+    ``{"$rec":n}``, ``n`` levels up), or, with ``name_ref``, renamed by it. Equal texts are
+    schemas that accept the same values. A schema's text is computed once, unless it holds a
+    reference back into a definition above it.
+
+    Args:
+        schemas: The document the schemas and their references are in.
+        counter: Nodes visited, shared by the texts of one comparison (or one fingerprint).
+        name_ref: How to write a ``$ref`` instead of inlining it.
+    """
+
+    def __init__(
+        self,
+        schemas: Schemas,
+        counter: list[int] | None = None,
+        name_ref: Callable[[str], str] | None = None,
+    ) -> None:
         self.schemas = schemas
-        self.name_ref = name_ref
+        self._memo: dict[int, tuple[Any, str]] = {}
+        self._recs = 0
+        self._counter = counter if counter is not None else [0]
+        self._name_ref = name_ref
 
-    def form(self, node: Any, stack: tuple[int, ...]) -> Any:
-        if isinstance(node, bool):
-            return node
+    def text(self, node: Any, stack: tuple[int, ...] = ()) -> str:
+        """``node``'s canonical text.
+
+        Raises:
+            TooLargeError: more than :data:`MAX_VISITS` schemas were visited.
+        """
         if not isinstance(node, Mapping):
-            return _plain(node)
-        out: dict[str, Any] = {}
-        for key, value in node.items():
+            return _value_key(node)
+        memo = self._memo.get(id(node))
+        if memo is not None and memo[0] is node:
+            return memo[1]
+        self._counter[0] += 1
+        if self._counter[0] > MAX_VISITS:
+            raise TooLargeError("the schemas are too large to compare")
+        recs = self._recs
+        parts = []
+        for key in sorted(node):
+            value = node[key]
             if key in ANNOTATIONS or key.startswith("x-"):
                 continue
             if key == "format" and value not in ENFORCED_FORMATS:
                 continue
             if key == "$ref" and isinstance(value, str):
-                out[key] = self.ref(value, stack)
+                text = self._ref(value, stack)
             elif key in ("enum", "required") and isinstance(value, list):
-                out[key] = sorted((_plain(v) for v in value), key=_value_key)
+                text = "[" + ",".join(sorted(_value_key(v) for v in value)) + "]"
             elif key == "type" and isinstance(value, list):
-                out[key] = sorted(value) if len(value) != 1 else value[0]
-            elif key in ("const",):
-                out[key] = _plain(value)
+                text = _value_key(sorted(value) if len(value) != 1 else value[0])
             elif key in ("properties", "patternProperties", "dependentSchemas") and isinstance(
                 value, Mapping
             ):
-                out[key] = {k: self.form(v, stack) for k, v in value.items()}
+                items = sorted(value.items())
+                text = "{" + ",".join(f"{json.dumps(k)}:{self.text(v, stack)}" for k, v in items)
+                text += "}"
             elif key in ("allOf", "anyOf", "oneOf") and isinstance(value, list):
                 # Their order changes no verdict.
-                out[key] = sorted((self.form(v, stack) for v in value), key=_value_key)
+                text = "[" + ",".join(sorted(self.text(v, stack) for v in value)) + "]"
             elif key == "prefixItems" and isinstance(value, list):
-                out[key] = [self.form(v, stack) for v in value]
+                text = "[" + ",".join(self.text(v, stack) for v in value) + "]"
             elif isinstance(value, Mapping | bool):
-                out[key] = self.form(value, stack)
+                text = self.text(value, stack)
             else:
-                out[key] = _plain(value)
-        return out
+                text = _value_key(value)
+            parts.append(f"{json.dumps(key)}:{text}")
+        text = "{" + ",".join(parts) + "}"
+        if self._recs == recs:
+            self._memo[id(node)] = (node, text)
+        return text
 
-    def ref(self, ref: str, stack: tuple[int, ...]) -> Any:
-        if self.name_ref is not None:
-            return self.name_ref(ref)
+    def _ref(self, ref: str, stack: tuple[int, ...]) -> str:
+        if self._name_ref is not None:
+            return json.dumps(self._name_ref(ref))
         try:
             target = self.schemas.resolve(ref)
         except LookupError:
-            return ref
+            return _value_key(ref)
         if id(target) in stack:
-            return {"$rec": len(stack) - stack.index(id(target))}
-        return {"$inline": self.form(target, (*stack, id(target)))}
-
-
-def _shape(node: Any, schemas: Schemas) -> str:
-    return json.dumps(canonical(node, schemas), sort_keys=True, ensure_ascii=False)
+            self._recs += 1
+            return f'{{"$rec":{len(stack) - stack.index(id(target))}}}'
+        return '{"$inline":' + self.text(target, (*stack, id(target))) + "}"
 
 
 # -- the comparison ----------------------------------------------------------------------------
@@ -294,7 +339,11 @@ class Comparison:
         self._active: set[tuple[int, int]] = set()
         #: Each node's own keywords, one dict per node (its id marks a pair in ``_active``).
         self._own: dict[int, tuple[Any, dict[str, Any]]] = {}
-        self._shapes: dict[tuple[int, int], tuple[Any, str]] = {}
+        visits = [0]
+        self._old_shapes = Shapes(old, visits)
+        self._new_shapes = Shapes(new, visits)
+        #: How many more pairs of schemas may be compared.
+        self.budget = MAX_COMPARISONS
         #: Pairs of references treated as equal (the envelope, compared on its own).
         self.same_refs: set[tuple[str, str]] = set()
 
@@ -305,6 +354,9 @@ class Comparison:
         key = (id(old), id(new))
         if key in self._active:
             return []  # the same pair further up: any difference shows there
+        self.budget -= 1
+        if self.budget < 0:
+            raise TooLargeError("the schemas are too large to compare")
         self._active.add(key)
         try:
             return self._compare(old, new, path)
@@ -312,22 +364,20 @@ class Comparison:
             self._active.discard(key)
 
     def old_shape(self, node: Any) -> str:
-        """The canonical form of a schema of OLD, as text (equal texts: equal schemas)."""
-        return self._shape(node, self.old)
+        """The canonical form of a schema of OLD, as text (equal texts: equal schemas).
+
+        Raises:
+            TooLargeError: the schemas are too large to compare.
+        """
+        return self._old_shapes.text(node)
 
     def new_shape(self, node: Any) -> str:
-        """The canonical form of a schema of NEW, as text."""
-        return self._shape(node, self.new)
+        """The canonical form of a schema of NEW, as text.
 
-    def _shape(self, node: Any, side: Schemas) -> str:
-        if not isinstance(node, Mapping):
-            return _shape(node, side)
-        cached = self._shapes.get((id(side), id(node)))
-        if cached is not None and cached[0] is node:
-            return cached[1]
-        shape = _shape(node, side)
-        self._shapes[(id(side), id(node))] = (node, shape)
-        return shape
+        Raises:
+            TooLargeError: the schemas are too large to compare.
+        """
+        return self._new_shapes.text(node)
 
     # -- nodes -----------------------------------------------------------------------------
 
@@ -695,7 +745,7 @@ class Comparison:
                 Finding(
                     path,
                     f"{word}-branch-removed",
-                    f"{key_old or key} branch {_branch_text(raw_old[i], self.old)} removed",
+                    f"{key_old or key} branch {_branch_text(raw_old[i])} removed",
                     not covered_old[i],
                     False,
                 )
@@ -705,7 +755,7 @@ class Comparison:
                 Finding(
                     path,
                     f"{word}-branch-added",
-                    f"{key_new or key} branch {_branch_text(raw_new[j], self.new)} added",
+                    f"{key_new or key} branch {_branch_text(raw_new[j])} added",
                     False,
                     not covered_new[j],
                 )
@@ -919,15 +969,23 @@ def _compare_values(old: Mapping[str, Any], new: Mapping[str, Any], path: str) -
                 True,
             )
         ]
-    for value in removed:
+    # One change for the values removed and one for those added, however many.
+    if removed:
         findings.append(
-            Finding(path, f"{word}-value-removed", f"value {_shown(value)} removed", True, False)
+            Finding(path, f"{word}-value-removed", f"{_values_text(removed)} removed", True, False)
         )
-    for value in added:
+    if added:
         findings.append(
-            Finding(path, f"{word}-value-added", f"value {_shown(value)} added", False, True)
+            Finding(path, f"{word}-value-added", f"{_values_text(added)} added", False, True)
         )
     return findings
+
+
+def _values_text(values: list[Any]) -> str:
+    """``value "a"``, ``values "a", "b"``, or the first five and how many more."""
+    shown = ", ".join(_shown(v) for v in values[:5])
+    more = f" and {len(values) - 5} more" if len(values) > 5 else ""
+    return f"value {shown}" if len(values) == 1 else f"values {shown}{more}"
 
 
 def _lower(kw: Mapping[str, Any]) -> tuple[Fraction, bool] | None:
@@ -1188,8 +1246,17 @@ def _branches(kw: Mapping[str, Any], key: str) -> tuple[list[Any], list[Any]]:
     return [{"allOf": [rest, b]} if rest else b for b in raw], list(raw)
 
 
-def _branch_text(branch: Any, schemas: Schemas) -> str:
-    return "(the schema)" if branch is None else _shown(canonical(branch, schemas))
+def _branch_text(branch: Any) -> str:
+    """A branch in brief: its keywords, what is inside them elided."""
+    if branch is None:
+        return "(the schema)"
+    if isinstance(branch, Mapping):
+        branch = {
+            k: (v if not isinstance(v, Mapping | list) or not v else "…")
+            for k, v in branch.items()
+            if k not in ANNOTATIONS and not k.startswith("x-")
+        }
+    return _shown(branch)
 
 
 def _without(node: Any, key: str) -> Any:
