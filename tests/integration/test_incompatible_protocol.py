@@ -13,7 +13,7 @@ import shutil
 import socket
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from types import ModuleType
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from datadivr import (
     ClientState,
@@ -243,6 +243,65 @@ async def test_a_server_without_its_schema_is_let_be_with_a_warning(
     [record] = [r for r in caplog.records if "schema is not readable" in r.getMessage()]
     assert "404" in getattr(record, "error", "")
     assert getattr(record, "url", "") == server.http + "/schema"
+
+
+def _answering_schema(package: ModuleType, answer: Callable[[], Response]) -> FastAPI:
+    """A server of ``package``'s protocol whose ``GET /schema`` is ``answer()``; its real
+    schema is at ``/elsewhere``, and the requests for it are counted."""
+    app = _app(package)
+    app.state.elsewhere = 0
+
+    @app.middleware("http")
+    async def schema(request: Request, call_next: Any) -> Response:
+        if request.url.path == "/schema":
+            return answer()
+        if request.url.path == "/elsewhere":
+            app.state.elsewhere += 1
+            return JSONResponse(package.PROTOCOL.schema)
+        response: Response = await call_next(request)
+        return response
+
+    return app
+
+
+async def test_a_redirect_is_not_followed_with_the_clients_headers(
+    packages: dict[str, ModuleType], serve_app: ServeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The client's headers may hold a token: a redirect of ``GET /schema`` is not followed
+    (the check gives up, with a warning), wherever it points."""
+    old, new = packages["old"], packages["breaking"]
+    app = _answering_schema(new, lambda: RedirectResponse("/elsewhere", status_code=302))
+    with (
+        serve_app(app) as server,
+        caplog.at_level(logging.WARNING, logger="datadivr.client"),
+    ):
+        client = old.Client(server.url, open_timeout=TIMEOUT, headers={"Authorization": "x"})
+        async with client:
+            assert client.state is ClientState.OPEN
+    assert app.state.elsewhere == 0
+    [record] = [r for r in caplog.records if "schema is not readable" in r.getMessage()]
+    assert "302" in getattr(record, "error", "")
+
+
+async def test_a_schema_that_drips_in_does_not_hold_the_connect_up(
+    packages: dict[str, ModuleType], serve_app: ServeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A byte every 0.2 s keeps each read within its timeout; open_timeout bounds them all."""
+
+    async def drip() -> AsyncIterator[bytes]:
+        for _ in range(150):  # 30 s at most
+            yield b" "
+            await asyncio.sleep(0.2)
+
+    old, new = packages["old"], packages["breaking"]
+    app = _answering_schema(new, lambda: StreamingResponse(drip(), media_type="application/json"))
+    with (
+        serve_app(app) as server,
+        caplog.at_level(logging.WARNING, logger="datadivr.client"),
+    ):
+        async with old.Client(server.url, open_timeout=1.5) as client:
+            assert client.state is ClientState.OPEN
+    assert [r for r in caplog.records if "schema is not readable" in r.getMessage()]
 
 
 @contextlib.contextmanager

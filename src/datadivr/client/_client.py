@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -325,7 +327,12 @@ class BaseClient:
             return
         url = schema_url(self.url)
         try:
-            body = await asyncio.to_thread(_fetch, url, self._headers, self.open_timeout)
+            # A server that drips its answer must not hold the connection up: open_timeout
+            # bounds the whole read, not each of its pieces.
+            body = await asyncio.wait_for(
+                asyncio.to_thread(_fetch, url, self._headers, self.open_timeout),
+                self.open_timeout,
+            )
             # A diff of large protocols takes a tenth of a second: off the event loop.
             error = await asyncio.to_thread(
                 incompatibility,
@@ -334,7 +341,7 @@ class BaseClient:
                 client_fingerprint=own,
                 server_fingerprint=server,
             )
-        except (OSError, ValueError) as exc:  # urllib's errors are OSErrors, timeouts too
+        except (OSError, ValueError, asyncio.TimeoutError) as exc:  # urllib's are OSErrors
             _log.warning(
                 "cannot check the server's protocol: its schema is not readable",
                 url=url,
@@ -657,6 +664,13 @@ class BaseClient:
             )
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error (``urllib.error.HTTPError``, an ``OSError``)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def _fetch(url: str, headers: Mapping[str, str], timeout: float) -> bytes:
     """The body of ``GET url`` (run in a thread: urllib blocks).
 
@@ -667,11 +681,25 @@ def _fetch(url: str, headers: Mapping[str, str], timeout: float) -> bytes:
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise ValueError(f"no schema endpoint for {url!r}")
     request = urllib.request.Request(url, headers=dict(headers))
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        body: bytes = response.read(MAX_SCHEMA_BYTES + 1)
-    if len(body) > MAX_SCHEMA_BYTES:
-        raise ValueError(f"the schema is larger than {MAX_SCHEMA_BYTES} bytes")
-    return body
+    # No redirect is followed: it would carry the headers (a token) wherever it points.
+    opener = urllib.request.build_opener(_NoRedirect)
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        response = opener.open(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the connection
+        raise OSError(f"HTTP Error {exc.code}: {exc.reason}") from None
+    with response:
+        while chunk := response.read1(65536):
+            size += len(chunk)
+            if size > MAX_SCHEMA_BYTES:
+                raise ValueError(f"the schema is larger than {MAX_SCHEMA_BYTES} bytes")
+            if time.monotonic() > deadline:  # each read is in time, but not all of them
+                raise TimeoutError(f"the schema did not arrive within {timeout}s")
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _error_of(exc: websockets.ConnectionClosed) -> ConnectionClosedError:
