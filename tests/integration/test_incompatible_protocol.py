@@ -175,6 +175,32 @@ async def test_a_welcome_without_the_field_is_checked_by_the_handshake_header(
             assert reply.payload == 3
 
 
+async def test_a_welcome_the_client_refuses_is_the_incompatibility_not_a_timeout(
+    packages: dict[str, ModuleType], serve_app: ServeApp
+) -> None:
+    """A server whose welcome gained a member an older client's closed welcome refuses: the
+    client reads the welcome as sent and reports the change, instead of waiting for a welcome
+    it would never accept; told to warn, it connects and works."""
+    old, new = packages["old_bare"], packages["old"]
+    with serve_app(_app(new)) as server:
+        client = old.Client(server.url, open_timeout=TIMEOUT)
+        with pytest.raises(IncompatibleProtocolError) as info:
+            async with client:
+                pytest.fail("connected to a server whose welcome the client refuses")
+        assert info.value.headline == (
+            "breaks clients: welcome: property 'fingerprint' added at $.payload.fingerprint"
+        )
+        warned = old.Client(server.url, open_timeout=TIMEOUT, on_incompatible="warn")
+        with pytest.warns(IncompatibleProtocolWarning):
+            await warned.connect()
+        try:
+            assert warned.client_id is not None
+            reply = await warned.sum_event([1, 2], timeout=TIMEOUT)
+            assert reply.payload == 3
+        finally:
+            await warned.close()
+
+
 async def test_warn_mode_warns_and_goes_on(
     packages: dict[str, ModuleType], serve_app: ServeApp
 ) -> None:

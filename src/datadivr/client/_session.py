@@ -435,17 +435,26 @@ class Session:
                 if pending is not None and not pending[0].done():
                     pending[0].set_exception(exc)
                     return Settled(reply_to)
+            if frame_field(frame, "event_name") == "welcome":
+                # A welcome this protocol refuses (the server's protocol changed it) still
+                # opens the connection: its id and fingerprint are read as sent, and the
+                # comparison of the two protocols says what else breaks.
+                payload = frame_field(frame, "payload")
+                fields = payload if isinstance(payload, dict) else {}
+                return self._welcomed(fields.get("client_id"), fields.get("fingerprint"))
             return None
         if message.event_name == "welcome":
-            client_id = getattr(message.payload, "client_id", None)
-            if isinstance(client_id, str):
-                self.client_id = client_id
-            fingerprint = getattr(message.payload, "fingerprint", None)
-            self.server_fingerprint = fingerprint if isinstance(fingerprint, str) else None
-            return Welcomed(
-                client_id if isinstance(client_id, str) else None, self.server_fingerprint
+            return self._welcomed(
+                getattr(message.payload, "client_id", None),
+                getattr(message.payload, "fingerprint", None),
             )
         return self.dispatch(message)
+
+    def _welcomed(self, client_id: object, fingerprint: object) -> Welcomed:
+        if isinstance(client_id, str):
+            self.client_id = client_id
+        self.server_fingerprint = fingerprint if isinstance(fingerprint, str) else None
+        return Welcomed(client_id if isinstance(client_id, str) else None, self.server_fingerprint)
 
     def dispatch(self, message: MessageBase) -> Settled | Dispatch | Queued:
         """Where a message other than the ``welcome`` goes."""
