@@ -796,7 +796,7 @@ def schema_diff(
             "--allow",
             metavar="FILE",
             dir_okay=False,
-            help="TOML file of accepted breaks: [[allow]] entries with change and reason.",
+            help="TOML file of accepted breaks: \\[\\[allow]] entries with change and reason.",
         ),
     ] = None,
 ) -> None:
